@@ -1,0 +1,301 @@
+//! The webhook envelope: `{ "eventType": …, "data": … }`.
+
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+use serde_with::skip_serializing_none;
+
+use crate::company::EnrichedCompanyResponse;
+use crate::open_enum::open_enum;
+use crate::person::EnrichedPersonResponse;
+
+open_enum! {
+    /// The kind of a webhook event, from the envelope's `eventType`. Matched byte for byte.
+    pub enum EventType (exact) {
+        /// One person of a bulk people enrichment has finished.
+        PersonEnrichmentCompleted = "person.enrichment.completed",
+        /// One company of a bulk company enrichment has finished.
+        CompanyEnrichmentCompleted = "company.enrichment.completed",
+    }
+}
+
+/// One webhook delivery's payload, decoded.
+///
+/// Known event types decode to typed variants; a known type whose `data` does not fit is an
+/// error that names the path (it is never turned into [`WebhookEvent::Unknown`], which would hide
+/// real breakage). Any other event type decodes to [`WebhookEvent::Unknown`], which keeps the type
+/// and the raw `data` and encodes back to the same envelope. New variants may be added, so a
+/// `match` needs a wildcard arm.
+///
+/// ```
+/// use enrich_types::WebhookEvent;
+///
+/// let body = r#"{"eventType":"batch.enrichment.completed","data":{"enrichmentID":"b-1"}}"#;
+/// let event: WebhookEvent = serde_json::from_str(body)?;
+/// assert_eq!(event.event_type(), "batch.enrichment.completed");
+/// assert!(matches!(event, WebhookEvent::Unknown(_)));
+/// assert_eq!(serde_json::to_string(&event)?, body);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum WebhookEvent {
+    /// `person.enrichment.completed`: one person of a batch is enriched.
+    PersonEnrichmentCompleted(PersonEnrichmentCompleted),
+    /// `company.enrichment.completed`: one company of a batch is enriched.
+    CompanyEnrichmentCompleted(CompanyEnrichmentCompleted),
+    /// An event type this version does not know, kept as received.
+    Unknown(UnknownEvent),
+}
+
+/// The `data` of a `person.enrichment.completed` event.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PersonEnrichmentCompleted {
+    /// The id of the whole batch (the same for every person of it), as returned when the
+    /// enrichment was started. Not a per-person id: pair it with the person's `externalID`.
+    #[serde(rename = "enrichmentID")]
+    pub enrichment_id: Option<String>,
+    /// The enriched person. Absent or `null` decodes as an empty person.
+    #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(with = "Option<EnrichedPersonResponse>")]
+    pub person: EnrichedPersonResponse,
+}
+
+/// The `data` of a `company.enrichment.completed` event (its shape is inferred from the company
+/// enrichment answer; the docs do not list it).
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CompanyEnrichmentCompleted {
+    /// The id of the whole batch, as returned when the enrichment was started.
+    #[serde(rename = "enrichmentID")]
+    pub enrichment_id: Option<String>,
+    /// The enriched company. Absent or `null` decodes as an empty company.
+    #[serde(default, deserialize_with = "null_as_default")]
+    #[schemars(with = "Option<EnrichedCompanyResponse>")]
+    pub company: EnrichedCompanyResponse,
+}
+
+/// An event of a type this version does not know: its type and its `data` object, as received.
+///
+/// It is made only by decoding, so its type is never one of the known ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownEvent {
+    event_type: String,
+    data: Map<String, Value>,
+}
+
+impl UnknownEvent {
+    /// The event type exactly as received.
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// The `data` object exactly as received (keys in their original order).
+    pub fn data(&self) -> &Map<String, Value> {
+        &self.data
+    }
+}
+
+impl WebhookEvent {
+    /// The event type as on the wire, such as `person.enrichment.completed`.
+    pub fn event_type(&self) -> &str {
+        match self {
+            Self::PersonEnrichmentCompleted(_) => EventType::PersonEnrichmentCompleted.as_str(),
+            Self::CompanyEnrichmentCompleted(_) => EventType::CompanyEnrichmentCompleted.as_str(),
+            Self::Unknown(event) => event.event_type(),
+        }
+    }
+
+    /// The batch id (`data.enrichmentID`), when the event has one. For an unknown event it is
+    /// read from `data.enrichmentID` if that is a string.
+    pub fn enrichment_id(&self) -> Option<&str> {
+        match self {
+            Self::PersonEnrichmentCompleted(data) => data.enrichment_id.as_deref(),
+            Self::CompanyEnrichmentCompleted(data) => data.enrichment_id.as_deref(),
+            Self::Unknown(event) => event.data.get("enrichmentID").and_then(Value::as_str),
+        }
+    }
+
+    /// The caller's own id of the enriched person or company (`externalID`), when present.
+    pub fn external_id(&self) -> Option<&str> {
+        match self {
+            Self::PersonEnrichmentCompleted(data) => data.person.external_id.as_deref(),
+            Self::CompanyEnrichmentCompleted(data) => data.company.external_id.as_deref(),
+            Self::Unknown(_) => None,
+        }
+    }
+
+    /// The enriched person, for a `person.enrichment.completed` event.
+    pub fn person(&self) -> Option<&EnrichedPersonResponse> {
+        match self {
+            Self::PersonEnrichmentCompleted(data) => Some(&data.person),
+            _ => None,
+        }
+    }
+
+    /// The enriched company, for a `company.enrichment.completed` event.
+    pub fn company(&self) -> Option<&EnrichedCompanyResponse> {
+        match self {
+            Self::CompanyEnrichmentCompleted(data) => Some(&data.company),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes `null` the same as an absent value: as `T::default()`.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+impl Serialize for WebhookEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("eventType", self.event_type())?;
+        match self {
+            Self::PersonEnrichmentCompleted(data) => map.serialize_entry("data", data)?,
+            Self::CompanyEnrichmentCompleted(data) => map.serialize_entry("data", data)?,
+            Self::Unknown(event) => map.serialize_entry("data", &event.data)?,
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for WebhookEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EnvelopeVisitor)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier)]
+enum EnvelopeKey {
+    #[serde(rename = "eventType")]
+    EventType,
+    #[serde(rename = "data")]
+    Data,
+    #[serde(other)]
+    Ignored,
+}
+
+/// `data` as far as the envelope has read it.
+enum EnvelopeData {
+    /// Decoded in place, because `eventType` came first (the usual order): error paths stay exact.
+    Decoded(WebhookEvent),
+    /// Buffered, because `data` came before `eventType`; decoded once the type is known.
+    Buffered(Value),
+}
+
+struct EnvelopeVisitor;
+
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = WebhookEvent;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a webhook event object with `eventType` and `data`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WebhookEvent, A::Error> {
+        let mut event_type: Option<EventType> = None;
+        let mut data: Option<EnvelopeData> = None;
+        while let Some(key) = map.next_key::<EnvelopeKey>()? {
+            match key {
+                EnvelopeKey::EventType if event_type.is_some() => {
+                    return Err(de::Error::duplicate_field("eventType"));
+                }
+                EnvelopeKey::EventType => event_type = Some(map.next_value()?),
+                EnvelopeKey::Data if data.is_some() => {
+                    return Err(de::Error::duplicate_field("data"));
+                }
+                EnvelopeKey::Data => {
+                    data = Some(match &event_type {
+                        Some(kind) => EnvelopeData::Decoded(map.next_value_seed(DataSeed(kind))?),
+                        None => EnvelopeData::Buffered(map.next_value()?),
+                    });
+                }
+                EnvelopeKey::Ignored => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let event_type = event_type.ok_or_else(|| de::Error::missing_field("eventType"))?;
+        match data.ok_or_else(|| de::Error::missing_field("data"))? {
+            EnvelopeData::Decoded(event) => Ok(event),
+            EnvelopeData::Buffered(value) => DataSeed(&event_type)
+                .deserialize(value)
+                .map_err(de::Error::custom),
+        }
+    }
+}
+
+/// Decodes `data` into the variant that `eventType` names.
+struct DataSeed<'a>(&'a EventType);
+
+impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
+    type Value = WebhookEvent;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<WebhookEvent, D::Error> {
+        Ok(match self.0 {
+            EventType::PersonEnrichmentCompleted => {
+                WebhookEvent::PersonEnrichmentCompleted(Deserialize::deserialize(deserializer)?)
+            }
+            EventType::CompanyEnrichmentCompleted => {
+                WebhookEvent::CompanyEnrichmentCompleted(Deserialize::deserialize(deserializer)?)
+            }
+            EventType::Other(event_type) => WebhookEvent::Unknown(UnknownEvent {
+                event_type: event_type.as_str().to_owned(),
+                data: Deserialize::deserialize(deserializer)?,
+            }),
+        })
+    }
+}
+
+impl JsonSchema for WebhookEvent {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WebhookEvent".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let event_type = generator.subschema_for::<EventType>();
+        let typed = |kind: EventType, data: Schema| {
+            json_schema!({
+                "if": {
+                    "properties": { "eventType": { "const": kind.as_str() } },
+                    "required": ["eventType"]
+                },
+                "then": { "properties": { "data": data } }
+            })
+        };
+        let person = typed(
+            EventType::PersonEnrichmentCompleted,
+            generator.subschema_for::<PersonEnrichmentCompleted>(),
+        );
+        let company = typed(
+            EventType::CompanyEnrichmentCompleted,
+            generator.subschema_for::<CompanyEnrichmentCompleted>(),
+        );
+        json_schema!({
+            "description": "One webhook delivery: the event type and its data. Known event types \
+                have a typed `data`; any other type is valid with any `data` object, so a receiver \
+                keeps working when the API adds events.",
+            "type": "object",
+            "properties": {
+                "eventType": event_type,
+                "data": {
+                    "description": "The event's payload; its shape depends on `eventType`.",
+                    "type": "object"
+                }
+            },
+            "required": ["eventType", "data"],
+            "allOf": [person, company]
+        })
+    }
+}

@@ -1,0 +1,155 @@
+//! An enriched person: what the API found about one person of a batch.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
+
+use crate::date::PartialDate;
+use crate::open_enum::open_enum;
+
+open_enum! {
+    /// The progress of an enrichment: of a whole batch, or of one person in it.
+    pub enum EnrichmentStatus (lenient) {
+        /// Still being enriched; the answer may be filled in later.
+        InProgress = "IN_PROGRESS",
+        /// Enrichment has finished.
+        Completed = "COMPLETED",
+        /// Enrichment was cancelled before it finished.
+        Cancelled = "CANCELLED",
+    }
+}
+
+open_enum! {
+    /// How the API judged an email address.
+    pub enum ValidationStatus (lenient) {
+        /// The address exists and belongs to the person.
+        Valid = "VALID",
+        /// The address is deliverable but the domain accepts every mailbox, so it may be a general one.
+        /// The API's own type definition spells it `" CATCH_ALL"`; surrounding whitespace is ignored.
+        CatchAll = "CATCH_ALL",
+    }
+}
+
+open_enum! {
+    /// Whether an email address is a work or a private one.
+    pub enum EmailType (lenient) {
+        /// A work address at the person's company.
+        Professional = "professional",
+        /// A private address.
+        Personal = "personal",
+    }
+}
+
+/// Everything the API found about one person. Every field is optional: the API leaves out, or
+/// sends `null` for, whatever it did not find or was not asked for, and both decode to `None`.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EnrichedPersonResponse {
+    /// The caller's own id for this person, echoed back from the request: the key that matches a
+    /// result to the caller's record.
+    #[serde(rename = "externalID")]
+    pub external_id: Option<String>,
+    /// Given name.
+    #[serde(rename = "firstName")]
+    pub first_name: Option<String>,
+    /// Family name.
+    #[serde(rename = "lastName")]
+    pub last_name: Option<String>,
+    /// Current job title.
+    #[serde(rename = "jobTitle")]
+    pub job_title: Option<String>,
+    /// Name of the current employer.
+    #[serde(rename = "companyName")]
+    pub company_name: Option<String>,
+    /// Web domain of the current employer, such as `example.com`.
+    #[serde(rename = "companyDomain")]
+    pub company_domain: Option<String>,
+    /// Country, as a name such as `France` (the API may move to ISO codes).
+    pub country: Option<String>,
+    /// Free-form location, such as `Paris, Île-de-France`.
+    pub location: Option<String>,
+    /// LinkedIn profile URL, such as `https://www.linkedin.com/in/<slug>` (sometimes without `www`).
+    #[serde(rename = "linkedInUrl")]
+    pub linked_in_url: Option<String>,
+    /// Departments the person works in, such as `Engineering` or `R&D`.
+    pub departments: Option<Vec<String>>,
+    /// Seniority levels, such as `Manager` or `Head`.
+    pub seniorities: Option<Vec<String>>,
+    /// Email addresses found for the person.
+    pub emails: Option<Vec<EnrichedPersonEmail>>,
+    /// Mobile phone numbers found for the person.
+    #[serde(rename = "mobilePhones")]
+    pub mobile_phones: Option<Vec<EnrichedPersonMobilePhone>>,
+    /// Past and current positions, present when the request asked for the job history.
+    #[serde(rename = "jobHistory")]
+    pub job_history: Option<Vec<JobPosition>>,
+    /// Progress of this person's enrichment. Values beyond the documented ones occur (`NOT_FOUND`).
+    pub status: Option<EnrichmentStatus>,
+}
+
+/// One email address found for a person.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EnrichedPersonEmail {
+    /// The address.
+    pub email: Option<String>,
+    /// How the API judged the address.
+    #[serde(rename = "validationStatus")]
+    pub validation_status: Option<ValidationStatus>,
+    /// Whether it is a work or a private address (sent by newer versions of the API).
+    #[serde(rename = "emailType")]
+    pub email_type: Option<EmailType>,
+}
+
+/// One mobile phone number found for a person.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EnrichedPersonMobilePhone {
+    /// The number in international format, with spaces, such as `+33 6 12 34 56 78`.
+    #[serde(rename = "mobilePhone")]
+    pub mobile_phone: Option<String>,
+    /// How sure the API is that the number is right, from 0 to 1.
+    #[serde(rename = "confidenceScore")]
+    pub confidence_score: Option<f64>,
+}
+
+/// One position in a person's job history.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct JobPosition {
+    /// Name of the employer.
+    #[serde(rename = "companyName")]
+    pub company_name: Option<String>,
+    /// Title held in this position.
+    #[serde(rename = "jobTitle")]
+    pub job_title: Option<String>,
+    /// When the position started, as sent: RFC 3339 (`2023-01-01T00:00:00Z`) or month precision
+    /// (`2019-01`). [`JobPosition::started`] parses it.
+    #[serde(rename = "startDate")]
+    pub start_date: Option<String>,
+    /// When the position ended, in the same forms as `startDate`; absent or `null` for the current
+    /// position. [`JobPosition::ended`] parses it.
+    #[serde(rename = "endDate")]
+    pub end_date: Option<String>,
+    /// The employer's LinkedIn reference: a URL or a URN such as `urn:li:company:123456`.
+    #[serde(rename = "linkedInURL")]
+    pub linked_in_url: Option<String>,
+}
+
+impl JobPosition {
+    /// The start date, parsed to the precision it was sent with; `None` if absent or unreadable.
+    pub fn started(&self) -> Option<PartialDate> {
+        self.start_date.as_deref().and_then(PartialDate::parse)
+    }
+
+    /// The end date, parsed to the precision it was sent with; `None` if absent or unreadable
+    /// (absent means the position is current).
+    pub fn ended(&self) -> Option<PartialDate> {
+        self.end_date.as_deref().and_then(PartialDate::parse)
+    }
+
+    /// Whether this is a current position: it has no end date.
+    pub fn is_current(&self) -> bool {
+        self.end_date.is_none()
+    }
+}

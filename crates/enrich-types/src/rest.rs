@@ -1,0 +1,458 @@
+//! The REST side: starting a bulk enrichment that will call the webhook, and polling its result.
+//!
+//! `POST /v2/people/enrich` and `POST /v2/companies/enrich` start a batch; the API answers `202`
+//! with an [`EnrichmentAccepted`], then sends one webhook per finished person or company to
+//! `notificationOptions.webhookUrl`. `GET /v2/people/enrich/:id` (and the company equivalent)
+//! returns the batch so far.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
+
+use crate::company::EnrichedCompanyResponse;
+use crate::open_enum::open_enum;
+use crate::person::{EnrichedPersonResponse, EnrichmentStatus};
+
+/// The most people one `POST /v2/people/enrich` accepts.
+pub const MAX_PEOPLE_PER_REQUEST: usize = 10_000;
+
+open_enum! {
+    /// Which kind of email address an enrichment should look for.
+    pub enum AcceptedEmailType (lenient) {
+        /// Work addresses only.
+        Professional = "professional",
+        /// Private addresses only.
+        Personal = "personal",
+    }
+}
+
+/// The body of `POST /v2/people/enrich`: start enriching up to 10,000 people.
+///
+/// Build it with [`EnrichPeopleRequest::new`], which refuses what the API refuses:
+///
+/// ```
+/// use enrich_types::{EnrichPeopleRequest, Include, PersonToEnrich, RequestError};
+///
+/// let person = PersonToEnrich {
+///     linkedin_url: Some("https://www.linkedin.com/in/ada-lovelace".into()),
+///     external_id: Some("crm-42".into()),
+///     ..PersonToEnrich::default()
+/// };
+/// let request = EnrichPeopleRequest::new(Include { email: true, ..Include::default() }, vec![person])?
+///     .with_webhook_url("https://hooks.example.com/surfe")?;
+/// assert_eq!(
+///     request.notification_options.unwrap().webhook_url.as_deref(),
+///     Some("https://hooks.example.com/surfe"),
+/// );
+///
+/// let refused = EnrichPeopleRequest::new(Include::default(), vec![PersonToEnrich::default()]);
+/// assert_eq!(refused.unwrap_err(), RequestError::NothingIncluded);
+/// # Ok::<(), RequestError>(())
+/// ```
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EnrichPeopleRequest {
+    /// What to look for; at least one flag must be set.
+    #[serde(default)]
+    pub include: Include,
+    /// Where to send one webhook per finished person.
+    #[serde(rename = "notificationOptions")]
+    pub notification_options: Option<NotificationOptions>,
+    /// The people to enrich: 1 to 10,000 (about 1,000 recommended).
+    #[serde(default)]
+    pub people: Vec<PersonToEnrich>,
+    /// Finer choices about the enrichment (newer API versions).
+    #[serde(rename = "enrichmentOptions")]
+    pub enrichment_options: Option<EnrichmentOptions>,
+}
+
+impl EnrichPeopleRequest {
+    /// A request for `people` with the `include` flags, checked against the API's rules.
+    pub fn new(include: Include, people: Vec<PersonToEnrich>) -> Result<Self, RequestError> {
+        let request = Self {
+            include,
+            people,
+            ..Self::default()
+        };
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Sets the webhook URL, which the API requires to be `https`.
+    pub fn with_webhook_url(mut self, url: &str) -> Result<Self, RequestError> {
+        self.notification_options = Some(NotificationOptions::webhook(url)?);
+        Ok(self)
+    }
+
+    /// Sets the enrichment options.
+    pub fn with_enrichment_options(mut self, options: EnrichmentOptions) -> Self {
+        self.enrichment_options = Some(options);
+        self
+    }
+
+    /// Checks the rules the API enforces: 1 to 10,000 people, at least one `include` flag, and an
+    /// `https` webhook URL. Useful after building or changing the public fields by hand.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        if self.people.is_empty() {
+            return Err(RequestError::NoPeople);
+        }
+        if self.people.len() > MAX_PEOPLE_PER_REQUEST {
+            return Err(RequestError::TooManyPeople {
+                count: self.people.len(),
+            });
+        }
+        if !self.include.any() {
+            return Err(RequestError::NothingIncluded);
+        }
+        validate_notification_options(self.notification_options.as_ref())
+    }
+}
+
+/// What an enrichment looks for. At least one flag must be `true`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Include {
+    /// Look for email addresses.
+    #[serde(default, deserialize_with = "null_as_false")]
+    #[schemars(with = "Option<bool>")]
+    pub email: bool,
+    /// Look for mobile phone numbers.
+    #[serde(default, deserialize_with = "null_as_false")]
+    #[schemars(with = "Option<bool>")]
+    pub mobile: bool,
+    /// Look for the LinkedIn profile URL.
+    #[serde(rename = "linkedInUrl", default, deserialize_with = "null_as_false")]
+    #[schemars(with = "Option<bool>")]
+    pub linked_in_url: bool,
+    /// Include the job history.
+    #[serde(rename = "jobHistory", default, deserialize_with = "null_as_false")]
+    #[schemars(with = "Option<bool>")]
+    pub job_history: bool,
+}
+
+impl Include {
+    /// Whether any flag is set, as the API requires.
+    pub fn any(&self) -> bool {
+        self.email || self.mobile || self.linked_in_url || self.job_history
+    }
+}
+
+fn null_as_false<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(deserializer)?.unwrap_or(false))
+}
+
+/// Where the API sends its webhooks.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotificationOptions {
+    /// The `https` URL that receives one `POST` per finished person or company.
+    #[serde(rename = "webhookUrl")]
+    pub webhook_url: Option<String>,
+}
+
+impl NotificationOptions {
+    /// Options that send webhooks to `url`, refused unless it is an `https` URL.
+    pub fn webhook(url: &str) -> Result<Self, RequestError> {
+        let options = Self {
+            webhook_url: Some(url.to_owned()),
+        };
+        validate_notification_options(Some(&options))?;
+        Ok(options)
+    }
+}
+
+fn validate_notification_options(
+    options: Option<&NotificationOptions>,
+) -> Result<(), RequestError> {
+    match options.and_then(|options| options.webhook_url.as_deref()) {
+        Some(url) if !is_https_url(url) => Err(RequestError::WebhookUrlNotHttps {
+            url: url.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `https://` followed by a host, case-insensitively in the scheme.
+fn is_https_url(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        && url[8..]
+            .split(['/', '?', '#'])
+            .next()
+            .is_some_and(|authority| {
+                !authority.is_empty() && !authority.contains(char::is_whitespace)
+            })
+}
+
+/// One person to enrich. Identify the person with a LinkedIn URL, or with first and last name
+/// plus a company name or domain.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PersonToEnrich {
+    /// Given name.
+    #[serde(rename = "firstName")]
+    pub first_name: Option<String>,
+    /// Family name.
+    #[serde(rename = "lastName")]
+    pub last_name: Option<String>,
+    /// Name of the current employer.
+    #[serde(rename = "companyName")]
+    pub company_name: Option<String>,
+    /// Web domain of the current employer.
+    #[serde(rename = "companyDomain")]
+    pub company_domain: Option<String>,
+    /// LinkedIn profile URL. Note the wire key `linkedinUrl`, with a lower-case `i`, unlike the
+    /// answer's `linkedInUrl`.
+    #[serde(rename = "linkedinUrl")]
+    pub linkedin_url: Option<String>,
+    /// The caller's own id for this person; the webhook echoes it back.
+    #[serde(rename = "externalID")]
+    pub external_id: Option<String>,
+}
+
+/// Finer choices about a people enrichment.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EnrichmentOptions {
+    /// Which kind of email address to look for.
+    #[serde(rename = "acceptedEmailType")]
+    pub accepted_email_type: Option<AcceptedEmailType>,
+    /// Skip the (costlier) mobile search for people with no email found.
+    #[serde(rename = "skipMobileEnrichmentIfNoEmailFound")]
+    pub skip_mobile_enrichment_if_no_email_found: Option<bool>,
+}
+
+/// The `202 Accepted` answer to a `POST` that starts an enrichment (people or companies).
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EnrichmentAccepted {
+    /// The id of the batch; every webhook of the batch carries it.
+    #[serde(rename = "enrichmentID")]
+    pub enrichment_id: Option<String>,
+    /// The `GET` URL that returns this batch.
+    #[serde(rename = "enrichmentCallbackURL")]
+    pub enrichment_callback_url: Option<String>,
+    /// Free text, with an estimate of when the batch finishes. Meant for people: do not parse it.
+    pub message: Option<String>,
+}
+
+/// The answer to `GET /v2/people/enrich/:id`: the batch so far.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EnrichPeopleResult {
+    /// The id of the batch.
+    #[serde(rename = "enrichmentID")]
+    pub enrichment_id: Option<String>,
+    /// Progress of the batch.
+    pub status: Option<EnrichmentStatus>,
+    /// How much of the batch is done, from 0 to 100.
+    #[serde(rename = "percentCompleted")]
+    pub percent_completed: Option<f64>,
+    /// The people enriched so far; filled in progressively while the batch runs.
+    pub people: Option<Vec<EnrichedPersonResponse>>,
+}
+
+/// The body of `POST /v2/companies/enrich`: start enriching companies (up to 500 per request
+/// recommended).
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EnrichCompaniesRequest {
+    /// The companies to enrich; at least one.
+    #[serde(default)]
+    pub companies: Vec<CompanyToEnrich>,
+    /// Where to send one webhook per finished company.
+    #[serde(rename = "notificationOptions")]
+    pub notification_options: Option<NotificationOptions>,
+}
+
+impl EnrichCompaniesRequest {
+    /// A request for `companies`, refused if there are none.
+    pub fn new(companies: Vec<CompanyToEnrich>) -> Result<Self, RequestError> {
+        let request = Self {
+            companies,
+            notification_options: None,
+        };
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Sets the webhook URL, which the API requires to be `https`.
+    pub fn with_webhook_url(mut self, url: &str) -> Result<Self, RequestError> {
+        self.notification_options = Some(NotificationOptions::webhook(url)?);
+        Ok(self)
+    }
+
+    /// Checks the rules: at least one company, and an `https` webhook URL.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        if self.companies.is_empty() {
+            return Err(RequestError::NoCompanies);
+        }
+        validate_notification_options(self.notification_options.as_ref())
+    }
+}
+
+/// One company to enrich.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CompanyToEnrich {
+    /// The company's web domain, such as `example.com`.
+    pub domain: Option<String>,
+    /// The caller's own id for this company; the webhook echoes it back.
+    #[serde(rename = "externalID")]
+    pub external_id: Option<String>,
+}
+
+/// The answer to `GET /v2/companies/enrich/:id`: the batch so far.
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EnrichCompaniesResult {
+    /// The id of the batch.
+    #[serde(rename = "enrichmentID")]
+    pub enrichment_id: Option<String>,
+    /// Progress of the batch.
+    pub status: Option<EnrichmentStatus>,
+    /// How much of the batch is done, from 0 to 100.
+    #[serde(rename = "percentCompleted")]
+    pub percent_completed: Option<f64>,
+    /// The companies enriched so far.
+    pub companies: Option<Vec<EnrichedCompanyResponse>>,
+}
+
+/// The body of an error answer from the REST API (400, 401, 402, 403, 429, 500, 503).
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiError {
+    /// A numeric error code.
+    pub code: Option<i64>,
+    /// What went wrong, for people.
+    pub message: Option<String>,
+}
+
+/// A rule of the API that a request breaks; the API would refuse it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The request lists no people.
+    NoPeople,
+    /// The request lists more than [`MAX_PEOPLE_PER_REQUEST`] people.
+    TooManyPeople {
+        /// How many people the request lists.
+        count: usize,
+    },
+    /// No `include` flag is set, so there is nothing to look for.
+    NothingIncluded,
+    /// The request lists no companies.
+    NoCompanies,
+    /// The webhook URL is not an `https` URL (the API refuses plain `http`).
+    WebhookUrlNotHttps {
+        /// The refused URL.
+        url: String,
+    },
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoPeople => f.write_str("the request lists no people; it needs 1 to 10000"),
+            Self::TooManyPeople { count } => write!(
+                f,
+                "the request lists {count} people; the API accepts at most {MAX_PEOPLE_PER_REQUEST}"
+            ),
+            Self::NothingIncluded => f.write_str(
+                "no `include` flag is set; set at least one of email, mobile, linkedInUrl, jobHistory",
+            ),
+            Self::NoCompanies => f.write_str("the request lists no companies"),
+            Self::WebhookUrlNotHttps { url } => {
+                write!(f, "the webhook URL {url:?} is not an https URL; the API refuses it")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_person() -> Vec<PersonToEnrich> {
+        vec![PersonToEnrich {
+            external_id: Some("1".into()),
+            ..PersonToEnrich::default()
+        }]
+    }
+
+    const EMAIL: Include = Include {
+        email: true,
+        mobile: false,
+        linked_in_url: false,
+        job_history: false,
+    };
+
+    #[test]
+    fn refuses_each_rule_the_api_enforces() {
+        assert_eq!(
+            EnrichPeopleRequest::new(EMAIL, vec![]),
+            Err(RequestError::NoPeople)
+        );
+        let too_many = vec![PersonToEnrich::default(); MAX_PEOPLE_PER_REQUEST + 1];
+        assert_eq!(
+            EnrichPeopleRequest::new(EMAIL, too_many),
+            Err(RequestError::TooManyPeople { count: 10_001 })
+        );
+        assert!(EnrichPeopleRequest::new(EMAIL, vec![PersonToEnrich::default(); 10_000]).is_ok());
+        assert_eq!(
+            EnrichPeopleRequest::new(Include::default(), one_person()),
+            Err(RequestError::NothingIncluded)
+        );
+        for url in [
+            "http://example.com/hook",
+            "ftp://x",
+            "https://",
+            "https:///path",
+            "example.com",
+            "",
+        ] {
+            assert_eq!(
+                EnrichPeopleRequest::new(EMAIL, one_person())
+                    .unwrap()
+                    .with_webhook_url(url),
+                Err(RequestError::WebhookUrlNotHttps { url: url.into() }),
+                "{url:?}"
+            );
+        }
+        assert!(EnrichCompaniesRequest::new(vec![]).is_err());
+    }
+
+    #[test]
+    fn accepts_https_urls_and_writes_the_wire_keys() {
+        let request = EnrichPeopleRequest::new(EMAIL, one_person())
+            .unwrap()
+            .with_webhook_url("HTTPS://hooks.example.com:8443/surfe?x=1")
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            serde_json::json!({
+                "include": { "email": true, "mobile": false, "linkedInUrl": false, "jobHistory": false },
+                "notificationOptions": { "webhookUrl": "HTTPS://hooks.example.com:8443/surfe?x=1" },
+                "people": [{ "externalID": "1" }]
+            })
+        );
+    }
+
+    #[test]
+    fn error_messages_name_the_rule() {
+        assert_eq!(
+            RequestError::TooManyPeople { count: 12_000 }.to_string(),
+            "the request lists 12000 people; the API accepts at most 10000"
+        );
+        assert!(
+            RequestError::WebhookUrlNotHttps {
+                url: "http://x".into()
+            }
+            .to_string()
+            .contains("\"http://x\" is not an https URL")
+        );
+    }
+}
