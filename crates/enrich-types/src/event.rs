@@ -187,6 +187,10 @@ enum EnvelopeKey {
 }
 
 /// `data` as far as the envelope has read it.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "lives on the stack for one decode; boxing would allocate once per event"
+)]
 enum EnvelopeData {
     /// Decoded in place, because `eventType` came first (the usual order): error paths stay exact.
     Decoded(WebhookEvent),
