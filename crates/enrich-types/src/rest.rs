@@ -53,6 +53,12 @@ open_enum! {
 /// ```
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+// The doc comment's example is for rustdoc; the schema gets the prose only.
+#[schemars(
+    description = "The body of `POST /v2/people/enrich`: start enriching up to 10,000 people. \
+        The API refuses a request with no people, more than 10,000 people, no `include` flag \
+        set, or a webhook URL that is not https."
+)]
 pub struct EnrichPeopleRequest {
     /// What to look for; at least one flag must be set.
     #[serde(default)]
