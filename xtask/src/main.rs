@@ -1,1 +1,31 @@
-fn main() {}
+//! `cargo xtask <command>`: project automation. See `cargo xtask help`.
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  schema [--check]   write the generated files of schema/ (--check: only compare, write nothing)
+  ci                 run every check CI runs: fmt, clippy, tests, doctests, schema --check
+  help               print this message";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    match command.as_str() {
+        "schema" => xtask::schema::run(rest),
+        "ci" => xtask::ci::run(rest),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("unknown command `{other}`\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `cargo xtask ci`: every check CI runs, in order, stopping at the first failure.
+//!
+//! 1. `cargo fmt --all --check`
+//! 2. `cargo clippy --workspace --all-targets -- -D warnings`
+//! 3. `cargo test --workspace --all-targets`
+//! 4. `cargo test --workspace --doc`
+//! 5. `schema --check` (in process)
+//!
+//! Tests run with `INSTA_UPDATE=no` and `CI=true`, so a snapshot mismatch fails instead of
+//! writing a `.snap.new` file, and `INSTA_FORCE_PASS` is removed so it cannot hide one.
+
+use std::ffi::OsString;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// One external command of the CI run.
+struct Step {
+    /// What the step checks, for the progress and failure messages.
+    name: &'static str,
+    /// Arguments to `cargo`.
+    args: &'static [&'static str],
+    /// Whether it runs tests (and so needs insta kept read-only).
+    runs_tests: bool,
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        name: "formatting",
+        args: &["fmt", "--all", "--check"],
+        runs_tests: false,
+    },
+    Step {
+        name: "clippy",
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        runs_tests: false,
+    },
+    Step {
+        name: "tests",
+        args: &["test", "--workspace", "--all-targets"],
+        runs_tests: true,
+    },
+    Step {
+        name: "doctests",
+        args: &["test", "--workspace", "--doc"],
+        runs_tests: true,
+    },
+];
+
+/// The `ci` command. Takes no arguments.
+pub fn run(args: &[String]) -> ExitCode {
+    if !args.is_empty() {
+        eprintln!("usage: cargo xtask ci");
+        return ExitCode::from(2);
+    }
+    let started = Instant::now();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let root = crate::workspace_root();
+    for step in STEPS {
+        eprintln!("\n==> {}: cargo {}", step.name, step.args.join(" "));
+        let mut command = Command::new(&cargo);
+        command.args(step.args).current_dir(&root);
+        if step.runs_tests {
+            command
+                .env("INSTA_UPDATE", "no")
+                .env("CI", "true")
+                .env_remove("INSTA_FORCE_PASS");
+        }
+        match command.status() {
+            Ok(status) if status.success() => {}
+            Ok(status) => {
+                eprintln!(
+                    "\nci failed at step `{}` (cargo {}): {status}",
+                    step.name,
+                    step.args.join(" ")
+                );
+                return ExitCode::FAILURE;
+            }
+            Err(error) => {
+                eprintln!(
+                    "\nci failed at step `{}`: could not run cargo: {error}",
+                    step.name
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    eprintln!("\n==> schema: cargo xtask schema --check");
+    if let Err(message) = crate::schema::check_step() {
+        eprintln!("{message}\n\nci failed at step `schema`");
+        return ExitCode::FAILURE;
+    }
+    eprintln!(
+        "\nci passed: fmt, clippy, tests, doctests, schema ({:.0?})",
+        started.elapsed()
+    );
+    ExitCode::SUCCESS
+}
