@@ -37,10 +37,18 @@ pub struct EnrichedCompanyResponse {
     #[serde(rename = "linkedInURL")]
     pub linked_in_url: Option<String>,
     /// Number of employees.
-    #[serde(rename = "employeeCount")]
+    #[serde(
+        rename = "employeeCount",
+        default,
+        deserialize_with = "crate::number::optional_whole"
+    )]
     pub employee_count: Option<u64>,
     /// Number of LinkedIn followers.
-    #[serde(rename = "followersCountLinkedin")]
+    #[serde(
+        rename = "followersCountLinkedin",
+        default,
+        deserialize_with = "crate::number::optional_whole"
+    )]
     pub followers_count_linkedin: Option<u64>,
     /// Whether the company is publicly traded.
     #[serde(rename = "isPublic")]

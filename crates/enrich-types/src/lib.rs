@@ -50,6 +50,7 @@
 mod company;
 mod date;
 mod event;
+mod number;
 mod open_enum;
 mod person;
 mod rest;

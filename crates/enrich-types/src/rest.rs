@@ -330,6 +330,7 @@ pub struct EnrichCompaniesResult {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ApiError {
     /// A numeric error code.
+    #[serde(default, deserialize_with = "crate::number::optional_whole")]
     pub code: Option<i64>,
     /// What went wrong, for people.
     pub message: Option<String>,
