@@ -1,1 +1,69 @@
-//! placeholder
+//! The framework-free receive pipeline for Surfe API v2 enrichment webhooks.
+//!
+//! An endpoint that receives webhooks is a public door. This crate decides, once for every
+//! framework adapter, what gets through: only bodies the API really signed, within a size limit,
+//! that decode to a [`WebhookEvent`](enrich_types::WebhookEvent). Everything else gets one
+//! [`Rejection`], with a status and an RFC 9457 `application/problem+json` body.
+//!
+//! The checks run in this order:
+//!
+//! | # | check | `code` | status |
+//! |---|---|---|---|
+//! | 1 | `Content-Type`, if present, is `application/json` or `application/*+json` | `unsupported_media_type` | 415 |
+//! | 2 | the body fits the limit (a larger `Content-Length` is refused before reading) | `payload_too_large` | 413 |
+//! | 3 | `x-surfe-signature` is present, well-formed, fresh, and matches a configured secret | `missing_signature`, `malformed_signature`, `stale_timestamp`, `invalid_signature` | 401 |
+//! | 4 | the body is one JSON document | `malformed_json` | 400 |
+//! | 5 | the JSON is a webhook event whose `data` fits its type | `invalid_payload` | 422 |
+//!
+//! A body that cannot be read to its end is `incomplete_body` (400). An unknown `eventType` is
+//! not a rejection: it is delivered as [`WebhookEvent::Unknown`](enrich_types::WebhookEvent),
+//! which adapters acknowledge with 200 so that the sender does not retry it forever.
+//!
+//! The public API holds no `http`, axum, Rocket or Poem type: adapters pass header values as
+//! bytes and the body as [`bytes::Bytes`].
+//!
+//! ```
+//! use enrich_webhook::{RequestHeaders, SignatureTimestamp, WebhookConfig};
+//!
+//! let config = WebhookConfig::with_secret("whsec_test_secret")?;
+//! let body = br#"{"eventType":"person.enrichment.completed","data":{}}"#;
+//! let headers = RequestHeaders::from_strs(
+//!     Some("application/json"),
+//!     None,
+//!     Some("t=1758468698287,v0=f1d03b2e214071b637728a7ae27f86adcf918434f2da11c74eef7128b93a9d28"),
+//! );
+//!
+//! // Signed long ago: refused as stale with the default tolerance…
+//! let rejection = config.receive(&headers, &body[..]).unwrap_err();
+//! assert_eq!((rejection.status(), rejection.code()), (401, "stale_timestamp"));
+//!
+//! // …and accepted when received at the time it was sent.
+//! let sent = SignatureTimestamp::from_unix_millis(1758468698287).to_system_time();
+//! let delivery = config.receive_at(&headers, &body[..], sent).unwrap();
+//! assert_eq!(delivery.event().event_type(), "person.enrichment.completed");
+//! # Ok::<(), enrich_webhook::ConfigError>(())
+//! ```
+//!
+//! Logs go through `tracing`: one `webhook_delivery` span per delivery (event type, batch id,
+//! whether it was verified, outcome) and a `warn` event per rejection with its code. No name,
+//! email, phone or body content is logged.
+
+#![warn(missing_docs)]
+
+mod config;
+mod decode;
+mod delivery;
+mod receive;
+mod rejection;
+mod signature;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use config::{ConfigError, DEFAULT_BODY_LIMIT, SECRET_ENV_VAR, Tolerance, WebhookConfig};
+pub use delivery::{Delivery, IdempotencyKey};
+pub use enrich_types;
+pub use receive::{BodyCollector, RequestHeaders, is_json_media_type};
+pub use rejection::{
+    PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, ProblemDetails, Rejection, SignatureProblem,
+};
+pub use signature::{SIGNATURE_HEADER, SignatureTimestamp};

@@ -1,0 +1,251 @@
+//! How a receiver is configured: signing secrets, timestamp tolerance and body limit.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::signature::SigningKey;
+
+/// The environment variable [`WebhookConfig::from_env`] reads: one signing secret, or several
+/// separated by commas while one is being rotated.
+pub const SECRET_ENV_VAR: &str = "SURFE_WEBHOOK_SECRET";
+
+/// The body limit every adapter uses unless configured otherwise: 1 MiB. A person event is a few
+/// kilobytes, so this leaves room for any realistic delivery while bounding memory per request.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How far a signature's timestamp may be from the receiver's clock.
+///
+/// The API promises replay protection through the timestamp but states no tolerance; the default
+/// follows common practice: up to 5 minutes old (deliveries queue and retry) and up to 1 minute in
+/// the future (clock skew).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tolerance {
+    max_age: Option<Duration>,
+    max_future: Option<Duration>,
+}
+
+impl Tolerance {
+    /// Accept timestamps at most `max_age` old and at most `max_future` ahead (both inclusive).
+    pub const fn new(max_age: Duration, max_future: Duration) -> Self {
+        Self {
+            max_age: Some(max_age),
+            max_future: Some(max_future),
+        }
+    }
+
+    /// Accept any timestamp, however old: for replaying stored deliveries. The signature itself
+    /// is still verified.
+    pub const fn unchecked() -> Self {
+        Self {
+            max_age: None,
+            max_future: None,
+        }
+    }
+
+    /// The oldest accepted age, or `None` when unchecked.
+    pub const fn max_age(&self) -> Option<Duration> {
+        self.max_age
+    }
+
+    /// The furthest accepted distance into the future, or `None` when unchecked.
+    pub const fn max_future(&self) -> Option<Duration> {
+        self.max_future
+    }
+}
+
+impl Default for Tolerance {
+    /// 5 minutes old, 1 minute ahead.
+    fn default() -> Self {
+        Self::new(Duration::from_secs(5 * 60), Duration::from_secs(60))
+    }
+}
+
+/// Whether and how deliveries are authenticated.
+#[derive(Clone)]
+pub(crate) enum Verification {
+    /// Verify against every key; a delivery passes if any key signed it.
+    Secrets(Arc<[SigningKey]>),
+    /// Accept unsigned deliveries: chosen explicitly with
+    /// [`WebhookConfig::insecure_skip_verification`].
+    Skipped,
+}
+
+/// The configuration of a webhook receiver: one per endpoint, shared by every request.
+///
+/// Cloning is cheap (the keys are shared). Every adapter takes one of these.
+///
+/// ```
+/// use std::time::Duration;
+/// use enrich_webhook::{Tolerance, WebhookConfig};
+///
+/// let config = WebhookConfig::with_secrets(["whsec_new", "whsec_old"])?
+///     .tolerance(Tolerance::new(Duration::from_secs(600), Duration::from_secs(60)))
+///     .body_limit(256 * 1024);
+/// assert!(config.verifies_signatures());
+/// assert_eq!(config.max_body_bytes(), 256 * 1024);
+/// // The secrets never show in logs:
+/// assert!(!format!("{config:?}").contains("whsec_new"));
+/// # Ok::<(), enrich_webhook::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct WebhookConfig {
+    pub(crate) verification: Verification,
+    pub(crate) tolerance: Tolerance,
+    pub(crate) body_limit: usize,
+}
+
+impl WebhookConfig {
+    /// Verify deliveries with one signing secret (shown in the account's API settings).
+    pub fn with_secret(secret: impl Into<String>) -> Result<Self, ConfigError> {
+        Self::with_secrets([secret])
+    }
+
+    /// Verify deliveries with several secrets at once, accepting a delivery signed by any of them:
+    /// list the new and the old secret while rotating, then drop the old one.
+    pub fn with_secrets<I, S>(secrets: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let keys = secrets
+            .into_iter()
+            .map(|secret| {
+                let secret = SecretString::from(secret.into());
+                if secret.expose_secret().is_empty() {
+                    Err(ConfigError::EmptySecret)
+                } else {
+                    Ok(SigningKey::new(secret))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(ConfigError::NoSecret);
+        }
+        Ok(Self::new(Verification::Secrets(keys.into())))
+    }
+
+    /// Read the secrets from [`SECRET_ENV_VAR`] (`SURFE_WEBHOOK_SECRET`): one secret, or a
+    /// comma-separated list while rotating. Surrounding whitespace and empty items are ignored.
+    ///
+    /// Fails if the variable is unset or holds no secret; it never falls back to skipping
+    /// verification.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let value = std::env::var(SECRET_ENV_VAR).map_err(|error| match error {
+            std::env::VarError::NotPresent => ConfigError::EnvVarMissing,
+            std::env::VarError::NotUnicode(_) => ConfigError::EnvVarNotUnicode,
+        })?;
+        Self::from_secret_list(&value)
+    }
+
+    /// Parses a comma-separated list of secrets, as [`WebhookConfig::from_env`] does.
+    pub fn from_secret_list(list: &str) -> Result<Self, ConfigError> {
+        let secrets: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|secret| !secret.is_empty())
+            .collect();
+        if secrets.is_empty() {
+            return Err(ConfigError::NoSecret);
+        }
+        Self::with_secrets(secrets)
+    }
+
+    /// Accept deliveries **without verifying their signature**.
+    ///
+    /// The API shows the signing secret only after the first webhook has been received, so the
+    /// very first setup needs this; nothing else should. Anyone who can reach the endpoint can
+    /// then send it any event. It logs a warning now, and every [`Delivery`](crate::Delivery)
+    /// records that it was not verified.
+    pub fn insecure_skip_verification() -> Self {
+        tracing::warn!(
+            "webhook signature verification is OFF: any request that reaches this endpoint is \
+             accepted as genuine; configure the signing secret as soon as the API shows it"
+        );
+        Self::new(Verification::Skipped)
+    }
+
+    fn new(verification: Verification) -> Self {
+        Self {
+            verification,
+            tolerance: Tolerance::default(),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Sets how far a signature's timestamp may be from now (default: [`Tolerance::default`]).
+    pub fn tolerance(mut self, tolerance: Tolerance) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Sets the largest accepted body in bytes (default: [`DEFAULT_BODY_LIMIT`]).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The largest accepted body in bytes.
+    pub fn max_body_bytes(&self) -> usize {
+        self.body_limit
+    }
+
+    /// The configured timestamp tolerance.
+    pub fn timestamp_tolerance(&self) -> Tolerance {
+        self.tolerance
+    }
+
+    /// Whether signatures are verified (`false` only after
+    /// [`WebhookConfig::insecure_skip_verification`]).
+    pub fn verifies_signatures(&self) -> bool {
+        matches!(self.verification, Verification::Secrets(_))
+    }
+}
+
+impl fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verification = match &self.verification {
+            Verification::Secrets(keys) => format!("{} secret(s), redacted", keys.len()),
+            Verification::Skipped => "SKIPPED (insecure)".to_owned(),
+        };
+        f.debug_struct("WebhookConfig")
+            .field("verification", &verification)
+            .field("tolerance", &self.tolerance)
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
+}
+
+/// Why a [`WebhookConfig`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No secret was given.
+    NoSecret,
+    /// A secret was the empty string.
+    EmptySecret,
+    /// `SURFE_WEBHOOK_SECRET` is not set.
+    EnvVarMissing,
+    /// `SURFE_WEBHOOK_SECRET` is not valid Unicode.
+    EnvVarNotUnicode,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSecret => f.write_str("no webhook signing secret was given"),
+            Self::EmptySecret => f.write_str("a webhook signing secret is empty"),
+            Self::EnvVarMissing => write!(
+                f,
+                "{SECRET_ENV_VAR} is not set: set it to the signing secret from the API settings \
+                 (a comma-separated list while rotating); to receive the first delivery before the \
+                 secret exists, skip verification explicitly"
+            ),
+            Self::EnvVarNotUnicode => write!(f, "{SECRET_ENV_VAR} is not valid Unicode"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

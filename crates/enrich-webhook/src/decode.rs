@@ -1,0 +1,197 @@
+//! Turning the verified body into a [`WebhookEvent`], or a rejection that says where it failed.
+
+use enrich_types::WebhookEvent;
+use serde_json::error::Category;
+
+use crate::rejection::Rejection;
+
+/// Decodes `body` as a webhook event.
+///
+/// The common case pays for one plain `serde_json` decode. Only when that fails is the body
+/// read again: first as any JSON (a syntax error anywhere is `malformed_json`, even after the
+/// point where the event stopped fitting, since syntax is checked before shape), then with path
+/// tracking, to name the failing value as a JSON Pointer.
+pub(crate) fn decode_event(body: &[u8]) -> Result<WebhookEvent, Rejection> {
+    let error = match serde_json::from_slice::<WebhookEvent>(body) {
+        Ok(event) => return Ok(event),
+        Err(error) => error,
+    };
+    if error.classify() != Category::Data {
+        return Err(malformed_json(&error));
+    }
+    // `Value` (not `IgnoredAny`) so that the nesting limit applies here too.
+    if let Err(syntax_error) = serde_json::from_slice::<serde_json::Value>(body) {
+        return Err(malformed_json(&syntax_error));
+    }
+    Err(invalid_payload(body, error))
+}
+
+fn malformed_json(error: &serde_json::Error) -> Rejection {
+    // serde_json's syntax messages ("EOF while parsing a value", "trailing characters",
+    // "recursion limit exceeded", …) describe structure only, never the body's content.
+    let message = strip_position(&error.to_string());
+    let detail = if error.classify() == Category::Eof && error.column() == 0 && error.line() == 1 {
+        "the body is empty; a JSON object is required".to_owned()
+    } else {
+        format!("the body is not valid JSON: {message}")
+    };
+    Rejection::MalformedJson {
+        detail,
+        line: error.line(),
+        column: error.column(),
+    }
+}
+
+fn invalid_payload(body: &[u8], fast_error: serde_json::Error) -> Rejection {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let (pointer, error) =
+        match serde_path_to_error::deserialize::<_, WebhookEvent>(&mut deserializer) {
+            Err(tracked) => {
+                let pointer = json_pointer(tracked.path());
+                (pointer, tracked.into_inner())
+            }
+            // Unreachable for a deterministic decoder; report the first error without a path.
+            Ok(_) => (String::new(), fast_error),
+        };
+    let message = redact_strings(&strip_position(&error.to_string()));
+    let location = if pointer.is_empty() {
+        "the document".to_owned()
+    } else {
+        pointer.clone()
+    };
+    Rejection::InvalidPayload {
+        detail: format!("the body is not a valid webhook event: {message} (at {location})"),
+        pointer,
+        line: error.line(),
+        column: error.column(),
+    }
+}
+
+/// The RFC 6901 pointer of a `serde_path_to_error` path: `data.person.emails[0]` becomes
+/// `/data/person/emails/0`.
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => {
+                pointer.push('/');
+                pointer.push_str(&index.to_string());
+            }
+            Segment::Map { key } => {
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    pointer
+}
+
+/// serde_json appends " at line L column C"; the problem body carries those as numbers instead.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Replaces the content of quoted string values in a serde message (`invalid type: string
+/// "ada@example.com", expected f64`) so that no value from the body reaches the response.
+fn redact_strings(message: &str) -> String {
+    let mut redacted = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find("string \"") {
+        let (before, quoted) = rest.split_at(start + "string ".len());
+        redacted.push_str(before);
+        redacted.push_str("\"…\"");
+        rest = match closing_quote(&quoted[1..]) {
+            Some(end) => &quoted[1 + end + 1..],
+            None => "",
+        };
+    }
+    redacted.push_str(rest);
+    redacted
+}
+
+/// The index of the first `"` not escaped by a backslash (serde quotes values with `{:?}`).
+fn closing_quote(text: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (index, c) in text.char_indices() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => return Some(index),
+            _ => escaped = false,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejection(body: &str) -> Rejection {
+        decode_event(body.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn names_the_pointer_of_a_wrong_type_deep_in_person() {
+        let body = r#"{"eventType":"person.enrichment.completed","data":{"person":
+            {"mobilePhones":[{"mobilePhone":"+33 6","confidenceScore":"very \"high\""}]}}}"#;
+        let Rejection::InvalidPayload {
+            pointer, detail, ..
+        } = rejection(body)
+        else {
+            panic!("expected invalid_payload");
+        };
+        assert_eq!(pointer, "/data/person/mobilePhones/0/confidenceScore");
+        assert!(!detail.contains("high"), "{detail}");
+        assert_eq!(
+            detail,
+            "the body is not a valid webhook event: invalid type: string \"…\", expected f64 \
+             (at /data/person/mobilePhones/0/confidenceScore)"
+        );
+    }
+
+    #[test]
+    fn tells_syntax_from_data_errors() {
+        for body in ["", "{", "{} x", "{\"a\":\u{1}}", "[[[[", "nul"] {
+            assert_eq!(rejection(body).code(), "malformed_json", "{body:?}");
+        }
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert_eq!(rejection(&deep).code(), "malformed_json");
+        for body in [
+            "[]",
+            "42",
+            "{}",
+            r#"{"data":{}}"#,
+            r#"{"eventType":7,"data":{}}"#,
+            r#"{"eventType":"x","data":[]}"#,
+            r#"{"eventType":"person.enrichment.completed","data":"x"}"#,
+        ] {
+            assert_eq!(rejection(body).code(), "invalid_payload", "{body:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_body_says_so() {
+        assert_eq!(
+            rejection("").to_string(),
+            "the body is empty; a JSON object is required"
+        );
+    }
+
+    #[test]
+    fn points_into_arrays_and_redacts_every_quoted_value() {
+        let body = r#"{"eventType":"person.enrichment.completed","data":{"person":{"emails":[{"email":1}]}}}"#;
+        let Rejection::InvalidPayload { pointer, .. } = rejection(body) else {
+            panic!("expected invalid_payload");
+        };
+        assert_eq!(pointer, "/data/person/emails/0/email");
+        assert_eq!(
+            redact_strings(r#"string "a\"b" and string "c""#),
+            r#"string "…" and string "…""#
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! What a handler receives: the typed event and everything needed to store or deduplicate it.
+
+use std::fmt;
+
+use bytes::Bytes;
+use enrich_types::WebhookEvent;
+use sha2::{Digest, Sha256};
+
+use crate::signature::SignatureTimestamp;
+
+/// One accepted delivery.
+///
+/// The API delivers at least once, so the same delivery may arrive again: use
+/// [`Delivery::idempotency_key`] to recognise it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub(crate) event: WebhookEvent,
+    pub(crate) raw_body: Bytes,
+    pub(crate) signed_at: Option<SignatureTimestamp>,
+    pub(crate) verified: bool,
+}
+
+impl Delivery {
+    /// The decoded event.
+    pub fn event(&self) -> &WebhookEvent {
+        &self.event
+    }
+
+    /// Takes the decoded event, dropping the rest.
+    pub fn into_event(self) -> WebhookEvent {
+        self.event
+    }
+
+    /// The body exactly as received and signed: store or forward these bytes, never a
+    /// re-serialization, if the signature must still verify later.
+    pub fn raw_body(&self) -> &Bytes {
+        &self.raw_body
+    }
+
+    /// When the sender signed the delivery (the signature's `t`). `None` when verification is
+    /// skipped and the request carried no readable signature header.
+    pub fn signed_at(&self) -> Option<SignatureTimestamp> {
+        self.signed_at
+    }
+
+    /// Whether the signature was verified. `false` only when the configuration explicitly skips
+    /// verification.
+    pub fn is_verified(&self) -> bool {
+        self.verified
+    }
+
+    /// A key that is the same for every redelivery of this event and differs between events.
+    ///
+    /// It is (`eventType`, `enrichmentID`, `externalID`) when the event carries both ids (the
+    /// batch id alone would make two people of one batch collide), otherwise the SHA-256 of the
+    /// raw body (a retry resends the same body).
+    pub fn idempotency_key(&self) -> IdempotencyKey {
+        IdempotencyKey::of(&self.event, &self.raw_body)
+    }
+}
+
+/// Identifies one event across redeliveries. Its `Display` form is a compact string suitable as
+/// a database key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum IdempotencyKey {
+    /// The event's own identity.
+    Ids {
+        /// The event type.
+        event_type: String,
+        /// The batch id.
+        enrichment_id: String,
+        /// The caller's id of the person or company.
+        external_id: String,
+    },
+    /// SHA-256 of the raw body, for events without both ids.
+    BodyDigest([u8; 32]),
+}
+
+impl IdempotencyKey {
+    /// The key of `event`, whose raw body is `raw_body`.
+    pub fn of(event: &WebhookEvent, raw_body: &[u8]) -> Self {
+        match (event.enrichment_id(), event.external_id()) {
+            (Some(enrichment_id), Some(external_id)) => Self::Ids {
+                event_type: event.event_type().to_owned(),
+                enrichment_id: enrichment_id.to_owned(),
+                external_id: external_id.to_owned(),
+            },
+            _ => Self::BodyDigest(Sha256::digest(raw_body).into()),
+        }
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    /// `<eventType>/<enrichmentID>/<externalID>` (each part percent-encoding `%` and `/`, so the
+    /// form is unambiguous) or `sha256:<hex>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ids {
+                event_type,
+                enrichment_id,
+                external_id,
+            } => {
+                let escape = |part: &str| part.replace('%', "%25").replace('/', "%2F");
+                write!(
+                    f,
+                    "{}/{}/{}",
+                    escape(event_type),
+                    escape(enrichment_id),
+                    escape(external_id)
+                )
+            }
+            Self::BodyDigest(digest) => write!(f, "sha256:{}", hex::encode(digest)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(body: &str) -> IdempotencyKey {
+        let event: WebhookEvent = serde_json::from_str(body).unwrap();
+        IdempotencyKey::of(&event, body.as_bytes())
+    }
+
+    #[test]
+    fn uses_both_ids_when_present_else_the_body_digest() {
+        let ids = key(
+            r#"{"eventType":"person.enrichment.completed","data":{"enrichmentID":"b/1","person":{"externalID":"p%1"}}}"#,
+        );
+        assert_eq!(ids.to_string(), "person.enrichment.completed/b%2F1/p%251");
+
+        let body = r#"{"eventType":"person.enrichment.completed","data":{"enrichmentID":"b1","person":{}}}"#;
+        let digest = key(body);
+        assert_eq!(
+            digest,
+            IdempotencyKey::BodyDigest(Sha256::digest(body.as_bytes()).into())
+        );
+        assert!(digest.to_string().starts_with("sha256:"));
+        assert_eq!(digest.to_string().len(), "sha256:".len() + 64);
+    }
+
+    #[test]
+    fn two_people_of_one_batch_get_different_keys() {
+        let person = |id: &str| {
+            key(&format!(
+                r#"{{"eventType":"person.enrichment.completed","data":{{"enrichmentID":"b1","person":{{"externalID":"{id}"}}}}}}"#
+            ))
+        };
+        assert_ne!(person("1"), person("2"));
+        assert_eq!(person("1"), person("1"));
+    }
+}

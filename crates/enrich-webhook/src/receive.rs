@@ -1,0 +1,309 @@
+//! The receive pipeline: the checks every delivery goes through, in order, once for all adapters.
+
+use std::time::SystemTime;
+
+use bytes::{Bytes, BytesMut};
+use tracing::field::Empty;
+
+use crate::config::{Verification, WebhookConfig};
+use crate::decode::decode_event;
+use crate::delivery::Delivery;
+use crate::rejection::Rejection;
+use crate::signature::SignatureHeader;
+
+/// The header values the pipeline reads, as raw bytes (a header value need not be UTF-8; what
+/// such a value means is decided here, not by each adapter). `None` means the header is absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestHeaders<'a> {
+    /// `Content-Type`.
+    pub content_type: Option<&'a [u8]>,
+    /// `Content-Length`, as sent.
+    pub content_length: Option<&'a [u8]>,
+    /// `x-surfe-signature`.
+    pub signature: Option<&'a [u8]>,
+}
+
+impl<'a> RequestHeaders<'a> {
+    /// Headers from string values, for callers that hold them as text.
+    pub fn from_strs(
+        content_type: Option<&'a str>,
+        content_length: Option<&'a str>,
+        signature: Option<&'a str>,
+    ) -> Self {
+        Self {
+            content_type: content_type.map(str::as_bytes),
+            content_length: content_length.map(str::as_bytes),
+            signature: signature.map(str::as_bytes),
+        }
+    }
+
+    /// The declared body length, when the header is a decimal number (saturating: a number too
+    /// large for 64 bits is still over any limit). Anything else is left to the HTTP server.
+    fn declared_length(&self) -> Option<u64> {
+        let value = std::str::from_utf8(self.content_length?).ok()?.trim();
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(value.parse().unwrap_or(u64::MAX))
+    }
+}
+
+impl WebhookConfig {
+    /// Checks what can be checked before reading the body (the media type, and a declared
+    /// `Content-Length` against the limit), and returns the buffer to read the body into.
+    ///
+    /// Adapters call this first, then feed the body to the returned [`BodyCollector`] chunk by
+    /// chunk, then call [`WebhookConfig::receive`].
+    pub fn start(&self, headers: &RequestHeaders<'_>) -> Result<BodyCollector, Rejection> {
+        check_before_body(self, headers).inspect_err(log_rejection)?;
+        let expected = headers
+            .declared_length()
+            .and_then(|length| usize::try_from(length).ok())
+            .unwrap_or(0);
+        Ok(BodyCollector {
+            limit: self.body_limit,
+            buffer: BytesMut::with_capacity(expected.min(self.body_limit)),
+        })
+    }
+
+    /// Runs every check on a delivery whose body has been read, and decodes it.
+    ///
+    /// In order: media type (415), size (413), signature (401), JSON syntax (400), event shape
+    /// (422). A body longer than the limit is refused here too, so a caller that read it some
+    /// other way still cannot get past the limit.
+    pub fn receive(
+        &self,
+        headers: &RequestHeaders<'_>,
+        body: impl Into<Bytes>,
+    ) -> Result<Delivery, Rejection> {
+        self.receive_at(headers, body, SystemTime::now())
+    }
+
+    /// [`WebhookConfig::receive`] with an explicit clock, for tests and for replaying stored
+    /// deliveries as of the time they arrived.
+    pub fn receive_at(
+        &self,
+        headers: &RequestHeaders<'_>,
+        body: impl Into<Bytes>,
+        now: SystemTime,
+    ) -> Result<Delivery, Rejection> {
+        let span = tracing::info_span!(
+            "webhook_delivery",
+            event_type = Empty,
+            enrichment_id = Empty,
+            verified = Empty,
+            outcome = Empty,
+        );
+        let _entered = span.enter();
+        let body = body.into();
+        let result = self.run_checks(headers, body, now);
+        match &result {
+            Ok(delivery) => {
+                span.record("event_type", delivery.event.event_type());
+                span.record("enrichment_id", delivery.event.enrichment_id());
+                span.record("verified", delivery.verified);
+                span.record("outcome", "accepted");
+                tracing::debug!("webhook delivery accepted");
+            }
+            Err(rejection) => {
+                span.record("outcome", rejection.code());
+                log_rejection(rejection);
+            }
+        }
+        result
+    }
+
+    fn run_checks(
+        &self,
+        headers: &RequestHeaders<'_>,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<Delivery, Rejection> {
+        check_before_body(self, headers)?;
+        if body.len() > self.body_limit {
+            return Err(Rejection::PayloadTooLarge {
+                limit: self.body_limit,
+            });
+        }
+        let (signed_at, verified) = match &self.verification {
+            Verification::Secrets(keys) => {
+                let value = headers.signature.ok_or(Rejection::MissingSignature)?;
+                let header =
+                    SignatureHeader::parse(value).map_err(Rejection::MalformedSignature)?;
+                header.check_freshness(self.tolerance, now)?;
+                if !header.is_signed_by_any(keys, &body) {
+                    return Err(Rejection::InvalidSignature);
+                }
+                (Some(header.timestamp()), true)
+            }
+            Verification::Skipped => {
+                let header = headers
+                    .signature
+                    .and_then(|value| SignatureHeader::parse(value).ok());
+                (header.map(|header| header.timestamp()), false)
+            }
+        };
+        let event = decode_event(&body)?;
+        Ok(Delivery {
+            event,
+            raw_body: body,
+            signed_at,
+            verified,
+        })
+    }
+}
+
+fn check_before_body(
+    config: &WebhookConfig,
+    headers: &RequestHeaders<'_>,
+) -> Result<(), Rejection> {
+    if let Some(content_type) = headers.content_type
+        && !is_json_media_type(content_type)
+    {
+        return Err(Rejection::UnsupportedMediaType);
+    }
+    if let Some(length) = headers.declared_length()
+        && length > config.body_limit as u64
+    {
+        return Err(Rejection::PayloadTooLarge {
+            limit: config.body_limit,
+        });
+    }
+    Ok(())
+}
+
+fn log_rejection(rejection: &Rejection) {
+    tracing::warn!(
+        code = rejection.code(),
+        status = rejection.status(),
+        "webhook delivery rejected"
+    );
+}
+
+/// Whether a `Content-Type` value names JSON: `application/json` or `application/<anything>+json`,
+/// case-insensitive, with any parameters (`; charset=utf-8`).
+pub fn is_json_media_type(value: &[u8]) -> bool {
+    let Ok(value) = std::str::from_utf8(value) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let subtype = subtype.to_ascii_lowercase();
+    kind.eq_ignore_ascii_case("application")
+        && (subtype == "json"
+            || subtype
+                .strip_suffix("+json")
+                .is_some_and(|prefix| is_token(prefix) && !prefix.is_empty()))
+}
+
+/// An RFC 9110 token: the characters allowed in a media type's names.
+fn is_token(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+}
+
+/// A request body being read under the configured limit.
+///
+/// Made by [`WebhookConfig::start`]. It never holds more than the limit: the chunk that would
+/// cross it is refused, not buffered.
+#[derive(Debug)]
+pub struct BodyCollector {
+    limit: usize,
+    buffer: BytesMut,
+}
+
+impl BodyCollector {
+    /// Appends the next chunk of the body, or refuses it with `payload_too_large` if the body
+    /// would exceed the limit (stop reading then, and answer with the rejection).
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), Rejection> {
+        if chunk.len() > self.limit - self.buffer.len() {
+            let rejection = Rejection::PayloadTooLarge { limit: self.limit };
+            log_rejection(&rejection);
+            return Err(rejection);
+        }
+        self.buffer.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// How many more bytes fit under the limit.
+    pub fn remaining(&self) -> usize {
+        self.limit - self.buffer.len()
+    }
+
+    /// The whole body, to hand to [`WebhookConfig::receive`].
+    pub fn finish(self) -> Bytes {
+        self.buffer.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_json_media_types() {
+        for accepted in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            " application/json ",
+            "application/problem+json",
+            "application/vnd.surfe.v2+json; charset=utf-8",
+        ] {
+            assert!(is_json_media_type(accepted.as_bytes()), "{accepted}");
+        }
+        for refused in [
+            "text/plain",
+            "text/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonp",
+            "application/+json",
+            "application/json+xml",
+            "application",
+            "",
+            "json",
+        ] {
+            assert!(!is_json_media_type(refused.as_bytes()), "{refused}");
+        }
+        assert!(!is_json_media_type(b"application/json\xff"));
+    }
+
+    #[test]
+    fn the_collector_holds_exactly_up_to_the_limit() {
+        let config = WebhookConfig::insecure_skip_verification().body_limit(10);
+        let mut body = config.start(&RequestHeaders::default()).unwrap();
+        body.push(b"12345").unwrap();
+        body.push(b"67890").unwrap();
+        assert_eq!(body.remaining(), 0);
+        assert_eq!(
+            body.push(b"!"),
+            Err(Rejection::PayloadTooLarge { limit: 10 })
+        );
+        assert_eq!(body.finish(), Bytes::from_static(b"1234567890"));
+    }
+
+    #[test]
+    fn a_declared_length_over_the_limit_is_refused_before_reading() {
+        let config = WebhookConfig::insecure_skip_verification().body_limit(10);
+        let headers = |length: &'static str| RequestHeaders::from_strs(None, Some(length), None);
+        assert!(config.start(&headers("10")).is_ok());
+        assert_eq!(
+            config.start(&headers("11")).unwrap_err(),
+            Rejection::PayloadTooLarge { limit: 10 }
+        );
+        assert_eq!(
+            config
+                .start(&headers("99999999999999999999999"))
+                .unwrap_err(),
+            Rejection::PayloadTooLarge { limit: 10 }
+        );
+        assert!(
+            config.start(&headers("ten")).is_ok(),
+            "an unreadable Content-Length is left to the HTTP server and the collector"
+        );
+    }
+}

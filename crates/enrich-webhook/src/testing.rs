@@ -1,0 +1,158 @@
+//! Signing helpers for testing handlers with real signatures (feature `test-util`).
+//!
+//! ```
+//! use enrich_webhook::testing::SignedRequest;
+//! use enrich_webhook::WebhookConfig;
+//!
+//! let request = SignedRequest::new(r#"{"eventType":"person.enrichment.completed","data":{}}"#)
+//!     .secret("whsec_test_secret")
+//!     .build();
+//! let config = WebhookConfig::with_secret("whsec_test_secret")?;
+//! let delivery = config.receive(&request.headers(), request.body.clone()).unwrap();
+//! assert!(delivery.is_verified());
+//! # Ok::<(), enrich_webhook::ConfigError>(())
+//! ```
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::receive::RequestHeaders;
+use crate::signature::{SIGNATURE_HEADER, SignatureTimestamp, header_value};
+
+/// The `x-surfe-signature` header value the API would send for `body`, signed with `secret` at
+/// `timestamp`: `t=<unix ms>,v0=<lowercase hex HMAC-SHA256>`.
+///
+/// ```
+/// use enrich_webhook::SignatureTimestamp;
+/// use enrich_webhook::testing::sign;
+///
+/// // The reference test vector of the signature scheme.
+/// let body = br#"{"eventType":"person.enrichment.completed","data":{}}"#;
+/// assert_eq!(
+///     sign("whsec_test_secret", SignatureTimestamp::from_unix_millis(1758468698287), body),
+///     "t=1758468698287,v0=f1d03b2e214071b637728a7ae27f86adcf918434f2da11c74eef7128b93a9d28",
+/// );
+/// ```
+pub fn sign(secret: &str, timestamp: SignatureTimestamp, body: &[u8]) -> String {
+    header_value(secret, timestamp, body)
+}
+
+/// The current time as a signature timestamp.
+pub fn now() -> SignatureTimestamp {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        });
+    SignatureTimestamp::from_unix_millis(millis)
+}
+
+/// A complete signed delivery: the headers and body the API would send. Build one with
+/// [`SignedRequest::new`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    /// Header names (lower-case) and values, in the order to send them.
+    pub header_pairs: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl SignedRequest {
+    /// Starts a request carrying `body`, by default signed now with `whsec_test_secret` and sent
+    /// as `application/json`.
+    pub fn new(body: impl Into<Vec<u8>>) -> SignedRequestBuilder {
+        SignedRequestBuilder {
+            body: body.into(),
+            secret: "whsec_test_secret".to_owned(),
+            timestamp: None,
+            content_type: Some("application/json".to_owned()),
+            signature_override: None,
+            sign: true,
+        }
+    }
+
+    /// The value of header `name` (lower-case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The headers as the pipeline reads them, to call [`crate::WebhookConfig::receive`]
+    /// directly.
+    pub fn headers(&self) -> RequestHeaders<'_> {
+        RequestHeaders::from_strs(
+            self.header("content-type"),
+            self.header("content-length"),
+            self.header(SIGNATURE_HEADER),
+        )
+    }
+}
+
+/// Builds a [`SignedRequest`].
+#[derive(Debug, Clone)]
+pub struct SignedRequestBuilder {
+    body: Vec<u8>,
+    secret: String,
+    timestamp: Option<SignatureTimestamp>,
+    content_type: Option<String>,
+    signature_override: Option<String>,
+    sign: bool,
+}
+
+impl SignedRequestBuilder {
+    /// Signs with `secret`.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = secret.into();
+        self
+    }
+
+    /// Signs as of `timestamp` instead of now.
+    pub fn timestamp(mut self, timestamp: SignatureTimestamp) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// Sends `content_type` instead of `application/json`; `None` sends no `Content-Type`.
+    pub fn content_type(mut self, content_type: Option<&str>) -> Self {
+        self.content_type = content_type.map(str::to_owned);
+        self
+    }
+
+    /// Sends `value` as the signature header instead of computing it (for malformed-header tests).
+    pub fn signature_header(mut self, value: impl Into<String>) -> Self {
+        self.signature_override = Some(value.into());
+        self
+    }
+
+    /// Sends no signature header.
+    pub fn unsigned(mut self) -> Self {
+        self.sign = false;
+        self
+    }
+
+    /// The finished request. It carries `content-length` too.
+    pub fn build(self) -> SignedRequest {
+        let mut header_pairs = Vec::new();
+        if let Some(content_type) = self.content_type {
+            header_pairs.push(("content-type".to_owned(), content_type));
+        }
+        header_pairs.push(("content-length".to_owned(), self.body.len().to_string()));
+        let signature = match (self.sign, self.signature_override) {
+            (false, _) => None,
+            (true, Some(value)) => Some(value),
+            (true, None) => Some(sign(
+                &self.secret,
+                self.timestamp.unwrap_or_else(now),
+                &self.body,
+            )),
+        };
+        if let Some(signature) = signature {
+            header_pairs.push((SIGNATURE_HEADER.to_owned(), signature));
+        }
+        SignedRequest {
+            header_pairs,
+            body: self.body,
+        }
+    }
+}
