@@ -4,7 +4,7 @@
 //! use enrich_webhook::testing::SignedRequest;
 //! use enrich_webhook::WebhookConfig;
 //!
-//! let request = SignedRequest::new(r#"{"eventType":"person.enrichment.completed","data":{}}"#)
+//! let request = SignedRequest::builder(r#"{"eventType":"person.enrichment.completed","data":{}}"#)
 //!     .secret("whsec_test_secret")
 //!     .build();
 //! let config = WebhookConfig::with_secret("whsec_test_secret")?;
@@ -47,7 +47,7 @@ pub fn now() -> SignatureTimestamp {
 }
 
 /// A complete signed delivery: the headers and body the API would send. Build one with
-/// [`SignedRequest::new`].
+/// [`SignedRequest::builder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedRequest {
     /// Header names (lower-case) and values, in the order to send them.
@@ -59,7 +59,7 @@ pub struct SignedRequest {
 impl SignedRequest {
     /// Starts a request carrying `body`, by default signed now with `whsec_test_secret` and sent
     /// as `application/json`.
-    pub fn new(body: impl Into<Vec<u8>>) -> SignedRequestBuilder {
+    pub fn builder(body: impl Into<Vec<u8>>) -> SignedRequestBuilder {
         SignedRequestBuilder {
             body: body.into(),
             secret: "whsec_test_secret".to_owned(),
