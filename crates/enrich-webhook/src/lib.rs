@@ -50,6 +50,7 @@
 
 #![warn(missing_docs)]
 
+mod answer;
 mod config;
 mod decode;
 mod delivery;
@@ -59,6 +60,7 @@ mod signature;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use answer::{Answer, UnhandledEvent};
 pub use config::{ConfigError, DEFAULT_BODY_LIMIT, SECRET_ENV_VAR, Tolerance, WebhookConfig};
 pub use delivery::{Delivery, IdempotencyKey};
 pub use enrich_types;
