@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod ci;
+pub mod demo;
 pub mod reference;
 pub mod schema;
 

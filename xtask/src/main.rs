@@ -7,6 +7,7 @@ usage: cargo xtask <command> [args]
 
 commands:
   schema [--check]   write the generated files of schema/ (--check: only compare, write nothing)
+  demo               start the three example receivers and show how each answers the same deliveries
   ci                 run every check CI runs: fmt, clippy, tests, doctests, schema --check
   help               print this message";
 
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
     match command.as_str() {
         "schema" => xtask::schema::run(rest),
         "ci" => xtask::ci::run(rest),
+        "demo" => xtask::demo::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
