@@ -1,0 +1,324 @@
+//! The extractors in-process, through Poem's own test client.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use enrich_poem::enrich_webhook::testing::SignedRequest;
+use enrich_poem::enrich_webhook::{PROBLEM_CONTENT_TYPE, UnhandledEvent};
+use enrich_poem::{
+    Event, PersonEvent, Rejection, WebhookConfig, WebhookDelivery, WebhookRejection,
+};
+use poem::http::StatusCode;
+use poem::test::{TestClient, TestResponse};
+use poem::web::Data;
+use poem::{Body, Endpoint, EndpointExt, Route, handler, post};
+
+const SECRET: &str = "whsec_test_secret";
+const PERSON: &str = r#"{"eventType":"person.enrichment.completed","data":{"enrichmentID":"b-1","person":{"externalID":"p-7","firstName":"Ada"}}}"#;
+const COMPANY: &str = r#"{"eventType":"company.enrichment.completed","data":{"enrichmentID":"b-2","company":{"externalID":"c-1"}}}"#;
+const UNKNOWN: &str = r#"{"eventType":"batch.enrichment.completed","data":{"enrichmentID":"b-3"}}"#;
+
+#[derive(Clone, Default)]
+struct Calls(Arc<AtomicUsize>);
+
+impl Calls {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[handler]
+fn delivery(WebhookDelivery(delivery): WebhookDelivery) -> String {
+    format!("{} {}", delivery.is_verified(), delivery.idempotency_key())
+}
+
+#[handler]
+fn any_event(Event(event): Event) -> String {
+    event.event_type().to_owned()
+}
+
+#[handler]
+fn person(PersonEvent(event): PersonEvent, calls: Data<&Calls>) -> String {
+    calls.0.0.fetch_add(1, Ordering::SeqCst);
+    event.person.external_id.unwrap_or_default()
+}
+
+#[handler]
+fn own_answer(result: poem::Result<WebhookDelivery>) -> String {
+    match result {
+        Ok(_) => "accepted".to_owned(),
+        Err(error) => match error.downcast_ref::<WebhookRejection>() {
+            Some(WebhookRejection::Rejected(rejection)) => format!("refused: {}", rejection.code()),
+            _ => "other".to_owned(),
+        },
+    }
+}
+
+fn routes() -> Route {
+    Route::new()
+        .at("/delivery", post(delivery))
+        .at("/event", post(any_event))
+        .at("/person", post(person))
+        .at("/own", post(own_answer))
+}
+
+fn client(config: WebhookConfig, calls: &Calls) -> TestClient<impl Endpoint + use<>> {
+    TestClient::new(routes().data(config).data(calls.clone()))
+}
+
+fn verifying() -> WebhookConfig {
+    WebhookConfig::with_secret(SECRET).unwrap()
+}
+
+async fn send<E: Endpoint>(
+    client: &TestClient<E>,
+    path: &str,
+    request: SignedRequest,
+) -> TestResponse {
+    let mut builder = client.post(path);
+    for (name, value) in request.header_pairs {
+        builder = builder.header(name, value);
+    }
+    builder.body(request.body).send().await
+}
+
+async fn assert_answer(response: TestResponse, status: u16, content_type: &str, body: &[u8]) {
+    assert_eq!(response.0.status().as_u16(), status);
+    let values: Vec<_> = response
+        .0
+        .headers()
+        .get_all("content-type")
+        .iter()
+        .collect();
+    assert_eq!(values, [content_type], "exactly one Content-Type");
+    let bytes = response.0.into_body().into_vec().await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&bytes),
+        String::from_utf8_lossy(body)
+    );
+}
+
+async fn assert_rejection(response: TestResponse, rejection: Rejection) {
+    assert_answer(
+        response,
+        rejection.status(),
+        PROBLEM_CONTENT_TYPE,
+        &rejection.body(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_signed_person_delivery_reaches_each_extractor() {
+    let calls = Calls::default();
+    let client = client(verifying(), &calls);
+    let signed = || SignedRequest::builder(PERSON).secret(SECRET).build();
+
+    let response = send(&client, "/delivery", signed()).await;
+    response.assert_status_is_ok();
+    response
+        .assert_text("true person.enrichment.completed/b-1/p-7")
+        .await;
+
+    let response = send(&client, "/event", signed()).await;
+    response.assert_status_is_ok();
+    response.assert_text("person.enrichment.completed").await;
+
+    let response = send(&client, "/person", signed()).await;
+    response.assert_status_is_ok();
+    response.assert_text("p-7").await;
+    assert_eq!(calls.count(), 1);
+}
+
+#[tokio::test]
+async fn an_unsigned_delivery_gets_401_problem_json_with_the_pipelines_bytes() {
+    let calls = Calls::default();
+    let client = client(verifying(), &calls);
+    for path in ["/delivery", "/event", "/person"] {
+        let response = send(
+            &client,
+            path,
+            SignedRequest::builder(PERSON).unsigned().build(),
+        )
+        .await;
+        assert_rejection(response, Rejection::MissingSignature).await;
+    }
+    assert_eq!(calls.count(), 0);
+}
+
+#[tokio::test]
+async fn a_company_event_at_a_person_route_is_acknowledged_without_the_handler() {
+    let calls = Calls::default();
+    let client = client(verifying(), &calls);
+    for (body, event_type) in [
+        (COMPANY, "company.enrichment.completed"),
+        (UNKNOWN, "batch.enrichment.completed"),
+    ] {
+        let response = send(&client, "/person", SignedRequest::builder(body).build()).await;
+        let answer = UnhandledEvent {
+            event_type: event_type.to_owned(),
+        }
+        .answer();
+        assert_answer(response, 200, answer.content_type, &answer.body).await;
+    }
+    assert_eq!(calls.count(), 0, "the handler must not run");
+
+    // A refused non-person delivery is still refused, not acknowledged.
+    let response = send(
+        &client,
+        "/person",
+        SignedRequest::builder(COMPANY).unsigned().build(),
+    )
+    .await;
+    assert_rejection(response, Rejection::MissingSignature).await;
+}
+
+#[tokio::test]
+async fn an_unknown_event_reaches_the_event_extractor() {
+    let client = client(verifying(), &Calls::default());
+    let response = send(&client, "/event", SignedRequest::builder(UNKNOWN).build()).await;
+    response.assert_status_is_ok();
+    response.assert_text("batch.enrichment.completed").await;
+}
+
+#[tokio::test]
+async fn the_body_limit_holds_with_and_without_a_content_length() {
+    let limit = PERSON.len();
+    let client = client(verifying().body_limit(limit), &Calls::default());
+    let too_large = Rejection::PayloadTooLarge { limit };
+
+    // Exactly at the limit: accepted.
+    let response = send(&client, "/event", SignedRequest::builder(PERSON).build()).await;
+    response.assert_status_is_ok();
+
+    // Declared one byte over: refused before reading.
+    let over = format!("{PERSON} ");
+    let response = send(
+        &client,
+        "/event",
+        SignedRequest::builder(over.clone()).build(),
+    )
+    .await;
+    assert_rejection(response, too_large.clone()).await;
+
+    // Streamed in chunks with no Content-Length: refused at the chunk that crosses the limit.
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let chunks = futures_util::stream::iter((0..1000).map(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, std::io::Error>(vec![b' '; 64])
+    }));
+    let response = client
+        .post("/event")
+        .content_type("application/json")
+        .body(Body::from_bytes_stream(chunks))
+        .send()
+        .await;
+    assert_rejection(response, too_large).await;
+    assert!(
+        pulled.load(Ordering::SeqCst) <= limit / 64 + 1,
+        "reading stops at the first refused chunk"
+    );
+}
+
+#[tokio::test]
+async fn a_body_read_error_is_an_incomplete_body() {
+    let client = client(verifying(), &Calls::default());
+    let chunks = futures_util::stream::iter([
+        Ok(b"{\"eventType\":".to_vec()),
+        Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+    ]);
+    let response = client
+        .post("/event")
+        .content_type("application/json")
+        .body(Body::from_bytes_stream(chunks))
+        .send()
+        .await;
+    assert_rejection(response, Rejection::IncompleteBody).await;
+}
+
+#[tokio::test]
+async fn the_pipelines_checks_come_through_unchanged() {
+    let client = client(verifying(), &Calls::default());
+    let config = verifying();
+    for request in [
+        SignedRequest::builder(PERSON)
+            .content_type(Some("text/plain"))
+            .build(),
+        SignedRequest::builder(PERSON).secret("whsec_other").build(),
+        SignedRequest::builder(PERSON)
+            .signature_header("t=1,v0=zz")
+            .build(),
+        SignedRequest::builder("{\"eventType\":").build(),
+        SignedRequest::builder(
+            r#"{"eventType":"person.enrichment.completed","data":{"person":{"emails":7}}}"#,
+        )
+        .build(),
+    ] {
+        let expected = config
+            .receive(&request.headers(), request.body.clone())
+            .unwrap_err();
+        let response = send(&client, "/delivery", request).await;
+        assert_rejection(response, expected).await;
+    }
+}
+
+#[tokio::test]
+async fn insecure_mode_accepts_unsigned_deliveries() {
+    let client = client(
+        WebhookConfig::insecure_skip_verification(),
+        &Calls::default(),
+    );
+    let response = send(
+        &client,
+        "/delivery",
+        SignedRequest::builder(PERSON).unsigned().build(),
+    )
+    .await;
+    response.assert_status_is_ok();
+    response
+        .assert_text("false person.enrichment.completed/b-1/p-7")
+        .await;
+}
+
+#[tokio::test]
+async fn a_missing_configuration_is_a_500_naming_the_data_call() {
+    let client = TestClient::new(routes().data(Calls::default()));
+    let response = send(&client, "/person", SignedRequest::builder(PERSON).build()).await;
+    assert_eq!(response.0.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    response.assert_content_type(PROBLEM_CONTENT_TYPE);
+    let body = response.json().await;
+    let body = body.value().object();
+    body.get("code").assert_string("receiver_not_configured");
+    assert!(
+        body.get("detail")
+            .string()
+            .contains(".data(WebhookConfig::")
+    );
+}
+
+#[tokio::test]
+async fn a_handler_can_take_the_result_and_answer_itself() {
+    let client = client(verifying(), &Calls::default());
+    let response = send(
+        &client,
+        "/own",
+        SignedRequest::builder(PERSON).unsigned().build(),
+    )
+    .await;
+    response.assert_status_is_ok();
+    response.assert_text("refused: missing_signature").await;
+}
+
+#[test]
+fn the_rejection_renders_the_pipelines_answer() {
+    use poem::error::ResponseError;
+
+    let rejection = WebhookRejection::from(Rejection::InvalidSignature);
+    assert_eq!(rejection.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(rejection.answer(), (&Rejection::InvalidSignature).into());
+    assert_eq!(
+        rejection.to_string(),
+        Rejection::InvalidSignature.to_string()
+    );
+}
