@@ -1,0 +1,73 @@
+//! A complete webhook receiver: `POST /webhook` on `127.0.0.1:$PORT` (default 3000).
+//!
+//! ```text
+//! SURFE_WEBHOOK_SECRET=whsec_… cargo run -p enrich-rocket --example rocket_receiver
+//! cargo run -p enrich-rocket --example rocket_receiver -- --insecure-skip-verification
+//! ```
+//!
+//! Each accepted delivery is answered `200` and printed on stdout as one line of JSON (the typed
+//! event re-serialized). Logs, Rocket's included, go to stderr.
+
+use std::io::{IsTerminal, Write};
+
+use enrich_rocket::{WebhookConfig, WebhookDelivery};
+use rocket::{post, routes};
+
+#[post("/webhook", data = "<delivery>")]
+fn webhook(delivery: WebhookDelivery) {
+    match serde_json::to_string(delivery.0.event()) {
+        Ok(line) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+        }
+        Err(error) => eprintln!("rocket_receiver: cannot re-serialize the event: {error}"),
+    }
+}
+
+#[rocket::main]
+async fn main() {
+    // Also receives Rocket's `log` records, so nothing but the JSON lines reaches stdout.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rocket::server=warn".into()),
+        )
+        .init();
+
+    let config = match WebhookConfig::from_env() {
+        Ok(config) => config,
+        Err(_) if std::env::args().any(|arg| arg == "--insecure-skip-verification") => {
+            WebhookConfig::insecure_skip_verification()
+        }
+        Err(error) => exit(&format!(
+            "{error} (start with --insecure-skip-verification)"
+        )),
+    };
+    let port: u16 = match std::env::var("PORT").map(|port| port.parse()) {
+        Err(_) => 3000,
+        Ok(Ok(port)) => port,
+        Ok(Err(_)) => exit("PORT is not a port number"),
+    };
+    let figment = rocket::Config::figment()
+        .merge(("address", "127.0.0.1"))
+        .merge(("port", port))
+        .merge(("log_level", "off"))
+        .merge(("cli_colors", false));
+    let launched = rocket::custom(figment)
+        .manage(config)
+        .mount("/", routes![webhook])
+        .register("/", enrich_rocket::catchers())
+        .launch()
+        .await;
+    if let Err(error) = launched {
+        eprintln!("rocket_receiver: {error}");
+        std::process::exit(1);
+    }
+}
+
+fn exit(message: &str) -> ! {
+    eprintln!("rocket_receiver: {message}");
+    std::process::exit(2)
+}
