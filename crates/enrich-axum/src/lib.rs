@@ -61,7 +61,7 @@ use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{Extensions, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enrich_webhook::enrich_types::{PersonEnrichmentCompleted, WebhookEvent};
-use enrich_webhook::{Answer, RequestHeaders, SIGNATURE_HEADER, UnhandledEvent};
+use enrich_webhook::{Answer, BodyCollector, RequestHeaders, SIGNATURE_HEADER, UnhandledEvent};
 use http_body_util::{BodyExt, LengthLimitError};
 
 pub use enrich_webhook;
@@ -211,7 +211,7 @@ async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Re
     };
     let mut collector = config.start(&headers)?;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|error| read_error(&error, &config))?;
+        let frame = frame.map_err(|error| read_error(&error, &collector))?;
         if let Some(chunk) = frame.data_ref() {
             collector.push(chunk)?;
         }
@@ -236,15 +236,13 @@ fn layer_limit(extensions: &mut Extensions) -> Option<usize> {
 
 /// A body read error: axum's length limit (found anywhere in the error's source chain) is the
 /// pipeline's `payload_too_large` under the effective limit; anything else is `incomplete_body`.
-fn read_error(error: &axum::Error, config: &WebhookConfig) -> Rejection {
+fn read_error(error: &axum::Error, collector: &BodyCollector) -> Rejection {
     let first: &(dyn StdError + 'static) = error;
     let mut chain = std::iter::successors(Some(first), |error| (*error).source());
     if chain.any(|error| error.is::<LengthLimitError>()) {
-        Rejection::PayloadTooLarge {
-            limit: config.max_body_bytes(),
-        }
+        collector.limit_exceeded()
     } else {
-        Rejection::IncompleteBody
+        collector.read_failed()
     }
 }
 

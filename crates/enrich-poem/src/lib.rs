@@ -170,7 +170,8 @@ async fn receive(req: &Request, body: &mut RequestBody) -> Result<Delivery, Reje
         .map_err(|_| Rejection::NotConfigured { hint: BODY_TAKEN })?;
     let mut chunks = pin!(body.into_bytes_stream());
     while let Some(chunk) = chunks.next().await {
-        collector.push(&chunk.map_err(|_| Rejection::IncompleteBody)?)?;
+        let chunk = chunk.map_err(|_| collector.read_failed())?;
+        collector.push(&chunk)?;
     }
     config.receive(&headers, collector.finish())
 }

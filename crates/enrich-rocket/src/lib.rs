@@ -179,8 +179,9 @@ struct CachedAnswer(Option<(Status, Answer)>);
 /// application, register these under the webhook route's path instead, e.g.
 /// `.register("/webhook", enrich_rocket::catchers())`.
 pub fn catchers() -> Vec<Catcher> {
-    [200, 400, 401, 413, 415, 422, 500]
-        .into_iter()
+    enrich_webhook::ANSWER_STATUSES
+        .iter()
+        .copied()
         .map(|code| {
             // `Catcher::new` accepts only error codes; the acknowledgement needs one for 200,
             // which Rocket routes like any other status.
@@ -224,14 +225,14 @@ async fn receive<'r>(req: &'r Request<'_>, data: Data<'r>) -> Result<Delivery, R
         content_length: header("Content-Length"),
         signature: header(SIGNATURE_HEADER),
     };
-    config.start(&headers)?;
+    let collector = config.start(&headers)?;
     let body = data
         .open(ByteUnit::from(limit))
         .into_bytes()
         .await
-        .map_err(|_| Rejection::IncompleteBody)?;
+        .map_err(|_| collector.read_failed())?;
     if !body.is_complete() {
-        return Err(Rejection::PayloadTooLarge { limit });
+        return Err(collector.limit_exceeded());
     }
     config.receive(&headers, body.into_inner())
 }

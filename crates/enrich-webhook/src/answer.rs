@@ -5,6 +5,11 @@ use serde::Serialize;
 
 use crate::rejection::{PROBLEM_CONTENT_TYPE, Rejection};
 
+/// Every status the pipeline answers with on its own: the acknowledgement of an unhandled event
+/// (200) and the status of every [`Rejection`]. Adapters that must register a handler per status
+/// (Rocket's catchers) use this list.
+pub const ANSWER_STATUSES: [u16; 7] = [200, 400, 401, 413, 415, 422, 500];
+
 /// A complete HTTP answer in framework-free terms: status, `Content-Type` and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
@@ -74,6 +79,46 @@ mod tests {
             answer.body,
             br#"{"status":"ignored","eventType":"company.enrichment.completed"}"#
         );
+    }
+
+    #[test]
+    fn every_answer_status_is_listed() {
+        use crate::SignatureProblem;
+        let rejections = [
+            Rejection::UnsupportedMediaType,
+            Rejection::PayloadTooLarge { limit: 1 },
+            Rejection::IncompleteBody,
+            Rejection::MissingSignature,
+            Rejection::MalformedSignature(SignatureProblem::MissingV0),
+            Rejection::StaleTimestamp {
+                age_ms: 1,
+                tolerance_ms: 0,
+            },
+            Rejection::InvalidSignature,
+            Rejection::MalformedJson {
+                detail: String::new(),
+                line: 1,
+                column: 0,
+            },
+            Rejection::InvalidPayload {
+                detail: String::new(),
+                pointer: String::new(),
+                line: 1,
+                column: 0,
+            },
+            Rejection::NotConfigured { hint: "" },
+        ];
+        let mut statuses: Vec<u16> = rejections.iter().map(Rejection::status).collect();
+        statuses.push(
+            UnhandledEvent {
+                event_type: String::new(),
+            }
+            .answer()
+            .status,
+        );
+        statuses.sort_unstable();
+        statuses.dedup();
+        assert_eq!(statuses, ANSWER_STATUSES);
     }
 
     #[test]

@@ -218,13 +218,27 @@ impl BodyCollector {
     /// Appends the next chunk of the body, or refuses it with `payload_too_large` if the body
     /// would exceed the limit (stop reading then, and answer with the rejection).
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), Rejection> {
-        if chunk.len() > self.limit - self.buffer.len() {
-            let rejection = Rejection::PayloadTooLarge { limit: self.limit };
-            log_rejection(&rejection);
-            return Err(rejection);
+        if chunk.len() > self.remaining() {
+            return Err(self.limit_exceeded());
         }
         self.buffer.extend_from_slice(chunk);
         Ok(())
+    }
+
+    /// The rejection for a body that the framework itself cut off at this limit (its own length
+    /// limit layer fired before the chunk reached [`BodyCollector::push`]).
+    pub fn limit_exceeded(&self) -> Rejection {
+        let rejection = Rejection::PayloadTooLarge { limit: self.limit };
+        log_rejection(&rejection);
+        rejection
+    }
+
+    /// The rejection for a body that could not be read to its end (the connection failed, or the
+    /// sender stopped short of its `Content-Length`).
+    pub fn read_failed(&self) -> Rejection {
+        let rejection = Rejection::IncompleteBody;
+        log_rejection(&rejection);
+        rejection
     }
 
     /// How many more bytes fit under the limit.
@@ -282,6 +296,11 @@ mod tests {
         assert_eq!(
             body.push(b"!"),
             Err(Rejection::PayloadTooLarge { limit: 10 })
+        );
+        assert_eq!(body.read_failed(), Rejection::IncompleteBody);
+        assert_eq!(
+            body.limit_exceeded(),
+            Rejection::PayloadTooLarge { limit: 10 }
         );
         assert_eq!(body.finish(), Bytes::from_static(b"1234567890"));
     }

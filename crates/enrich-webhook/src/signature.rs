@@ -191,14 +191,6 @@ fn parse_tag(text: &str) -> Result<[u8; TAG_LEN], SignatureProblem> {
     Ok(tag)
 }
 
-/// The `x-surfe-signature` value for `body` signed with `secret` at `timestamp`, as the API
-/// would send it: `t=<ms>,v0=<lowercase hex>`.
-pub(crate) fn header_value(secret: &str, timestamp: SignatureTimestamp, body: &[u8]) -> String {
-    let t = timestamp.unix_millis().to_string();
-    let key = SigningKey::new(SecretString::from(secret.to_owned()));
-    format!("t={t},v0={}", hex::encode(key.tag(&t, body)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::receive::RequestHeaders;
-use crate::signature::{SIGNATURE_HEADER, SignatureTimestamp, header_value};
+use secrecy::SecretString;
+
+use crate::signature::{SIGNATURE_HEADER, SignatureTimestamp, SigningKey};
 
 /// The `x-surfe-signature` header value the API would send for `body`, signed with `secret` at
 /// `timestamp`: `t=<unix ms>,v0=<lowercase hex HMAC-SHA256>`.
@@ -33,7 +35,9 @@ use crate::signature::{SIGNATURE_HEADER, SignatureTimestamp, header_value};
 /// );
 /// ```
 pub fn sign(secret: &str, timestamp: SignatureTimestamp, body: &[u8]) -> String {
-    header_value(secret, timestamp, body)
+    let t = timestamp.unix_millis().to_string();
+    let key = SigningKey::new(SecretString::from(secret.to_owned()));
+    format!("t={t},v0={}", hex::encode(key.tag(&t, body)))
 }
 
 /// The current time as a signature timestamp.
