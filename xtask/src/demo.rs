@@ -438,9 +438,20 @@ fn report(cases: &[Case], results: &[(&str, Vec<Observed>)]) -> bool {
     }
     println!("\nwhat each receiver printed (the event as the library understood it):");
     for (index, case) in cases.iter().enumerate() {
-        for (framework, observed) in results {
-            if let Some(line) = &observed[index].printed {
-                println!("  {} / {framework}: {line}", case.name);
+        let printed: Vec<(&str, &String)> = results
+            .iter()
+            .filter_map(|(framework, observed)| {
+                Some((*framework, observed[index].printed.as_ref()?))
+            })
+            .collect();
+        let all_alike =
+            printed.len() == results.len() && printed.windows(2).all(|pair| pair[0].1 == pair[1].1);
+        match printed.first() {
+            Some((_, line)) if all_alike => println!("  {} (all alike): {line}", case.name),
+            _ => {
+                for (framework, line) in printed {
+                    println!("  {} / {framework}: {line}", case.name);
+                }
             }
         }
     }
