@@ -124,11 +124,11 @@ pub struct JobPosition {
     #[serde(rename = "jobTitle")]
     pub job_title: Option<String>,
     /// When the position started, as sent: RFC 3339 (`2023-01-01T00:00:00Z`) or month precision
-    /// (`2019-01`). [`JobPosition::started`] parses it.
+    /// (`2019-01`); the Rust API reads it with `JobPosition::started`.
     #[serde(rename = "startDate")]
     pub start_date: Option<String>,
     /// When the position ended, in the same forms as `startDate`; absent or `null` for the current
-    /// position. [`JobPosition::ended`] parses it.
+    /// position.
     #[serde(rename = "endDate")]
     pub end_date: Option<String>,
     /// The employer's LinkedIn reference: a URL or a URN such as `urn:li:company:123456`.
