@@ -1,1 +1,42 @@
+//! The cross-adapter conformance suite: one table of cases, one small trait, three adapters.
+//!
+//! Shaped like juniper's `run_http_test_suite`:
+//!
+//! - [`cases::cases`] is the table: what goes on the wire, under which configuration, and what
+//!   must come back (the handler's view, the pipeline's acknowledgement, or a rejection's status
+//!   and code);
+//! - [`server::Adapter`] is the trait: start a real server on `127.0.0.1:0` with the adapter's
+//!   extractors on `POST /webhook` (`WebhookDelivery`), `POST /event` (`Event`) and
+//!   `POST /person` (`PersonEvent`), every handler answering [`view::handler_view`];
+//! - [`adapters`] holds the three implementations (axum, Rocket, Poem), one small file each;
+//! - [`runner::run_suite`] runs every case against every adapter with the raw HTTP/1.1
+//!   [`client`], requires the three answers to be the same status, `Content-Type` and body
+//!   bytes, checks each against the case's expectation, and compares the shared answer with one
+//!   insta snapshot per case (`tests/snapshots/<case>.snap`).
+//!
+//! Two things are decided here rather than by a framework:
+//!
+//! - **Time.** Signatures are made with the real clock (`testing::now()`), as the servers check
+//!   them. The only clock-dependent bytes of any answer, the age in a `stale_timestamp`
+//!   `detail`, are redacted before comparing and snapshotting ([`runner::redact_clock`]); the
+//!   status and code are still asserted exactly.
+//! - **A `Content-Length` shorter than the bytes sent.** HTTP/1.1 framing is the
+//!   `Content-Length`: the server reads exactly the declared bytes as the body, and whatever
+//!   follows is the next request on the connection (garbage, answered by the framework as it
+//!   sees fit). The cases read only the first response: the declared prefix is what the
+//!   signature is checked against and what the handler sees.
+//!
+//! A case may name a documented, framework-forced divergence ([`cases::Divergence`]): the other
+//! adapters must still agree, and that adapter must give exactly its documented answer, which the
+//! snapshot shows too.
+//!
+//! `cargo test -p conformance` runs it; `CONFORMANCE_CASE=<part of a name>` narrows it. Snapshots
+//! are never written with `CI=true`; after a deliberate change, run once with
+//! `INSTA_UPDATE=always` and read every changed `.snap` before committing it.
 
+pub mod adapters;
+pub mod cases;
+pub mod client;
+pub mod runner;
+pub mod server;
+pub mod view;

@@ -1,0 +1,70 @@
+//! The suite's axum server: a `Router` with the three extractors, the configuration as state.
+
+use std::io;
+
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use enrich_axum::{Event, PersonEvent, WebhookConfig, WebhookDelivery};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::server::{Adapter, RunningServer};
+use crate::view::{Route, Seen, VIEW_CONTENT_TYPE, handler_view};
+
+/// `enrich-axum` under test.
+#[derive(Debug)]
+pub struct AxumAdapter;
+
+impl Adapter for AxumAdapter {
+    const NAME: &'static str = "axum";
+
+    async fn start(config: WebhookConfig) -> io::Result<RunningServer> {
+        serve(router(config)).await
+    }
+}
+
+/// The suite's routes with `config` as the router state.
+pub fn router(config: WebhookConfig) -> Router {
+    Router::new()
+        .route(Route::Webhook.path(), post(webhook))
+        .route(Route::Event.path(), post(event))
+        .route(Route::Person.path(), post(person))
+        .with_state(config)
+}
+
+/// Serves `app` on 127.0.0.1, port 0.
+pub async fn serve(app: Router) -> io::Result<RunningServer> {
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(RunningServer::new(addr, task, move || {
+            let _ = stop.send(());
+        }))
+    }
+}
+
+async fn webhook(WebhookDelivery(delivery): WebhookDelivery) -> Response {
+    view(Seen::Delivery(&delivery))
+}
+
+async fn event(Event(event): Event) -> Response {
+    view(Seen::Event(&event))
+}
+
+async fn person(PersonEvent(person): PersonEvent) -> Response {
+    view(Seen::Person(&person))
+}
+
+fn view(seen: Seen<'_>) -> Response {
+    ([(CONTENT_TYPE, VIEW_CONTENT_TYPE)], handler_view(seen)).into_response()
+}

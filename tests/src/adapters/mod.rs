@@ -1,0 +1,16 @@
+//! The three [`Adapter`](crate::server::Adapter) implementations, one small file each.
+
+pub mod axum;
+pub mod poem;
+pub mod rocket;
+
+use crate::server::AdapterEntry;
+
+/// Every adapter under test, in the order failures are reported.
+pub fn all() -> Vec<AdapterEntry> {
+    vec![
+        AdapterEntry::of::<axum::AxumAdapter>(),
+        AdapterEntry::of::<rocket::RocketAdapter>(),
+        AdapterEntry::of::<poem::PoemAdapter>(),
+    ]
+}

@@ -1,0 +1,69 @@
+//! The suite's Poem server: a `Route` with the three extractors, the configuration as data.
+
+use std::io;
+
+use enrich_poem::{Event, PersonEvent, WebhookConfig, WebhookDelivery};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{EndpointExt, Response, Route as Routes, Server, handler, post};
+use tokio::sync::oneshot;
+
+use crate::server::{Adapter, RunningServer};
+use crate::view::{Route, Seen, VIEW_CONTENT_TYPE, handler_view};
+
+/// `enrich-poem` under test.
+#[derive(Debug)]
+pub struct PoemAdapter;
+
+impl Adapter for PoemAdapter {
+    const NAME: &'static str = "poem";
+
+    async fn start(config: WebhookConfig) -> io::Result<RunningServer> {
+        let app = Routes::new()
+            .at(Route::Webhook.path(), post(webhook))
+            .at(Route::Event.path(), post(event))
+            .at(Route::Person.path(), post(person))
+            .data(config);
+        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
+        let addr = acceptor
+            .local_addr()
+            .into_iter()
+            .find_map(|addr| addr.as_socket_addr().copied())
+            .ok_or_else(|| io::Error::other("the Poem acceptor has no socket address"))?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(
+                    app,
+                    async move {
+                        let _ = stopped.await;
+                    },
+                    None,
+                )
+                .await;
+        });
+        Ok(RunningServer::new(addr, task, move || {
+            let _ = stop.send(());
+        }))
+    }
+}
+
+#[handler]
+fn webhook(WebhookDelivery(delivery): WebhookDelivery) -> Response {
+    view(Seen::Delivery(&delivery))
+}
+
+#[handler]
+fn event(Event(event): Event) -> Response {
+    view(Seen::Event(&event))
+}
+
+#[handler]
+fn person(PersonEvent(person): PersonEvent) -> Response {
+    view(Seen::Person(&person))
+}
+
+fn view(seen: Seen<'_>) -> Response {
+    Response::builder()
+        .content_type(VIEW_CONTENT_TYPE)
+        .body(handler_view(seen))
+}
