@@ -102,6 +102,25 @@ impl UnknownEvent {
 }
 
 impl WebhookEvent {
+    /// Decodes an event from its type and its `data` read from `deserializer`: what decoding the
+    /// envelope does once it has read `eventType`. Useful to decode `data` stored apart from its
+    /// envelope, or to locate an error inside `data` with a path-tracking deserializer.
+    ///
+    /// ```
+    /// use enrich_types::WebhookEvent;
+    ///
+    /// let data = serde_json::json!({ "company": { "name": "Acme" } });
+    /// let event = WebhookEvent::from_type_and_data("company.enrichment.completed", &data)?;
+    /// assert_eq!(event.company().and_then(|c| c.name.as_deref()), Some("Acme"));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn from_type_and_data<'de, D: Deserializer<'de>>(
+        event_type: &str,
+        data: D,
+    ) -> Result<Self, D::Error> {
+        DataSeed(&EventType::from(event_type)).deserialize(data)
+    }
+
     /// The event type as on the wire, such as `person.enrichment.completed`.
     pub fn event_type(&self) -> &str {
         match self {

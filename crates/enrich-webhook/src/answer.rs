@@ -103,8 +103,8 @@ mod tests {
             Rejection::InvalidPayload {
                 detail: String::new(),
                 pointer: String::new(),
-                line: 1,
-                column: 0,
+                line: None,
+                column: None,
             },
             Rejection::NotConfigured { hint: "" },
         ];

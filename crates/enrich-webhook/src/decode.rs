@@ -20,10 +20,10 @@ pub(crate) fn decode_event(body: &[u8]) -> Result<WebhookEvent, Rejection> {
         return Err(malformed_json(&error));
     }
     // `Value` (not `IgnoredAny`) so that the nesting limit applies here too.
-    if let Err(syntax_error) = serde_json::from_slice::<serde_json::Value>(body) {
-        return Err(malformed_json(&syntax_error));
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Err(syntax_error) => Err(malformed_json(&syntax_error)),
+        Ok(document) => Err(invalid_payload(body, &document, error)),
     }
-    Err(invalid_payload(body, error))
 }
 
 fn malformed_json(error: &serde_json::Error) -> Rejection {
@@ -42,16 +42,35 @@ fn malformed_json(error: &serde_json::Error) -> Rejection {
     }
 }
 
-fn invalid_payload(body: &[u8], fast_error: serde_json::Error) -> Rejection {
+/// Locates a shape error: by decoding the body again with path tracking, or, when `data` came
+/// before `eventType` (so the decoder buffered it and the path stops at the envelope), by
+/// decoding the buffered `data` on its own.
+fn invalid_payload(
+    body: &[u8],
+    document: &serde_json::Value,
+    fast_error: serde_json::Error,
+) -> Rejection {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let (pointer, error) =
+    let (pointer, error, position) =
         match serde_path_to_error::deserialize::<_, WebhookEvent>(&mut deserializer) {
-            Err(tracked) => {
+            Err(tracked) if tracked.path().iter().next().is_some() => {
                 let pointer = json_pointer(tracked.path());
-                (pointer, tracked.into_inner())
+                let error = tracked.into_inner();
+                let position = (Some(error.line()), Some(error.column()));
+                (pointer, error, position)
             }
-            // Unreachable for a deterministic decoder; report the first error without a path.
-            Ok(_) => (String::new(), fast_error),
+            // The path stops at the envelope: either the envelope itself is wrong, or `data` was
+            // buffered; in the second case `data` decoded apart names the place.
+            tracked => match data_error(document) {
+                Some((pointer, error)) => (pointer, error, (None, None)),
+                None => {
+                    let error = tracked
+                        .err()
+                        .map_or(fast_error, |tracked| tracked.into_inner());
+                    let position = (Some(error.line()), Some(error.column()));
+                    (String::new(), error, position)
+                }
+            },
         };
     let message = redact_strings(&strip_position(&error.to_string()));
     let location = if pointer.is_empty() {
@@ -62,9 +81,23 @@ fn invalid_payload(body: &[u8], fast_error: serde_json::Error) -> Rejection {
     Rejection::InvalidPayload {
         detail: format!("the body is not a valid webhook event: {message} (at {location})"),
         pointer,
-        line: error.line(),
-        column: error.column(),
+        line: position.0,
+        column: position.1,
     }
+}
+
+/// The error in `data`, decoded apart from its envelope, with its pointer: `None` unless the
+/// document has a string `eventType` and a `data` that fails to decode for that type.
+fn data_error(document: &serde_json::Value) -> Option<(String, serde_json::Error)> {
+    let event_type = document.get("eventType")?.as_str()?;
+    let data = document.get("data")?;
+    let mut track = serde_path_to_error::Track::new();
+    let error = WebhookEvent::from_type_and_data(
+        event_type,
+        serde_path_to_error::Deserializer::new(data, &mut track),
+    )
+    .err()?;
+    Some((format!("/data{}", json_pointer(&track.path())), error))
 }
 
 /// The RFC 6901 pointer of a `serde_path_to_error` path: `data.person.emails[0]` becomes
@@ -172,6 +205,29 @@ mod tests {
         ] {
             assert_eq!(rejection(body).code(), "invalid_payload", "{body:?}");
         }
+    }
+
+    #[test]
+    fn names_the_pointer_when_data_comes_before_the_event_type() {
+        let body = r#"{"data":{"person":{"emails":[{"email":"a@b.c","validationStatus":7}]}},
+            "eventType":"person.enrichment.completed"}"#;
+        let Rejection::InvalidPayload {
+            pointer,
+            line,
+            column,
+            ..
+        } = rejection(body)
+        else {
+            panic!("expected invalid_payload");
+        };
+        assert_eq!(pointer, "/data/person/emails/0/validationStatus");
+        assert_eq!((line, column), (None, None));
+
+        let unknown_with_text_data = r#"{"data":"text","eventType":"future.event"}"#;
+        let Rejection::InvalidPayload { pointer, .. } = rejection(unknown_with_text_data) else {
+            panic!("expected invalid_payload");
+        };
+        assert_eq!(pointer, "/data");
     }
 
     #[test]

@@ -106,10 +106,11 @@ pub enum Rejection {
         /// JSON Pointer (RFC 6901) to the offending value, such as
         /// `/data/person/emails/0/confidenceScore`; empty for the whole document.
         pointer: String,
-        /// 1-based line of the error.
-        line: usize,
-        /// 1-based column of the error.
-        column: usize,
+        /// 1-based line of the error, when known (not when `data` came before `eventType`, which
+        /// makes the decoder read `data` before it knows its type).
+        line: Option<usize>,
+        /// 1-based column of the error, when known.
+        column: Option<usize>,
     },
     /// The adapter found no receiver configuration (a setup mistake, not the sender's fault).
     NotConfigured {
@@ -192,8 +193,8 @@ impl Rejection {
                 ..
             } => {
                 problem.pointer = Some(pointer.clone());
-                problem.line = Some(*line);
-                problem.column = Some(*column);
+                problem.line = *line;
+                problem.column = *column;
             }
             _ => {}
         }
