@@ -62,10 +62,11 @@ use axum::http::{Extensions, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enrich_webhook::enrich_types::{PersonEnrichmentCompleted, WebhookEvent};
 use enrich_webhook::{Answer, BodyCollector, RequestHeaders, SIGNATURE_HEADER, UnhandledEvent};
+
 use http_body_util::{BodyExt, LengthLimitError};
 
 pub use enrich_webhook;
-pub use enrich_webhook::{Delivery, Rejection, WebhookConfig};
+pub use enrich_webhook::{Delivery, Refusal, Rejection, WebhookConfig};
 
 /// Extracts a whole accepted delivery: the typed event, the raw body, the signature time and the
 /// idempotency key.
@@ -96,49 +97,38 @@ pub struct PersonEvent(pub PersonEnrichmentCompleted);
 /// Why an extractor did not produce a value. Its response is exactly the pipeline's [`Answer`]:
 /// status, `Content-Type` and body bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebhookRejection {
-    /// The delivery was refused (a problem+json answer with a 4xx or 500 status).
-    Rejected(Rejection),
-    /// A genuine delivery of an event the extractor does not take (a `200 OK` acknowledgement).
-    Unhandled(UnhandledEvent),
-}
+pub struct WebhookRejection(pub Refusal);
 
 impl WebhookRejection {
-    /// The answer this rejection is rendered as.
+    /// The answer this renders: status, `Content-Type` and body.
     pub fn answer(&self) -> Answer {
-        match self {
-            Self::Rejected(rejection) => Answer::from(rejection),
-            Self::Unhandled(unhandled) => unhandled.answer(),
-        }
+        self.0.answer()
     }
 }
 
 impl From<Rejection> for WebhookRejection {
     fn from(rejection: Rejection) -> Self {
-        Self::Rejected(rejection)
+        Self(Refusal::Rejected(rejection))
     }
 }
 
 impl From<UnhandledEvent> for WebhookRejection {
     fn from(unhandled: UnhandledEvent) -> Self {
-        Self::Unhandled(unhandled)
+        Self(Refusal::Unhandled(unhandled))
     }
 }
 
 impl fmt::Display for WebhookRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Rejected(rejection) => rejection.fmt(f),
-            Self::Unhandled(unhandled) => write!(
-                f,
-                "event type `{}` is not taken by this endpoint; acknowledged",
-                unhandled.event_type
-            ),
-        }
+        self.0.fmt(f)
     }
 }
 
-impl StdError for WebhookRejection {}
+impl std::error::Error for WebhookRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
@@ -181,16 +171,8 @@ where
     type Rejection = WebhookRejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match receive(request, WebhookConfig::from_ref(state))
-            .await?
-            .into_event()
-        {
-            WebhookEvent::PersonEnrichmentCompleted(event) => Ok(Self(event)),
-            other => Err(UnhandledEvent {
-                event_type: other.event_type().to_owned(),
-            }
-            .into()),
-        }
+        let delivery = receive(request, WebhookConfig::from_ref(state)).await?;
+        Ok(Self(delivery.into_person_event()?))
     }
 }
 

@@ -41,6 +41,7 @@ use std::pin::pin;
 
 use enrich_webhook::enrich_types::{self, PersonEnrichmentCompleted};
 use enrich_webhook::{Answer, RequestHeaders, SIGNATURE_HEADER, UnhandledEvent};
+
 use futures_util::StreamExt;
 use poem::error::ResponseError;
 use poem::http::StatusCode;
@@ -48,7 +49,7 @@ use poem::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use poem::{FromRequest, Request, RequestBody, Response};
 
 pub use enrich_webhook;
-pub use enrich_webhook::{Delivery, Rejection, WebhookConfig};
+pub use enrich_webhook::{Delivery, Refusal, Rejection, WebhookConfig};
 
 const MISSING_CONFIG: &str = "add `.data(WebhookConfig::from_env()?)` (or another \
     `.data(WebhookConfig::...)`) to the Poem route or endpoint that takes the webhook extractor";
@@ -83,49 +84,36 @@ pub struct PersonEvent(pub PersonEnrichmentCompleted);
 /// Why an extractor did not call the handler. Its response is exactly the pipeline's [`Answer`]:
 /// status, `Content-Type` and body bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WebhookRejection {
-    /// The delivery was refused.
-    Rejected(Rejection),
-    /// The delivery is genuine but its event is not the one the extractor takes (answered 200).
-    Unhandled(UnhandledEvent),
-}
+pub struct WebhookRejection(pub Refusal);
 
 impl WebhookRejection {
-    /// The answer this sends: status, `Content-Type` and body.
+    /// The answer this renders: status, `Content-Type` and body.
     pub fn answer(&self) -> Answer {
-        match self {
-            Self::Rejected(rejection) => Answer::from(rejection),
-            Self::Unhandled(event) => event.answer(),
-        }
+        self.0.answer()
     }
 }
 
 impl From<Rejection> for WebhookRejection {
     fn from(rejection: Rejection) -> Self {
-        Self::Rejected(rejection)
+        Self(Refusal::Rejected(rejection))
+    }
+}
+
+impl From<UnhandledEvent> for WebhookRejection {
+    fn from(unhandled: UnhandledEvent) -> Self {
+        Self(Refusal::Unhandled(unhandled))
     }
 }
 
 impl fmt::Display for WebhookRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Rejected(rejection) => fmt::Display::fmt(rejection, f),
-            Self::Unhandled(event) => write!(
-                f,
-                "event type `{}` is not taken by this endpoint; acknowledged",
-                event.event_type
-            ),
-        }
+        self.0.fmt(f)
     }
 }
 
 impl std::error::Error for WebhookRejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Rejected(rejection) => Some(rejection),
-            Self::Unhandled(_) => None,
-        }
+        Some(&self.0)
     }
 }
 
@@ -194,12 +182,10 @@ impl<'a> FromRequest<'a> for Event {
 
 impl<'a> FromRequest<'a> for PersonEvent {
     async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
-        match Event::from_request(req, body).await?.0 {
-            enrich_types::WebhookEvent::PersonEnrichmentCompleted(event) => Ok(Self(event)),
-            other => Err(WebhookRejection::Unhandled(UnhandledEvent {
-                event_type: other.event_type().to_owned(),
-            })
-            .into()),
-        }
+        let WebhookDelivery(delivery) = WebhookDelivery::from_request(req, body).await?;
+        let person = delivery
+            .into_person_event()
+            .map_err(WebhookRejection::from)?;
+        Ok(Self(person))
     }
 }

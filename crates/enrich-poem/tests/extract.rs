@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use enrich_poem::enrich_webhook::testing::SignedRequest;
 use enrich_poem::enrich_webhook::{PROBLEM_CONTENT_TYPE, UnhandledEvent};
 use enrich_poem::{
-    Event, PersonEvent, Rejection, WebhookConfig, WebhookDelivery, WebhookRejection,
+    Event, PersonEvent, Refusal, Rejection, WebhookConfig, WebhookDelivery, WebhookRejection,
 };
 use poem::http::StatusCode;
 use poem::test::{TestClient, TestResponse};
@@ -48,7 +48,9 @@ fn own_answer(result: poem::Result<WebhookDelivery>) -> String {
     match result {
         Ok(_) => "accepted".to_owned(),
         Err(error) => match error.downcast_ref::<WebhookRejection>() {
-            Some(WebhookRejection::Rejected(rejection)) => format!("refused: {}", rejection.code()),
+            Some(WebhookRejection(Refusal::Rejected(rejection))) => {
+                format!("refused: {}", rejection.code())
+            }
             _ => "other".to_owned(),
         },
     }

@@ -55,6 +55,7 @@ use std::io::Cursor;
 
 use enrich_webhook::enrich_types::{PersonEnrichmentCompleted, WebhookEvent};
 use enrich_webhook::{Answer, RequestHeaders, SIGNATURE_HEADER, UnhandledEvent};
+
 use rocket::catcher::{self, Catcher};
 use rocket::data::{ByteUnit, Data, FromData, Outcome};
 use rocket::http::Status;
@@ -62,7 +63,7 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 
 pub use enrich_webhook;
-pub use enrich_webhook::{Delivery, Rejection, WebhookConfig};
+pub use enrich_webhook::{Delivery, Refusal, Rejection, WebhookConfig};
 
 /// The key of Rocket's `limits` configuration that also bounds a delivery's body:
 /// `surfe-webhook`. The stricter of it and [`WebhookConfig::max_body_bytes`] applies.
@@ -102,54 +103,36 @@ pub struct PersonEvent(pub PersonEnrichmentCompleted);
 /// [`Answer`]: take `Result<WebhookDelivery, WebhookRejection>` in a handler to see it, and
 /// return it to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebhookRejection {
-    /// The delivery was refused.
-    Rejected(Rejection),
-    /// A genuine event this guard does not take; it is acknowledged with `200`.
-    Unhandled(UnhandledEvent),
-}
+pub struct WebhookRejection(pub Refusal);
 
 impl WebhookRejection {
-    /// The answer to send: the rejection's problem+json, or the acknowledgement.
+    /// The answer this renders: status, `Content-Type` and body.
     pub fn answer(&self) -> Answer {
-        match self {
-            Self::Rejected(rejection) => Answer::from(rejection),
-            Self::Unhandled(unhandled) => unhandled.answer(),
-        }
+        self.0.answer()
     }
 }
 
 impl From<Rejection> for WebhookRejection {
     fn from(rejection: Rejection) -> Self {
-        Self::Rejected(rejection)
+        Self(Refusal::Rejected(rejection))
     }
 }
 
 impl From<UnhandledEvent> for WebhookRejection {
     fn from(unhandled: UnhandledEvent) -> Self {
-        Self::Unhandled(unhandled)
+        Self(Refusal::Unhandled(unhandled))
     }
 }
 
 impl fmt::Display for WebhookRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Rejected(rejection) => rejection.fmt(f),
-            Self::Unhandled(unhandled) => write!(
-                f,
-                "event type `{}` is not taken by this endpoint; acknowledged",
-                unhandled.event_type
-            ),
-        }
+        self.0.fmt(f)
     }
 }
 
 impl std::error::Error for WebhookRejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Rejected(rejection) => Some(rejection),
-            Self::Unhandled(_) => None,
-        }
+        Some(&self.0)
     }
 }
 
@@ -282,11 +265,8 @@ impl<'r> FromData<'r> for PersonEvent {
     type Error = WebhookRejection;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self> {
-        guard(req, data, |delivery| match delivery.into_event() {
-            WebhookEvent::PersonEnrichmentCompleted(person) => Ok(Self(person)),
-            other => Err(WebhookRejection::Unhandled(UnhandledEvent {
-                event_type: other.event_type().to_owned(),
-            })),
+        guard(req, data, |delivery| {
+            Ok(Self(delivery.into_person_event()?))
         })
         .await
     }

@@ -1,6 +1,8 @@
 //! The answers an adapter sends that are not the handler's own: rejections and acknowledgements
 //! of events a handler does not take. Adapters render these bytes as they are.
 
+use std::fmt;
+
 use serde::Serialize;
 
 use crate::rejection::{PROBLEM_CONTENT_TYPE, Rejection};
@@ -59,6 +61,62 @@ impl UnhandledEvent {
                 event_type: &self.event_type,
             })
             .expect("a struct of strings always serializes"),
+        }
+    }
+}
+
+/// Why an extractor does not hand the handler a value: the delivery was refused, or it is genuine
+/// but of an event type the extractor does not take. Adapters wrap it in their own error type
+/// and render [`Refusal::answer`], nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The delivery was refused (a problem+json answer with a 4xx or 500 status).
+    Rejected(Rejection),
+    /// A genuine delivery of an event the extractor does not take (a `200 OK` acknowledgement).
+    Unhandled(UnhandledEvent),
+}
+
+impl Refusal {
+    /// The answer to send.
+    pub fn answer(&self) -> Answer {
+        match self {
+            Self::Rejected(rejection) => Answer::from(rejection),
+            Self::Unhandled(unhandled) => unhandled.answer(),
+        }
+    }
+}
+
+impl From<Rejection> for Refusal {
+    fn from(rejection: Rejection) -> Self {
+        Self::Rejected(rejection)
+    }
+}
+
+impl From<UnhandledEvent> for Refusal {
+    fn from(unhandled: UnhandledEvent) -> Self {
+        Self::Unhandled(unhandled)
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rejected(rejection) => rejection.fmt(f),
+            Self::Unhandled(unhandled) => write!(
+                f,
+                "event type `{}` is not taken by this endpoint; acknowledged",
+                unhandled.event_type
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Rejected(rejection) => Some(rejection),
+            Self::Unhandled(_) => None,
         }
     }
 }

@@ -3,9 +3,10 @@
 use std::fmt;
 
 use bytes::Bytes;
-use enrich_types::WebhookEvent;
+use enrich_types::{PersonEnrichmentCompleted, WebhookEvent};
 use sha2::{Digest, Sha256};
 
+use crate::answer::UnhandledEvent;
 use crate::signature::SignatureTimestamp;
 
 /// One accepted delivery.
@@ -29,6 +30,17 @@ impl Delivery {
     /// Takes the decoded event, dropping the rest.
     pub fn into_event(self) -> WebhookEvent {
         self.event
+    }
+
+    /// Takes the event if it is a `person.enrichment.completed` one; any other event becomes the
+    /// [`UnhandledEvent`] that acknowledges it (for extractors that take person events only).
+    pub fn into_person_event(self) -> Result<PersonEnrichmentCompleted, UnhandledEvent> {
+        match self.event {
+            WebhookEvent::PersonEnrichmentCompleted(person) => Ok(person),
+            other => Err(UnhandledEvent {
+                event_type: other.event_type().to_owned(),
+            }),
+        }
     }
 
     /// The body exactly as received and signed: store or forward these bytes, never a

@@ -60,7 +60,7 @@ mod signature;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use answer::{ANSWER_STATUSES, Answer, UnhandledEvent};
+pub use answer::{ANSWER_STATUSES, Answer, Refusal, UnhandledEvent};
 pub use config::{ConfigError, DEFAULT_BODY_LIMIT, SECRET_ENV_VAR, Tolerance, WebhookConfig};
 pub use delivery::{Delivery, IdempotencyKey};
 pub use enrich_types;
