@@ -38,18 +38,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let config = match WebhookConfig::from_env() {
-        Ok(config) => config,
-        Err(_) if std::env::args().any(|arg| arg == "--insecure-skip-verification") => {
-            WebhookConfig::insecure_skip_verification()
-        }
-        Err(error) => {
-            eprintln!(
-                "refusing to start: {error}\n(to run without verification: --insecure-skip-verification)"
-            );
-            std::process::exit(2);
-        }
-    };
+    let config =
+        WebhookConfig::from_env_or_insecure_flag(std::env::args()).unwrap_or_else(|error| {
+            eprintln!("axum_receiver: refusing to start: {error}");
+            std::process::exit(2)
+        });
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse()?,
         Err(_) => 3000,

@@ -30,16 +30,11 @@ async fn main() -> std::io::Result<()> {
         .with_writer(std::io::stderr)
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    let config = match WebhookConfig::from_env() {
-        Ok(config) => config,
-        Err(_) if std::env::args().any(|arg| arg == "--insecure-skip-verification") => {
-            WebhookConfig::insecure_skip_verification()
-        }
-        Err(error) => {
-            eprintln!("poem_receiver: {error} (start with --insecure-skip-verification)");
-            std::process::exit(2);
-        }
-    };
+    let config =
+        WebhookConfig::from_env_or_insecure_flag(std::env::args()).unwrap_or_else(|error| {
+            eprintln!("poem_receiver: refusing to start: {error}");
+            std::process::exit(2)
+        });
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
     let app = Route::new().at("/webhook", post(receive)).data(config);
     Server::new(TcpListener::bind(format!("127.0.0.1:{port}")))

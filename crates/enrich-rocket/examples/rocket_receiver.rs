@@ -36,15 +36,8 @@ async fn main() {
         )
         .init();
 
-    let config = match WebhookConfig::from_env() {
-        Ok(config) => config,
-        Err(_) if std::env::args().any(|arg| arg == "--insecure-skip-verification") => {
-            WebhookConfig::insecure_skip_verification()
-        }
-        Err(error) => exit(&format!(
-            "{error} (start with --insecure-skip-verification)"
-        )),
-    };
+    let config = WebhookConfig::from_env_or_insecure_flag(std::env::args())
+        .unwrap_or_else(|error| exit(&format!("refusing to start: {error}")));
     let port: u16 = match std::env::var("PORT").map(|port| port.parse()) {
         Err(_) => 3000,
         Ok(Ok(port)) => port,

@@ -12,6 +12,10 @@ use crate::signature::SigningKey;
 /// separated by commas while one is being rotated.
 pub const SECRET_ENV_VAR: &str = "SURFE_WEBHOOK_SECRET";
 
+/// The command-line flag with which a receiver program deliberately skips verification (see
+/// [`WebhookConfig::from_env_or_insecure_flag`]).
+pub const INSECURE_FLAG: &str = "--insecure-skip-verification";
+
 /// The body limit every adapter uses unless configured otherwise: 1 MiB. A person event is a few
 /// kilobytes, so this leaves room for any realistic delivery while bounding memory per request.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -140,6 +144,32 @@ impl WebhookConfig {
         Self::from_secret_list(&value)
     }
 
+    /// For receiver programs: the secrets from [`SECRET_ENV_VAR`] when it is set; otherwise, only
+    /// if `args` holds [`INSECURE_FLAG`], [`WebhookConfig::insecure_skip_verification`], so that
+    /// skipping verification is a choice written in the command that started the process. With
+    /// neither, the error explains both ways out.
+    ///
+    /// ```
+    /// use enrich_webhook::WebhookConfig;
+    ///
+    /// # unsafe { std::env::remove_var("SURFE_WEBHOOK_SECRET") };
+    /// assert!(WebhookConfig::from_env_or_insecure_flag(["receiver".to_owned()]).is_err());
+    /// let args = ["receiver", "--insecure-skip-verification"].map(String::from);
+    /// assert!(!WebhookConfig::from_env_or_insecure_flag(args)?.verifies_signatures());
+    /// # Ok::<(), enrich_webhook::ConfigError>(())
+    /// ```
+    pub fn from_env_or_insecure_flag<I>(args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = String>,
+    {
+        match Self::from_env() {
+            Err(ConfigError::EnvVarMissing) if args.into_iter().any(|arg| arg == INSECURE_FLAG) => {
+                Ok(Self::insecure_skip_verification())
+            }
+            result => result,
+        }
+    }
+
     /// Parses a comma-separated list of secrets, as [`WebhookConfig::from_env`] does.
     pub fn from_secret_list(list: &str) -> Result<Self, ConfigError> {
         let secrets: Vec<&str> = list
@@ -241,7 +271,7 @@ impl fmt::Display for ConfigError {
                 f,
                 "{SECRET_ENV_VAR} is not set: set it to the signing secret from the API settings \
                  (a comma-separated list while rotating); to receive the first delivery before the \
-                 secret exists, skip verification explicitly"
+                 secret exists, skip verification explicitly (receiver programs: {INSECURE_FLAG})"
             ),
             Self::EnvVarNotUnicode => write!(f, "{SECRET_ENV_VAR} is not valid Unicode"),
         }

@@ -61,7 +61,9 @@ mod signature;
 pub mod testing;
 
 pub use answer::{ANSWER_STATUSES, Answer, Refusal, UnhandledEvent};
-pub use config::{ConfigError, DEFAULT_BODY_LIMIT, SECRET_ENV_VAR, Tolerance, WebhookConfig};
+pub use config::{
+    ConfigError, DEFAULT_BODY_LIMIT, INSECURE_FLAG, SECRET_ENV_VAR, Tolerance, WebhookConfig,
+};
 pub use delivery::{Delivery, IdempotencyKey};
 pub use enrich_types;
 pub use receive::{BodyCollector, RequestHeaders, is_json_media_type};
