@@ -72,7 +72,7 @@ fn invalid_payload(
                 }
             },
         };
-    let message = redact_strings(&strip_position(&error.to_string()));
+    let message = in_json_terms(&redact_strings(&strip_position(&error.to_string())));
     let location = if pointer.is_empty() {
         "the document".to_owned()
     } else {
@@ -119,6 +119,31 @@ fn json_pointer(path: &serde_path_to_error::Path) -> String {
         }
     }
     pointer
+}
+
+/// Says serde's expectations in JSON's words, not Rust's: `expected f64` becomes `expected a
+/// number`, `expected struct EnrichedPersonResponse` becomes `expected an object`.
+fn in_json_terms(message: &str) -> String {
+    // A struct decoded from an array reports the array's length; what is wrong is the array.
+    if message.starts_with("invalid length ") && message.contains(", expected struct ") {
+        return "invalid type: array, expected an object".to_owned();
+    }
+    let mut message = match message.find("expected struct ") {
+        Some(index) => format!("{}expected an object", &message[..index]),
+        None => message.to_owned(),
+    };
+    for (rust, json) in [
+        ("expected f64", "expected a number"),
+        ("expected u64", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected an object"),
+        ("sequence, expected", "array, expected"),
+        ("map, expected", "object, expected"),
+    ] {
+        message = message.replace(rust, json);
+    }
+    message
 }
 
 /// serde_json appends " at line L column C"; the problem body carries those as numbers instead.
@@ -182,7 +207,7 @@ mod tests {
         assert!(!detail.contains("high"), "{detail}");
         assert_eq!(
             detail,
-            "the body is not a valid webhook event: invalid type: string \"…\", expected f64 \
+            "the body is not a valid webhook event: invalid type: string \"…\", expected a number \
              (at /data/person/mobilePhones/0/confidenceScore)"
         );
     }
@@ -228,6 +253,23 @@ mod tests {
             panic!("expected invalid_payload");
         };
         assert_eq!(pointer, "/data");
+    }
+
+    #[test]
+    fn speaks_json_not_rust() {
+        let detail = |body: &str| rejection(body).to_string();
+        assert!(
+            detail(r#"{"eventType":"person.enrichment.completed","data":[]}"#)
+                .contains("invalid type: array, expected an object (at /data)")
+        );
+        assert!(
+            detail(r#"{"eventType":"person.enrichment.completed","data":{"person":7}}"#)
+                .contains("invalid type: integer `7`, expected an object (at /data/person)")
+        );
+        assert!(
+            detail(r#"{"eventType":"person.enrichment.completed","data":{"person":{"emails":{}}}}"#)
+                .contains("invalid type: object, expected an array (at /data/person/emails)")
+        );
     }
 
     #[test]
