@@ -62,7 +62,6 @@ use axum::http::{Extensions, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enrich_webhook::enrich_types::{PersonEnrichmentCompleted, WebhookEvent};
 use enrich_webhook::{Answer, BodyCollector, RequestHeaders, SIGNATURE_HEADER, UnhandledEvent};
-
 use http_body_util::{BodyExt, LengthLimitError};
 
 pub use enrich_webhook;
