@@ -267,8 +267,10 @@ mod tests {
                 .contains("invalid type: integer `7`, expected an object (at /data/person)")
         );
         assert!(
-            detail(r#"{"eventType":"person.enrichment.completed","data":{"person":{"emails":{}}}}"#)
-                .contains("invalid type: object, expected an array (at /data/person/emails)")
+            detail(
+                r#"{"eventType":"person.enrichment.completed","data":{"person":{"emails":{}}}}"#
+            )
+            .contains("invalid type: object, expected an array (at /data/person/emails)")
         );
     }
 
