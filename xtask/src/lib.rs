@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod bench;
 pub mod ci;
 pub mod demo;
 pub mod reference;

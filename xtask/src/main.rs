@@ -8,6 +8,7 @@ usage: cargo xtask <command> [args]
 commands:
   schema [--check]   write the generated files of schema/ (--check: only compare, write nothing)
   demo               start the three example receivers and show how each answers the same deliveries
+  bench [--quick]    run the benchmarks of benches/ and write BENCHMARKS.md
   ci                 run every check CI runs: fmt, clippy, tests, doctests, schema --check
   help               print this message";
 
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         "schema" => xtask::schema::run(rest),
         "ci" => xtask::ci::run(rest),
         "demo" => xtask::demo::run(rest),
+        "bench" => xtask::bench::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

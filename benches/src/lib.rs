@@ -1,0 +1,60 @@
+//! Benchmarks of the webhook receive pipeline and its framework adapters.
+//!
+//! - `benches/pipeline.rs` (criterion, `cargo bench -p enrich-benches`): the pipeline's stages
+//!   against plain `serde_json` and plain HMAC-SHA256 on the same bodies.
+//! - `bench-server-{axum,rocket,poem}`: one server per framework with the four routes of
+//!   [`server::ROUTES`], started and stopped by `bench-load`.
+//! - `bench-load`: a keep-alive HTTP/1.1 load driver, in its own process, that measures every
+//!   route of every framework alternately over several rounds, and the server's peak RSS.
+//! - `bench-size`: decoding a 10,000-person batch answer, and bodies at and over the limit, with
+//!   a counting allocator.
+//!
+//! `cargo xtask bench` builds and runs all of them and writes `BENCHMARKS.md`. None of them runs
+//! during `cargo test`.
+
+pub mod client;
+pub mod payload;
+pub mod server;
+
+/// Reads a `kB` field (such as `VmHWM` or `VmRSS`) of `/proc/<pid>/status`, in KiB.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.trim().strip_suffix("kB")?.trim().parse().ok()
+    })
+}
+
+/// The median of `values` (the mean of the middle two for an even count); `NaN` when empty.
+pub fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process_status() {
+        let pid = std::process::id();
+        assert!(proc_status_kib(pid, "VmHWM").is_some_and(|kib| kib > 0));
+        assert_eq!(proc_status_kib(pid, "NoSuchField"), None);
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+}
