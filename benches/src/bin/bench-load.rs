@@ -5,6 +5,7 @@
 //! bench-load load [--rounds 5] [--requests 20000] [--warmup 2000] [--concurrency 32]
 //!                 [--server-workers 1] [--frameworks axum,rocket,poem]
 //! bench-load limits [--frameworks axum,rocket,poem]
+//! bench-load hit <port> <path> <requests>   # load a server started by hand (for profilers)
 //! ```
 //!
 //! `load`: one fresh server per (round, framework, route), so that its peak RSS (`VmHWM`) belongs
@@ -413,13 +414,33 @@ async fn limits(options: Options) -> io::Result<Value> {
     Ok(json!({ "limit_bytes": limit, "cases": cases }))
 }
 
+/// Sends `requests` realistic signed requests to `path` of a server already listening on
+/// 127.0.0.1:`port`, e.g. one running under `valgrind --tool=callgrind`.
+async fn hit(args: &[String]) -> io::Result<Value> {
+    let (Some(port), Some(path), Some(requests)) = (
+        args.first().and_then(|port| port.parse::<u16>().ok()),
+        args.get(1),
+        args.get(2).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
+        return Err(io::Error::other(
+            "usage: bench-load hit <port> <path> <requests>",
+        ));
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let body = realistic_event();
+    let headers = signed_headers(&body);
+    let request: Arc<[u8]> = post_request(addr, path, &as_refs(&headers), &body).into();
+    let result = run_load(addr, request, requests, 4).await?;
+    Ok(json!({ "requests": result.requests, "non_ok": result.non_ok }))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((mode, rest)) = args.split_first() else {
-        eprintln!("usage: bench-load <load|limits> [options]");
+        eprintln!("usage: bench-load <load|limits|hit> [options]");
         return ExitCode::from(2);
     };
-    let options = match Options::parse(rest) {
+    let options = match Options::parse(if mode == "hit" { &[] } else { rest }) {
         Ok(options) => options,
         Err(message) => {
             eprintln!("bench-load: {message}");
@@ -439,6 +460,7 @@ fn main() -> ExitCode {
     let result = match mode.as_str() {
         "load" => runtime.block_on(load(options)),
         "limits" => runtime.block_on(limits(options)),
+        "hit" => runtime.block_on(hit(rest)),
         other => {
             eprintln!("bench-load: unknown mode `{other}`");
             return ExitCode::from(2);
