@@ -22,6 +22,7 @@ use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use bytes::Bytes;
 use enrich_benches::payload::{event_of_size, people_result};
 use enrich_benches::{median, proc_status_kib};
 use enrich_webhook::enrich_types::{EnrichPeopleResult, EnrichedPersonResponse};
@@ -224,7 +225,7 @@ fn collect(total: usize, source: Option<&[u8]>, declare_length: bool) -> Value {
                     Some(body) => &body[accepted..accepted + len],
                     None => &filler[..len],
                 };
-                if let Err(rejection) = collector.push(chunk) {
+                if let Err(rejection) = collector.push(Bytes::copy_from_slice(chunk)) {
                     refused = Some(rejection.code().to_owned());
                     break;
                 }

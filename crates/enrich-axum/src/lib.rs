@@ -193,7 +193,7 @@ async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Re
     let mut collector = config.start(&headers)?;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| read_error(&error, &collector))?;
-        if let Some(chunk) = frame.data_ref() {
+        if let Ok(chunk) = frame.into_data() {
             collector.push(chunk)?;
         }
     }

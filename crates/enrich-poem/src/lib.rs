@@ -159,7 +159,7 @@ async fn receive(req: &Request, body: &mut RequestBody) -> Result<Delivery, Reje
     let mut chunks = pin!(body.into_bytes_stream());
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|_| collector.read_failed())?;
-        collector.push(&chunk)?;
+        collector.push(chunk)?;
     }
     config.receive(&headers, collector.finish())
 }

@@ -62,7 +62,10 @@ impl WebhookConfig {
             .unwrap_or(0);
         Ok(BodyCollector {
             limit: self.body_limit,
-            buffer: BytesMut::with_capacity(expected.min(self.body_limit)),
+            expected: expected.min(self.body_limit),
+            received: 0,
+            first: None,
+            buffer: BytesMut::new(),
         })
     }
 
@@ -137,10 +140,8 @@ impl WebhookConfig {
                 (Some(header.timestamp()), true)
             }
             Verification::Skipped => {
-                let header = headers
-                    .signature
-                    .and_then(|value| SignatureHeader::parse(value).ok());
-                (header.map(|header| header.timestamp()), false)
+                let signed_at = headers.signature.and_then(SignatureHeader::timestamp_only);
+                (signed_at, false)
             }
         };
         let event = decode_event(&body)?;
@@ -190,12 +191,13 @@ pub fn is_json_media_type(value: &[u8]) -> bool {
     let Some((kind, subtype)) = essence.split_once('/') else {
         return false;
     };
-    let subtype = subtype.to_ascii_lowercase();
+    let structured_json = subtype.len() > "+json".len()
+        && subtype
+            .get(subtype.len() - "+json".len()..)
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"))
+        && is_token(&subtype[..subtype.len() - "+json".len()]);
     kind.eq_ignore_ascii_case("application")
-        && (subtype == "json"
-            || subtype
-                .strip_suffix("+json")
-                .is_some_and(|prefix| is_token(prefix) && !prefix.is_empty()))
+        && (subtype.eq_ignore_ascii_case("json") || structured_json)
 }
 
 /// An RFC 9110 token: the characters allowed in a media type's names.
@@ -207,21 +209,39 @@ fn is_token(text: &str) -> bool {
 /// A request body being read under the configured limit.
 ///
 /// Made by [`WebhookConfig::start`]. It never holds more than the limit: the chunk that would
-/// cross it is refused, not buffered.
+/// cross it is refused, not buffered. A body that arrives as one chunk is kept as it is, without
+/// a copy.
 #[derive(Debug)]
 pub struct BodyCollector {
     limit: usize,
+    /// The declared length, used to size the buffer once a second chunk arrives.
+    expected: usize,
+    received: usize,
+    first: Option<Bytes>,
     buffer: BytesMut,
 }
 
 impl BodyCollector {
     /// Appends the next chunk of the body, or refuses it with `payload_too_large` if the body
     /// would exceed the limit (stop reading then, and answer with the rejection).
-    pub fn push(&mut self, chunk: &[u8]) -> Result<(), Rejection> {
+    pub fn push(&mut self, chunk: Bytes) -> Result<(), Rejection> {
         if chunk.len() > self.remaining() {
             return Err(self.limit_exceeded());
         }
-        self.buffer.extend_from_slice(chunk);
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.received += chunk.len();
+        match self.first.take() {
+            None if self.buffer.is_empty() => self.first = Some(chunk),
+            first => {
+                if let Some(first) = first {
+                    self.buffer.reserve(self.expected.max(self.received));
+                    self.buffer.extend_from_slice(&first);
+                }
+                self.buffer.extend_from_slice(&chunk);
+            }
+        }
         Ok(())
     }
 
@@ -243,12 +263,15 @@ impl BodyCollector {
 
     /// How many more bytes fit under the limit.
     pub fn remaining(&self) -> usize {
-        self.limit - self.buffer.len()
+        self.limit - self.received
     }
 
     /// The whole body, to hand to [`WebhookConfig::receive`].
     pub fn finish(self) -> Bytes {
-        self.buffer.freeze()
+        match self.first {
+            Some(only) => only,
+            None => self.buffer.freeze(),
+        }
     }
 }
 
@@ -290,11 +313,13 @@ mod tests {
     fn the_collector_holds_exactly_up_to_the_limit() {
         let config = WebhookConfig::insecure_skip_verification().body_limit(10);
         let mut body = config.start(&RequestHeaders::default()).unwrap();
-        body.push(b"12345").unwrap();
-        body.push(b"67890").unwrap();
+        body.push(Bytes::from_static(b"12345")).unwrap();
+        body.push(Bytes::new()).unwrap();
+        body.push(Bytes::from_static(b"678")).unwrap();
+        body.push(Bytes::from_static(b"90")).unwrap();
         assert_eq!(body.remaining(), 0);
         assert_eq!(
-            body.push(b"!"),
+            body.push(Bytes::from_static(b"!")),
             Err(Rejection::PayloadTooLarge { limit: 10 })
         );
         assert_eq!(body.read_failed(), Rejection::IncompleteBody);
@@ -303,6 +328,16 @@ mod tests {
             Rejection::PayloadTooLarge { limit: 10 }
         );
         assert_eq!(body.finish(), Bytes::from_static(b"1234567890"));
+    }
+
+    #[test]
+    fn a_body_in_one_chunk_is_kept_without_a_copy() {
+        let config = WebhookConfig::insecure_skip_verification();
+        let mut body = config.start(&RequestHeaders::default()).unwrap();
+        let chunk = Bytes::from(b"{}".to_vec());
+        let address = chunk.as_ptr();
+        body.push(chunk).unwrap();
+        assert_eq!(body.finish().as_ptr(), address);
     }
 
     #[test]

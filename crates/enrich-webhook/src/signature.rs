@@ -90,28 +90,13 @@ pub(crate) struct SignatureHeader<'a> {
 
 impl<'a> SignatureHeader<'a> {
     pub(crate) fn parse(value: &'a [u8]) -> Result<Self, SignatureProblem> {
-        if !value.is_ascii() {
-            return Err(SignatureProblem::NotAscii);
-        }
-        let value = std::str::from_utf8(value).map_err(|_| SignatureProblem::NotAscii)?;
         let mut timestamp = None;
-        let mut signatures = Vec::new();
-        for element in value.split(',') {
-            let element = element.trim_matches(' ');
-            let Some((key, item)) = element.split_once('=') else {
-                if element.is_empty() {
-                    continue;
-                }
-                return Err(SignatureProblem::ElementWithoutEquals);
-            };
-            match key.trim_matches(' ') {
-                "t" => {
-                    if timestamp.is_some() {
-                        return Err(SignatureProblem::RepeatedTimestamp);
-                    }
-                    timestamp = Some(parse_timestamp(item.trim_matches(' '))?);
-                }
-                "v0" => signatures.push(parse_tag(item.trim_matches(' '))?),
+        let mut signatures = Vec::with_capacity(1);
+        for element in elements(value)? {
+            match element? {
+                ("t", _) if timestamp.is_some() => return Err(SignatureProblem::RepeatedTimestamp),
+                ("t", item) => timestamp = Some(parse_timestamp(item)?),
+                ("v0", item) => signatures.push(parse_tag(item)?),
                 _ => {}
             }
         }
@@ -124,6 +109,17 @@ impl<'a> SignatureHeader<'a> {
             timestamp,
             signatures,
         })
+    }
+
+    /// Just the first readable `t` of a header, for deliveries that are not verified: their
+    /// signatures are not worth decoding, and a malformed header is not refused.
+    pub(crate) fn timestamp_only(value: &[u8]) -> Option<SignatureTimestamp> {
+        elements(value)
+            .ok()?
+            .filter_map(Result::ok)
+            .find(|(key, _)| *key == "t")
+            .and_then(|(_, item)| parse_timestamp(item).ok())
+            .map(|(_, timestamp)| timestamp)
     }
 
     pub(crate) fn timestamp(&self) -> SignatureTimestamp {
@@ -173,6 +169,27 @@ impl<'a> SignatureHeader<'a> {
         }
         matched.into()
     }
+}
+
+/// The `key=value` elements of a header value, spaces around each part removed and empty
+/// elements skipped.
+fn elements(
+    value: &[u8],
+) -> Result<impl Iterator<Item = Result<(&str, &str), SignatureProblem>>, SignatureProblem> {
+    if !value.is_ascii() {
+        return Err(SignatureProblem::NotAscii);
+    }
+    let value = std::str::from_utf8(value).map_err(|_| SignatureProblem::NotAscii)?;
+    Ok(value
+        .split(',')
+        .map(|element| element.trim_matches(' '))
+        .filter(|element| !element.is_empty())
+        .map(|element| {
+            let (key, item) = element
+                .split_once('=')
+                .ok_or(SignatureProblem::ElementWithoutEquals)?;
+            Ok((key.trim_matches(' '), item.trim_matches(' ')))
+        }))
 }
 
 fn parse_timestamp(text: &str) -> Result<(&str, SignatureTimestamp), SignatureProblem> {
