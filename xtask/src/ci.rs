@@ -4,7 +4,9 @@
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings`
 //! 3. `cargo test --workspace --all-targets`
 //! 4. `cargo test --workspace --doc`
-//! 5. `schema --check` (in process)
+//! 5. `cargo xtask demo` (the README's main command: the three example receivers answer as
+//!    documented)
+//! 6. `schema --check` (in process)
 //!
 //! Tests run with `INSTA_UPDATE=no` and `CI=true`, so a snapshot mismatch fails instead of
 //! writing a `.snap.new` file, and `INSTA_FORCE_PASS` is removed so it cannot hide one.
@@ -50,6 +52,11 @@ const STEPS: &[Step] = &[
         name: "doctests",
         args: &["test", "--workspace", "--doc"],
         runs_tests: true,
+    },
+    Step {
+        name: "demo",
+        args: &["run", "--quiet", "--package", "xtask", "--", "demo"],
+        runs_tests: false,
     },
 ];
 
@@ -97,7 +104,7 @@ pub fn run(args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     eprintln!(
-        "\nci passed: fmt, clippy, tests, doctests, schema ({:.0?})",
+        "\nci passed: fmt, clippy, tests, doctests, demo, schema ({:.0?})",
         started.elapsed()
     );
     ExitCode::SUCCESS
