@@ -13,6 +13,7 @@ use std::io::{IsTerminal, Write};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
+use enrich_axum::enrich_webhook::ConfigError;
 use enrich_axum::{WebhookConfig, WebhookDelivery};
 
 async fn webhook(WebhookDelivery(delivery): WebhookDelivery) -> StatusCode {
@@ -38,11 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let config =
-        WebhookConfig::from_env_or_insecure_flag(std::env::args()).unwrap_or_else(|error| {
-            eprintln!("axum_receiver: refusing to start: {error}");
-            std::process::exit(2)
-        });
+    let config = config_from_env_or_flag().unwrap_or_else(|error| {
+        eprintln!("axum_receiver: refusing to start: {error}");
+        std::process::exit(2)
+    });
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse()?,
         Err(_) => 3000,
@@ -54,4 +54,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("listening on http://{}/webhook", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// The receiver's configuration: the secrets from `SURFE_WEBHOOK_SECRET`; without it, skipping
+/// verification only when the command line says so (`--insecure-skip-verification`), so that
+/// running unverified is a choice written in the command that started the process.
+fn config_from_env_or_flag() -> Result<WebhookConfig, ConfigError> {
+    match WebhookConfig::from_env() {
+        Err(ConfigError::EnvVarMissing)
+            if std::env::args().any(|arg| arg == "--insecure-skip-verification") =>
+        {
+            Ok(WebhookConfig::insecure_skip_verification())
+        }
+        result => result,
+    }
 }

@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
-use enrich_poem::enrich_webhook::testing::SignedRequest;
-use enrich_poem::enrich_webhook::{PROBLEM_CONTENT_TYPE, UnhandledEvent};
+use enrich_poem::enrich_webhook::testing::{SignedRequest, now, sign};
+use enrich_poem::enrich_webhook::{PROBLEM_CONTENT_TYPE, SIGNATURE_HEADER, UnhandledEvent};
 use enrich_poem::{PersonEvent, Rejection, WebhookConfig, WebhookDelivery};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, Route, Server, handler, post};
@@ -172,10 +172,13 @@ async fn two_deliveries_on_one_kept_alive_connection() {
 async fn a_chunked_body_over_the_limit_gets_413() {
     let addr = serve().await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut request =
-        b"POST /webhook HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
-        transfer-encoding: chunked\r\n\r\n"
-            .to_vec();
+    // A fresh, well-formed signature (of another body), so that the body gets read.
+    let signature = sign(SECRET, now(), b"another body");
+    let mut request = format!(
+        "POST /webhook HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+         {SIGNATURE_HEADER}: {signature}\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
     for _ in 0..(2 * LIMIT / 256) {
         request.extend_from_slice(b"100\r\n");
         request.extend_from_slice(&[b' '; 256]);

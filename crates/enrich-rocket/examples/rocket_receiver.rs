@@ -10,6 +10,7 @@
 
 use std::io::{IsTerminal, Write};
 
+use enrich_rocket::enrich_webhook::ConfigError;
 use enrich_rocket::{WebhookConfig, WebhookDelivery};
 use rocket::{post, routes};
 
@@ -36,7 +37,7 @@ async fn main() {
         )
         .init();
 
-    let config = WebhookConfig::from_env_or_insecure_flag(std::env::args())
+    let config = config_from_env_or_flag()
         .unwrap_or_else(|error| exit(&format!("refusing to start: {error}")));
     let port: u16 = match std::env::var("PORT").map(|port| port.parse()) {
         Err(_) => 3000,
@@ -63,4 +64,18 @@ async fn main() {
 fn exit(message: &str) -> ! {
     eprintln!("rocket_receiver: {message}");
     std::process::exit(2)
+}
+
+/// The receiver's configuration: the secrets from `SURFE_WEBHOOK_SECRET`; without it, skipping
+/// verification only when the command line says so (`--insecure-skip-verification`), so that
+/// running unverified is a choice written in the command that started the process.
+fn config_from_env_or_flag() -> Result<WebhookConfig, ConfigError> {
+    match WebhookConfig::from_env() {
+        Err(ConfigError::EnvVarMissing)
+            if std::env::args().any(|arg| arg == "--insecure-skip-verification") =>
+        {
+            Ok(WebhookConfig::insecure_skip_verification())
+        }
+        result => result,
+    }
 }

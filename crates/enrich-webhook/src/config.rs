@@ -1,77 +1,22 @@
 //! How a receiver is configured: signing secrets, timestamp tolerance and body limit.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-
-use crate::signature::SigningKey;
+use crate::signature::{KeyError, SigningKeys, Tolerance};
 
 /// The environment variable [`WebhookConfig::from_env`] reads: one signing secret, or several
 /// separated by commas while one is being rotated.
 pub const SECRET_ENV_VAR: &str = "SURFE_WEBHOOK_SECRET";
 
-/// The command-line flag with which a receiver program deliberately skips verification (see
-/// [`WebhookConfig::from_env_or_insecure_flag`]).
-pub const INSECURE_FLAG: &str = "--insecure-skip-verification";
-
 /// The body limit every adapter uses unless configured otherwise: 1 MiB. A person event is a few
 /// kilobytes, so this leaves room for any realistic delivery while bounding memory per request.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
-
-/// How far a signature's timestamp may be from the receiver's clock.
-///
-/// The API promises replay protection through the timestamp but states no tolerance; the default
-/// follows common practice: up to 5 minutes old (deliveries queue and retry) and up to 1 minute in
-/// the future (clock skew).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tolerance {
-    max_age: Option<Duration>,
-    max_future: Option<Duration>,
-}
-
-impl Tolerance {
-    /// Accept timestamps at most `max_age` old and at most `max_future` ahead (both inclusive).
-    pub const fn new(max_age: Duration, max_future: Duration) -> Self {
-        Self {
-            max_age: Some(max_age),
-            max_future: Some(max_future),
-        }
-    }
-
-    /// Accept any timestamp, however old: for replaying stored deliveries. The signature itself
-    /// is still verified.
-    pub const fn unchecked() -> Self {
-        Self {
-            max_age: None,
-            max_future: None,
-        }
-    }
-
-    /// The oldest accepted age, or `None` when unchecked.
-    pub const fn max_age(&self) -> Option<Duration> {
-        self.max_age
-    }
-
-    /// The furthest accepted distance into the future, or `None` when unchecked.
-    pub const fn max_future(&self) -> Option<Duration> {
-        self.max_future
-    }
-}
-
-impl Default for Tolerance {
-    /// 5 minutes old, 1 minute ahead.
-    fn default() -> Self {
-        Self::new(Duration::from_secs(5 * 60), Duration::from_secs(60))
-    }
-}
 
 /// Whether and how deliveries are authenticated.
 #[derive(Clone)]
 pub(crate) enum Verification {
     /// Verify against every key; a delivery passes if any key signed it.
-    Secrets(Arc<[SigningKey]>),
+    Secrets(SigningKeys),
     /// Accept unsigned deliveries: chosen explicitly with
     /// [`WebhookConfig::insecure_skip_verification`].
     Skipped,
@@ -114,21 +59,8 @@ impl WebhookConfig {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let keys = secrets
-            .into_iter()
-            .map(|secret| {
-                let secret = SecretString::from(secret.into());
-                if secret.expose_secret().is_empty() {
-                    Err(ConfigError::EmptySecret)
-                } else {
-                    Ok(SigningKey::new(secret))
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if keys.is_empty() {
-            return Err(ConfigError::NoSecret);
-        }
-        Ok(Self::new(Verification::Secrets(keys.into())))
+        let keys = SigningKeys::new(secrets)?;
+        Ok(Self::new(Verification::Secrets(keys)))
     }
 
     /// Read the secrets from [`SECRET_ENV_VAR`] (`SURFE_WEBHOOK_SECRET`): one secret, or a
@@ -142,32 +74,6 @@ impl WebhookConfig {
             std::env::VarError::NotUnicode(_) => ConfigError::EnvVarNotUnicode,
         })?;
         Self::from_secret_list(&value)
-    }
-
-    /// For receiver programs: the secrets from [`SECRET_ENV_VAR`] when it is set; otherwise, only
-    /// if `args` holds [`INSECURE_FLAG`], [`WebhookConfig::insecure_skip_verification`], so that
-    /// skipping verification is a choice written in the command that started the process. With
-    /// neither, the error explains both ways out.
-    ///
-    /// ```
-    /// use enrich_webhook::WebhookConfig;
-    ///
-    /// # unsafe { std::env::remove_var("SURFE_WEBHOOK_SECRET") };
-    /// assert!(WebhookConfig::from_env_or_insecure_flag(["receiver".to_owned()]).is_err());
-    /// let args = ["receiver", "--insecure-skip-verification"].map(String::from);
-    /// assert!(!WebhookConfig::from_env_or_insecure_flag(args)?.verifies_signatures());
-    /// # Ok::<(), enrich_webhook::ConfigError>(())
-    /// ```
-    pub fn from_env_or_insecure_flag<I>(args: I) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator<Item = String>,
-    {
-        match Self::from_env() {
-            Err(ConfigError::EnvVarMissing) if args.into_iter().any(|arg| arg == INSECURE_FLAG) => {
-                Ok(Self::insecure_skip_verification())
-            }
-            result => result,
-        }
     }
 
     /// Parses a comma-separated list of secrets, as [`WebhookConfig::from_env`] does.
@@ -187,13 +93,16 @@ impl WebhookConfig {
     ///
     /// The API shows the signing secret only after the first webhook has been received, so the
     /// very first setup needs this; nothing else should. Anyone who can reach the endpoint can
-    /// then send it any event. It logs a warning now, and every [`Delivery`](crate::Delivery)
+    /// then send it any event. It logs a warning now (through `tracing`, and on stderr so that it
+    /// shows without a subscriber), and every [`Delivery`](crate::Delivery)
     /// records that it was not verified.
     pub fn insecure_skip_verification() -> Self {
-        tracing::warn!(
-            "webhook signature verification is OFF: any request that reaches this endpoint is \
-             accepted as genuine; configure the signing secret as soon as the API shows it"
-        );
+        const WARNING: &str = "webhook signature verification is OFF: any request that reaches \
+            this endpoint is accepted as genuine; configure the signing secret as soon as the API \
+            shows it";
+        tracing::warn!("{WARNING}");
+        // Also on stderr, so the operator sees it even when no tracing subscriber is installed.
+        eprintln!("warning: {WARNING}");
         Self::new(Verification::Skipped)
     }
 
@@ -249,7 +158,10 @@ impl fmt::Debug for WebhookConfig {
 }
 
 /// Why a [`WebhookConfig`] could not be built.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` form is its message, so a `main` returning `Result<(), Box<dyn Error>>` prints
+/// what to do rather than a variant name.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// No secret was given.
@@ -271,11 +183,27 @@ impl fmt::Display for ConfigError {
                 f,
                 "{SECRET_ENV_VAR} is not set: set it to the signing secret from the API settings \
                  (a comma-separated list while rotating); to receive the first delivery before the \
-                 secret exists, skip verification explicitly (receiver programs: {INSECURE_FLAG})"
+                 secret exists, skip verification explicitly \
+                 (WebhookConfig::insecure_skip_verification)"
             ),
             Self::EnvVarNotUnicode => write!(f, "{SECRET_ENV_VAR} is not valid Unicode"),
         }
     }
 }
 
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for ConfigError {}
+
+impl From<KeyError> for ConfigError {
+    fn from(error: KeyError) -> Self {
+        match error {
+            KeyError::EmptySecret => Self::EmptySecret,
+            _ => Self::NoSecret,
+        }
+    }
+}

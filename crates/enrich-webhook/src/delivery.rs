@@ -17,6 +17,7 @@ use crate::signature::SignatureTimestamp;
 pub struct Delivery {
     pub(crate) event: WebhookEvent,
     pub(crate) raw_body: Bytes,
+    pub(crate) signature_header: Option<Box<str>>,
     pub(crate) signed_at: Option<SignatureTimestamp>,
     pub(crate) verified: bool,
 }
@@ -43,10 +44,17 @@ impl Delivery {
         }
     }
 
-    /// The body exactly as received and signed: store or forward these bytes, never a
-    /// re-serialization, if the signature must still verify later.
+    /// The body exactly as received and signed. Store or forward these bytes, never a
+    /// re-serialization: only these bytes verify against the signature.
     pub fn raw_body(&self) -> &Bytes {
         &self.raw_body
+    }
+
+    /// The `x-surfe-signature` header value as received (`None` when absent or not UTF-8, which
+    /// only an unverified delivery can be). Store it with [`Delivery::raw_body`] to verify the
+    /// delivery again later with [`signature::verify`](crate::signature::verify).
+    pub fn signature_header(&self) -> Option<&str> {
+        self.signature_header.as_deref()
     }
 
     /// When the sender signed the delivery (the signature's `t`). `None` when verification is

@@ -56,18 +56,16 @@ mod decode;
 mod delivery;
 mod receive;
 mod rejection;
-mod signature;
+pub mod signature;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
 pub use answer::{ANSWER_STATUSES, Answer, Refusal, UnhandledEvent};
-pub use config::{
-    ConfigError, DEFAULT_BODY_LIMIT, INSECURE_FLAG, SECRET_ENV_VAR, Tolerance, WebhookConfig,
-};
+pub use config::{ConfigError, DEFAULT_BODY_LIMIT, SECRET_ENV_VAR, WebhookConfig};
 pub use delivery::{Delivery, IdempotencyKey};
 pub use enrich_types;
 pub use receive::{BodyCollector, RequestHeaders, is_json_media_type};
-pub use rejection::{
-    PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, ProblemDetails, Rejection, SignatureProblem,
+pub use rejection::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE, ProblemDetails, Rejection};
+pub use signature::{
+    SIGNATURE_HEADER, SignatureError, SignatureProblem, SignatureTimestamp, SigningKeys, Tolerance,
 };
-pub use signature::{SIGNATURE_HEADER, SignatureTimestamp};

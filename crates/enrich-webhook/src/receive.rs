@@ -9,7 +9,7 @@ use crate::config::{Verification, WebhookConfig};
 use crate::decode::decode_event;
 use crate::delivery::Delivery;
 use crate::rejection::Rejection;
-use crate::signature::SignatureHeader;
+use crate::signature;
 
 /// The header values the pipeline reads, as raw bytes (a header value need not be UTF-8; what
 /// such a value means is decided here, not by each adapter). `None` means the header is absent.
@@ -49,13 +49,17 @@ impl<'a> RequestHeaders<'a> {
 }
 
 impl WebhookConfig {
-    /// Checks what can be checked before reading the body (the media type, and a declared
-    /// `Content-Length` against the limit), and returns the buffer to read the body into.
+    /// Checks everything the headers alone decide, before the body is read: the media type, a
+    /// declared `Content-Length` against the limit, and (when verifying) that the signature
+    /// header is present, well-formed and fresh. Returns the buffer to read the body into.
+    ///
+    /// A request refused here should be answered without reading its body (and, for HTTP/1.1,
+    /// without sending `100 Continue`).
     ///
     /// Adapters call this first, then feed the body to the returned [`BodyCollector`] chunk by
     /// chunk, then call [`WebhookConfig::receive`].
     pub fn start(&self, headers: &RequestHeaders<'_>) -> Result<BodyCollector, Rejection> {
-        check_before_body(self, headers).inspect_err(log_rejection)?;
+        check_before_body(self, headers, SystemTime::now()).inspect_err(log_rejection)?;
         let expected = headers
             .declared_length()
             .and_then(|length| usize::try_from(length).ok())
@@ -122,32 +126,28 @@ impl WebhookConfig {
         body: Bytes,
         now: SystemTime,
     ) -> Result<Delivery, Rejection> {
-        check_before_body(self, headers)?;
+        check_before_body(self, headers, now)?;
         if body.len() > self.body_limit {
             return Err(Rejection::PayloadTooLarge {
                 limit: self.body_limit,
             });
         }
-        let (signed_at, verified) = match &self.verification {
-            Verification::Secrets(keys) => {
-                let value = headers.signature.ok_or(Rejection::MissingSignature)?;
-                let header =
-                    SignatureHeader::parse(value).map_err(Rejection::MalformedSignature)?;
-                header.check_freshness(self.tolerance, now)?;
-                if !header.is_signed_by_any(keys, &body) {
-                    return Err(Rejection::InvalidSignature);
-                }
-                (Some(header.timestamp()), true)
+        let (signed_at, verified) = match (&self.verification, headers.signature) {
+            (Verification::Secrets(keys), Some(header)) => {
+                let signed_at = signature::verify(keys, header, &body, self.tolerance, now)?;
+                (Some(signed_at), true)
             }
-            Verification::Skipped => {
-                let signed_at = headers.signature.and_then(SignatureHeader::timestamp_only);
-                (signed_at, false)
-            }
+            (Verification::Secrets(_), None) => return Err(Rejection::MissingSignature),
+            (Verification::Skipped, header) => (header.and_then(signature::timestamp_of), false),
         };
         let event = decode_event(&body)?;
         Ok(Delivery {
             event,
             raw_body: body,
+            signature_header: headers
+                .signature
+                .and_then(|header| std::str::from_utf8(header).ok())
+                .map(Box::from),
             signed_at,
             verified,
         })
@@ -157,6 +157,7 @@ impl WebhookConfig {
 fn check_before_body(
     config: &WebhookConfig,
     headers: &RequestHeaders<'_>,
+    now: SystemTime,
 ) -> Result<(), Rejection> {
     if let Some(content_type) = headers.content_type
         && !is_json_media_type(content_type)
@@ -169,6 +170,10 @@ fn check_before_body(
         return Err(Rejection::PayloadTooLarge {
             limit: config.body_limit,
         });
+    }
+    if let Verification::Secrets(_) = config.verification {
+        let header = headers.signature.ok_or(Rejection::MissingSignature)?;
+        signature::check_header(header, config.tolerance, now)?;
     }
     Ok(())
 }

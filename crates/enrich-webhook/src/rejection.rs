@@ -7,48 +7,15 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::signature::{SignatureError, SignatureProblem};
+
 /// The media type of every rejection body (RFC 9457).
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
-/// Where each problem `type` URI points: this base followed by the rejection's code.
-pub const PROBLEM_TYPE_BASE: &str = "https://enrich-webhooks.dev/problems/";
-
-/// Why a signature header is malformed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SignatureProblem {
-    /// The header has bytes outside ASCII.
-    NotAscii,
-    /// An element has no `=`.
-    ElementWithoutEquals,
-    /// There is no `t` element.
-    MissingTimestamp,
-    /// There are several `t` elements.
-    RepeatedTimestamp,
-    /// `t` is not a run of decimal digits.
-    TimestampNotDigits,
-    /// `t` does not fit in 64 bits.
-    TimestampOutOfRange,
-    /// There is no `v0` element.
-    MissingV0,
-    /// A `v0` is not 64 hexadecimal digits.
-    V0NotHex,
-}
-
-impl fmt::Display for SignatureProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::NotAscii => "the header has non-ASCII bytes",
-            Self::ElementWithoutEquals => "an element has no `=`",
-            Self::MissingTimestamp => "there is no `t=` element",
-            Self::RepeatedTimestamp => "there is more than one `t=` element",
-            Self::TimestampNotDigits => "`t` is not a decimal number of milliseconds",
-            Self::TimestampOutOfRange => "`t` is too large",
-            Self::MissingV0 => "there is no `v0=` element",
-            Self::V0NotHex => "a `v0` is not 64 hexadecimal digits",
-        })
-    }
-}
+/// The `type` of every rejection body: `about:blank`, as RFC 9457 provides for problems that need
+/// no type URI of their own. The problem is told apart by its `code` member (and its `title` is
+/// the status phrase, as RFC 9457 asks of `about:blank` problems).
+pub const PROBLEM_TYPE: &str = "about:blank";
 
 /// A refused delivery. Each variant has one HTTP status and one stable `code`.
 ///
@@ -151,26 +118,24 @@ impl Rejection {
         }
     }
 
-    /// A short, fixed summary of the problem type (the `title` member).
+    /// The `title` member: the status phrase (RFC 9110), as RFC 9457 asks of `about:blank`
+    /// problems.
     pub fn title(&self) -> &'static str {
-        match self {
-            Self::UnsupportedMediaType => "Unsupported media type",
-            Self::PayloadTooLarge { .. } => "Payload too large",
-            Self::IncompleteBody => "Incomplete body",
-            Self::MissingSignature => "Missing signature",
-            Self::MalformedSignature(_) => "Malformed signature",
-            Self::StaleTimestamp { .. } => "Stale timestamp",
-            Self::InvalidSignature => "Invalid signature",
-            Self::MalformedJson { .. } => "Malformed JSON",
-            Self::InvalidPayload { .. } => "Invalid payload",
-            Self::NotConfigured { .. } => "Receiver not configured",
+        match self.status() {
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            413 => "Content Too Large",
+            415 => "Unsupported Media Type",
+            422 => "Unprocessable Content",
+            503 => "Service Unavailable",
+            _ => "Internal Server Error",
         }
     }
 
     /// The problem details object (RFC 9457) for this rejection.
     pub fn problem(&self) -> ProblemDetails {
         let mut problem = ProblemDetails {
-            problem_type: format!("{PROBLEM_TYPE_BASE}{}", self.code()),
+            problem_type: PROBLEM_TYPE,
             title: self.title(),
             status: self.status(),
             detail: self.to_string(),
@@ -220,29 +185,16 @@ impl fmt::Display for Rejection {
             }
             Self::IncompleteBody => f.write_str("the body could not be read to its end"),
             Self::MissingSignature => f.write_str("the x-surfe-signature header is missing"),
-            Self::MalformedSignature(problem) => {
-                write!(f, "the x-surfe-signature header is malformed: {problem}")
-            }
+            Self::MalformedSignature(problem) => SignatureError::Malformed(*problem).fmt(f),
             Self::StaleTimestamp {
                 age_ms,
                 tolerance_ms,
-            } if *age_ms < 0 => write!(
-                f,
-                "the signature timestamp is {} ms in the future; at most {tolerance_ms} ms is \
-                 accepted (t is in Unix milliseconds)",
-                age_ms.unsigned_abs()
-            ),
-            Self::StaleTimestamp {
-                age_ms,
-                tolerance_ms,
-            } => write!(
-                f,
-                "the signature timestamp is {age_ms} ms old; at most {tolerance_ms} ms is accepted \
-                 (t is in Unix milliseconds)"
-            ),
-            Self::InvalidSignature => {
-                f.write_str("no v0 signature matches the body under any configured secret")
+            } => SignatureError::Stale {
+                age_ms: *age_ms,
+                tolerance_ms: *tolerance_ms,
             }
+            .fmt(f),
+            Self::InvalidSignature => SignatureError::Mismatch.fmt(f),
             Self::MalformedJson { detail, .. } | Self::InvalidPayload { detail, .. } => {
                 f.write_str(detail)
             }
@@ -255,13 +207,29 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
+impl From<SignatureError> for Rejection {
+    fn from(error: SignatureError) -> Self {
+        match error {
+            SignatureError::Malformed(problem) => Self::MalformedSignature(problem),
+            SignatureError::Stale {
+                age_ms,
+                tolerance_ms,
+            } => Self::StaleTimestamp {
+                age_ms,
+                tolerance_ms,
+            },
+            SignatureError::Mismatch => Self::InvalidSignature,
+        }
+    }
+}
+
 /// An RFC 9457 problem details object, as every rejection body carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProblemDetails {
-    /// A URI naming the problem type: [`PROBLEM_TYPE_BASE`] followed by `code`.
+    /// The problem type: always [`PROBLEM_TYPE`] (`about:blank`); `code` tells problems apart.
     #[serde(rename = "type")]
-    pub problem_type: String,
-    /// A short summary of the problem type.
+    pub problem_type: &'static str,
+    /// The status phrase.
     pub title: &'static str,
     /// The HTTP status code.
     pub status: u16,

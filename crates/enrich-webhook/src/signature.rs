@@ -1,6 +1,30 @@
-//! The `x-surfe-signature` scheme: `t=<unix ms>,v0=<hex HMAC-SHA256(secret, t + "." + body)>`.
+//! The `x-surfe-signature` scheme on its own: [`sign`] and [`verify`], with no HTTP in sight.
+//!
+//! A header value is `t=<unix ms>,v0=<lowercase hex HMAC-SHA256(secret, t + "." + body)>`. The
+//! receive pipeline uses this module; so can anything else that holds a body and its header (a
+//! Lambda, an actix handler, a queue consumer, or an inbox verifying a stored delivery again).
+//!
+//! ```
+//! use std::time::Duration;
+//! use enrich_webhook::signature::{self, SignatureTimestamp, SigningKeys, Tolerance};
+//!
+//! let keys = SigningKeys::new(["whsec_test_secret"])?;
+//! let body = br#"{"eventType":"person.enrichment.completed","data":{}}"#;
+//! let sent = SignatureTimestamp::from_unix_millis(1758468698287);
+//! let header = signature::sign("whsec_test_secret", sent, body);
+//!
+//! // Received one second after it was signed:
+//! let now = sent.to_system_time() + Duration::from_secs(1);
+//! let signed_at = signature::verify(&keys, header.as_bytes(), body, Tolerance::default(), now)?;
+//! assert_eq!(signed_at, sent);
+//!
+//! // Another body under the same header does not verify.
+//! assert!(signature::verify(&keys, header.as_bytes(), b"{}", Tolerance::default(), now).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -8,48 +32,314 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::config::Tolerance;
-use crate::rejection::{Rejection, SignatureProblem};
-
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "x-surfe-signature";
+
+/// The longest signature header value read, in bytes. The API sends about 80 (`t` and one `v0`);
+/// this leaves room for several signatures during a secret rotation, and bounds the work an
+/// attacker can ask for with one header.
+pub const MAX_HEADER_BYTES: usize = 1024;
+
+/// The most `v0` elements read from one header; more is
+/// [`SignatureProblem::TooManySignatures`]. Each is compared against every configured secret.
+pub const MAX_SIGNATURES: usize = 8;
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// Length in bytes of an HMAC-SHA256 tag.
 const TAG_LEN: usize = 32;
 
-/// A signing secret with its HMAC key schedule computed once, not per delivery.
+/// The signing secrets a receiver accepts: one, or several while rotating (a delivery signed by
+/// any of them verifies). Cloning is cheap; the secrets never appear in `Debug`.
 #[derive(Clone)]
-pub(crate) struct SigningKey {
-    // Kept so the secret lives (and is zeroized on drop) in `secrecy`'s type.
-    _secret: SecretString,
-    keyed: HmacSha256,
+pub struct SigningKeys(Arc<[SecretString]>);
+
+impl SigningKeys {
+    /// The keys for `secrets`. Fails on an empty list or an empty secret.
+    pub fn new<I, S>(secrets: I) -> Result<Self, KeyError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let secrets = secrets
+            .into_iter()
+            .map(|secret| {
+                let secret = secret.into();
+                if secret.is_empty() {
+                    Err(KeyError::EmptySecret)
+                } else {
+                    Ok(SecretString::from(secret))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if secrets.is_empty() {
+            return Err(KeyError::NoSecret);
+        }
+        Ok(Self(secrets.into()))
+    }
+
+    /// How many secrets are accepted.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always `false`: a key set holds at least one secret.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
-impl SigningKey {
-    pub(crate) fn new(secret: SecretString) -> Self {
-        let keyed = HmacSha256::new_from_slice(secret.expose_secret().as_bytes())
-            .expect("HMAC accepts keys of any length");
+impl fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKeys({} secret(s), redacted)", self.0.len())
+    }
+}
+
+/// Why a [`SigningKeys`] could not be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// No secret was given.
+    NoSecret,
+    /// A secret was the empty string.
+    EmptySecret,
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NoSecret => "no webhook signing secret was given",
+            Self::EmptySecret => "a webhook signing secret is empty",
+        })
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// HMAC-SHA256 of `timestamp + "." + body` under `secret`: the tag of the scheme.
+fn tag(secret: &[u8], timestamp: &str, body: &[u8]) -> [u8; TAG_LEN] {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.finalize().into_bytes().into()
+}
+
+/// The `x-surfe-signature` header value the API sends for `body`, signed with `secret` at
+/// `timestamp`: `t=<unix ms>,v0=<lowercase hex HMAC-SHA256>`.
+///
+/// ```
+/// use enrich_webhook::signature::{SignatureTimestamp, sign};
+///
+/// // The reference test vector of the signature scheme.
+/// let body = br#"{"eventType":"person.enrichment.completed","data":{}}"#;
+/// assert_eq!(
+///     sign("whsec_test_secret", SignatureTimestamp::from_unix_millis(1758468698287), body),
+///     "t=1758468698287,v0=f1d03b2e214071b637728a7ae27f86adcf918434f2da11c74eef7128b93a9d28",
+/// );
+/// ```
+pub fn sign(secret: &str, timestamp: SignatureTimestamp, body: &[u8]) -> String {
+    let t = timestamp.unix_millis().to_string();
+    format!("t={t},v0={}", hex::encode(tag(secret.as_bytes(), &t, body)))
+}
+
+/// Checks a signature header against `body`: well-formed, `t` within `tolerance` of `now`, and a
+/// `v0` that is the tag of `body` under one of `keys`. Returns when the body was signed.
+///
+/// Every comparison is constant-time, and every (key, `v0`) pair is compared, so the time taken
+/// tells nothing about which one matched.
+pub fn verify(
+    keys: &SigningKeys,
+    header: &[u8],
+    body: &[u8],
+    tolerance: Tolerance,
+    now: SystemTime,
+) -> Result<SignatureTimestamp, SignatureError> {
+    let header = SignatureHeader::parse(header).map_err(SignatureError::Malformed)?;
+    header.check_freshness(tolerance, now)?;
+    let mut matched = subtle::Choice::from(0);
+    for secret in keys.0.iter() {
+        let expected = tag(
+            secret.expose_secret().as_bytes(),
+            header.timestamp_text,
+            body,
+        );
+        for candidate in &header.signatures {
+            matched |= expected.ct_eq(candidate);
+        }
+    }
+    if bool::from(matched) {
+        Ok(header.timestamp)
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// The headers-only part of [`verify`]: the header is well-formed and its `t` is within
+/// `tolerance` of `now`. A receiver runs this before reading the body, so that a request no
+/// body could make genuine is refused without reading it.
+pub fn check_header(
+    header: &[u8],
+    tolerance: Tolerance,
+    now: SystemTime,
+) -> Result<SignatureTimestamp, SignatureError> {
+    let header = SignatureHeader::parse(header).map_err(SignatureError::Malformed)?;
+    header.check_freshness(tolerance, now)?;
+    Ok(header.timestamp)
+}
+
+/// Just the first readable `t` of a header, without checking anything else: what an unverified
+/// delivery records as its signature time.
+pub fn timestamp_of(header: &[u8]) -> Option<SignatureTimestamp> {
+    if header.len() > MAX_HEADER_BYTES {
+        return None;
+    }
+    elements(header)
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|(key, _)| *key == "t")
+        .and_then(|(_, item)| parse_timestamp(item).ok())
+        .map(|(_, timestamp)| timestamp)
+}
+
+/// Why a signature does not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The header is not `t=<digits>,v0=<64 hex>[,…]`.
+    Malformed(SignatureProblem),
+    /// `t` is outside the tolerance.
+    Stale {
+        /// Now minus the signature time, in milliseconds (negative: in the future).
+        age_ms: i128,
+        /// The tolerance that was exceeded, in milliseconds.
+        tolerance_ms: u128,
+    },
+    /// No `v0` is the tag of the body under any key.
+    Mismatch,
+}
+
+impl fmt::Display for SignatureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed(problem) => {
+                write!(f, "the x-surfe-signature header is malformed: {problem}")
+            }
+            Self::Stale {
+                age_ms,
+                tolerance_ms,
+            } if *age_ms < 0 => write!(
+                f,
+                "the signature timestamp is {} ms in the future; at most {tolerance_ms} ms is \
+                 accepted (t is in Unix milliseconds)",
+                age_ms.unsigned_abs()
+            ),
+            Self::Stale {
+                age_ms,
+                tolerance_ms,
+            } => write!(
+                f,
+                "the signature timestamp is {age_ms} ms old; at most {tolerance_ms} ms is accepted \
+                 (t is in Unix milliseconds)"
+            ),
+            Self::Mismatch => {
+                f.write_str("no v0 signature matches the body under any configured secret")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SignatureError {}
+
+/// Why a signature header is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureProblem {
+    /// The header has bytes outside ASCII.
+    NotAscii,
+    /// The header is longer than [`MAX_HEADER_BYTES`].
+    TooLong,
+    /// An element has no `=`.
+    ElementWithoutEquals,
+    /// There is no `t` element.
+    MissingTimestamp,
+    /// There are several `t` elements.
+    RepeatedTimestamp,
+    /// `t` is not a run of decimal digits.
+    TimestampNotDigits,
+    /// `t` does not fit in 64 bits.
+    TimestampOutOfRange,
+    /// There is no `v0` element.
+    MissingV0,
+    /// There are more than [`MAX_SIGNATURES`] `v0` elements.
+    TooManySignatures,
+    /// A `v0` is not 64 hexadecimal digits.
+    V0NotHex,
+}
+
+impl fmt::Display for SignatureProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAscii => f.write_str("the header has non-ASCII bytes"),
+            Self::TooLong => write!(f, "the header is longer than {MAX_HEADER_BYTES} bytes"),
+            Self::ElementWithoutEquals => f.write_str("an element has no `=`"),
+            Self::MissingTimestamp => f.write_str("there is no `t=` element"),
+            Self::RepeatedTimestamp => f.write_str("there is more than one `t=` element"),
+            Self::TimestampNotDigits => f.write_str("`t` is not a decimal number of milliseconds"),
+            Self::TimestampOutOfRange => f.write_str("`t` is too large"),
+            Self::MissingV0 => f.write_str("there is no `v0=` element"),
+            Self::TooManySignatures => {
+                write!(f, "there are more than {MAX_SIGNATURES} `v0=` elements")
+            }
+            Self::V0NotHex => f.write_str("a `v0` is not 64 hexadecimal digits"),
+        }
+    }
+}
+
+/// How far a signature's timestamp may be from the receiver's clock.
+///
+/// The API promises replay protection through the timestamp but states no tolerance; the default
+/// follows common practice: up to 5 minutes old (deliveries queue and retry) and up to 1 minute in
+/// the future (clock skew).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tolerance {
+    max_age: Option<Duration>,
+    max_future: Option<Duration>,
+}
+
+impl Tolerance {
+    /// Accept timestamps at most `max_age` old and at most `max_future` ahead (both inclusive).
+    pub const fn new(max_age: Duration, max_future: Duration) -> Self {
         Self {
-            _secret: secret,
-            keyed,
+            max_age: Some(max_age),
+            max_future: Some(max_future),
         }
     }
 
-    /// HMAC-SHA256 over `timestamp + "." + body`, the signed payload of the scheme.
-    pub(crate) fn tag(&self, timestamp: &str, body: &[u8]) -> [u8; TAG_LEN] {
-        let mut mac = self.keyed.clone();
-        mac.update(timestamp.as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        mac.finalize().into_bytes().into()
+    /// Accept any timestamp, however old: for verifying stored deliveries again. The signature
+    /// itself is still verified.
+    pub const fn unchecked() -> Self {
+        Self {
+            max_age: None,
+            max_future: None,
+        }
+    }
+
+    /// The oldest accepted age, or `None` when unchecked.
+    pub const fn max_age(&self) -> Option<Duration> {
+        self.max_age
+    }
+
+    /// The furthest accepted distance into the future, or `None` when unchecked.
+    pub const fn max_future(&self) -> Option<Duration> {
+        self.max_future
     }
 }
 
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SigningKey([REDACTED])")
+impl Default for Tolerance {
+    /// 5 minutes old, 1 minute ahead.
+    fn default() -> Self {
+        Self::new(Duration::from_secs(5 * 60), Duration::from_secs(60))
     }
 }
 
@@ -61,6 +351,18 @@ impl SignatureTimestamp {
     /// A timestamp of `millis` milliseconds since the Unix epoch.
     pub const fn from_unix_millis(millis: u64) -> Self {
         Self(millis)
+    }
+
+    /// The current time.
+    pub fn now() -> Self {
+        Self::from_system_time(SystemTime::now())
+    }
+
+    /// The same instant as `time`, to the millisecond (before the epoch reads as the epoch).
+    pub fn from_system_time(time: SystemTime) -> Self {
+        Self(time.duration_since(UNIX_EPOCH).map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        }))
     }
 
     /// Milliseconds since the Unix epoch, as sent.
@@ -81,7 +383,7 @@ impl SignatureTimestamp {
 /// digits (Unix **milliseconds**: a 10-digit seconds value reads as a time in early 1970 and so is
 /// stale), and there must be at least one `v0` of 64 hex digits (either case).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SignatureHeader<'a> {
+struct SignatureHeader<'a> {
     /// `t` exactly as written: the signed payload uses these bytes, not a re-formatted number.
     timestamp_text: &'a str,
     timestamp: SignatureTimestamp,
@@ -89,13 +391,19 @@ pub(crate) struct SignatureHeader<'a> {
 }
 
 impl<'a> SignatureHeader<'a> {
-    pub(crate) fn parse(value: &'a [u8]) -> Result<Self, SignatureProblem> {
+    fn parse(value: &'a [u8]) -> Result<Self, SignatureProblem> {
+        if value.len() > MAX_HEADER_BYTES {
+            return Err(SignatureProblem::TooLong);
+        }
         let mut timestamp = None;
         let mut signatures = Vec::with_capacity(1);
         for element in elements(value)? {
             match element? {
                 ("t", _) if timestamp.is_some() => return Err(SignatureProblem::RepeatedTimestamp),
                 ("t", item) => timestamp = Some(parse_timestamp(item)?),
+                ("v0", _) if signatures.len() == MAX_SIGNATURES => {
+                    return Err(SignatureProblem::TooManySignatures);
+                }
                 ("v0", item) => signatures.push(parse_tag(item)?),
                 _ => {}
             }
@@ -111,63 +419,23 @@ impl<'a> SignatureHeader<'a> {
         })
     }
 
-    /// Just the first readable `t` of a header, for deliveries that are not verified: their
-    /// signatures are not worth decoding, and a malformed header is not refused.
-    pub(crate) fn timestamp_only(value: &[u8]) -> Option<SignatureTimestamp> {
-        elements(value)
-            .ok()?
-            .filter_map(Result::ok)
-            .find(|(key, _)| *key == "t")
-            .and_then(|(_, item)| parse_timestamp(item).ok())
-            .map(|(_, timestamp)| timestamp)
-    }
-
-    pub(crate) fn timestamp(&self) -> SignatureTimestamp {
-        self.timestamp
-    }
-
     /// Refuses a timestamp outside `tolerance` around `now`.
-    pub(crate) fn check_freshness(
-        &self,
-        tolerance: Tolerance,
-        now: SystemTime,
-    ) -> Result<(), Rejection> {
-        let now_ms = now.duration_since(UNIX_EPOCH).map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        });
+    fn check_freshness(&self, tolerance: Tolerance, now: SystemTime) -> Result<(), SignatureError> {
+        let now_ms = SignatureTimestamp::from_system_time(now).unix_millis();
         let signed_ms = self.timestamp.unix_millis();
-        if let Some(max_age) = tolerance.max_age()
-            && now_ms > signed_ms
-            && Duration::from_millis(now_ms - signed_ms) > max_age
-        {
-            return Err(Rejection::StaleTimestamp {
-                age_ms: i128::from(now_ms) - i128::from(signed_ms),
-                tolerance_ms: max_age.as_millis(),
-            });
+        let age_ms = i128::from(now_ms) - i128::from(signed_ms);
+        let (limit, distance) = if age_ms >= 0 {
+            (tolerance.max_age(), now_ms - signed_ms)
+        } else {
+            (tolerance.max_future(), signed_ms - now_ms)
+        };
+        match limit {
+            Some(limit) if Duration::from_millis(distance) > limit => Err(SignatureError::Stale {
+                age_ms,
+                tolerance_ms: limit.as_millis(),
+            }),
+            _ => Ok(()),
         }
-        if let Some(max_future) = tolerance.max_future()
-            && signed_ms > now_ms
-            && Duration::from_millis(signed_ms - now_ms) > max_future
-        {
-            return Err(Rejection::StaleTimestamp {
-                age_ms: i128::from(now_ms) - i128::from(signed_ms),
-                tolerance_ms: max_future.as_millis(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Whether any `v0` is the tag of `body` under any key. Every comparison is constant-time, and
-    /// every pair is compared (no early exit that would tell which one matched).
-    pub(crate) fn is_signed_by_any(&self, keys: &[SigningKey], body: &[u8]) -> bool {
-        let mut matched = subtle::Choice::from(0);
-        for key in keys {
-            let expected = key.tag(self.timestamp_text, body);
-            for candidate in &self.signatures {
-                matched |= expected.ct_eq(candidate);
-            }
-        }
-        matched.into()
     }
 }
 
@@ -226,7 +494,7 @@ mod tests {
     #[test]
     fn names_what_is_malformed() {
         let v0 = format!("v0={}", "0".repeat(64));
-        let cases: [(String, SignatureProblem); 9] = [
+        let cases: [(String, SignatureProblem); 11] = [
             (v0.clone(), SignatureProblem::MissingTimestamp),
             ("t=1".into(), SignatureProblem::MissingV0),
             (format!("t=,{v0}"), SignatureProblem::TimestampNotDigits),
@@ -248,6 +516,14 @@ mod tests {
                 format!("t=1,{v0},garbage"),
                 SignatureProblem::ElementWithoutEquals,
             ),
+            (
+                format!("t=1{}", format!(",{v0}").repeat(MAX_SIGNATURES + 1)),
+                SignatureProblem::TooManySignatures,
+            ),
+            (
+                format!("t=1,{v0},x={}", "y".repeat(MAX_HEADER_BYTES)),
+                SignatureProblem::TooLong,
+            ),
         ];
         for (value, problem) in cases {
             assert_eq!(
@@ -260,5 +536,57 @@ mod tests {
             SignatureHeader::parse(b"t=1,v0=\xff"),
             Err(SignatureProblem::NotAscii)
         );
+    }
+
+    #[test]
+    fn the_most_signatures_allowed_still_parse() {
+        let v0 = format!(",v0={}", "0".repeat(64));
+        let value = format!("t=1{}", v0.repeat(MAX_SIGNATURES));
+        assert!(value.len() <= MAX_HEADER_BYTES);
+        let header = SignatureHeader::parse(value.as_bytes()).unwrap();
+        assert_eq!(header.signatures.len(), MAX_SIGNATURES);
+    }
+
+    #[test]
+    fn verifies_under_any_key_and_refuses_the_rest() {
+        let keys = SigningKeys::new(["new", "old"]).unwrap();
+        let at = SignatureTimestamp::from_unix_millis(1_758_468_698_287);
+        let now = at.to_system_time();
+        let tolerance = Tolerance::default();
+        for secret in ["new", "old"] {
+            let header = sign(secret, at, b"{}");
+            assert_eq!(
+                verify(&keys, header.as_bytes(), b"{}", tolerance, now),
+                Ok(at)
+            );
+        }
+        let other = sign("other", at, b"{}");
+        assert_eq!(
+            verify(&keys, other.as_bytes(), b"{}", tolerance, now),
+            Err(SignatureError::Mismatch)
+        );
+        let later = now + Duration::from_secs(301);
+        assert!(matches!(
+            verify(
+                &keys,
+                sign("new", at, b"{}").as_bytes(),
+                b"{}",
+                tolerance,
+                later
+            ),
+            Err(SignatureError::Stale {
+                age_ms: 301_000,
+                ..
+            })
+        ));
+        assert_eq!(
+            SigningKeys::new(Vec::<String>::new()).unwrap_err(),
+            KeyError::NoSecret
+        );
+        assert_eq!(
+            SigningKeys::new(["a", ""]).unwrap_err(),
+            KeyError::EmptySecret
+        );
+        assert!(!format!("{keys:?}").contains("new"));
     }
 }

@@ -13,41 +13,14 @@
 //! # Ok::<(), enrich_webhook::ConfigError>(())
 //! ```
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::receive::RequestHeaders;
-use secrecy::SecretString;
+use crate::signature::{SIGNATURE_HEADER, SignatureTimestamp};
 
-use crate::signature::{SIGNATURE_HEADER, SignatureTimestamp, SigningKey};
-
-/// The `x-surfe-signature` header value the API would send for `body`, signed with `secret` at
-/// `timestamp`: `t=<unix ms>,v0=<lowercase hex HMAC-SHA256>`.
-///
-/// ```
-/// use enrich_webhook::SignatureTimestamp;
-/// use enrich_webhook::testing::sign;
-///
-/// // The reference test vector of the signature scheme.
-/// let body = br#"{"eventType":"person.enrichment.completed","data":{}}"#;
-/// assert_eq!(
-///     sign("whsec_test_secret", SignatureTimestamp::from_unix_millis(1758468698287), body),
-///     "t=1758468698287,v0=f1d03b2e214071b637728a7ae27f86adcf918434f2da11c74eef7128b93a9d28",
-/// );
-/// ```
-pub fn sign(secret: &str, timestamp: SignatureTimestamp, body: &[u8]) -> String {
-    let t = timestamp.unix_millis().to_string();
-    let key = SigningKey::new(SecretString::from(secret.to_owned()));
-    format!("t={t},v0={}", hex::encode(key.tag(&t, body)))
-}
+pub use crate::signature::sign;
 
 /// The current time as a signature timestamp.
 pub fn now() -> SignatureTimestamp {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        });
-    SignatureTimestamp::from_unix_millis(millis)
+    SignatureTimestamp::now()
 }
 
 /// A complete signed delivery: the headers and body the API would send. Build one with
