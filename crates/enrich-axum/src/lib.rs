@@ -236,5 +236,10 @@ fn render(answer: Answer) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(answer.content_type),
     );
+    if let Some(seconds) = answer.retry_after_secs {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }

@@ -94,6 +94,7 @@ fn answer(response: (u16, String, Vec<u8>)) -> Answer {
     Answer {
         status,
         content_type,
+        retry_after_secs: None,
         body,
     }
 }

@@ -133,10 +133,13 @@ fn status_of(answer: &Answer) -> StatusCode {
 }
 
 fn render(answer: Answer) -> Response {
-    Response::builder()
+    let mut response = Response::builder()
         .status(status_of(&answer))
-        .content_type(answer.content_type)
-        .body(answer.body)
+        .content_type(answer.content_type);
+    if let Some(seconds) = answer.retry_after_secs {
+        response = response.header(poem::http::header::RETRY_AFTER, seconds);
+    }
+    response.body(answer.body)
 }
 
 /// Reads the body under the limit and runs the pipeline on it.

@@ -143,9 +143,14 @@ impl<'r> Responder<'r, 'static> for WebhookRejection {
 }
 
 fn render(answer: Answer) -> Response<'static> {
-    Response::build()
+    let mut response = Response::build();
+    response
         .status(Status::new(answer.status))
-        .raw_header("Content-Type", answer.content_type)
+        .raw_header("Content-Type", answer.content_type);
+    if let Some(seconds) = answer.retry_after_secs {
+        response.raw_header("Retry-After", seconds.to_string());
+    }
+    response
         .sized_body(answer.body.len(), Cursor::new(answer.body))
         .finalize()
 }

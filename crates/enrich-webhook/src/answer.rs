@@ -10,7 +10,7 @@ use crate::rejection::{PROBLEM_CONTENT_TYPE, Rejection};
 /// Every status the pipeline answers with on its own: the acknowledgement of an unhandled event
 /// (200) and the status of every [`Rejection`]. Adapters that must register a handler per status
 /// (Rocket's catchers) use this list.
-pub const ANSWER_STATUSES: [u16; 7] = [200, 400, 401, 413, 415, 422, 500];
+pub const ANSWER_STATUSES: [u16; 8] = [200, 400, 401, 413, 415, 422, 500, 503];
 
 /// A complete HTTP answer in framework-free terms: status, `Content-Type` and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub struct Answer {
     pub status: u16,
     /// The `Content-Type` header value.
     pub content_type: &'static str,
+    /// The `Retry-After` header value in seconds, when the answer carries one.
+    pub retry_after_secs: Option<u32>,
     /// The body bytes.
     pub body: Vec<u8>,
 }
@@ -28,6 +30,7 @@ impl From<&Rejection> for Answer {
         Self {
             status: rejection.status(),
             content_type: PROBLEM_CONTENT_TYPE,
+            retry_after_secs: rejection.retry_after_secs(),
             body: rejection.body(),
         }
     }
@@ -56,6 +59,7 @@ impl UnhandledEvent {
         Answer {
             status: 200,
             content_type: "application/json",
+            retry_after_secs: None,
             body: serde_json::to_vec(&Body {
                 status: "ignored",
                 event_type: &self.event_type,
@@ -165,6 +169,9 @@ mod tests {
                 column: None,
             },
             Rejection::NotConfigured { hint: "" },
+            Rejection::StorageUnavailable {
+                retry_after_secs: 1,
+            },
         ];
         let mut statuses: Vec<u16> = rejections.iter().map(Rejection::status).collect();
         statuses.push(

@@ -30,6 +30,7 @@ pub const PROBLEM_TYPE: &str = "about:blank";
 /// | `invalid_signature` | 401 | no `v0` matches any configured secret |
 /// | `malformed_json` | 400 | the body is not one JSON document |
 /// | `invalid_payload` | 422 | the JSON is not a webhook event, or a known event's `data` does not fit |
+/// | `storage_unavailable` | 503 | a genuine delivery could not be stored (with `Retry-After`) |
 /// | `receiver_not_configured` | 500 | the framework adapter found no configuration |
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -79,6 +80,12 @@ pub enum Rejection {
         /// 1-based column of the error, when known.
         column: Option<usize>,
     },
+    /// The delivery was genuine but could not be stored (the inbox's database failed): the
+    /// sender should retry it later. Answered `503` with `Retry-After`.
+    StorageUnavailable {
+        /// The `Retry-After` the answer carries, in seconds.
+        retry_after_secs: u32,
+    },
     /// The adapter found no receiver configuration (a setup mistake, not the sender's fault).
     NotConfigured {
         /// What the application must do, in the framework's terms.
@@ -98,6 +105,7 @@ impl Rejection {
             | Self::StaleTimestamp { .. }
             | Self::InvalidSignature => 401,
             Self::InvalidPayload { .. } => 422,
+            Self::StorageUnavailable { .. } => 503,
             Self::NotConfigured { .. } => 500,
         }
     }
@@ -114,6 +122,7 @@ impl Rejection {
             Self::InvalidSignature => "invalid_signature",
             Self::MalformedJson { .. } => "malformed_json",
             Self::InvalidPayload { .. } => "invalid_payload",
+            Self::StorageUnavailable { .. } => "storage_unavailable",
             Self::NotConfigured { .. } => "receiver_not_configured",
         }
     }
@@ -166,6 +175,14 @@ impl Rejection {
         problem
     }
 
+    /// The `Retry-After` header value to send with the answer, in seconds, if any.
+    pub fn retry_after_secs(&self) -> Option<u32> {
+        match self {
+            Self::StorageUnavailable { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     /// The response body: the problem details as compact JSON, media type
     /// [`PROBLEM_CONTENT_TYPE`].
     pub fn body(&self) -> Vec<u8> {
@@ -198,6 +215,10 @@ impl fmt::Display for Rejection {
             Self::MalformedJson { detail, .. } | Self::InvalidPayload { detail, .. } => {
                 f.write_str(detail)
             }
+            Self::StorageUnavailable { retry_after_secs } => write!(
+                f,
+                "the delivery could not be stored; retry in {retry_after_secs} s"
+            ),
             Self::NotConfigured { hint } => {
                 write!(f, "the webhook receiver is not configured: {hint}")
             }
