@@ -6,7 +6,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::routing::post;
-use enrich_axum::Event;
+use enrich_axum::{Event, Webhook};
 use enrich_benches::server::{ServerArgs, unverified, verified};
 use enrich_webhook::enrich_types::WebhookEvent;
 
@@ -20,7 +20,7 @@ async fn json(axum::Json(event): axum::Json<WebhookEvent>) -> StatusCode {
     StatusCode::OK
 }
 
-async fn ours(Event(event): Event) -> StatusCode {
+async fn ours(Webhook(event): Event) -> StatusCode {
     black_box(&event);
     StatusCode::OK
 }

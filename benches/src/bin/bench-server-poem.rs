@@ -4,7 +4,7 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use enrich_benches::server::{ServerArgs, unverified, verified};
-use enrich_poem::Event;
+use enrich_poem::{Event, Webhook};
 use enrich_webhook::enrich_types::WebhookEvent;
 use poem::http::StatusCode;
 use poem::listener::TcpListener;
@@ -24,7 +24,7 @@ fn json(Json(event): Json<WebhookEvent>) -> StatusCode {
 }
 
 #[handler]
-fn ours(Event(event): Event) -> StatusCode {
+fn ours(Webhook(event): Event) -> StatusCode {
     black_box(&event);
     StatusCode::OK
 }

@@ -14,9 +14,9 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
 use enrich_axum::enrich_webhook::ConfigError;
-use enrich_axum::{WebhookConfig, WebhookDelivery};
+use enrich_axum::{Webhook, WebhookConfig, WebhookDelivery};
 
-async fn webhook(WebhookDelivery(delivery): WebhookDelivery) -> StatusCode {
+async fn webhook(Webhook(delivery): WebhookDelivery) -> StatusCode {
     let printed = serde_json::to_string(delivery.event())
         .map_err(std::io::Error::from)
         .and_then(|line| {

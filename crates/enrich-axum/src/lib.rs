@@ -1,22 +1,24 @@
 //! Axum 0.8 extractors for Surfe API v2 enrichment webhooks.
 //!
-//! Take [`WebhookDelivery`], [`Event`] or [`PersonEvent`] in a handler and put a
-//! [`WebhookConfig`] in the router state. Every decision (body limit, media type, signature,
-//! decoding, the status and body of each refusal) is made by [`enrich_webhook`]; this crate only
-//! reads the body, hands it over and renders the outcome. A refused request never reaches the
-//! handler: it gets the pipeline's answer through [`WebhookRejection`].
+//! Take a [`Webhook<T>`] in a handler — [`PersonEvent`], [`CompanyEvent`], [`Event`] or
+//! [`WebhookDelivery`] — and put a [`WebhookConfig`] in the router state. Every decision (body
+//! limit, media type, signature, decoding, the status and body of each answer) is made by
+//! [`enrich_webhook`]; this crate only reads the body, hands it over and renders the outcome. A
+//! refused request never reaches the handler: it gets the pipeline's answer through
+//! [`WebhookRejection`].
 //!
 //! ```no_run
 //! use axum::{Router, routing::post};
 //! use enrich_axum::{PersonEvent, WebhookConfig};
 //!
-//! async fn person_enriched(PersonEvent(event): PersonEvent) {
+//! async fn person_enriched(event: PersonEvent) {
 //!     // Answer fast: the sender waits for this 200. Queue slow work instead.
 //!     println!("enriched {:?}", event.person.external_id);
 //! }
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     tracing_subscriber::fmt::init(); // refusals and warnings reach the operator
 //!     let config = WebhookConfig::from_env()?; // SURFE_WEBHOOK_SECRET, comma-separated
 //!     let app = Router::new()
 //!         .route("/webhook", post(person_enriched))
@@ -37,7 +39,7 @@
 //! use axum::{Router, routing::post};
 //! use enrich_axum::WebhookDelivery;
 //!
-//! async fn handler(WebhookDelivery(_delivery): WebhookDelivery) {}
+//! async fn handler(_delivery: WebhookDelivery) {}
 //!
 //! let app: Router = Router::new().route("/webhook", post(handler)); // no WebhookConfig
 //! ```
@@ -50,70 +52,104 @@
 //! larger bodies, raise both. A `413` names the limit that applied in its `limit` member.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 
 use axum::RequestExt;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{Extensions, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use enrich_webhook::enrich_types::{PersonEnrichmentCompleted, WebhookEvent};
-use enrich_webhook::{Answer, BodyCollector, RequestHeaders, SIGNATURE_HEADER, UnhandledEvent};
-use http_body_util::{BodyExt, LengthLimitError};
+use enrich_webhook::{Answer, BodyError, RequestHeaders, SIGNATURE_HEADER};
+use http_body_util::LengthLimitError;
 
 pub use enrich_webhook;
-pub use enrich_webhook::{Delivery, Refusal, Rejection, WebhookConfig};
+pub use enrich_webhook::prelude::*;
 
-/// Extracts a whole accepted delivery: the typed event, the raw body, the signature time and the
-/// idempotency key.
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod testing;
+
+/// The extractor: a verified, decoded delivery, as the `T` the handler asks for (see
+/// [`FromDelivery`] for what `T` can be). It derefs to `T`.
+///
+/// ```
+/// use enrich_axum::{PersonEnrichmentCompleted, Webhook};
+///
+/// async fn handler(Webhook(event): Webhook<PersonEnrichmentCompleted>) {
+///     println!("{:?}", event.person.external_id);
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Webhook<T>(pub T);
+
+/// The whole accepted delivery: the typed event, the raw body as signed, the signature header
+/// and time, and the idempotency key.
 ///
 /// ```
 /// use enrich_axum::WebhookDelivery;
 ///
-/// async fn handler(WebhookDelivery(delivery): WebhookDelivery) {
+/// async fn handler(delivery: WebhookDelivery) {
 ///     let key = delivery.idempotency_key(); // the same for every redelivery
 ///     println!("{key}: {}", delivery.event().event_type());
 /// }
 /// ```
-#[derive(Debug, Clone)]
-pub struct WebhookDelivery(pub Delivery);
+pub type WebhookDelivery = Webhook<Delivery>;
 
-/// Extracts the typed event of an accepted delivery, of any type (an unknown type arrives as
-/// [`WebhookEvent::Unknown`]).
-#[derive(Debug, Clone)]
-pub struct Event(pub WebhookEvent);
+/// The typed event of any type (an unknown type arrives as [`WebhookEvent::Unknown`]).
+pub type Event = Webhook<WebhookEvent>;
 
-/// Extracts a `person.enrichment.completed` event.
-///
-/// A genuine delivery of any other event type is acknowledged with `200 OK` (the
-/// [`UnhandledEvent`] answer) without calling the handler, so the sender does not retry it.
-#[derive(Debug, Clone)]
-pub struct PersonEvent(pub PersonEnrichmentCompleted);
+/// A `person.enrichment.completed` event. Any other genuine event is acknowledged with `200 OK`
+/// ([`Rejection::Ignored`]) without calling the handler, so the sender does not retry it.
+pub type PersonEvent = Webhook<PersonEnrichmentCompleted>;
 
-/// Why an extractor did not produce a value. Its response is exactly the pipeline's [`Answer`]:
-/// status, `Content-Type` and body bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookRejection(pub Refusal);
+/// A `company.enrichment.completed` event. Any other genuine event is acknowledged with `200 OK`
+/// ([`Rejection::Ignored`]) without calling the handler.
+pub type CompanyEvent = Webhook<CompanyEnrichmentCompleted>;
 
-impl WebhookRejection {
-    /// The answer this renders: status, `Content-Type` and body.
-    pub fn answer(&self) -> Answer {
-        self.0.answer()
+impl<T> Deref for Webhook<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
     }
 }
+
+impl<T> DerefMut for Webhook<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<S, T> FromRequest<S> for Webhook<T>
+where
+    WebhookConfig: FromRef<S>,
+    S: Send + Sync,
+    T: FromDelivery,
+{
+    type Rejection = WebhookRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let delivery = receive(request, WebhookConfig::from_ref(state)).await?;
+        Ok(Self(T::from_delivery(delivery)?))
+    }
+}
+
+/// Why the handler was not called, as an axum response: exactly the pipeline's [`Answer`] for
+/// the [`Rejection`] (status, `Content-Type`, `Retry-After` when any, and body bytes).
+///
+/// Return it from a handler to answer with a rejection of your own, such as
+/// [`Rejection::StorageUnavailable`] when storing the delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRejection(pub Rejection);
 
 impl From<Rejection> for WebhookRejection {
     fn from(rejection: Rejection) -> Self {
-        Self(Refusal::Rejected(rejection))
-    }
-}
-
-impl From<UnhandledEvent> for WebhookRejection {
-    fn from(unhandled: UnhandledEvent) -> Self {
-        Self(Refusal::Unhandled(unhandled))
+        Self(rejection)
     }
 }
 
@@ -123,63 +159,33 @@ impl fmt::Display for WebhookRejection {
     }
 }
 
-impl std::error::Error for WebhookRejection {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+impl StdError for WebhookRejection {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source()
     }
 }
 
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
-        render(self.answer())
+        let answer = Answer::from(&self.0);
+        let mut response = Response::new(Body::from(answer.body));
+        *response.status_mut() =
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(answer.content_type),
+        );
+        if let Some(seconds) = answer.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
-impl<S> FromRequest<S> for WebhookDelivery
-where
-    WebhookConfig: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = WebhookRejection;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            receive(request, WebhookConfig::from_ref(state)).await?,
-        ))
-    }
-}
-
-impl<S> FromRequest<S> for Event
-where
-    WebhookConfig: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = WebhookRejection;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let delivery = receive(request, WebhookConfig::from_ref(state)).await?;
-        Ok(Self(delivery.into_event()))
-    }
-}
-
-impl<S> FromRequest<S> for PersonEvent
-where
-    WebhookConfig: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = WebhookRejection;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let delivery = receive(request, WebhookConfig::from_ref(state)).await?;
-        Ok(Self(delivery.into_person_event()?))
-    }
-}
-
-/// Reads the body through axum's limited body into the pipeline's collector, then runs the
-/// pipeline.
+/// Reads the body through axum's limited body into the pipeline, under the stricter limit.
 async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Rejection> {
-    let (mut parts, mut body) = request.with_limited_body().into_parts();
-    // The stricter limit governs the declared length, the collector and the 413's `limit`.
+    let (mut parts, body) = request.with_limited_body().into_parts();
     let config = match layer_limit(&mut parts.extensions) {
         Some(limit) if limit < config.max_body_bytes() => config.body_limit(limit),
         _ => config,
@@ -190,14 +196,9 @@ async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Re
         content_length: first(header::CONTENT_LENGTH.as_str()),
         signature: first(SIGNATURE_HEADER),
     };
-    let mut collector = config.start(&headers)?;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|error| read_error(&error, &collector))?;
-        if let Ok(chunk) = frame.into_data() {
-            collector.push(chunk)?;
-        }
-    }
-    config.receive(&headers, collector.finish())
+    config
+        .receive_body(&headers, body.into_data_stream(), classify)
+        .await
 }
 
 /// The limit axum's `DefaultBodyLimit` puts on this request (its 2 MB default when no layer set
@@ -215,31 +216,14 @@ fn layer_limit(extensions: &mut Extensions) -> Option<usize> {
     usize::try_from(limit).ok()
 }
 
-/// A body read error: axum's length limit (found anywhere in the error's source chain) is the
-/// pipeline's `payload_too_large` under the effective limit; anything else is `incomplete_body`.
-fn read_error(error: &axum::Error, collector: &BodyCollector) -> Rejection {
+/// axum's length limit (found anywhere in the error's source chain) is the pipeline's
+/// `payload_too_large`; anything else is a failed read.
+fn classify(error: &axum::Error) -> BodyError {
     let first: &(dyn StdError + 'static) = error;
     let mut chain = std::iter::successors(Some(first), |error| (*error).source());
     if chain.any(|error| error.is::<LengthLimitError>()) {
-        collector.limit_exceeded()
+        BodyError::TooLarge
     } else {
-        collector.read_failed()
+        BodyError::Failed
     }
-}
-
-/// The one place an [`Answer`] becomes an axum response, byte for byte.
-fn render(answer: Answer) -> Response {
-    let mut response = Response::new(Body::from(answer.body));
-    *response.status_mut() =
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(answer.content_type),
-    );
-    if let Some(seconds) = answer.retry_after_secs {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
 }

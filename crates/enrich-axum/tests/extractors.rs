@@ -8,10 +8,10 @@ use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::post;
+use enrich_axum::enrich_webhook::Answer;
 use enrich_axum::enrich_webhook::enrich_types::WebhookEvent;
 use enrich_axum::enrich_webhook::testing::SignedRequest;
-use enrich_axum::enrich_webhook::{Answer, UnhandledEvent};
-use enrich_axum::{Event, PersonEvent, Rejection, WebhookConfig, WebhookDelivery};
+use enrich_axum::{Event, PersonEvent, Rejection, Webhook, WebhookConfig, WebhookDelivery};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -48,7 +48,7 @@ fn router(config: WebhookConfig) -> (Router, Arc<Mutex<Vec<String>>>) {
         .route(
             "/delivery",
             post(
-                |State(app): State<App>, WebhookDelivery(delivery): WebhookDelivery| async move {
+                |State(app): State<App>, Webhook(delivery): WebhookDelivery| async move {
                     let raw = String::from_utf8_lossy(delivery.raw_body()).into_owned();
                     app.record(format!("{} verified={}", raw, delivery.is_verified()));
                 },
@@ -56,7 +56,7 @@ fn router(config: WebhookConfig) -> (Router, Arc<Mutex<Vec<String>>>) {
         )
         .route(
             "/event",
-            post(|State(app): State<App>, Event(event): Event| async move {
+            post(|State(app): State<App>, Webhook(event): Event| async move {
                 let unknown = matches!(event, WebhookEvent::Unknown(_));
                 app.record(format!("{} unknown={unknown}", event.event_type()));
             }),
@@ -64,7 +64,7 @@ fn router(config: WebhookConfig) -> (Router, Arc<Mutex<Vec<String>>>) {
         .route(
             "/person",
             post(
-                |State(app): State<App>, PersonEvent(event): PersonEvent| async move {
+                |State(app): State<App>, Webhook(event): PersonEvent| async move {
                     app.record(format!("person {:?}", event.person.external_id));
                 },
             ),
@@ -199,10 +199,10 @@ async fn a_company_event_at_a_person_route_is_acknowledged_without_the_handler()
         request("/person", &SignedRequest::builder(COMPANY).build()),
     )
     .await;
-    let unhandled = UnhandledEvent {
+    let ignored = Rejection::Ignored {
         event_type: "company.enrichment.completed".into(),
     };
-    assert_answer(response, unhandled.answer()).await;
+    assert_answer(response, Answer::from(&ignored)).await;
     assert!(seen.lock().unwrap().is_empty());
 }
 

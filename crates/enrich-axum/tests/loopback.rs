@@ -5,7 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use enrich_axum::enrich_webhook::testing::SignedRequest;
 use enrich_axum::enrich_webhook::{Answer, SIGNATURE_HEADER};
-use enrich_axum::{Rejection, WebhookConfig, WebhookDelivery};
+use enrich_axum::{Rejection, Webhook, WebhookConfig, WebhookDelivery};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -16,7 +16,7 @@ async fn serve(config: WebhookConfig, layer_limit: usize) -> std::net::SocketAdd
     let app = Router::new()
         .route(
             "/webhook",
-            post(|WebhookDelivery(delivery): WebhookDelivery| async move {
+            post(|Webhook(delivery): WebhookDelivery| async move {
                 delivery.idempotency_key().to_string()
             }),
         )

@@ -11,13 +11,13 @@
 use std::io::Write;
 
 use enrich_poem::enrich_webhook::ConfigError;
-use enrich_poem::{WebhookConfig, WebhookDelivery};
+use enrich_poem::{Webhook, WebhookConfig, WebhookDelivery};
 use poem::error::InternalServerError;
 use poem::{EndpointExt, Route, Server, handler, listener::TcpListener, post};
 use tracing_subscriber::EnvFilter;
 
 #[handler]
-fn receive(WebhookDelivery(delivery): WebhookDelivery) -> poem::Result<()> {
+fn receive(Webhook(delivery): WebhookDelivery) -> poem::Result<()> {
     let line = serde_json::to_string(delivery.event()).map_err(InternalServerError)?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{line}")

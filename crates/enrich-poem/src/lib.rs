@@ -1,25 +1,28 @@
 //! [Poem](https://docs.rs/poem/3) extractors for Surfe API v2 enrichment webhooks.
 //!
-//! Take [`WebhookDelivery`], [`Event`] or [`PersonEvent`] as a handler argument: the request only
-//! reaches the handler if its body fits the limit, its signature verifies and it decodes to a
-//! webhook event. Every other request is answered by [`WebhookRejection`] with the status and
-//! `application/problem+json` body decided by [`enrich_webhook`], the same bytes as every other
-//! adapter sends.
+//! Take a [`Webhook<T>`] as a handler argument — [`PersonEvent`], [`CompanyEvent`], [`Event`] or
+//! [`WebhookDelivery`]: the request only reaches the handler if its body fits the limit, its
+//! signature verifies and it decodes to a webhook event. Every other request is answered by
+//! [`WebhookRejection`] with the status and body decided by [`enrich_webhook`], the same bytes as
+//! every other adapter sends.
 //!
-//! The configuration is request data: add `.data(config)` to the route or endpoint.
+//! The configuration is request data: add `.data(config)` to the route or endpoint. Without it
+//! every delivery is answered `500 receiver_not_configured`, and the mistake is logged at error
+//! level (once).
 //!
 //! ```no_run
 //! use enrich_poem::{PersonEvent, WebhookConfig};
 //! use poem::{EndpointExt, Route, Server, handler, listener::TcpListener, post};
 //!
 //! #[handler]
-//! fn person_enriched(PersonEvent(event): PersonEvent) {
+//! fn person_enriched(event: PersonEvent) {
 //!     // Only `person.enrichment.completed` gets here; other events are acknowledged with 200.
 //!     println!("{:?} enriched", event.person.external_id);
 //! }
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     tracing_subscriber::fmt::init(); // refusals and warnings reach the operator
 //!     let config = WebhookConfig::from_env()?; // SURFE_WEBHOOK_SECRET
 //!     let app = Route::new()
 //!         .at("/webhook", post(person_enriched))
@@ -33,75 +36,107 @@
 //! [`WebhookConfig::body_limit`] (Poem itself sets no limit). A handler that wants to answer
 //! rejections itself can take `poem::Result<WebhookDelivery>` and
 //! [`downcast_ref`](poem::Error::downcast_ref) the error to [`WebhookRejection`].
+//!
+//! Poem's error middleware (`catch_error`, `catch_all_error`) sees every rejection as an error,
+//! the `200` acknowledgement of an ignored event included; put it elsewhere than in front of the
+//! webhook route.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::fmt;
-use std::pin::pin;
+use std::ops::{Deref, DerefMut};
+use std::sync::Once;
 
-use enrich_webhook::enrich_types::{self, PersonEnrichmentCompleted};
-use enrich_webhook::{Answer, RequestHeaders, SIGNATURE_HEADER, UnhandledEvent};
-
-use futures_util::StreamExt;
+use enrich_webhook::{Answer, BodyError, RequestHeaders, SIGNATURE_HEADER};
 use poem::error::ResponseError;
 use poem::http::StatusCode;
-use poem::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use poem::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use poem::{FromRequest, Request, RequestBody, Response};
 
 pub use enrich_webhook;
-pub use enrich_webhook::{Delivery, Refusal, Rejection, WebhookConfig};
+pub use enrich_webhook::prelude::*;
+
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod testing;
 
 const MISSING_CONFIG: &str = "add `.data(WebhookConfig::from_env()?)` (or another \
     `.data(WebhookConfig::...)`) to the Poem route or endpoint that takes the webhook extractor";
 const BODY_TAKEN: &str = "the request body was already taken by another extractor: take only \
     one body extractor in the webhook handler";
 
-/// Extracts a complete accepted delivery: the typed event, the raw body, the signature time and
-/// the idempotency key.
+/// The extractor: a verified, decoded delivery, as the `T` the handler asks for (see
+/// [`FromDelivery`] for what `T` can be). It derefs to `T`.
+///
+/// ```
+/// use enrich_poem::{PersonEnrichmentCompleted, Webhook};
+///
+/// #[poem::handler]
+/// fn receive(Webhook(event): Webhook<PersonEnrichmentCompleted>) -> String {
+///     event.person.external_id.unwrap_or_default()
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Webhook<T>(pub T);
+
+/// The whole accepted delivery: the typed event, the raw body as signed, the signature header
+/// and time, and the idempotency key.
 ///
 /// ```
 /// use enrich_poem::WebhookDelivery;
 ///
 /// #[poem::handler]
-/// fn receive(WebhookDelivery(delivery): WebhookDelivery) -> String {
+/// fn receive(delivery: WebhookDelivery) -> String {
 ///     delivery.idempotency_key().to_string()
 /// }
 /// ```
-#[derive(Debug, Clone)]
-pub struct WebhookDelivery(pub Delivery);
+pub type WebhookDelivery = Webhook<Delivery>;
 
-/// Extracts the typed event of an accepted delivery, whatever its type (an unknown type arrives
-/// as [`WebhookEvent::Unknown`](enrich_types::WebhookEvent::Unknown)).
-#[derive(Debug, Clone)]
-pub struct Event(pub enrich_types::WebhookEvent);
+/// The typed event of any type (an unknown type arrives as [`WebhookEvent::Unknown`]).
+pub type Event = Webhook<WebhookEvent>;
 
-/// Extracts a `person.enrichment.completed` event. A genuine event of any other type is
-/// acknowledged with `200 OK` and [`UnhandledEvent`]'s body without calling the handler, so the
-/// sender does not retry it.
-#[derive(Debug, Clone)]
-pub struct PersonEvent(pub PersonEnrichmentCompleted);
+/// A `person.enrichment.completed` event. Any other genuine event is acknowledged with `200 OK`
+/// ([`Rejection::Ignored`]) without calling the handler, so the sender does not retry it.
+pub type PersonEvent = Webhook<PersonEnrichmentCompleted>;
 
-/// Why an extractor did not call the handler. Its response is exactly the pipeline's [`Answer`]:
-/// status, `Content-Type` and body bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookRejection(pub Refusal);
+/// A `company.enrichment.completed` event. Any other genuine event is acknowledged with `200 OK`
+/// ([`Rejection::Ignored`]) without calling the handler.
+pub type CompanyEvent = Webhook<CompanyEnrichmentCompleted>;
 
-impl WebhookRejection {
-    /// The answer this renders: status, `Content-Type` and body.
-    pub fn answer(&self) -> Answer {
-        self.0.answer()
+impl<T> Deref for Webhook<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
     }
 }
+
+impl<T> DerefMut for Webhook<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<'a, T: FromDelivery> FromRequest<'a> for Webhook<T> {
+    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let delivery = receive(req, body).await.map_err(WebhookRejection)?;
+        let value = T::from_delivery(delivery).map_err(WebhookRejection)?;
+        Ok(Self(value))
+    }
+}
+
+/// Why the handler was not called. As Poem's [`ResponseError`] it renders exactly the pipeline's
+/// [`Answer`] for the [`Rejection`]: status, `Content-Type`, `Retry-After` when any, and body.
+///
+/// Return it (`Err(WebhookRejection(..).into())`) to answer with a rejection of your own, such
+/// as [`Rejection::StorageUnavailable`] when storing the delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRejection(pub Rejection);
 
 impl From<Rejection> for WebhookRejection {
     fn from(rejection: Rejection) -> Self {
-        Self(Refusal::Rejected(rejection))
-    }
-}
-
-impl From<UnhandledEvent> for WebhookRejection {
-    fn from(unhandled: UnhandledEvent) -> Self {
-        Self(Refusal::Unhandled(unhandled))
+        Self(rejection)
     }
 }
 
@@ -113,82 +148,47 @@ impl fmt::Display for WebhookRejection {
 
 impl std::error::Error for WebhookRejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        self.0.source()
     }
 }
 
 impl ResponseError for WebhookRejection {
     fn status(&self) -> StatusCode {
-        status_of(&self.answer())
+        // The pipeline only produces valid codes; 500 keeps a bad one visible.
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn as_response(&self) -> Response {
-        render(self.answer())
+        let answer = Answer::from(&self.0);
+        let mut response = Response::builder()
+            .status(self.status())
+            .content_type(answer.content_type);
+        if let Some(seconds) = answer.retry_after_secs {
+            response = response.header(RETRY_AFTER, seconds);
+        }
+        response.body(answer.body)
     }
 }
 
-fn status_of(answer: &Answer) -> StatusCode {
-    // The pipeline only produces valid codes; 500 keeps a bad one visible rather than panicking.
-    StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-fn render(answer: Answer) -> Response {
-    let mut response = Response::builder()
-        .status(status_of(&answer))
-        .content_type(answer.content_type);
-    if let Some(seconds) = answer.retry_after_secs {
-        response = response.header(poem::http::header::RETRY_AFTER, seconds);
-    }
-    response.body(answer.body)
-}
-
-/// Reads the body under the limit and runs the pipeline on it.
+/// Reads the body under the limit into the pipeline.
 async fn receive(req: &Request, body: &mut RequestBody) -> Result<Delivery, Rejection> {
-    let config = req
-        .data::<WebhookConfig>()
-        .ok_or(Rejection::NotConfigured {
+    let Some(config) = req.data::<WebhookConfig>() else {
+        static LOGGED: Once = Once::new();
+        LOGGED.call_once(|| tracing::error!("webhook receiver not configured: {MISSING_CONFIG}"));
+        return Err(Rejection::NotConfigured {
             hint: MISSING_CONFIG,
-        })?;
+        });
+    };
     let header = |name| req.headers().get(name).map(|value| value.as_bytes());
     let headers = RequestHeaders {
         content_type: header(CONTENT_TYPE.as_str()),
         content_length: header(CONTENT_LENGTH.as_str()),
         signature: header(SIGNATURE_HEADER),
     };
-    let mut collector = config.start(&headers)?;
     let body = body
         .take()
         .map_err(|_| Rejection::NotConfigured { hint: BODY_TAKEN })?;
-    let mut chunks = pin!(body.into_bytes_stream());
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|_| collector.read_failed())?;
-        collector.push(chunk)?;
-    }
-    config.receive(&headers, collector.finish())
-}
-
-impl<'a> FromRequest<'a> for WebhookDelivery {
-    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
-        receive(req, body)
-            .await
-            .map(Self)
-            .map_err(|rejection| WebhookRejection::from(rejection).into())
-    }
-}
-
-impl<'a> FromRequest<'a> for Event {
-    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let WebhookDelivery(delivery) = WebhookDelivery::from_request(req, body).await?;
-        Ok(Self(delivery.into_event()))
-    }
-}
-
-impl<'a> FromRequest<'a> for PersonEvent {
-    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let WebhookDelivery(delivery) = WebhookDelivery::from_request(req, body).await?;
-        let person = delivery
-            .into_person_event()
-            .map_err(WebhookRejection::from)?;
-        Ok(Self(person))
-    }
+    config
+        .receive_body(&headers, body.into_bytes_stream(), |_| BodyError::Failed)
+        .await
 }

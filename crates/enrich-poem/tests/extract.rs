@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use enrich_poem::enrich_webhook::SIGNATURE_HEADER;
 use enrich_poem::enrich_webhook::testing::{SignedRequest, now, sign};
-use enrich_poem::enrich_webhook::{PROBLEM_CONTENT_TYPE, UnhandledEvent};
+use enrich_poem::enrich_webhook::{Answer, PROBLEM_CONTENT_TYPE};
 use enrich_poem::{
-    Event, PersonEvent, Refusal, Rejection, WebhookConfig, WebhookDelivery, WebhookRejection,
+    Event, PersonEvent, Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection,
 };
 use poem::http::StatusCode;
 use poem::test::{TestClient, TestResponse};
@@ -29,17 +29,17 @@ impl Calls {
 }
 
 #[handler]
-fn delivery(WebhookDelivery(delivery): WebhookDelivery) -> String {
+fn delivery(Webhook(delivery): WebhookDelivery) -> String {
     format!("{} {}", delivery.is_verified(), delivery.idempotency_key())
 }
 
 #[handler]
-fn any_event(Event(event): Event) -> String {
+fn any_event(Webhook(event): Event) -> String {
     event.event_type().to_owned()
 }
 
 #[handler]
-fn person(PersonEvent(event): PersonEvent, calls: Data<&Calls>) -> String {
+fn person(Webhook(event): PersonEvent, calls: Data<&Calls>) -> String {
     calls.0.0.fetch_add(1, Ordering::SeqCst);
     event.person.external_id.unwrap_or_default()
 }
@@ -49,7 +49,7 @@ fn own_answer(result: poem::Result<WebhookDelivery>) -> String {
     match result {
         Ok(_) => "accepted".to_owned(),
         Err(error) => match error.downcast_ref::<WebhookRejection>() {
-            Some(WebhookRejection(Refusal::Rejected(rejection))) => {
+            Some(WebhookRejection(rejection)) if rejection.is_refusal() => {
                 format!("refused: {}", rejection.code())
             }
             _ => "other".to_owned(),
@@ -164,10 +164,9 @@ async fn a_company_event_at_a_person_route_is_acknowledged_without_the_handler()
         (UNKNOWN, "batch.enrichment.completed"),
     ] {
         let response = send(&client, "/person", SignedRequest::builder(body).build()).await;
-        let answer = UnhandledEvent {
+        let answer = Answer::from(&Rejection::Ignored {
             event_type: event_type.to_owned(),
-        }
-        .answer();
+        });
         assert_answer(response, 200, answer.content_type, &answer.body).await;
     }
     assert_eq!(calls.count(), 0, "the handler must not run");
@@ -321,15 +320,31 @@ async fn a_handler_can_take_the_result_and_answer_itself() {
     response.assert_text("refused: missing_signature").await;
 }
 
-#[test]
-fn the_rejection_renders_the_pipelines_answer() {
+#[tokio::test]
+async fn the_rejection_renders_the_pipelines_answer() {
     use poem::error::ResponseError;
+    use std::error::Error;
 
     let rejection = WebhookRejection::from(Rejection::InvalidSignature);
     assert_eq!(rejection.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(rejection.answer(), (&Rejection::InvalidSignature).into());
     assert_eq!(
         rejection.to_string(),
         Rejection::InvalidSignature.to_string()
+    );
+    assert!(rejection.source().is_none(), "each message prints once");
+    let response = rejection.as_response();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.content_type(), Some(PROBLEM_CONTENT_TYPE));
+    let body = response.into_body().into_vec().await.unwrap();
+    assert_eq!(body, Rejection::InvalidSignature.body());
+
+    let busy = WebhookRejection::from(Rejection::StorageUnavailable {
+        retry_after_secs: 7,
+    });
+    let response = busy.as_response();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        response.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"7"[..])
     );
 }

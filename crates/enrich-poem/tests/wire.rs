@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use enrich_poem::enrich_webhook::testing::{SignedRequest, now, sign};
-use enrich_poem::enrich_webhook::{PROBLEM_CONTENT_TYPE, SIGNATURE_HEADER, UnhandledEvent};
-use enrich_poem::{PersonEvent, Rejection, WebhookConfig, WebhookDelivery};
+use enrich_poem::enrich_webhook::{Answer, PROBLEM_CONTENT_TYPE, SIGNATURE_HEADER};
+use enrich_poem::{PersonEvent, Rejection, Webhook, WebhookConfig, WebhookDelivery};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, Route, Server, handler, post};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,7 +18,7 @@ const COMPANY: &str =
     r#"{"eventType":"company.enrichment.completed","data":{"company":{"externalID":"c-1"}}}"#;
 
 #[handler]
-fn delivery(WebhookDelivery(delivery): WebhookDelivery) -> String {
+fn delivery(Webhook(delivery): WebhookDelivery) -> String {
     delivery
         .event()
         .external_id()
@@ -27,7 +27,7 @@ fn delivery(WebhookDelivery(delivery): WebhookDelivery) -> String {
 }
 
 #[handler]
-fn person(PersonEvent(_): PersonEvent) -> &'static str {
+fn person(Webhook(_): PersonEvent) -> &'static str {
     "handler ran"
 }
 
@@ -159,10 +159,9 @@ async fn two_deliveries_on_one_kept_alive_connection() {
         if path == "/webhook" {
             assert_eq!((received.status, &received.body[..]), (200, &b"p-1"[..]));
         } else {
-            let answer = UnhandledEvent {
+            let answer = Answer::from(&Rejection::Ignored {
                 event_type: "company.enrichment.completed".to_owned(),
-            }
-            .answer();
+            });
             received.assert_answer(200, answer.content_type, &answer.body);
         }
     }

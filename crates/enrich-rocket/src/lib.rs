@@ -1,14 +1,14 @@
 //! Rocket 0.5 data guards for Surfe API v2 enrichment webhooks.
 //!
-//! Take [`WebhookDelivery`], [`Event`] or [`PersonEvent`] as a route's data guard: the body is
-//! read under the limit, verified and decoded by [`enrich_webhook`], and the handler runs only
-//! for a genuine delivery. Everything else is answered with the pipeline's status and
-//! `application/problem+json` body.
+//! Take a [`Webhook<T>`] as a route's data guard — [`PersonEvent`], [`CompanyEvent`], [`Event`]
+//! or [`WebhookDelivery`]: the body is read under the limit, verified and decoded by
+//! [`enrich_webhook`], and the handler runs only for a genuine delivery. Everything else is
+//! answered with the pipeline's status and body.
 //!
 //! Three things to register on the Rocket builder:
 //!
 //! - `.manage(WebhookConfig::…)`: the configuration (secrets, tolerance, body limit). Without it
-//!   every delivery is answered `500 receiver_not_configured`.
+//!   Rocket refuses to launch (the guards are [`Sentinel`]s) and says what is missing.
 //! - `.mount(…)`: your route, with one of the guards as its `data`.
 //! - `.register("/", enrich_rocket::catchers())`: Rocket does not hand a guard's error to a
 //!   catcher, so the guards leave their answer in the request-local cache and these catchers
@@ -21,7 +21,7 @@
 //! #[post("/webhook", data = "<event>")]
 //! fn webhook(event: PersonEvent) {
 //!     // Answer fast: the sender waits for this 200. Queue slow work.
-//!     println!("enriched {:?}", event.0.person.external_id);
+//!     println!("enriched {:?}", event.person.external_id);
 //! }
 //!
 //! #[rocket::main]
@@ -44,83 +44,146 @@
 //! surfe-webhook = "256 KiB"
 //! ```
 //!
-//! A guard that does not take a genuine event ([`PersonEvent`] given a company event) fails
-//! with status `200`, and the `200` catcher of [`catchers`] sends the acknowledgement body
-//! (`{"status":"ignored",…}`): the handler is not called and the sender does not retry.
+//! # The acknowledgement of an ignored event
+//!
+//! A guard that does not take a genuine event ([`PersonEvent`] given a company event) must answer
+//! `200` without running the handler. Rocket has no supported way for a data guard to succeed
+//! with a response of its own: a guard either yields a value (the handler runs), forwards (another
+//! route or a 404) or fails with a status (a catcher answers). So the guard fails with status
+//! `200`, and the `200` catcher of [`catchers`] sends the acknowledgement body. Rocket logs that as
+//! `Data guard … failed: WebhookRejection { status: 200, code: "ignored" }` at warn level. To avoid
+//! both, take [`Event`] and match the event type in the handler, or take
+//! `Result<PersonEvent, WebhookRejection>` and return the rejection.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::fmt;
 use std::io::Cursor;
+use std::ops::{Deref, DerefMut};
 
-use enrich_webhook::enrich_types::{PersonEnrichmentCompleted, WebhookEvent};
-use enrich_webhook::{Answer, RequestHeaders, SIGNATURE_HEADER, UnhandledEvent};
-
+use enrich_webhook::{Answer, BodyError, RequestHeaders, SIGNATURE_HEADER};
 use rocket::catcher::{self, Catcher};
 use rocket::data::{ByteUnit, Data, FromData, Outcome};
 use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
+use rocket::{Ignite, Rocket, Sentinel};
+use tokio_util::io::ReaderStream;
 
 pub use enrich_webhook;
-pub use enrich_webhook::{Delivery, Refusal, Rejection, WebhookConfig};
+pub use enrich_webhook::prelude::*;
+
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod testing;
 
 /// The key of Rocket's `limits` configuration that also bounds a delivery's body:
 /// `surfe-webhook`. The stricter of it and [`WebhookConfig::max_body_bytes`] applies.
 pub const LIMIT_KEY: &str = "surfe-webhook";
 
-const NOT_CONFIGURED: &str = "no WebhookConfig is managed by this Rocket instance: add \
-    `.manage(WebhookConfig::from_env()?)` (or another WebhookConfig constructor) to the builder";
+/// The largest read buffer a body is read into at a time. A body whose declared length fits is
+/// read into one buffer of exactly that size; a longer or undeclared one in buffers of this size,
+/// so that a declared length alone never reserves more.
+const READ_BUFFER: usize = 16 * 1024;
 
-/// Data guard for the full delivery: the typed event, the raw body, the signature time and
-/// the idempotency key.
+/// The data guard: a verified, decoded delivery, as the `T` the handler asks for (see
+/// [`FromDelivery`] for what `T` can be). It derefs to `T`.
 ///
 /// ```no_run
 /// # use rocket::post;
-/// use enrich_rocket::WebhookDelivery;
+/// use enrich_rocket::{PersonEnrichmentCompleted, Webhook};
 ///
-/// #[post("/webhook", data = "<delivery>")]
-/// fn webhook(delivery: WebhookDelivery) {
-///     let key = delivery.0.idempotency_key().to_string(); // deduplicate with this
-/// #   let _ = key;
+/// #[post("/webhook", data = "<event>")]
+/// fn webhook(event: Webhook<PersonEnrichmentCompleted>) {
+///     println!("{:?}", event.person.external_id);
 /// }
 /// ```
 #[derive(Debug, Clone)]
-pub struct WebhookDelivery(pub Delivery);
+pub struct Webhook<T>(pub T);
 
-/// Data guard for the decoded event alone (any type, unknown ones included).
-#[derive(Debug, Clone)]
-pub struct Event(pub WebhookEvent);
+/// The whole accepted delivery: the typed event, the raw body as signed, the signature header
+/// and time, and the idempotency key.
+pub type WebhookDelivery = Webhook<Delivery>;
 
-/// Data guard that takes only `person.enrichment.completed`.
-///
-/// Any other genuine event is acknowledged with `200` and the [`UnhandledEvent`] body without
-/// calling the handler (through the `200` catcher of [`catchers`]).
-#[derive(Debug, Clone)]
-pub struct PersonEvent(pub PersonEnrichmentCompleted);
+/// The typed event of any type (unknown types included, as [`WebhookEvent::Unknown`]).
+pub type Event = Webhook<WebhookEvent>;
 
-/// Why a guard did not produce its value. As a [`Responder`] it renders exactly the pipeline's
-/// [`Answer`]: take `Result<WebhookDelivery, WebhookRejection>` in a handler to see it, and
-/// return it to send it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookRejection(pub Refusal);
+/// A `person.enrichment.completed` event; any other genuine event is acknowledged with `200`
+/// ([`Rejection::Ignored`]) without calling the handler.
+pub type PersonEvent = Webhook<PersonEnrichmentCompleted>;
 
-impl WebhookRejection {
-    /// The answer this renders: status, `Content-Type` and body.
-    pub fn answer(&self) -> Answer {
-        self.0.answer()
+/// A `company.enrichment.completed` event; any other genuine event is acknowledged with `200`
+/// ([`Rejection::Ignored`]) without calling the handler.
+pub type CompanyEvent = Webhook<CompanyEnrichmentCompleted>;
+
+impl<T> Deref for Webhook<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
     }
 }
+
+impl<T> DerefMut for Webhook<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, T: FromDelivery + Send> FromData<'r> for Webhook<T> {
+    type Error = WebhookRejection;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self> {
+        match receive(req, data).await.and_then(T::from_delivery) {
+            Ok(value) => Outcome::Success(Self(value)),
+            Err(rejection) => {
+                let answer = Answer::from(&rejection);
+                let status = Status::new(answer.status);
+                req.local_cache(|| CachedAnswer(Some((status, answer))));
+                Outcome::Error((status, WebhookRejection(rejection)))
+            }
+        }
+    }
+}
+
+impl<T> Sentinel for Webhook<T> {
+    /// Stops launch when no [`WebhookConfig`] is managed: a setup mistake is found before the
+    /// first delivery, not told to the sender.
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        let missing = rocket.state::<WebhookConfig>().is_none();
+        if missing {
+            tracing::error!("{NOT_CONFIGURED}");
+        }
+        missing
+    }
+}
+
+const NOT_CONFIGURED: &str = "no WebhookConfig is managed by this Rocket instance: add \
+    `.manage(WebhookConfig::from_env()?)` (or another WebhookConfig constructor) to the builder";
+
+/// Why the handler was not called. As a [`Responder`] it renders exactly the pipeline's
+/// [`Answer`] for the [`Rejection`]: take `Result<PersonEvent, WebhookRejection>` in a handler
+/// to see it, and return it to send it (or return one of your own, such as
+/// [`Rejection::StorageUnavailable`] when storing the delivery failed).
+///
+/// Its `Debug` form shows only the status and code (Rocket logs a failed guard's error with it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookRejection(pub Rejection);
 
 impl From<Rejection> for WebhookRejection {
     fn from(rejection: Rejection) -> Self {
-        Self(Refusal::Rejected(rejection))
+        Self(rejection)
     }
 }
 
-impl From<UnhandledEvent> for WebhookRejection {
-    fn from(unhandled: UnhandledEvent) -> Self {
-        Self(Refusal::Unhandled(unhandled))
+impl fmt::Debug for WebhookRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookRejection")
+            .field("status", &self.0.status())
+            .field("code", &self.0.code())
+            .finish()
     }
 }
 
@@ -132,13 +195,13 @@ impl fmt::Display for WebhookRejection {
 
 impl std::error::Error for WebhookRejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        self.0.source()
     }
 }
 
 impl<'r> Responder<'r, 'static> for WebhookRejection {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        Ok(render(self.answer()))
+        Ok(render(Answer::from(&self.0)))
     }
 }
 
@@ -159,7 +222,7 @@ fn render(answer: Answer) -> Response<'static> {
 struct CachedAnswer(Option<(Status, Answer)>);
 
 /// The catchers that send a failed guard's answer: one for every status a guard fails with
-/// (`200` for an acknowledged event, then 400, 401, 413, 415, 422 and 500).
+/// ([`enrich_webhook::ANSWER_STATUSES`]: `200` for an ignored event, then the refusals).
 ///
 /// Register them with `.register("/", enrich_rocket::catchers())`. A catcher whose request
 /// holds no answer of this crate for its status (a 400 raised by another route, say) answers
@@ -172,7 +235,7 @@ pub fn catchers() -> Vec<Catcher> {
         .copied()
         .map(|code| {
             // `Catcher::new` accepts only error codes; the acknowledgement needs one for 200,
-            // which Rocket routes like any other status.
+            // which Rocket routes like any other status (see the crate docs).
             let mut catcher = Catcher::new(500, render_cached);
             catcher.code = Some(code);
             catcher.name = Some("enrich_rocket".into());
@@ -190,7 +253,7 @@ fn render_cached<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture
     })
 }
 
-/// Reads the body under the effective limit and runs the pipeline.
+/// Reads the body under the effective limit into the pipeline.
 async fn receive<'r>(req: &'r Request<'_>, data: Data<'r>) -> Result<Delivery, Rejection> {
     let config = req
         .rocket()
@@ -198,14 +261,10 @@ async fn receive<'r>(req: &'r Request<'_>, data: Data<'r>) -> Result<Delivery, R
         .ok_or(Rejection::NotConfigured {
             hint: NOT_CONFIGURED,
         })?;
-    let limit = req.limits().get(LIMIT_KEY).map_or(usize::MAX, |limit| {
+    let rocket_limit = req.limits().get(LIMIT_KEY).map_or(usize::MAX, |limit| {
         usize::try_from(limit.as_u64()).unwrap_or(usize::MAX)
     });
-    let config = config
-        .clone()
-        .body_limit(limit.min(config.max_body_bytes()));
-    let limit = config.max_body_bytes();
-
+    let limit = rocket_limit.min(config.max_body_bytes());
     // Rocket drops header values that are not UTF-8; the rest are passed as sent.
     let header = |name| req.headers().get_one(name).map(str::as_bytes);
     let headers = RequestHeaders {
@@ -213,66 +272,19 @@ async fn receive<'r>(req: &'r Request<'_>, data: Data<'r>) -> Result<Delivery, R
         content_length: header("Content-Length"),
         signature: header(SIGNATURE_HEADER),
     };
-    let collector = config.start(&headers)?;
-    let body = data
-        .open(ByteUnit::from(limit))
-        .into_bytes()
-        .await
-        .map_err(|_| collector.read_failed())?;
-    if !body.is_complete() {
-        return Err(collector.limit_exceeded());
-    }
-    config.receive(&headers, body.into_inner())
-}
-
-/// Runs the pipeline and `take`s the guard's value from the delivery; on failure, caches the
-/// answer for [`catchers`] and fails with the status that selects the right catcher.
-async fn guard<'r, T>(
-    req: &'r Request<'_>,
-    data: Data<'r>,
-    take: impl FnOnce(Delivery) -> Result<T, WebhookRejection>,
-) -> Outcome<'r, T, WebhookRejection> {
-    match receive(req, data)
-        .await
-        .map_err(WebhookRejection::from)
-        .and_then(take)
-    {
-        Ok(value) => Outcome::Success(value),
-        Err(error) => {
-            let answer = error.answer();
-            let status = Status::new(answer.status);
-            req.local_cache(|| CachedAnswer(Some((status, answer))));
-            Outcome::Error((status, error))
-        }
-    }
-}
-
-#[rocket::async_trait]
-impl<'r> FromData<'r> for WebhookDelivery {
-    type Error = WebhookRejection;
-
-    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self> {
-        guard(req, data, |delivery| Ok(Self(delivery))).await
-    }
-}
-
-#[rocket::async_trait]
-impl<'r> FromData<'r> for Event {
-    type Error = WebhookRejection;
-
-    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self> {
-        guard(req, data, |delivery| Ok(Self(delivery.into_event()))).await
-    }
-}
-
-#[rocket::async_trait]
-impl<'r> FromData<'r> for PersonEvent {
-    type Error = WebhookRejection;
-
-    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self> {
-        guard(req, data, |delivery| {
-            Ok(Self(delivery.into_person_event()?))
-        })
-        .await
+    // One byte past the limit is read, so that the collector sees a body over it and refuses it.
+    let declared = req
+        .headers()
+        .get_one("Content-Length")
+        .and_then(|length| length.parse::<usize>().ok());
+    let buffer = declared.map_or(READ_BUFFER, |length| length.min(READ_BUFFER - 1) + 1);
+    let stream = data.open(ByteUnit::from(limit.saturating_add(1)));
+    let chunks = ReaderStream::with_capacity(stream, buffer);
+    let classify = |_: &std::io::Error| BodyError::Failed;
+    if limit < config.max_body_bytes() {
+        let config = config.clone().body_limit(limit);
+        config.receive_body(&headers, chunks, classify).await
+    } else {
+        config.receive_body(&headers, chunks, classify).await
     }
 }

@@ -3,10 +3,9 @@
 use std::fmt;
 
 use bytes::Bytes;
-use enrich_types::{PersonEnrichmentCompleted, WebhookEvent};
+use enrich_types::WebhookEvent;
 use sha2::{Digest, Sha256};
 
-use crate::answer::UnhandledEvent;
 use crate::signature::SignatureTimestamp;
 
 /// One accepted delivery.
@@ -20,6 +19,7 @@ pub struct Delivery {
     pub(crate) signature_header: Option<Box<str>>,
     pub(crate) signed_at: Option<SignatureTimestamp>,
     pub(crate) verified: bool,
+    pub(crate) span: tracing::Span,
 }
 
 impl Delivery {
@@ -31,17 +31,6 @@ impl Delivery {
     /// Takes the decoded event, dropping the rest.
     pub fn into_event(self) -> WebhookEvent {
         self.event
-    }
-
-    /// Takes the event if it is a `person.enrichment.completed` one; any other event becomes the
-    /// [`UnhandledEvent`] that acknowledges it (for extractors that take person events only).
-    pub fn into_person_event(self) -> Result<PersonEnrichmentCompleted, UnhandledEvent> {
-        match self.event {
-            WebhookEvent::PersonEnrichmentCompleted(person) => Ok(person),
-            other => Err(UnhandledEvent {
-                event_type: other.event_type().to_owned(),
-            }),
-        }
     }
 
     /// The body exactly as received and signed. Store or forward these bytes, never a
@@ -67,6 +56,14 @@ impl Delivery {
     /// verification.
     pub fn is_verified(&self) -> bool {
         self.verified
+    }
+
+    /// The `webhook_delivery` tracing span of this delivery (level DEBUG, with the fields
+    /// `event_type`, `enrichment_id`, `verified` and `outcome`). Enter it, or instrument the
+    /// handler's work with it, to have the handler's own log lines carry those fields:
+    /// `tracing::Instrument::instrument(work, delivery.span().clone())`.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     /// A key that is the same for every redelivery of this event and differs between events.

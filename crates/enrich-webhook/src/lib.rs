@@ -54,17 +54,33 @@ mod answer;
 mod config;
 mod decode;
 mod delivery;
+mod extract;
 mod receive;
 mod rejection;
 pub mod signature;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use answer::{ANSWER_STATUSES, Answer, Refusal, UnhandledEvent};
+pub use answer::{ANSWER_STATUSES, Answer};
 pub use config::{ConfigError, DEFAULT_BODY_LIMIT, SECRET_ENV_VAR, WebhookConfig};
 pub use delivery::{Delivery, IdempotencyKey};
 pub use enrich_types;
-pub use receive::{BodyCollector, RequestHeaders, is_json_media_type};
+
+/// The names a webhook handler uses, in one place: every adapter crate re-exports these at its
+/// root, so `use enrich_axum::{WebhookEvent, Tolerance, IdempotencyKey};` works without naming
+/// this crate or `enrich-types`.
+pub mod prelude {
+    pub use crate::{
+        ConfigError, Delivery, FromDelivery, IdempotencyKey, Rejection, SignatureTimestamp,
+        SigningKeys, Tolerance, WebhookConfig,
+    };
+    pub use enrich_types::{
+        CompanyEnrichmentCompleted, EnrichedCompanyResponse, EnrichedPersonResponse,
+        PersonEnrichmentCompleted, UnknownEvent, WebhookEvent,
+    };
+}
+pub use extract::FromDelivery;
+pub use receive::{BodyCollector, BodyError, RequestHeaders, is_json_media_type};
 pub use rejection::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE, ProblemDetails, Rejection};
 pub use signature::{
     SIGNATURE_HEADER, SignatureError, SignatureProblem, SignatureTimestamp, SigningKeys, Tolerance,

@@ -1,8 +1,11 @@
 //! The receive pipeline: the checks every delivery goes through, in order, once for all adapters.
 
+use std::future::poll_fn;
+use std::pin::pin;
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
 use tracing::field::Empty;
 
 use crate::config::{Verification, WebhookConfig};
@@ -94,30 +97,74 @@ impl WebhookConfig {
         body: impl Into<Bytes>,
         now: SystemTime,
     ) -> Result<Delivery, Rejection> {
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
             "webhook_delivery",
             event_type = Empty,
             enrichment_id = Empty,
             verified = Empty,
             outcome = Empty,
         );
-        let _entered = span.enter();
-        let body = body.into();
-        let result = self.run_checks(headers, body, now);
-        match &result {
+        let result = span.in_scope(|| self.run_checks(headers, body.into(), now));
+        match result {
             Ok(delivery) => {
                 span.record("event_type", delivery.event.event_type());
                 span.record("enrichment_id", delivery.event.enrichment_id());
                 span.record("verified", delivery.verified);
                 span.record("outcome", "accepted");
-                tracing::debug!("webhook delivery accepted");
+                span.in_scope(|| tracing::debug!("webhook delivery accepted"));
+                Ok(Delivery { span, ..delivery })
             }
             Err(rejection) => {
                 span.record("outcome", rejection.code());
-                log_rejection(rejection);
+                span.in_scope(|| log_rejection(&rejection));
+                Err(rejection)
             }
         }
-        result
+    }
+
+    /// Reads a body from `chunks` into the pipeline's [`BodyCollector`] and runs every check:
+    /// the one body-reading loop of every adapter.
+    ///
+    /// The headers are checked first ([`WebhookConfig::start`]): a request they refuse is
+    /// answered before `chunks` is polled once. `classify` tells what a read error of the
+    /// framework means (its own length limit, or a failed read).
+    ///
+    /// ```
+    /// # async fn example() {
+    /// use bytes::Bytes;
+    /// use enrich_webhook::{BodyError, RequestHeaders, WebhookConfig};
+    ///
+    /// let config = WebhookConfig::insecure_skip_verification();
+    /// let chunks = futures_util::stream::iter([
+    ///     Ok::<_, std::io::Error>(Bytes::from_static(br#"{"eventType":"x","#)),
+    ///     Ok(Bytes::from_static(br#""data":{}}"#)),
+    /// ]);
+    /// let delivery = config
+    ///     .receive_body(&RequestHeaders::default(), chunks, |_| BodyError::Failed)
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(delivery.event().event_type(), "x");
+    /// # }
+    /// ```
+    pub async fn receive_body<S, E>(
+        &self,
+        headers: &RequestHeaders<'_>,
+        chunks: S,
+        classify: impl Fn(&E) -> BodyError,
+    ) -> Result<Delivery, Rejection>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+    {
+        let mut collector = self.start(headers)?;
+        let mut chunks = pin!(chunks);
+        while let Some(chunk) = poll_fn(|cx| chunks.as_mut().poll_next(cx)).await {
+            match chunk.map_err(|error| classify(&error)) {
+                Ok(chunk) => collector.push(chunk)?,
+                Err(BodyError::TooLarge) => return Err(collector.limit_exceeded()),
+                Err(BodyError::Failed) => return Err(collector.read_failed()),
+            }
+        }
+        self.receive(headers, collector.finish())
     }
 
     fn run_checks(
@@ -150,8 +197,19 @@ impl WebhookConfig {
                 .map(Box::from),
             signed_at,
             verified,
+            span: tracing::Span::none(),
         })
     }
+}
+
+/// What a framework's body read error means to the pipeline (see
+/// [`WebhookConfig::receive_body`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// The framework's own body-size limit cut the body off: `payload_too_large`.
+    TooLarge,
+    /// The body could not be read to its end: `incomplete_body`.
+    Failed,
 }
 
 fn check_before_body(
@@ -178,12 +236,17 @@ fn check_before_body(
     Ok(())
 }
 
-fn log_rejection(rejection: &Rejection) {
-    tracing::warn!(
-        code = rejection.code(),
-        status = rejection.status(),
-        "webhook delivery rejected"
-    );
+/// Logs a rejection: signature failures at WARN (a wrong secret or an attack: the operator should
+/// see them), every other refusal and ignored events at DEBUG (a public URL gets scanned).
+pub(crate) fn log_rejection(rejection: &Rejection) {
+    let (code, status) = (rejection.code(), rejection.status());
+    if rejection.is_signature_failure() {
+        tracing::warn!(code, status, "webhook delivery refused");
+    } else if rejection.is_refusal() {
+        tracing::debug!(code, status, "webhook delivery refused");
+    } else {
+        tracing::debug!(code, status, "webhook event ignored");
+    }
 }
 
 /// Whether a `Content-Type` value names JSON: `application/json` or `application/<anything>+json`,

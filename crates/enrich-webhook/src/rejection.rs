@@ -1,7 +1,8 @@
-//! Every way a delivery can be refused, with its status and its RFC 9457 problem body.
+//! Every answer a receiver gives instead of calling the handler, with its status and body.
 //!
-//! Adapters render exactly [`Rejection::status`], [`PROBLEM_CONTENT_TYPE`] and
-//! [`Rejection::body`]; nothing about a rejection is decided anywhere else.
+//! Adapters render exactly [`Rejection::status`], [`Rejection::content_type`] and
+//! [`Rejection::body`] (through [`Answer`](crate::Answer)); nothing about a rejection is decided
+//! anywhere else.
 
 use std::fmt;
 
@@ -17,7 +18,16 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// the status phrase, as RFC 9457 asks of `about:blank` problems).
 pub const PROBLEM_TYPE: &str = "about:blank";
 
-/// A refused delivery. Each variant has one HTTP status and one stable `code`.
+/// Why the handler is not called, and what the sender is answered instead. Each variant has one
+/// HTTP status and one stable `code`.
+///
+/// Two kinds, in the words used throughout this project:
+///
+/// - a **refusal** (every variant but [`Rejection::Ignored`]): the delivery is refused with a 4xx
+///   or 5xx status and an RFC 9457 `application/problem+json` body;
+/// - an **ignored** event ([`Rejection::Ignored`]): a genuine delivery of an event type the
+///   extractor does not take, acknowledged with `200 OK` and `{"status":"ignored","eventType":…}`
+///   so that the sender does not retry it.
 ///
 /// | code | status | when |
 /// |---|---|---|
@@ -32,6 +42,7 @@ pub const PROBLEM_TYPE: &str = "about:blank";
 /// | `invalid_payload` | 422 | the JSON is not a webhook event, or a known event's `data` does not fit |
 /// | `storage_unavailable` | 503 | a genuine delivery could not be stored (with `Retry-After`) |
 /// | `receiver_not_configured` | 500 | the framework adapter found no configuration |
+/// | `ignored` | 200 | a genuine event of a type the extractor does not take (not a refusal) |
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Rejection {
@@ -91,6 +102,13 @@ pub enum Rejection {
         /// What the application must do, in the framework's terms.
         hint: &'static str,
     },
+    /// Not a refusal: a genuine delivery of an event type the extractor does not take (a company
+    /// event at an endpoint that takes person events). Acknowledged with `200 OK`, never refused,
+    /// since a refusal makes the sender retry a delivery that will never be taken.
+    Ignored {
+        /// The event type that was not taken (`eventType` of a genuine, decoded delivery).
+        event_type: String,
+    },
 }
 
 impl Rejection {
@@ -107,6 +125,7 @@ impl Rejection {
             Self::InvalidPayload { .. } => 422,
             Self::StorageUnavailable { .. } => 503,
             Self::NotConfigured { .. } => 500,
+            Self::Ignored { .. } => 200,
         }
     }
 
@@ -124,13 +143,32 @@ impl Rejection {
             Self::InvalidPayload { .. } => "invalid_payload",
             Self::StorageUnavailable { .. } => "storage_unavailable",
             Self::NotConfigured { .. } => "receiver_not_configured",
+            Self::Ignored { .. } => "ignored",
         }
     }
 
-    /// The `title` member: the status phrase (RFC 9110), as RFC 9457 asks of `about:blank`
-    /// problems.
+    /// Whether this is a refusal (a 4xx or 5xx answer), as opposed to an ignored event.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(self, Self::Ignored { .. })
+    }
+
+    /// Whether this concerns the signature (missing, malformed, stale or not matching): the
+    /// refusals an operator should see, since they may mean a wrong secret or an attack.
+    pub fn is_signature_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::MissingSignature
+                | Self::MalformedSignature(_)
+                | Self::StaleTimestamp { .. }
+                | Self::InvalidSignature
+        )
+    }
+
+    /// The `title` member of a refusal's problem body: the status phrase (RFC 9110), as RFC 9457
+    /// asks of `about:blank` problems.
     pub fn title(&self) -> &'static str {
         match self.status() {
+            200 => "OK",
             400 => "Bad Request",
             401 => "Unauthorized",
             413 => "Content Too Large",
@@ -141,8 +179,12 @@ impl Rejection {
         }
     }
 
-    /// The problem details object (RFC 9457) for this rejection.
-    pub fn problem(&self) -> ProblemDetails {
+    /// The problem details object (RFC 9457) of a refusal; `None` for an ignored event, whose
+    /// body is an acknowledgement, not a problem.
+    pub fn problem(&self) -> Option<ProblemDetails> {
+        if !self.is_refusal() {
+            return None;
+        }
         let mut problem = ProblemDetails {
             problem_type: PROBLEM_TYPE,
             title: self.title(),
@@ -172,7 +214,17 @@ impl Rejection {
             }
             _ => {}
         }
-        problem
+        Some(problem)
+    }
+
+    /// The `Content-Type` of the answer: [`PROBLEM_CONTENT_TYPE`] for a refusal,
+    /// `application/json` for an ignored event.
+    pub fn content_type(&self) -> &'static str {
+        if self.is_refusal() {
+            PROBLEM_CONTENT_TYPE
+        } else {
+            "application/json"
+        }
     }
 
     /// The `Retry-After` header value to send with the answer, in seconds, if any.
@@ -183,10 +235,23 @@ impl Rejection {
         }
     }
 
-    /// The response body: the problem details as compact JSON, media type
-    /// [`PROBLEM_CONTENT_TYPE`].
+    /// The response body, compact JSON of media type [`Rejection::content_type`]: the problem
+    /// details of a refusal, or `{"status":"ignored","eventType":…}` for an ignored event.
     pub fn body(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.problem()).expect("problem details always serialize")
+        #[derive(Serialize)]
+        struct Acknowledgement<'a> {
+            status: &'static str,
+            #[serde(rename = "eventType")]
+            event_type: &'a str,
+        }
+        let body = match (self, self.problem()) {
+            (Self::Ignored { event_type }, _) => serde_json::to_vec(&Acknowledgement {
+                status: "ignored",
+                event_type,
+            }),
+            (_, problem) => serde_json::to_vec(&problem),
+        };
+        body.expect("strings and numbers always serialize")
     }
 }
 
@@ -222,6 +287,9 @@ impl fmt::Display for Rejection {
             Self::NotConfigured { hint } => {
                 write!(f, "the webhook receiver is not configured: {hint}")
             }
+            Self::Ignored { .. } => f.write_str(
+                "the event type is not taken by this endpoint; acknowledged with 200 and ignored",
+            ),
         }
     }
 }

@@ -18,6 +18,9 @@ use crate::signature::{SIGNATURE_HEADER, SignatureTimestamp};
 
 pub use crate::signature::sign;
 
+/// The secret [`SignedRequest::builder`] signs with unless told otherwise.
+pub const TEST_SECRET: &str = "whsec_test_secret";
+
 /// The current time as a signature timestamp.
 pub fn now() -> SignatureTimestamp {
     SignatureTimestamp::now()
@@ -34,12 +37,12 @@ pub struct SignedRequest {
 }
 
 impl SignedRequest {
-    /// Starts a request carrying `body`, by default signed now with `whsec_test_secret` and sent
+    /// Starts a request carrying `body`, by default signed now with [`TEST_SECRET`] and sent
     /// as `application/json`.
     pub fn builder(body: impl Into<Vec<u8>>) -> SignedRequestBuilder {
         SignedRequestBuilder {
             body: body.into(),
-            secret: "whsec_test_secret".to_owned(),
+            secret: TEST_SECRET.to_owned(),
             timestamp: None,
             content_type: Some("application/json".to_owned()),
             signature_override: None,

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use enrich_axum::{Event, PersonEvent, WebhookConfig, WebhookDelivery};
+use enrich_axum::{Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -53,15 +53,15 @@ pub async fn serve(app: Router) -> io::Result<RunningServer> {
     }
 }
 
-async fn webhook(WebhookDelivery(delivery): WebhookDelivery) -> Response {
+async fn webhook(Webhook(delivery): WebhookDelivery) -> Response {
     view(Seen::Delivery(&delivery))
 }
 
-async fn event(Event(event): Event) -> Response {
+async fn event(Webhook(event): Event) -> Response {
     view(Seen::Event(&event))
 }
 
-async fn person(PersonEvent(person): PersonEvent) -> Response {
+async fn person(Webhook(person): PersonEvent) -> Response {
     view(Seen::Person(&person))
 }
 

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use enrich_poem::{Event, PersonEvent, WebhookConfig, WebhookDelivery};
+use enrich_poem::{Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, Response, Route as Routes, Server, handler, post};
 use tokio::sync::oneshot;
@@ -48,17 +48,17 @@ impl Adapter for PoemAdapter {
 }
 
 #[handler]
-fn webhook(WebhookDelivery(delivery): WebhookDelivery) -> Response {
+fn webhook(Webhook(delivery): WebhookDelivery) -> Response {
     view(Seen::Delivery(&delivery))
 }
 
 #[handler]
-fn event(Event(event): Event) -> Response {
+fn event(Webhook(event): Event) -> Response {
     view(Seen::Event(&event))
 }
 
 #[handler]
-fn person(PersonEvent(person): PersonEvent) -> Response {
+fn person(Webhook(person): PersonEvent) -> Response {
     view(Seen::Person(&person))
 }
 
