@@ -33,13 +33,13 @@ pub(crate) fn decode_event(body: &[u8]) -> Result<WebhookEvent, Rejection> {
 }
 
 fn malformed_json(error: &serde_json::Error) -> Rejection {
-    // serde_json's syntax messages ("EOF while parsing a value", "trailing characters",
-    // "recursion limit exceeded", …) describe structure only, never the body's content.
     let message = strip_position(&error.to_string());
     let detail = if error.classify() == Category::Eof && error.column() == 0 && error.line() == 1 {
         "the body is empty; a JSON object is required".to_owned()
-    } else {
+    } else if SYNTAX_MESSAGES.contains(&message.as_str()) {
         format!("the body is not valid JSON: {message}")
+    } else {
+        "the body is not valid JSON".to_owned()
     };
     Rejection::MalformedJson {
         detail,
@@ -47,6 +47,32 @@ fn malformed_json(error: &serde_json::Error) -> Rejection {
         column: error.column(),
     }
 }
+
+/// serde_json's syntax messages, which describe structure only. Any other message is left out of
+/// the detail (fail closed), so a future message that quotes the body cannot reach an answer.
+const SYNTAX_MESSAGES: &[&str] = &[
+    "EOF while parsing a list",
+    "EOF while parsing an object",
+    "EOF while parsing a string",
+    "EOF while parsing a value",
+    "expected `:`",
+    "expected `,` or `]`",
+    "expected `,` or `}`",
+    "expected ident",
+    "expected value",
+    "expected `\"`",
+    "invalid escape",
+    "invalid number",
+    "number out of range",
+    "invalid unicode code point",
+    "control character (\\u0000-\\u001F) found while parsing a string",
+    "key must be a string",
+    "lone leading surrogate in hex escape",
+    "trailing comma",
+    "trailing characters",
+    "unexpected end of hex escape",
+    "recursion limit exceeded",
+];
 
 /// Locates a shape error: by decoding the body again with path tracking, or, when `data` came
 /// before `eventType` (so the decoder buffered it and the path stops at the envelope), by
@@ -78,17 +104,87 @@ fn invalid_payload(
                 }
             },
         };
-    let message = in_json_terms(&redact_strings(&strip_position(&error.to_string())));
+    let found = document.pointer(&pointer);
     let location = if pointer.is_empty() {
         "the document".to_owned()
     } else {
         pointer.clone()
     };
     Rejection::InvalidPayload {
-        detail: format!("the body is not a valid webhook event: {message} (at {location})"),
+        detail: format!(
+            "the body is not a valid webhook event: {} (at {location})",
+            describe(&error.to_string(), found)
+        ),
         pointer,
         line: position.0,
         column: position.1,
+    }
+}
+
+/// What is wrong at the failing place, built only from what the decoder expected (words of this
+/// crate's types, mapped to JSON's) and the JSON kind found there: never from the message text
+/// that could quote the body. An expectation this function does not know is left out rather
+/// than quoted.
+fn describe(message: &str, found: Option<&serde_json::Value>) -> String {
+    for prefix in ["missing field `", "duplicate field `"] {
+        if let Some(name) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .filter(|name| is_field_name(name))
+        {
+            return format!("{}`{name}`", &prefix[..prefix.len() - 1]);
+        }
+    }
+    let expected = message
+        .rsplit_once(", expected ")
+        .map(|(_, expected)| strip_position(expected))
+        .and_then(|expected| expected_in_json_terms(&expected));
+    match (expected, found.map(json_kind)) {
+        (Some(expected), Some(found)) => format!("expected {expected}, found {found}"),
+        (Some(expected), None) => format!("expected {expected}"),
+        (None, Some(found)) => format!("{found} is not accepted here"),
+        (None, None) => "the value does not fit its field".to_owned(),
+    }
+}
+
+/// A field name as this crate's types spell them (letters, digits, `_`): what `missing field`
+/// and `duplicate field` errors name.
+fn is_field_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// serde's and this crate's expectations in JSON's words; `None` for one not listed here.
+fn expected_in_json_terms(expected: &str) -> Option<&'static str> {
+    let expected = expected.trim();
+    Some(match expected {
+        _ if expected.starts_with("struct ") => "an object",
+        "a map" | "map" => "an object",
+        "a webhook event object with `eventType` and `data`" => {
+            "an object with `eventType` and `data`"
+        }
+        "f64" | "f32" | "a number" => "a number",
+        _ if expected.starts_with("a whole number or null") => "a whole number or null",
+        _ if expected.starts_with("a whole number") => "a whole number",
+        "u64" | "i64" | "u32" | "i32" | "u16" | "u8" | "usize" => "a whole number",
+        "a sequence" | "sequence" => "an array",
+        "a string" | "string" => "a string",
+        "a boolean" | "bool" => "a boolean",
+        "unit" | "null" => "null",
+        _ => return None,
+    })
+}
+
+/// The JSON kind of a value, in words.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -127,68 +223,12 @@ fn json_pointer(path: &serde_path_to_error::Path) -> String {
     pointer
 }
 
-/// Says serde's expectations in JSON's words, not Rust's: `expected f64` becomes `expected a
-/// number`, `expected struct EnrichedPersonResponse` becomes `expected an object`.
-fn in_json_terms(message: &str) -> String {
-    // A struct decoded from an array reports the array's length; what is wrong is the array.
-    if message.starts_with("invalid length ") && message.contains(", expected struct ") {
-        return "invalid type: array, expected an object".to_owned();
-    }
-    let mut message = match message.find("expected struct ") {
-        Some(index) => format!("{}expected an object", &message[..index]),
-        None => message.to_owned(),
-    };
-    for (rust, json) in [
-        ("expected f64", "expected a number"),
-        ("expected u64", "expected a whole number"),
-        ("expected i64", "expected a whole number"),
-        ("expected a sequence", "expected an array"),
-        ("expected a map", "expected an object"),
-        ("sequence, expected", "array, expected"),
-        ("map, expected", "object, expected"),
-    ] {
-        message = message.replace(rust, json);
-    }
-    message
-}
-
 /// serde_json appends " at line L column C"; the problem body carries those as numbers instead.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(index) => message[..index].to_owned(),
         None => message.to_owned(),
     }
-}
-
-/// Replaces the content of quoted string values in a serde message (`invalid type: string
-/// "ada@example.com", expected f64`) so that no value from the body reaches the response.
-fn redact_strings(message: &str) -> String {
-    let mut redacted = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(start) = rest.find("string \"") {
-        let (before, quoted) = rest.split_at(start + "string ".len());
-        redacted.push_str(before);
-        redacted.push_str("\"…\"");
-        rest = match closing_quote(&quoted[1..]) {
-            Some(end) => &quoted[1 + end + 1..],
-            None => "",
-        };
-    }
-    redacted.push_str(rest);
-    redacted
-}
-
-/// The index of the first `"` not escaped by a backslash (serde quotes values with `{:?}`).
-fn closing_quote(text: &str) -> Option<usize> {
-    let mut escaped = false;
-    for (index, c) in text.char_indices() {
-        match c {
-            '\\' if !escaped => escaped = true,
-            '"' if !escaped => return Some(index),
-            _ => escaped = false,
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -213,7 +253,7 @@ mod tests {
         assert!(!detail.contains("high"), "{detail}");
         assert_eq!(
             detail,
-            "the body is not a valid webhook event: invalid type: string \"…\", expected a number \
+            "the body is not a valid webhook event: expected a number, found a string \
              (at /data/person/mobilePhones/0/confidenceScore)"
         );
     }
@@ -262,21 +302,32 @@ mod tests {
     }
 
     #[test]
-    fn speaks_json_not_rust() {
+    fn speaks_json_not_rust_and_quotes_no_value() {
         let detail = |body: &str| rejection(body).to_string();
         assert!(
             detail(r#"{"eventType":"person.enrichment.completed","data":[]}"#)
-                .contains("invalid type: array, expected an object (at /data)")
+                .ends_with(": expected an object, found an array (at /data)")
         );
+        let number =
+            detail(r#"{"eventType":"person.enrichment.completed","data":{"person":33612345678}}"#);
         assert!(
-            detail(r#"{"eventType":"person.enrichment.completed","data":{"person":7}}"#)
-                .contains("invalid type: integer `7`, expected an object (at /data/person)")
+            number.ends_with(": expected an object, found a number (at /data/person)"),
+            "{number}"
         );
         assert!(
             detail(
                 r#"{"eventType":"person.enrichment.completed","data":{"person":{"emails":{}}}}"#
             )
-            .contains("invalid type: object, expected an array (at /data/person/emails)")
+            .ends_with(": expected an array, found an object (at /data/person/emails)")
+        );
+        assert!(
+            detail(
+                r#"{"data":{"company":{"employeeCount":-12345}},"eventType":"company.enrichment.completed"}"#
+            )
+            .ends_with(": expected a whole number, found a number (at /data/company/employeeCount)")
+        );
+        assert!(
+            detail(r#"{"data":{}}"#).ends_with(": missing field `eventType` (at the document)")
         );
     }
 
@@ -289,15 +340,33 @@ mod tests {
     }
 
     #[test]
-    fn points_into_arrays_and_redacts_every_quoted_value() {
+    fn points_into_arrays() {
         let body = r#"{"eventType":"person.enrichment.completed","data":{"person":{"emails":[{"email":1}]}}}"#;
         let Rejection::InvalidPayload { pointer, .. } = rejection(body) else {
             panic!("expected invalid_payload");
         };
         assert_eq!(pointer, "/data/person/emails/0/email");
+    }
+
+    #[test]
+    fn an_unknown_expectation_is_left_out_not_quoted() {
         assert_eq!(
-            redact_strings(r#"string "a\"b" and string "c""#),
-            r#"string "…" and string "…""#
+            describe(
+                "invalid value: string \"secret\", expected something new",
+                None
+            ),
+            "the value does not fit its field"
+        );
+        assert_eq!(
+            describe(
+                "invalid type: integer `42`, expected whatever",
+                Some(&serde_json::json!(42))
+            ),
+            "a number is not accepted here"
+        );
+        assert_eq!(
+            describe("missing field `a b`", None),
+            "the value does not fit its field"
         );
     }
 }
