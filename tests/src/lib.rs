@@ -40,3 +40,9 @@ pub mod client;
 pub mod runner;
 pub mod server;
 pub mod view;
+
+/// The root README's code blocks, compiled (and the runnable ones run) as doctests, so the quick
+/// starts cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct RootReadme;

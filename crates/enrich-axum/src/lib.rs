@@ -227,3 +227,8 @@ fn classify(error: &axum::Error) -> BodyError {
         BodyError::Failed
     }
 }
+
+/// The README's code blocks, compiled (and the runnable ones run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct Readme;

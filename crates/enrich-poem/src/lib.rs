@@ -192,3 +192,8 @@ async fn receive(req: &Request, body: &mut RequestBody) -> Result<Delivery, Reje
         .receive_body(&headers, body.into_bytes_stream(), |_| BodyError::Failed)
         .await
 }
+
+/// The README's code blocks, compiled (and the runnable ones run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct Readme;

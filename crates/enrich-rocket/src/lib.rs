@@ -288,3 +288,8 @@ async fn receive<'r>(req: &'r Request<'_>, data: Data<'r>) -> Result<Delivery, R
         config.receive_body(&headers, chunks, classify).await
     }
 }
+
+/// The README's code blocks, compiled (and the runnable ones run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct Readme;
