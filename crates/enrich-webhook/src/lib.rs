@@ -5,19 +5,22 @@
 //! that decode to a [`WebhookEvent`](enrich_types::WebhookEvent). Everything else gets one
 //! [`Rejection`], with a status and an RFC 9457 `application/problem+json` body.
 //!
-//! The checks run in this order:
+//! The checks run in this order (1 to 3 from the headers alone, before the body is read):
 //!
 //! | # | check | `code` | status |
 //! |---|---|---|---|
 //! | 1 | `Content-Type`, if present, is `application/json` or `application/*+json` | `unsupported_media_type` | 415 |
-//! | 2 | the body fits the limit (a larger `Content-Length` is refused before reading) | `payload_too_large` | 413 |
-//! | 3 | `x-surfe-signature` is present, well-formed, fresh, and matches a configured secret | `missing_signature`, `malformed_signature`, `stale_timestamp`, `invalid_signature` | 401 |
-//! | 4 | the body is one JSON document | `malformed_json` | 400 |
-//! | 5 | the JSON is a webhook event whose `data` fits its type | `invalid_payload` | 422 |
+//! | 2 | a declared `Content-Length` fits the limit | `payload_too_large` | 413 |
+//! | 3 | `x-surfe-signature` is present, well-formed and fresh | `missing_signature`, `malformed_signature`, `stale_timestamp` | 401 |
+//! | 4 | the body, as read, fits the limit | `payload_too_large` | 413 |
+//! | 5 | a `v0` matches the body under a configured secret | `invalid_signature` | 401 |
+//! | 6 | the body is one JSON document | `malformed_json` | 400 |
+//! | 7 | the JSON is a webhook event whose `data` fits its type | `invalid_payload` | 422 |
 //!
 //! A body that cannot be read to its end is `incomplete_body` (400). An unknown `eventType` is
 //! not a rejection: it is delivered as [`WebhookEvent::Unknown`](enrich_types::WebhookEvent),
-//! which adapters acknowledge with 200 so that the sender does not retry it forever.
+//! which adapters acknowledge with 200 so that the sender does not retry it forever. An extractor
+//! that does not take a genuine event answers [`Rejection::Ignored`] (200).
 //!
 //! The public API holds no `http`, axum, Rocket or Poem type: adapters pass header values as
 //! bytes and the body as [`bytes::Bytes`].
@@ -44,9 +47,9 @@
 //! # Ok::<(), enrich_webhook::ConfigError>(())
 //! ```
 //!
-//! Logs go through `tracing`: one `webhook_delivery` span per delivery (event type, batch id,
-//! whether it was verified, outcome) and a `warn` event per rejection with its code. No name,
-//! email, phone or body content is logged.
+//! Logs go through `tracing`: a DEBUG `webhook_delivery` span (event type, batch id, whether it
+//! was verified, outcome) that the accepted [`Delivery`] carries, signature failures at WARN and
+//! other refusals at DEBUG, each with its code. No name, email, phone or body content is logged.
 
 #![warn(missing_docs)]
 
@@ -85,3 +88,8 @@ pub use rejection::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE, ProblemDetails, Rejectio
 pub use signature::{
     SIGNATURE_HEADER, SignatureError, SignatureProblem, SignatureTimestamp, SigningKeys, Tolerance,
 };
+
+/// The README's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct Readme;
