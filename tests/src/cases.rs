@@ -365,7 +365,7 @@ pub fn padded_to(body: &str, length: usize) -> Vec<u8> {
 
 /// Every case. Signatures are made now, with the real clock the servers use too.
 pub fn cases() -> Vec<Case> {
-    use Route::{Event, Person, Webhook};
+    use Route::{Company, Event, Person, Webhook};
 
     let person = || Expect::handled(Webhook, PERSON).external_id("crm-42");
     let t = now();
@@ -881,6 +881,32 @@ pub fn cases() -> Vec<Case> {
             "`PersonEvent` rejects exactly as `WebhookDelivery` does.",
             to(Person, r#"{"eventType":"person.enrichment.completed","data":{"person":[]}}"#).one(),
             Expect::invalid_payload("/data/person"),
+        ),
+        case(
+            "company_event_at_company",
+            "`CompanyEvent` takes a company event.",
+            to(Company, COMPANY_BODY).one(),
+            Expect::handled(Company, COMPANY)
+                .external_id("acct-7")
+                .event(COMPANY_BODY),
+        ),
+        case(
+            "person_event_at_company",
+            "`CompanyEvent` acknowledges a person event (200) without running the handler.",
+            to(Company, PERSON_BODY).one(),
+            Expect::Ignored { event_type: PERSON },
+        ),
+        case(
+            "unknown_event_at_company",
+            "`CompanyEvent` acknowledges an unknown event (200) without running the handler.",
+            to(Company, UNKNOWN_BODY).one(),
+            Expect::Ignored { event_type: UNKNOWN },
+        ),
+        case(
+            "rejection_at_company",
+            "`CompanyEvent` rejects exactly as `WebhookDelivery` does.",
+            to(Company, r#"{"eventType":"company.enrichment.completed","data":{"company":{"employeeCount":"many"}}}"#).one(),
+            Expect::invalid_payload("/data/company/employeeCount"),
         ),
     ]
 }

@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 ///
 /// - `POST /webhook` taking `WebhookDelivery`,
 /// - `POST /event` taking `Event`,
-/// - `POST /person` taking `PersonEvent`.
+/// - `POST /person` taking `PersonEvent`;
+/// - `POST /company` taking `CompanyEvent`.
 pub trait Adapter {
     /// The framework's name, used in failure messages.
     const NAME: &'static str;

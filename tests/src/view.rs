@@ -2,14 +2,16 @@
 //! adapters' handlers cannot drift apart.
 
 use enrich_webhook::Delivery;
-use enrich_webhook::enrich_types::{PersonEnrichmentCompleted, WebhookEvent};
+use enrich_webhook::enrich_types::{
+    CompanyEnrichmentCompleted, PersonEnrichmentCompleted, WebhookEvent,
+};
 use serde_json::{Map, Value, json};
 
 /// The `Content-Type` of every handler answer. Each handler sets it explicitly (Poem's own
 /// `Json` would add `; charset=utf-8`, which is not what is compared here).
 pub const VIEW_CONTENT_TYPE: &str = "application/json";
 
-/// The three routes every test server serves, one per extractor.
+/// The four routes every test server serves, one per extractor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     /// `POST /webhook`: takes `WebhookDelivery`.
@@ -18,11 +20,13 @@ pub enum Route {
     Event,
     /// `POST /person`: takes `PersonEvent`.
     Person,
+    /// `POST /company`: takes `CompanyEvent`.
+    Company,
 }
 
 impl Route {
     /// Every route, in the order the servers mount them.
-    pub const ALL: [Route; 3] = [Route::Webhook, Route::Event, Route::Person];
+    pub const ALL: [Route; 4] = [Route::Webhook, Route::Event, Route::Person, Route::Company];
 
     /// The request path.
     pub const fn path(self) -> &'static str {
@@ -30,6 +34,7 @@ impl Route {
             Route::Webhook => "/webhook",
             Route::Event => "/event",
             Route::Person => "/person",
+            Route::Company => "/company",
         }
     }
 
@@ -39,6 +44,7 @@ impl Route {
             Route::Webhook => "webhook",
             Route::Event => "event",
             Route::Person => "person",
+            Route::Company => "company",
         }
     }
 }
@@ -52,6 +58,8 @@ pub enum Seen<'a> {
     Event(&'a WebhookEvent),
     /// `PersonEvent`: the person event's `data` alone.
     Person(&'a PersonEnrichmentCompleted),
+    /// `CompanyEvent`: the company event's `data` alone.
+    Company(&'a CompanyEnrichmentCompleted),
 }
 
 /// The body a handler answers with (status 200, [`VIEW_CONTENT_TYPE`]):
@@ -82,6 +90,12 @@ pub fn handler_view(seen: Seen<'_>) -> Vec<u8> {
         Seen::Person(data) => {
             let event = WebhookEvent::PersonEnrichmentCompleted(data.clone());
             view.insert("route".into(), Route::Person.name().into());
+            view.insert("eventType".into(), event.event_type().into());
+            to_value(&event)
+        }
+        Seen::Company(data) => {
+            let event = WebhookEvent::CompanyEnrichmentCompleted(data.clone());
+            view.insert("route".into(), Route::Company.name().into());
             view.insert("eventType".into(), event.event_type().into());
             to_value(&event)
         }

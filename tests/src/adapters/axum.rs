@@ -1,4 +1,4 @@
-//! The suite's axum server: a `Router` with the three extractors, the configuration as state.
+//! The suite's axum server: a `Router` with the four extractors, the configuration as state.
 
 use std::io;
 
@@ -6,7 +6,7 @@ use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use enrich_axum::{Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery};
+use enrich_axum::{CompanyEvent, Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -31,6 +31,7 @@ pub fn router(config: WebhookConfig) -> Router {
         .route(Route::Webhook.path(), post(webhook))
         .route(Route::Event.path(), post(event))
         .route(Route::Person.path(), post(person))
+        .route(Route::Company.path(), post(company))
         .with_state(config)
 }
 
@@ -63,6 +64,10 @@ async fn event(Webhook(event): Event) -> Response {
 
 async fn person(Webhook(person): PersonEvent) -> Response {
     view(Seen::Person(&person))
+}
+
+async fn company(Webhook(company): CompanyEvent) -> Response {
+    view(Seen::Company(&company))
 }
 
 fn view(seen: Seen<'_>) -> Response {

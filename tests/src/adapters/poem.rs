@@ -2,7 +2,7 @@
 
 use std::io;
 
-use enrich_poem::{Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery};
+use enrich_poem::{CompanyEvent, Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, Response, Route as Routes, Server, handler, post};
 use tokio::sync::oneshot;
@@ -22,6 +22,7 @@ impl Adapter for PoemAdapter {
             .at(Route::Webhook.path(), post(webhook))
             .at(Route::Event.path(), post(event))
             .at(Route::Person.path(), post(person))
+            .at(Route::Company.path(), post(company))
             .data(config);
         let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
         let addr = acceptor
@@ -60,6 +61,11 @@ fn event(Webhook(event): Event) -> Response {
 #[handler]
 fn person(Webhook(person): PersonEvent) -> Response {
     view(Seen::Person(&person))
+}
+
+#[handler]
+fn company(Webhook(company): CompanyEvent) -> Response {
+    view(Seen::Company(&company))
 }
 
 fn view(seen: Seen<'_>) -> Response {

@@ -7,7 +7,7 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use enrich_rocket::{Event, PersonEvent, WebhookConfig, WebhookDelivery};
+use enrich_rocket::{CompanyEvent, Event, PersonEvent, WebhookConfig, WebhookDelivery};
 use rocket::config::{LogLevel, Shutdown};
 use rocket::data::Limits;
 use rocket::fairing::AdHoc;
@@ -48,7 +48,7 @@ pub fn rocket_with(config: WebhookConfig, limits: Limits) -> Rocket<Build> {
         ..Config::debug_default()
     };
     rocket::custom(rocket_config)
-        .mount("/", routes![webhook, event, person])
+        .mount("/", routes![webhook, event, person, company])
         .register("/", enrich_rocket::catchers())
         .manage(config)
 }
@@ -87,7 +87,12 @@ fn event(event: Event) -> (ContentType, Vec<u8>) {
 
 #[post("/person", data = "<person>")]
 fn person(person: PersonEvent) -> (ContentType, Vec<u8>) {
-    view(Seen::Person(&person.0))
+    view(Seen::Person(&person))
+}
+
+#[post("/company", data = "<company>")]
+fn company(company: CompanyEvent) -> (ContentType, Vec<u8>) {
+    view(Seen::Company(&company))
 }
 
 fn view(seen: Seen<'_>) -> (ContentType, Vec<u8>) {
