@@ -191,11 +191,11 @@ async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Re
         _ => config,
     };
     let first = |name: &str| parts.headers.get(name).map(HeaderValue::as_bytes);
-    let headers = RequestHeaders {
-        content_type: first(header::CONTENT_TYPE.as_str()),
-        content_length: first(header::CONTENT_LENGTH.as_str()),
-        signature: first(SIGNATURE_HEADER),
-    };
+    let headers = RequestHeaders::new(
+        first(header::CONTENT_TYPE.as_str()),
+        first(header::CONTENT_LENGTH.as_str()),
+        first(SIGNATURE_HEADER),
+    );
     config
         .receive_body(&headers, body.into_data_stream(), classify)
         .await

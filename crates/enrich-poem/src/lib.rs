@@ -180,11 +180,11 @@ async fn receive(req: &Request, body: &mut RequestBody) -> Result<Delivery, Reje
         });
     };
     let header = |name| req.headers().get(name).map(|value| value.as_bytes());
-    let headers = RequestHeaders {
-        content_type: header(CONTENT_TYPE.as_str()),
-        content_length: header(CONTENT_LENGTH.as_str()),
-        signature: header(SIGNATURE_HEADER),
-    };
+    let headers = RequestHeaders::new(
+        header(CONTENT_TYPE.as_str()),
+        header(CONTENT_LENGTH.as_str()),
+        header(SIGNATURE_HEADER),
+    );
     let body = body
         .take()
         .map_err(|_| Rejection::NotConfigured { hint: BODY_TAKEN })?;

@@ -267,11 +267,11 @@ async fn receive<'r>(req: &'r Request<'_>, data: Data<'r>) -> Result<Delivery, R
     let limit = rocket_limit.min(config.max_body_bytes());
     // Rocket drops header values that are not UTF-8; the rest are passed as sent.
     let header = |name| req.headers().get_one(name).map(str::as_bytes);
-    let headers = RequestHeaders {
-        content_type: header("Content-Type"),
-        content_length: header("Content-Length"),
-        signature: header(SIGNATURE_HEADER),
-    };
+    let headers = RequestHeaders::new(
+        header("Content-Type"),
+        header("Content-Length"),
+        header(SIGNATURE_HEADER),
+    );
     // One byte past the limit is read, so that the collector sees a body over it and refuses it.
     let declared = req
         .headers()

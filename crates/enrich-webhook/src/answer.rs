@@ -10,6 +10,7 @@ pub const ANSWER_STATUSES: [u16; 8] = [200, 400, 401, 413, 415, 422, 500, 503];
 
 /// A complete HTTP answer in framework-free terms: status, `Content-Type` and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Answer {
     /// The HTTP status code.
     pub status: u16,

@@ -79,6 +79,7 @@ impl Delivery {
 /// Identifies one event across redeliveries. Its `Display` form is a compact string suitable as
 /// a database key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IdempotencyKey {
     /// The event's own identity.
     Ids {

@@ -27,17 +27,31 @@ pub struct RequestHeaders<'a> {
 }
 
 impl<'a> RequestHeaders<'a> {
+    /// Headers from their raw values: `Content-Type`, `Content-Length` and `x-surfe-signature`
+    /// (the first value of each, as sent).
+    pub fn new(
+        content_type: Option<&'a [u8]>,
+        content_length: Option<&'a [u8]>,
+        signature: Option<&'a [u8]>,
+    ) -> Self {
+        Self {
+            content_type,
+            content_length,
+            signature,
+        }
+    }
+
     /// Headers from string values, for callers that hold them as text.
     pub fn from_strs(
         content_type: Option<&'a str>,
         content_length: Option<&'a str>,
         signature: Option<&'a str>,
     ) -> Self {
-        Self {
-            content_type: content_type.map(str::as_bytes),
-            content_length: content_length.map(str::as_bytes),
-            signature: signature.map(str::as_bytes),
-        }
+        Self::new(
+            content_type.map(str::as_bytes),
+            content_length.map(str::as_bytes),
+            signature.map(str::as_bytes),
+        )
     }
 
     /// The declared body length, when the header is a decimal number (saturating: a number too
@@ -205,6 +219,7 @@ impl WebhookConfig {
 /// What a framework's body read error means to the pipeline (see
 /// [`WebhookConfig::receive_body`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BodyError {
     /// The framework's own body-size limit cut the body off: `payload_too_large`.
     TooLarge,

@@ -314,6 +314,7 @@ impl From<SignatureError> for Rejection {
 
 /// An RFC 9457 problem details object, as every rejection body carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ProblemDetails {
     /// The problem type: always [`PROBLEM_TYPE`] (`about:blank`); `code` tells problems apart.
     #[serde(rename = "type")]

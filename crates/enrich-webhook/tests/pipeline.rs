@@ -497,10 +497,7 @@ fn headers_that_are_not_text_are_judged_not_ignored() {
             .code(),
         "malformed_signature"
     );
-    let headers = RequestHeaders {
-        signature: request.headers().signature,
-        ..RequestHeaders::default()
-    };
+    let headers = RequestHeaders::new(None, None, request.headers().signature);
     assert!(
         config
             .receive_at(&headers, request.body.clone(), at(T))
