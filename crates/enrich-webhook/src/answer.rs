@@ -83,6 +83,15 @@ mod tests {
                 event_type: String::new(),
             },
         ];
+        // Every variant has its own row of the table, and every row belongs to a variant.
+        let mut rows: Vec<&str> = rejections.iter().map(Rejection::code).collect();
+        rows.sort_unstable();
+        let mut table: Vec<&str> = crate::REJECTION_KINDS
+            .iter()
+            .map(|kind| kind.code)
+            .collect();
+        table.sort_unstable();
+        assert_eq!(rows, table);
         let mut statuses: Vec<u16> = rejections.iter().map(Rejection::status).collect();
         statuses.sort_unstable();
         statuses.dedup();

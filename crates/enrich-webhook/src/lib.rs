@@ -84,7 +84,9 @@ pub mod prelude {
 }
 pub use extract::FromDelivery;
 pub use receive::{BodyCollector, BodyError, RequestHeaders, is_json_media_type};
-pub use rejection::{PROBLEM_CONTENT_TYPE, PROBLEM_TYPE, ProblemDetails, Rejection};
+pub use rejection::{
+    PROBLEM_CONTENT_TYPE, PROBLEM_TYPE, ProblemDetails, REJECTION_KINDS, Rejection, RejectionKind,
+};
 pub use signature::{
     SIGNATURE_HEADER, SignatureError, SignatureProblem, SignatureTimestamp, SigningKeys, Tolerance,
 };

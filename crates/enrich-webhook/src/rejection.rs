@@ -111,40 +111,112 @@ pub enum Rejection {
     },
 }
 
+/// One row of the rejection table: a `code`, its status, and when it is answered. Every
+/// [`Rejection`] has exactly one row; [`REJECTION_KINDS`] lists them all, in the order the checks
+/// run, for documentation generated from the code (the OpenAPI document's answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RejectionKind {
+    /// The stable, machine-readable code (the `code` member of a refusal's body).
+    pub code: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// When it is answered, in a sentence.
+    pub when: &'static str,
+}
+
+const fn kind(code: &'static str, status: u16, when: &'static str) -> RejectionKind {
+    RejectionKind { code, status, when }
+}
+
+/// Every answer a receiver gives instead of calling the handler, in the order the checks run.
+pub const REJECTION_KINDS: [RejectionKind; 12] = [
+    kind(
+        "unsupported_media_type",
+        415,
+        "`Content-Type` is present and is not JSON",
+    ),
+    kind(
+        "payload_too_large",
+        413,
+        "the body (or its declared `Content-Length`) exceeds the limit",
+    ),
+    kind(
+        "missing_signature",
+        401,
+        "there is no `x-surfe-signature` header",
+    ),
+    kind(
+        "malformed_signature",
+        401,
+        "the signature header is not `t=<digits>,v0=<64 hex>`",
+    ),
+    kind(
+        "stale_timestamp",
+        401,
+        "the signature's `t` is outside the tolerance",
+    ),
+    kind(
+        "incomplete_body",
+        400,
+        "the body could not be read to its end",
+    ),
+    kind(
+        "invalid_signature",
+        401,
+        "no `v0` matches the body under any configured secret",
+    ),
+    kind("malformed_json", 400, "the body is not one JSON document"),
+    kind(
+        "invalid_payload",
+        422,
+        "the JSON is not a webhook event, or a known event's `data` does not fit",
+    ),
+    kind(
+        "storage_unavailable",
+        503,
+        "a genuine delivery could not be stored; retry after `Retry-After` seconds",
+    ),
+    kind(
+        "receiver_not_configured",
+        500,
+        "the receiver found no configuration (a setup mistake)",
+    ),
+    kind(
+        "ignored",
+        200,
+        "a genuine event of a type this endpoint does not take: acknowledged, not refused",
+    ),
+];
+
 impl Rejection {
+    /// This rejection's row of [`REJECTION_KINDS`].
+    pub fn kind(&self) -> &'static RejectionKind {
+        let index = match self {
+            Self::UnsupportedMediaType => 0,
+            Self::PayloadTooLarge { .. } => 1,
+            Self::MissingSignature => 2,
+            Self::MalformedSignature(_) => 3,
+            Self::StaleTimestamp { .. } => 4,
+            Self::IncompleteBody => 5,
+            Self::InvalidSignature => 6,
+            Self::MalformedJson { .. } => 7,
+            Self::InvalidPayload { .. } => 8,
+            Self::StorageUnavailable { .. } => 9,
+            Self::NotConfigured { .. } => 10,
+            Self::Ignored { .. } => 11,
+        };
+        &REJECTION_KINDS[index]
+    }
+
     /// The HTTP status code to answer with.
     pub fn status(&self) -> u16 {
-        match self {
-            Self::UnsupportedMediaType => 415,
-            Self::PayloadTooLarge { .. } => 413,
-            Self::IncompleteBody | Self::MalformedJson { .. } => 400,
-            Self::MissingSignature
-            | Self::MalformedSignature(_)
-            | Self::StaleTimestamp { .. }
-            | Self::InvalidSignature => 401,
-            Self::InvalidPayload { .. } => 422,
-            Self::StorageUnavailable { .. } => 503,
-            Self::NotConfigured { .. } => 500,
-            Self::Ignored { .. } => 200,
-        }
+        self.kind().status
     }
 
     /// The stable, machine-readable code (the `code` member of the body).
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::IncompleteBody => "incomplete_body",
-            Self::MissingSignature => "missing_signature",
-            Self::MalformedSignature(_) => "malformed_signature",
-            Self::StaleTimestamp { .. } => "stale_timestamp",
-            Self::InvalidSignature => "invalid_signature",
-            Self::MalformedJson { .. } => "malformed_json",
-            Self::InvalidPayload { .. } => "invalid_payload",
-            Self::StorageUnavailable { .. } => "storage_unavailable",
-            Self::NotConfigured { .. } => "receiver_not_configured",
-            Self::Ignored { .. } => "ignored",
-        }
+        self.kind().code
     }
 
     /// Whether this is a refusal (a 4xx or 5xx answer), as opposed to an ignored event.
