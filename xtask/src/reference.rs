@@ -115,6 +115,20 @@ pub fn render(documents: &[(&str, Value)]) -> Result<String, RenderError> {
          as received.\n\n",
     );
 
+    out.push_str(
+        "## OpenAPI document\n\n\
+         [`openapi.json`](openapi.json) is an OpenAPI 3.1 document built on the same schemas: \
+         `webhooks` describes each signed delivery (`person.enrichment.completed`, \
+         `company.enrichment.completed`, …), its `x-surfe-signature` header and every answer this \
+         project's receivers give (`200`, and each refusal as `application/problem+json` with its \
+         `code`); `paths` describes the REST endpoints (start and get, for people and companies) \
+         with the API-key security scheme; `components.schemas` holds every type once. Load it \
+         in Swagger UI or Redoc (File → open, or `?url=` pointing at the raw file), import it in \
+         Postman or Insomnia, serve a mock with Prism (`prism mock openapi.json`), or generate \
+         models for another language with openapi-generator (`openapi-generator-cli generate -i \
+         openapi.json -g <language>`). `cargo xtask ci` validates it with \
+         openapi-spec-validator and runs schemathesis against the local fake of the API.\n\n",
+    );
     out.push_str("## Files\n\n");
     out.push_str("| File | Root type | Description |\n|---|---|---|\n");
     for (file, title, description) in &roots {

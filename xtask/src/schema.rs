@@ -1,7 +1,8 @@
 //! `cargo xtask schema [--check]`: the generated files of `schema/`.
 //!
-//! The files are the JSON Schemas of `enrich_types::schema::published_schemas()` plus
-//! `README.md`, a Markdown reference rendered from those schemas (see [`crate::reference`]).
+//! The files are the JSON Schemas of `enrich_types::schema::published_schemas()`, `README.md`, a
+//! Markdown reference rendered from those schemas (see [`crate::reference`]), and `openapi.json`,
+//! the OpenAPI 3.1 document built on them (see [`crate::openapi`]).
 //! They are committed; `--check` (and the test in `xtask/tests/`) fails when regenerating them
 //! would change anything.
 
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 use enrich_types::schema::published_schemas;
 
-use crate::reference;
+use crate::{openapi, reference};
 
 /// The name of the generated Markdown reference in `schema/`.
 pub const README_FILE: &str = "README.md";
@@ -51,6 +52,26 @@ impl fmt::Display for Drift {
     }
 }
 
+/// Why the files of `schema/` could not be generated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GenerateError {
+    /// The Markdown reference could not be rendered.
+    Reference(reference::RenderError),
+    /// The OpenAPI document could not be built.
+    OpenApi(openapi::OpenApiError),
+}
+
+impl fmt::Display for GenerateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Reference(error) => error.fmt(f),
+            Self::OpenApi(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for GenerateError {}
+
 /// The `schema/` directory of the workspace.
 pub fn schema_dir() -> PathBuf {
     crate::workspace_root().join("schema")
@@ -58,7 +79,7 @@ pub fn schema_dir() -> PathBuf {
 
 /// Every file of `schema/`, generated in memory: the schemas in their published order, then the
 /// Markdown reference.
-pub fn generate() -> Result<Vec<GeneratedFile>, reference::RenderError> {
+pub fn generate() -> Result<Vec<GeneratedFile>, GenerateError> {
     let schemas = published_schemas();
     let mut files: Vec<GeneratedFile> = schemas
         .iter()
@@ -73,7 +94,12 @@ pub fn generate() -> Result<Vec<GeneratedFile>, reference::RenderError> {
         .collect();
     files.push(GeneratedFile {
         file_name: README_FILE.to_owned(),
-        contents: reference::render(&documents)?,
+        contents: reference::render(&documents).map_err(GenerateError::Reference)?,
+    });
+    files.push(GeneratedFile {
+        file_name: openapi::OPENAPI_FILE.to_owned(),
+        contents: openapi::render(&documents, env!("CARGO_PKG_VERSION"))
+            .map_err(GenerateError::OpenApi)?,
     });
     Ok(files)
 }
