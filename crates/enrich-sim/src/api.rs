@@ -1,0 +1,223 @@
+//! The HTTP side of the fake: the four REST endpoints, the API key, throttling and errors.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use enrich_types::{
+    ApiError, EnrichCompaniesRequest, EnrichPeopleRequest, EnrichmentAccepted, RequestError,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use crate::engine::{Engine, Items, Kind};
+
+/// The largest request body read: a 10,000-person request with every field is about 3 MB.
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// State of the handlers.
+#[derive(Clone)]
+pub(crate) struct Api {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) throttle: Arc<Throttle>,
+}
+
+/// Requests to answer `429` before serving again.
+#[derive(Default)]
+pub(crate) struct Throttle {
+    remaining: AtomicU32,
+    retry_after_secs: AtomicU64,
+}
+
+impl Throttle {
+    pub(crate) fn set(&self, requests: u32, retry_after: Duration) {
+        self.retry_after_secs
+            .store(retry_after.as_secs(), Ordering::Relaxed);
+        self.remaining.store(requests, Ordering::Relaxed);
+    }
+
+    /// Takes one throttled request if any is left: the `Retry-After` to answer with.
+    fn take(&self) -> Option<u64> {
+        self.remaining
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(1)
+            })
+            .ok()
+            .map(|_| self.retry_after_secs.load(Ordering::Relaxed))
+    }
+}
+
+pub(crate) fn router(api: Api) -> Router {
+    Router::new()
+        .route(Kind::People.path(), post(start_people))
+        .route("/v2/people/enrich/{id}", get(get_people))
+        .route(Kind::Companies.path(), post(start_companies))
+        .route("/v2/companies/enrich/{id}", get(get_companies))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(api)
+}
+
+async fn start_people(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = api.admit(&headers) {
+        return refused;
+    }
+    let request: EnrichPeopleRequest = match decode(&body) {
+        Ok(request) => request,
+        Err(refused) => return refused,
+    };
+    if let Err(broken) = request.validate() {
+        return rule_error(&broken);
+    }
+    let url = webhook_url(request.notification_options.as_ref());
+    let count = request.people.len();
+    let batch = api
+        .engine
+        .start(Items::People(request.include, request.people), url);
+    api.accepted(&batch.id, Kind::People, count, "people")
+}
+
+async fn start_companies(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = api.admit(&headers) {
+        return refused;
+    }
+    let request: EnrichCompaniesRequest = match decode(&body) {
+        Ok(request) => request,
+        Err(refused) => return refused,
+    };
+    if let Err(broken) = request.validate() {
+        return rule_error(&broken);
+    }
+    let url = webhook_url(request.notification_options.as_ref());
+    let count = request.companies.len();
+    let batch = api.engine.start(Items::Companies(request.companies), url);
+    api.accepted(&batch.id, Kind::Companies, count, "companies")
+}
+
+async fn get_people(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    api.result(&headers, &id, Kind::People)
+}
+
+async fn get_companies(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    api.result(&headers, &id, Kind::Companies)
+}
+
+impl Api {
+    /// The API key, then the throttle: `401` or `429`, else go on.
+    fn admit(&self, headers: &HeaderMap) -> Result<(), Response> {
+        let key = headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim);
+        let expected = self.engine.config.api_key.as_bytes();
+        if !key.is_some_and(|key| bool::from(key.as_bytes().ct_eq(expected))) {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "missing or invalid API key (Authorization: Bearer <key>)",
+            ));
+        }
+        if let Some(retry_after) = self.throttle.take() {
+            let mut answer = error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
+            answer
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+            return Err(answer);
+        }
+        Ok(())
+    }
+
+    fn accepted(&self, id: &str, kind: Kind, count: usize, noun: &str) -> Response {
+        let mut accepted = EnrichmentAccepted::default();
+        accepted.enrichment_id = Some(id.to_owned());
+        accepted.enrichment_callback_url =
+            Some(format!("{}{}/{id}", self.engine.base_url, kind.path()));
+        accepted.message = Some(format!(
+            "Enrichment of {count} {noun} started; it should be done in about {} s",
+            self.engine.estimate(count).as_secs().max(1)
+        ));
+        json(StatusCode::ACCEPTED, &accepted)
+    }
+
+    fn result(&self, headers: &HeaderMap, id: &str, kind: Kind) -> Response {
+        if let Err(refused) = self.admit(headers) {
+            return refused;
+        }
+        match self.engine.batch(id).filter(|batch| batch.kind == kind) {
+            Some(batch) => json(StatusCode::OK, &batch.snapshot()),
+            None => error(StatusCode::NOT_FOUND, "no enrichment has this id"),
+        }
+    }
+}
+
+fn webhook_url(options: Option<&enrich_types::NotificationOptions>) -> Option<String> {
+    options.and_then(|options| options.webhook_url.clone())
+}
+
+/// Decodes a request body, naming where it does not fit (never echoing its content).
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = if error.inner().is_syntax() || error.inner().is_eof() {
+            "the body is not valid JSON".to_owned()
+        } else if path == "." {
+            "the body does not have the shape of this request".to_owned()
+        } else {
+            format!("the body does not fit the request at `{path}`")
+        };
+        error_message(StatusCode::BAD_REQUEST, message)
+    })?;
+    deserializer
+        .end()
+        .map_err(|_| error(StatusCode::BAD_REQUEST, "the body is not valid JSON"))?;
+    Ok(value)
+}
+
+/// A `400` naming the broken rule, in words that quote nothing from the request.
+fn rule_error(broken: &RequestError) -> Response {
+    let message = match broken {
+        RequestError::WebhookUrlNotHttps { .. } => {
+            "notificationOptions.webhookUrl must be an https URL (or http to a loopback host)"
+                .to_owned()
+        }
+        // The other rules' messages hold counts at most, never request content.
+        other => other.to_string(),
+    };
+    error_message(StatusCode::BAD_REQUEST, message)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    error_message(status, message.to_owned())
+}
+
+/// The API's error body: `{ "code": <status>, "message": … }`.
+fn error_message(status: StatusCode, message: String) -> Response {
+    let mut body = ApiError::default();
+    body.code = Some(i64::from(status.as_u16()));
+    body.message = Some(message);
+    json(status, &body)
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => (status, [(CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
