@@ -128,10 +128,11 @@ pub(crate) fn person(mut rng: Rng, wanted: &PersonToEnrich, include: &Include) -
         .clone()
         .unwrap_or_else(|| pick(&mut rng, &LAST_NAMES).to_owned());
     let (default_company, default_domain) = pick(&mut rng, &COMPANIES);
-    let company = wanted
-        .company_name
-        .clone()
-        .unwrap_or_else(|| default_company.to_owned());
+    let company = match (&wanted.company_name, &wanted.company_domain) {
+        (Some(name), _) => name.clone(),
+        (None, Some(domain)) => name_of_domain(domain),
+        (None, None) => default_company.to_owned(),
+    };
     let domain = wanted
         .company_domain
         .clone()
@@ -266,14 +267,10 @@ fn job_history(rng: &mut Rng, company: &str, title: &str) -> Vec<JobPosition> {
     positions
 }
 
-/// The enriched company for `wanted`.
-pub(crate) fn company(mut rng: Rng, wanted: &CompanyToEnrich) -> Value {
-    let domain = wanted
-        .domain
-        .clone()
-        .unwrap_or_else(|| pick(&mut rng, &COMPANIES).1.to_owned());
-    let label = domain.split('.').next().unwrap_or(&domain);
-    let name: String = label
+/// A company name made from a domain's first label: `cobalt-robotics.example` → `Cobalt Robotics`.
+fn name_of_domain(domain: &str) -> String {
+    let label = domain.split('.').next().unwrap_or(domain);
+    label
         .split('-')
         .map(|word| {
             let mut chars = word.chars();
@@ -282,7 +279,17 @@ pub(crate) fn company(mut rng: Rng, wanted: &CompanyToEnrich) -> Value {
             })
         })
         .collect::<Vec<_>>()
-        .join(" ");
+        .join(" ")
+}
+
+/// The enriched company for `wanted`.
+pub(crate) fn company(mut rng: Rng, wanted: &CompanyToEnrich) -> Value {
+    let domain = wanted
+        .domain
+        .clone()
+        .unwrap_or_else(|| pick(&mut rng, &COMPANIES).1.to_owned());
+    let label = domain.split('.').next().unwrap_or(&domain);
+    let name = name_of_domain(&domain);
     let (industry, sub_industry) = pick(&mut rng, &INDUSTRIES);
     let (location, country, _) = pick(&mut rng, &PLACES);
     let mut company = EnrichedCompanyResponse::default();
