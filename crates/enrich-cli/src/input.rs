@@ -11,17 +11,20 @@ use std::path::Path;
 use enrich_types::{CompanyToEnrich, PersonToEnrich};
 use serde::de::DeserializeOwned;
 
+/// One field: the (normalized) column names it is known by, and how to set it.
+type Column<T> = (&'static [&'static str], fn(&mut T, String));
+
 /// Which columns a CSV may have: each item field with the names it is known by.
 trait CsvItem: Default + DeserializeOwned + 'static {
     /// The JSON member that holds the array, in the object form.
     const MEMBER: &'static str;
     /// (normalized column names, setter) per field.
-    const COLUMNS: &'static [(&'static [&'static str], fn(&mut Self, String))];
+    const COLUMNS: &'static [Column<Self>];
 }
 
 impl CsvItem for PersonToEnrich {
     const MEMBER: &'static str = "people";
-    const COLUMNS: &'static [(&'static [&'static str], fn(&mut Self, String))] = &[
+    const COLUMNS: &'static [Column<Self>] = &[
         (&["firstname", "givenname"], |p, v| p.first_name = Some(v)),
         (&["lastname", "familyname", "surname"], |p, v| {
             p.last_name = Some(v)
@@ -39,7 +42,7 @@ impl CsvItem for PersonToEnrich {
 
 impl CsvItem for CompanyToEnrich {
     const MEMBER: &'static str = "companies";
-    const COLUMNS: &'static [(&'static [&'static str], fn(&mut Self, String))] = &[
+    const COLUMNS: &'static [Column<Self>] = &[
         (&["domain", "companydomain", "website"], |c, v| {
             c.domain = Some(v)
         }),

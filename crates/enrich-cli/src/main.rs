@@ -1,5 +1,10 @@
 //! `enrich`: the command line of the enrichment webhooks toolkit. See `enrich --help`.
 
+#![allow(
+    clippy::field_reassign_with_default,
+    reason = "enrich-types structs are #[non_exhaustive]: they are built from Default, field by field"
+)]
+
 mod cli;
 mod enrichment;
 mod input;

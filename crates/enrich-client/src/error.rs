@@ -93,8 +93,8 @@ impl Error {
             TransportKind::Other
         };
         // Without the URL: it is ours, but a caller may print this next to other output.
-        let message = std::error::Error::source(error)
-            .map_or_else(|| error.to_string(), |source| source_chain(source));
+        let message =
+            std::error::Error::source(error).map_or_else(|| error.to_string(), source_chain);
         Self::Transport { kind, message }
     }
 }

@@ -1,5 +1,10 @@
 //! The client against the local fake of the API (`enrich-sim`), over loopback.
 
+#![allow(
+    clippy::field_reassign_with_default,
+    reason = "enrich-types structs are #[non_exhaustive]: they are built from Default, field by field"
+)]
+
 use std::time::Duration;
 
 use enrich_client::{Client, Error, PollPolicy, RetryPolicy, TransportKind};

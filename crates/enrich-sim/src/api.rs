@@ -61,52 +61,46 @@ pub(crate) fn router(api: Api) -> Router {
         .route("/v2/people/enrich/{id}", get(get_people))
         .route(Kind::Companies.path(), post(start_companies))
         .route("/v2/companies/enrich/{id}", get(get_companies))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
+        .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(api)
 }
 
-async fn start_people(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = api.admit(&headers) {
-        return refused;
-    }
-    let request: EnrichPeopleRequest = match decode(&body) {
-        Ok(request) => request,
-        Err(refused) => return refused,
-    };
-    if let Err(broken) = request.validate() {
-        return rule_error(&broken);
-    }
+async fn start_people(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Failure> {
+    api.admit(&headers)?;
+    let request: EnrichPeopleRequest = decode(&body)?;
+    request.validate().map_err(|broken| rule_error(&broken))?;
     let url = webhook_url(request.notification_options.as_ref());
     let count = request.people.len();
     let batch = api
         .engine
         .start(Items::People(request.include, request.people), url);
-    api.accepted(&batch.id, Kind::People, count, "people")
+    Ok(api.accepted(&batch.id, Kind::People, count, "people"))
 }
 
-async fn start_companies(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = api.admit(&headers) {
-        return refused;
-    }
-    let request: EnrichCompaniesRequest = match decode(&body) {
-        Ok(request) => request,
-        Err(refused) => return refused,
-    };
-    if let Err(broken) = request.validate() {
-        return rule_error(&broken);
-    }
+async fn start_companies(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Failure> {
+    api.admit(&headers)?;
+    let request: EnrichCompaniesRequest = decode(&body)?;
+    request.validate().map_err(|broken| rule_error(&broken))?;
     let url = webhook_url(request.notification_options.as_ref());
     let count = request.companies.len();
     let batch = api.engine.start(Items::Companies(request.companies), url);
-    api.accepted(&batch.id, Kind::Companies, count, "companies")
+    Ok(api.accepted(&batch.id, Kind::Companies, count, "companies"))
 }
 
 async fn get_people(
     State(api): State<Api>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Response, Failure> {
     api.result(&headers, &id, Kind::People)
 }
 
@@ -114,13 +108,13 @@ async fn get_companies(
     State(api): State<Api>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Response, Failure> {
     api.result(&headers, &id, Kind::Companies)
 }
 
 impl Api {
     /// The API key, then the throttle: `401` or `429`, else go on.
-    fn admit(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn admit(&self, headers: &HeaderMap) -> Result<(), Failure> {
         let key = headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
@@ -128,17 +122,15 @@ impl Api {
             .map(str::trim);
         let expected = self.engine.config.api_key.as_bytes();
         if !key.is_some_and(|key| bool::from(key.as_bytes().ct_eq(expected))) {
-            return Err(error(
+            return Err(Failure::new(
                 StatusCode::UNAUTHORIZED,
                 "missing or invalid API key (Authorization: Bearer <key>)",
             ));
         }
         if let Some(retry_after) = self.throttle.take() {
-            let mut answer = error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
-            answer
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(retry_after));
-            return Err(answer);
+            let mut refused = Failure::new(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
+            refused.retry_after_secs = Some(retry_after);
+            return Err(refused);
         }
         Ok(())
     }
@@ -155,13 +147,14 @@ impl Api {
         json(StatusCode::ACCEPTED, &accepted)
     }
 
-    fn result(&self, headers: &HeaderMap, id: &str, kind: Kind) -> Response {
-        if let Err(refused) = self.admit(headers) {
-            return refused;
-        }
+    fn result(&self, headers: &HeaderMap, id: &str, kind: Kind) -> Result<Response, Failure> {
+        self.admit(headers)?;
         match self.engine.batch(id).filter(|batch| batch.kind == kind) {
-            Some(batch) => json(StatusCode::OK, &batch.snapshot()),
-            None => error(StatusCode::NOT_FOUND, "no enrichment has this id"),
+            Some(batch) => Ok(json(StatusCode::OK, &batch.snapshot())),
+            None => Err(Failure::new(
+                StatusCode::NOT_FOUND,
+                "no enrichment has this id",
+            )),
         }
     }
 }
@@ -171,7 +164,7 @@ fn webhook_url(options: Option<&enrich_types::NotificationOptions>) -> Option<St
 }
 
 /// Decodes a request body, naming where it does not fit (never echoing its content).
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -182,16 +175,16 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
         } else {
             format!("the body does not fit the request at `{path}`")
         };
-        error_message(StatusCode::BAD_REQUEST, message)
+        Failure::new(StatusCode::BAD_REQUEST, message)
     })?;
     deserializer
         .end()
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "the body is not valid JSON"))?;
+        .map_err(|_| Failure::new(StatusCode::BAD_REQUEST, "the body is not valid JSON"))?;
     Ok(value)
 }
 
 /// A `400` naming the broken rule, in words that quote nothing from the request.
-fn rule_error(broken: &RequestError) -> Response {
+fn rule_error(broken: &RequestError) -> Failure {
     let message = match broken {
         RequestError::WebhookUrlNotHttps { .. } => {
             "notificationOptions.webhookUrl must be an https URL (or http to a loopback host)"
@@ -200,19 +193,41 @@ fn rule_error(broken: &RequestError) -> Response {
         // The other rules' messages hold counts at most, never request content.
         other => other.to_string(),
     };
-    error_message(StatusCode::BAD_REQUEST, message)
+    Failure::new(StatusCode::BAD_REQUEST, message)
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    error_message(status, message.to_owned())
+/// An error answer: the status, the API's error body `{ "code": <status>, "message": … }`, and
+/// `Retry-After` for a `429`.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    status: StatusCode,
+    message: String,
+    retry_after_secs: Option<u64>,
 }
 
-/// The API's error body: `{ "code": <status>, "message": … }`.
-fn error_message(status: StatusCode, message: String) -> Response {
-    let mut body = ApiError::default();
-    body.code = Some(i64::from(status.as_u16()));
-    body.message = Some(message);
-    json(status, &body)
+impl Failure {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut body = ApiError::default();
+        body.code = Some(i64::from(self.status.as_u16()));
+        body.message = Some(self.message);
+        let mut answer = json(self.status, &body);
+        if let Some(seconds) = self.retry_after_secs {
+            answer
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        answer
+    }
 }
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {

@@ -107,11 +107,7 @@ impl Batch {
     pub(crate) fn snapshot(&self) -> Value {
         let results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
         let done = results.len();
-        let percent = if self.total == 0 {
-            100
-        } else {
-            done * 100 / self.total
-        };
+        let percent = (done * 100).checked_div(self.total).unwrap_or(100);
         let status = if done == self.total {
             "COMPLETED"
         } else {

@@ -1,6 +1,11 @@
 //! The fake's deliveries against real receivers over loopback: signatures, the retry schedule,
 //! refused connections, timeouts, duplicates, drops and the batch completion event.
 
+#![allow(
+    clippy::field_reassign_with_default,
+    reason = "enrich-types structs are #[non_exhaustive]: they are built from Default, field by field"
+)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
