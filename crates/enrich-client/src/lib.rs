@@ -57,3 +57,8 @@ pub use client::{API_KEY_ENV_VAR, Client, DEFAULT_BASE_URL};
 pub use error::{Error, TransportKind};
 pub use retry::RetryPolicy;
 pub use wait::PollPolicy;
+
+/// The README's code blocks, compiled (and the runnable one run) as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -161,3 +161,8 @@ impl Drop for Sim {
         }
     }
 }
+
+/// The README's code blocks, compiled as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
