@@ -58,11 +58,13 @@ impl Outcome {
     }
 }
 
+/// One line per attempt: batch, event type, item position, attempt and outcome. The item's
+/// `externalID` is left out: it came from the request, and this line goes to logs.
 impl fmt::Display for Attempt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.enrichment_id, self.event_type)?;
-        if let Some(external_id) = &self.external_id {
-            write!(f, " {external_id}")?;
+        if let Some(item) = self.item {
+            write!(f, " item {item}")?;
         }
         if self.copy == DeliveryCopy::Duplicate {
             f.write_str(" (duplicate)")?;
@@ -82,6 +84,31 @@ impl fmt::Display for Attempt {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attempt_line_names_the_item_by_position_only() {
+        let attempt = Attempt {
+            enrichment_id: "b-1".into(),
+            event_type: "person.enrichment.completed".into(),
+            external_id: Some("crm-secret".into()),
+            item: Some(3),
+            copy: DeliveryCopy::Duplicate,
+            attempt: 2,
+            outcome: Outcome::Answered {
+                status: 401,
+                code: Some("invalid_signature".into()),
+            },
+        };
+        assert_eq!(
+            attempt.to_string(),
+            "b-1 person.enrichment.completed item 3 (duplicate) attempt 2: 401 invalid_signature"
+        );
     }
 }
 
