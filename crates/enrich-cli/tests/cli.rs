@@ -278,21 +278,27 @@ fn example_binaries() -> &'static [(String, PathBuf)] {
             ("enrich-rocket", "rocket_receiver"),
             ("enrich-poem", "poem_receiver"),
         ];
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut command = Command::new(cargo);
-        command.args(["build", "--quiet"]);
-        for (package, example) in EXAMPLES {
-            command.args(["--package", package, "--example", example]);
-        }
-        let status = command.status().expect("cargo runs");
-        assert!(status.success(), "building the example receivers failed");
-        // This test binary is target/<profile>/deps/cli-…; the examples are beside deps/.
+        // This test binary is target/<profile>/deps/cli-…; the examples go beside deps/.
         let profile_dir = std::env::current_exe()
             .unwrap()
             .parent()
             .and_then(|deps| deps.parent())
             .unwrap()
             .to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut command = Command::new(cargo);
+        command.args(["build", "--quiet"]);
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
+            command.arg("--release");
+        }
+        for (package, example) in EXAMPLES {
+            command.args(["--package", package, "--example", example]);
+        }
+        let status = command.status().expect("cargo runs");
+        assert!(status.success(), "building the example receivers failed");
         EXAMPLES
             .iter()
             .map(|(_, example)| {
