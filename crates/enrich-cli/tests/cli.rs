@@ -1,7 +1,7 @@
 //! The `enrich` binary, run as a process: argument errors, bad input, the client commands
 //! against the local fake, and `enrich send` against the three example receivers.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -15,6 +15,11 @@ const SECRET: &str = "whsec_cli_test_secret";
 
 /// `enrich` with `args`, with none of the variables it reads inherited from the environment.
 fn enrich(args: &[&str], env: &[(&str, &str)]) -> Output {
+    enrich_with_stdin(args, env, b"")
+}
+
+/// `enrich` with `args`, reading `stdin`.
+fn enrich_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_enrich"));
     for variable in [
         "SURFE_API_KEY",
@@ -24,12 +29,19 @@ fn enrich(args: &[&str], env: &[(&str, &str)]) -> Output {
     ] {
         command.env_remove(variable);
     }
-    command
+    let mut child = command
         .args(args)
         .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("enrich runs")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("enrich runs");
+    let mut input = child.stdin.take().expect("a stdin pipe");
+    // A command that does not read stdin may exit first: a broken pipe is fine.
+    let _ = input.write_all(stdin);
+    drop(input);
+    child.wait_with_output().expect("enrich runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -246,6 +258,47 @@ async fn people_start_get_wait_against_the_fake() {
     let result: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
     assert_eq!(result["people"].as_array().unwrap().len(), 3);
 
+    // A deadline shorter than the enrichment: a clear error, not a hang.
+    let slow = Sim::start(
+        SimConfig::default()
+            .api_key(KEY)
+            .item_delay(Duration::from_secs(30)),
+    )
+    .await
+    .unwrap();
+    let request = people_json(1);
+    let slow_url = slow.url();
+    let started = tokio::task::spawn_blocking(move || {
+        enrich_with_stdin(
+            &["--json", "people", "start", "-", "--api", &slow_url],
+            &[("SURFE_API_KEY", KEY)],
+            request.as_bytes(),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(started.status.success(), "{}", text(&started.stderr));
+    let accepted: serde_json::Value = serde_json::from_slice(&started.stdout).unwrap();
+    let slow_id = accepted[0]["enrichmentID"].as_str().unwrap().to_owned();
+    let slow_url = slow.url();
+    let gave_up = tokio::task::spawn_blocking(move || {
+        enrich(
+            &[
+                "people",
+                "wait",
+                &slow_id,
+                "--timeout",
+                "1",
+                "--api",
+                &slow_url,
+            ],
+            &[("SURFE_API_KEY", KEY)],
+        )
+    })
+    .await
+    .unwrap();
+    assert_fails(&gave_up, 1, "gave up waiting for enrichment");
+
     let refused = run(args(&["people", "get", &id]), "sk_wrong")
         .await
         .unwrap();
@@ -267,6 +320,16 @@ async fn people_start_get_wait_against_the_fake() {
     .await
     .unwrap();
     assert_fails(&output, 1, "cannot reach the API");
+}
+
+/// A JSON request body (the `{ "people": [...] }` form) of `count` people.
+fn people_json(count: usize) -> String {
+    let people: Vec<serde_json::Value> = (0..count)
+        .map(
+            |index| serde_json::json!({ "firstName": "Ada", "externalID": format!("crm-{index}") }),
+        )
+        .collect();
+    serde_json::json!({ "people": people }).to_string()
 }
 
 /// The example receivers, built once for the whole test binary.
@@ -405,6 +468,17 @@ fn send_gets_the_documented_answer_from_every_example_receiver() {
                 "{name} {fault}: {stdout}"
             );
         }
+
+        // Events read from stdin are sent as they are.
+        let person = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../enrich-types/tests/fixtures/event.person-month-dates.json"),
+        )
+        .unwrap();
+        let output = enrich_with_stdin(&["send", url, "-"], &secret, &person);
+        let stdout = text(&output.stdout);
+        assert!(output.status.success(), "{name}: {stdout}");
+        assert!(stdout.contains("stdin #1  200"), "{name}: {stdout}");
 
         // A body the receiver refuses for another reason is an unexpected answer: exit 1.
         let broken = temp_file("broken.json", "{\"eventType\":");

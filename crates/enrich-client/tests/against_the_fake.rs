@@ -174,6 +174,38 @@ async fn a_429_is_retried_after_its_retry_after() {
 }
 
 #[tokio::test]
+async fn server_errors_are_retried_with_backoff_and_client_errors_are_not() {
+    let sim = sim().await;
+    let client = builder(&sim)
+        .retry(
+            RetryPolicy::default()
+                .max_retries(3)
+                .base_delay(Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap();
+    sim.fail_next(2, 503, None);
+    let accepted = client
+        .start_people(&EnrichPeopleRequest::new(email(), people(1)).unwrap())
+        .await
+        .expect("accepted after two 503s");
+    let id = accepted.enrichment_id.unwrap();
+    sim.fail_next(3, 500, None);
+    client.get_people(&id).await.expect("read after three 500s");
+
+    // A 402 (credits) or 403 is the request's problem: returned at once, not retried.
+    sim.fail_next(2, 402, None);
+    let error = client.get_people(&id).await.unwrap_err();
+    assert_eq!(error.status(), Some(402));
+    // The second refusal is still pending: the first call did not retry into it.
+    assert_eq!(
+        client.get_people(&id).await.unwrap_err().status(),
+        Some(402)
+    );
+    client.get_people(&id).await.expect("served again");
+}
+
+#[tokio::test]
 async fn large_requests_are_split_in_order() {
     let sim = sim().await;
     let client = builder(&sim).people_per_request(10).build().unwrap();

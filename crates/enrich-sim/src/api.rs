@@ -1,7 +1,7 @@
 //! The HTTP side of the fake: the four REST endpoints, the API key, throttling and errors.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -27,31 +27,45 @@ const BODY_LIMIT: usize = 16 * 1024 * 1024;
 #[derive(Clone)]
 pub(crate) struct Api {
     pub(crate) engine: Arc<Engine>,
-    pub(crate) throttle: Arc<Throttle>,
+    pub(crate) refusals: Arc<Refusals>,
 }
 
-/// Requests to answer `429` before serving again.
+/// API calls to refuse before serving again: how many, with which status and `Retry-After`.
 #[derive(Default)]
-pub(crate) struct Throttle {
-    remaining: AtomicU32,
-    retry_after_secs: AtomicU64,
+pub(crate) struct Refusals(Mutex<Option<Refusing>>);
+
+#[derive(Clone, Copy)]
+struct Refusing {
+    remaining: u32,
+    status: StatusCode,
+    retry_after_secs: Option<u64>,
 }
 
-impl Throttle {
-    pub(crate) fn set(&self, requests: u32, retry_after: Duration) {
-        self.retry_after_secs
-            .store(retry_after.as_secs(), Ordering::Relaxed);
-        self.remaining.store(requests, Ordering::Relaxed);
+impl Refusals {
+    pub(crate) fn set(&self, requests: u32, status: u16, retry_after: Option<Duration>) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(Refusing {
+            remaining: requests,
+            status,
+            retry_after_secs: retry_after.map(|wait| wait.as_secs()),
+        });
     }
 
-    /// Takes one throttled request if any is left: the `Retry-After` to answer with.
-    fn take(&self) -> Option<u64> {
-        self.remaining
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                left.checked_sub(1)
-            })
-            .ok()
-            .map(|_| self.retry_after_secs.load(Ordering::Relaxed))
+    /// The refusal for this call, if any is left.
+    fn take(&self) -> Option<Failure> {
+        let mut refusing = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = refusing
+            .as_mut()
+            .filter(|refusing| refusing.remaining > 0)?;
+        current.remaining -= 1;
+        let message = match current.status {
+            StatusCode::TOO_MANY_REQUESTS => "rate limit exceeded",
+            status if status.is_server_error() => "the service is unavailable; try again later",
+            _ => "the request was refused",
+        };
+        let mut failure = Failure::new(current.status, message);
+        failure.retry_after_secs = current.retry_after_secs;
+        Some(failure)
     }
 }
 
@@ -113,7 +127,7 @@ async fn get_companies(
 }
 
 impl Api {
-    /// The API key, then the throttle: `401` or `429`, else go on.
+    /// The API key, then any refusal asked for (`429`, `503`, …), else go on.
     fn admit(&self, headers: &HeaderMap) -> Result<(), Failure> {
         let key = headers
             .get(AUTHORIZATION)
@@ -127,9 +141,7 @@ impl Api {
                 "missing or invalid API key (Authorization: Bearer <key>)",
             ));
         }
-        if let Some(retry_after) = self.throttle.take() {
-            let mut refused = Failure::new(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
-            refused.retry_after_secs = Some(retry_after);
+        if let Some(refused) = self.refusals.take() {
             return Err(refused);
         }
         Ok(())

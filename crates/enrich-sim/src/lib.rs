@@ -84,7 +84,7 @@ impl Sim {
             engine::Engine::new(config, format!("http://{address}")).map_err(io::Error::other)?;
         let api = api::Api {
             engine: Arc::new(engine),
-            throttle: Arc::default(),
+            refusals: Arc::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let app = api::router(api.clone());
@@ -131,7 +131,14 @@ impl Sim {
     /// Answers the next `requests` API calls `429 Too Many Requests` with
     /// `Retry-After: <retry_after in whole seconds>`, after checking their API key.
     pub fn throttle_next(&self, requests: u32, retry_after: Duration) {
-        self.api.throttle.set(requests, retry_after);
+        self.fail_next(requests, 429, Some(retry_after));
+    }
+
+    /// Answers the next `requests` API calls with `status` (such as `503`) and the API's error
+    /// body, with `Retry-After` when given, after checking their API key. Replaces any refusal
+    /// still pending.
+    pub fn fail_next(&self, requests: u32, status: u16, retry_after: Option<Duration>) {
+        self.api.refusals.set(requests, status, retry_after);
     }
 
     /// Waits until batch `enrichment_id` is enriched and every one of its deliveries is finished
