@@ -520,3 +520,84 @@ fn send_reports_an_unreachable_receiver() {
         "{stdout}"
     );
 }
+
+#[test]
+fn sim_runs_the_fake_with_its_options_and_prints_each_attempt() {
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_enrich"))
+        .args([
+            "sim",
+            "--port",
+            "0",
+            "--api-key",
+            KEY,
+            "--item-delay",
+            "1ms",
+            "--retry-schedule",
+            "10ms",
+        ])
+        .env_remove("SURFE_API_KEY")
+        .env_remove("SURFE_WEBHOOK_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Stop(Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut stderr = BufReader::new(sim.stderr.take().unwrap());
+    let stdout = BufReader::new(sim.stdout.take().unwrap());
+    let _stop = Stop(sim);
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("fake API listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+        .to_owned();
+    // Keep draining stderr so the fake never blocks on it.
+    std::thread::spawn(move || for _ in stderr.lines() {});
+
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let webhook = format!("http://{}/webhook", closed.local_addr().unwrap());
+    drop(closed);
+    let people = temp_file("one.csv", "firstName,lastName\nAda,Lovelace\n");
+    let started = enrich(
+        &[
+            "--json",
+            "people",
+            "start",
+            people.to_str().unwrap(),
+            "--api",
+            &url,
+            "--webhook-url",
+            &webhook,
+        ],
+        &[("SURFE_API_KEY", KEY)],
+    );
+    assert!(started.status.success(), "{}", text(&started.stderr));
+    let accepted: serde_json::Value = serde_json::from_slice(&started.stdout).unwrap();
+    let id = accepted[0]["enrichmentID"].as_str().unwrap().to_owned();
+
+    // Two attempts (the first and the one retry of the schedule), then the batch event's two.
+    let lines: Vec<String> = stdout.lines().take(4).map(Result::unwrap).collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "{id} person.enrichment.completed item 0 attempt 1: connection failed"
+        )),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].contains("item 0 attempt 2: connection failed"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("{id} person.batch-enrichment.completed attempt 1")),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|line| line.contains("Ada")), "{lines:?}");
+}
