@@ -45,12 +45,12 @@ impl Resource {
 ///
 /// # async fn run() -> Result<(), enrich_client::Error> {
 /// let client = Client::from_env()?; // SURFE_API_KEY
-/// let person = PersonToEnrich {
-///     linkedin_url: Some("https://www.linkedin.com/in/ada-lovelace".into()),
-///     external_id: Some("crm-42".into()),
-///     ..PersonToEnrich::default()
-/// };
-/// let request = EnrichPeopleRequest::new(Include { email: true, ..Include::default() }, vec![person])?
+/// let mut person = PersonToEnrich::default();
+/// person.linkedin_url = Some("https://www.linkedin.com/in/ada-lovelace".into());
+/// person.external_id = Some("crm-42".into());
+/// let mut include = Include::default();
+/// include.email = true;
+/// let request = EnrichPeopleRequest::new(include, vec![person])?
 ///     .with_webhook_url("https://hooks.example.com/surfe")?;
 /// let accepted = client.start_people(&request).await?;
 /// let id = accepted.enrichment_id.unwrap_or_default();

@@ -28,14 +28,15 @@
 //! let client = Client::builder()
 //!     .api_key("sk_live_…")
 //!     .build()?;
-//! let people = vec![PersonToEnrich {
-//!     first_name: Some("Ada".into()),
-//!     last_name: Some("Lovelace".into()),
-//!     company_domain: Some("example.com".into()),
-//!     external_id: Some("crm-42".into()),
-//!     ..PersonToEnrich::default()
-//! }];
-//! let include = Include { email: true, mobile: true, ..Include::default() };
+//! let mut person = PersonToEnrich::default();
+//! person.first_name = Some("Ada".into());
+//! person.last_name = Some("Lovelace".into());
+//! person.company_domain = Some("example.com".into());
+//! person.external_id = Some("crm-42".into());
+//! let people = vec![person];
+//! let mut include = Include::default();
+//! include.email = true;
+//! include.mobile = true;
 //! let request = EnrichPeopleRequest::new(include, people)?
 //!     .with_webhook_url("https://hooks.example.com/surfe")?;
 //! let accepted = client.start_people(&request).await?;

@@ -239,7 +239,8 @@ async fn more_than_the_api_maximum_is_split_at_the_maximum() {
     assert!(matches!(
         client.start_people(&request).await,
         Err(Error::InvalidRequest(RequestError::TooManyPeople {
-            count: 10_001
+            count: 10_001,
+            ..
         }))
     ));
     // …the split call sends 10,000 (which the fake's validation accepts) and 1.

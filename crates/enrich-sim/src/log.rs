@@ -7,6 +7,7 @@ use tokio::sync::broadcast;
 
 /// One delivery attempt (or one delivery the fake chose to drop), and what came of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Attempt {
     /// The batch the delivery belongs to.
     pub enrichment_id: String,
@@ -35,6 +36,7 @@ pub enum DeliveryCopy {
 
 /// What came of one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// The receiver answered. Only `200` counts as delivered.
     Answered {
