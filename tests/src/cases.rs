@@ -28,7 +28,7 @@ pub const PERSON: &str = "person.enrichment.completed";
 /// The `eventType` of company events.
 pub const COMPANY: &str = "company.enrichment.completed";
 /// An `eventType` no version of the library knows.
-pub const UNKNOWN: &str = "batch.enrichment.completed";
+pub const UNKNOWN: &str = "person.enrichment.archived";
 
 /// The batch id of every fixture.
 pub const BATCH: &str = "0195be44-1a0d-718a-967b-042c9d17ffd7";
@@ -42,7 +42,7 @@ pub const COMPANY_BODY: &str = r#"{"eventType":"company.enrichment.completed","d
 
 /// An event of a type the library does not know; it must reach `/webhook` and `/event`
 /// handlers verbatim.
-pub const UNKNOWN_BODY: &str = r#"{"eventType":"batch.enrichment.completed","data":{"enrichmentID":"0195be44-1a0d-718a-967b-042c9d17ffd7","summary":{"total":3,"failed":0},"tags":["a",null,1.5]}}"#;
+pub const UNKNOWN_BODY: &str = r#"{"eventType":"person.enrichment.archived","data":{"enrichmentID":"0195be44-1a0d-718a-967b-042c9d17ffd7","summary":{"total":3,"failed":0},"tags":["a",null,1.5]}}"#;
 
 /// The receiver configuration a case's servers start with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

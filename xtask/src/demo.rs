@@ -135,7 +135,7 @@ fn cases(secret: &str) -> Vec<Case> {
     };
     let person = r#"{"eventType":"person.enrichment.completed","data":{"enrichmentID":"0195be44-1a0d-718a-967b-042c9d17ffd7","person":{"externalID":"crm-42","firstName":"Ada","lastName":"Lovelace","jobTitle":"Analyst","companyName":"Analytical Engines","emails":[{"email":"ada@example.com","validationStatus":" CATCH_ALL","emailType":"professional"}],"mobilePhones":[{"mobilePhone":"+33 6 12 34 56 78","confidenceScore":0.92}],"jobHistory":[{"companyName":"Analytical Engines","jobTitle":"Analyst","startDate":"2019-01","endDate":null,"linkedInURL":"urn:li:company:123456"}],"status":"COMPLETED"}}}"#;
     let company = r#"{"eventType":"company.enrichment.completed","data":{"enrichmentID":"0195be44-1a0d-718a-967b-042c9d17ffd8","company":{"externalID":"acct-7","name":"Analytical Engines","employeeCount":120,"isPublic":false,"websites":["https://example.com"]}}}"#;
-    let unknown = r#"{"eventType":"batch.enrichment.completed","data":{"enrichmentID":"0195be44-1a0d-718a-967b-042c9d17ffd7","total":2}}"#;
+    let unknown = r#"{"eventType":"person.enrichment.archived","data":{"enrichmentID":"0195be44-1a0d-718a-967b-042c9d17ffd7","total":2}}"#;
 
     let genuine = signed(person);
     let mut tampered = genuine.clone();

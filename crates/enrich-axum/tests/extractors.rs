@@ -17,7 +17,7 @@ use tower::ServiceExt;
 
 const PERSON: &str = r#"{"eventType":"person.enrichment.completed","data":{"enrichmentID":"b-1","person":{"externalID":"p-1","firstName":"Ada"}}}"#;
 const COMPANY: &str = r#"{"eventType":"company.enrichment.completed","data":{"enrichmentID":"b-2","company":{"externalID":"c-1","name":"Acme"}}}"#;
-const UNKNOWN: &str = r#"{"eventType":"batch.enrichment.completed","data":{"enrichmentID":"b-3"}}"#;
+const UNKNOWN: &str = r#"{"eventType":"person.enrichment.archived","data":{"enrichmentID":"b-3"}}"#;
 
 /// An application state holding the configuration next to its own data, as users would.
 #[derive(Clone)]
@@ -168,7 +168,7 @@ async fn an_unknown_event_reaches_the_event_handler_as_unknown() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         *seen.lock().unwrap(),
-        ["batch.enrichment.completed unknown=true"]
+        ["person.enrichment.archived unknown=true"]
     );
 }
 

@@ -17,7 +17,7 @@ use poem::{Body, Endpoint, EndpointExt, Route, handler, post};
 const SECRET: &str = "whsec_test_secret";
 const PERSON: &str = r#"{"eventType":"person.enrichment.completed","data":{"enrichmentID":"b-1","person":{"externalID":"p-7","firstName":"Ada"}}}"#;
 const COMPANY: &str = r#"{"eventType":"company.enrichment.completed","data":{"enrichmentID":"b-2","company":{"externalID":"c-1"}}}"#;
-const UNKNOWN: &str = r#"{"eventType":"batch.enrichment.completed","data":{"enrichmentID":"b-3"}}"#;
+const UNKNOWN: &str = r#"{"eventType":"person.enrichment.archived","data":{"enrichmentID":"b-3"}}"#;
 
 #[derive(Clone, Default)]
 struct Calls(Arc<AtomicUsize>);
@@ -161,7 +161,7 @@ async fn a_company_event_at_a_person_route_is_acknowledged_without_the_handler()
     let client = client(verifying(), &calls);
     for (body, event_type) in [
         (COMPANY, "company.enrichment.completed"),
-        (UNKNOWN, "batch.enrichment.completed"),
+        (UNKNOWN, "person.enrichment.archived"),
     ] {
         let response = send(&client, "/person", SignedRequest::builder(body).build()).await;
         let answer = Answer::from(&Rejection::Ignored {
@@ -186,7 +186,7 @@ async fn an_unknown_event_reaches_the_event_extractor() {
     let client = client(verifying(), &Calls::default());
     let response = send(&client, "/event", SignedRequest::builder(UNKNOWN).build()).await;
     response.assert_status_is_ok();
-    response.assert_text("batch.enrichment.completed").await;
+    response.assert_text("person.enrichment.archived").await;
 }
 
 #[tokio::test]

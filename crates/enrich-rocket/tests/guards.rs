@@ -16,7 +16,7 @@ use rocket::{Build, Rocket, State, post, routes};
 const SECRET: &str = "whsec_test_secret";
 const PERSON: &str = r#"{"eventType":"person.enrichment.completed","data":{"enrichmentID":"b1","person":{"externalID":"crm-42","firstName":"Ada"}}}"#;
 const COMPANY: &str = r#"{"eventType":"company.enrichment.completed","data":{"enrichmentID":"b2","company":{"externalID":"acme"}}}"#;
-const UNKNOWN: &str = r#"{"eventType":"batch.enrichment.completed","data":{"enrichmentID":"b3"}}"#;
+const UNKNOWN: &str = r#"{"eventType":"person.enrichment.archived","data":{"enrichmentID":"b3"}}"#;
 
 /// What the handlers saw.
 #[derive(Default)]
@@ -218,7 +218,7 @@ async fn an_unknown_event_reaches_an_event_handler() {
     let client = start(app(Some(config()), true)).await;
     let response = send(&client, "/event", &signed(UNKNOWN), &[]).await;
     assert_eq!(response.status(), Status::Ok);
-    assert_eq!(seen(&client), ["batch.enrichment.completed"]);
+    assert_eq!(seen(&client), ["person.enrichment.archived"]);
 }
 
 /// The body is `PERSON` padded with trailing spaces (still one JSON document) to `len` bytes.

@@ -20,6 +20,11 @@ open_enum! {
         PersonEnrichmentCompleted = "person.enrichment.completed",
         /// One company of a bulk company enrichment has finished.
         CompanyEnrichmentCompleted = "company.enrichment.completed",
+        /// A whole bulk people enrichment has finished (reported by integrators, not on the
+        /// official page; one of its two reported names).
+        PersonBatchEnrichmentCompleted = "person.batch-enrichment.completed",
+        /// A whole bulk enrichment has finished, under the other reported name.
+        BatchEnrichmentCompleted = "batch.enrichment.completed",
     }
 }
 
@@ -34,9 +39,9 @@ open_enum! {
 /// ```
 /// use enrich_types::WebhookEvent;
 ///
-/// let body = r#"{"eventType":"batch.enrichment.completed","data":{"enrichmentID":"b-1"}}"#;
+/// let body = r#"{"eventType":"person.enrichment.archived","data":{"enrichmentID":"b-1"}}"#;
 /// let event: WebhookEvent = serde_json::from_str(body)?;
-/// assert_eq!(event.event_type(), "batch.enrichment.completed");
+/// assert_eq!(event.event_type(), "person.enrichment.archived");
 /// assert!(matches!(event, WebhookEvent::Unknown(_)));
 /// assert_eq!(serde_json::to_string(&event)?, body);
 /// # Ok::<(), serde_json::Error>(())
@@ -48,6 +53,8 @@ pub enum WebhookEvent {
     PersonEnrichmentCompleted(PersonEnrichmentCompleted),
     /// `company.enrichment.completed`: one company of a batch is enriched.
     CompanyEnrichmentCompleted(CompanyEnrichmentCompleted),
+    /// `person.batch-enrichment.completed` or `batch.enrichment.completed`: a whole batch is done.
+    BatchEnrichmentCompleted(BatchEnrichmentCompleted),
     /// An event type this version does not know, kept as received.
     Unknown(UnknownEvent),
 }
@@ -78,6 +85,81 @@ pub struct CompanyEnrichmentCompleted {
     #[serde(default, deserialize_with = "null_as_default")]
     #[schemars(with = "Option<EnrichedCompanyResponse>")]
     pub company: EnrichedCompanyResponse,
+}
+
+/// The `data` of the batch completion event, sent once when a whole bulk enrichment is done.
+///
+/// Public sources report it under two names, `person.batch-enrichment.completed` and
+/// `batch.enrichment.completed`; both decode to this type, which remembers the name it came with
+/// (in `event_name`, not part of `data`) so that encoding gives back the same envelope. Every
+/// field is optional. It is the natural moment to compare what arrived with
+/// `GET /v2/people/enrich/{id}` and recover any delivery that never came.
+///
+/// ```
+/// use enrich_types::{BatchEventName, WebhookEvent};
+///
+/// let body = r#"{"eventType":"batch.enrichment.completed","data":{"batchID":"b-1"}}"#;
+/// let WebhookEvent::BatchEnrichmentCompleted(done) = serde_json::from_str(body)? else {
+///     unreachable!("a batch completion event");
+/// };
+/// assert_eq!(done.event_name, BatchEventName::BatchEnrichmentCompleted);
+/// assert_eq!(done.batch_id(), Some("b-1"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+// The doc comment's example is for rustdoc; the schema gets the prose only.
+#[schemars(
+    description = "The `data` of the batch completion event, sent once when a whole bulk \
+        enrichment is done. Reported under two names, `person.batch-enrichment.completed` and \
+        `batch.enrichment.completed`, not on the official page; every field is optional. It is \
+        the natural moment to compare what arrived with `GET /v2/people/enrich/{id}`."
+)]
+pub struct BatchEnrichmentCompleted {
+    /// The id of the finished batch, as returned when the enrichment was started.
+    #[serde(rename = "enrichmentID")]
+    pub enrichment_id: Option<String>,
+    /// The batch id under the key one changelog reports; `enrichmentID` is preferred when both
+    /// are present.
+    #[serde(rename = "batchID")]
+    pub batch_id: Option<String>,
+    /// The `GET` URL that returns the batch's results.
+    #[serde(rename = "enrichmentCallbackURL")]
+    pub enrichment_callback_url: Option<String>,
+    /// Free text for people; do not parse it.
+    pub message: Option<String>,
+    /// Which of the two reported event names this delivery used (not part of `data`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub event_name: BatchEventName,
+}
+
+impl BatchEnrichmentCompleted {
+    /// The id of the finished batch: `enrichmentID`, else `batchID`.
+    pub fn batch_id(&self) -> Option<&str> {
+        self.enrichment_id.as_deref().or(self.batch_id.as_deref())
+    }
+}
+
+/// The two names the batch completion event is reported under.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BatchEventName {
+    /// `person.batch-enrichment.completed`.
+    #[default]
+    PersonBatchEnrichmentCompleted,
+    /// `batch.enrichment.completed`.
+    BatchEnrichmentCompleted,
+}
+
+impl BatchEventName {
+    /// The name as on the wire.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::PersonBatchEnrichmentCompleted => "person.batch-enrichment.completed",
+            Self::BatchEnrichmentCompleted => "batch.enrichment.completed",
+        }
+    }
 }
 
 /// An event of a type this version does not know: its type and its `data` object, as received.
@@ -126,6 +208,7 @@ impl WebhookEvent {
         match self {
             Self::PersonEnrichmentCompleted(_) => EventType::PersonEnrichmentCompleted.as_str(),
             Self::CompanyEnrichmentCompleted(_) => EventType::CompanyEnrichmentCompleted.as_str(),
+            Self::BatchEnrichmentCompleted(data) => data.event_name.as_str(),
             Self::Unknown(event) => event.event_type(),
         }
     }
@@ -136,6 +219,7 @@ impl WebhookEvent {
         match self {
             Self::PersonEnrichmentCompleted(data) => data.enrichment_id.as_deref(),
             Self::CompanyEnrichmentCompleted(data) => data.enrichment_id.as_deref(),
+            Self::BatchEnrichmentCompleted(data) => data.batch_id(),
             Self::Unknown(event) => event.data.get("enrichmentID").and_then(Value::as_str),
         }
     }
@@ -145,7 +229,7 @@ impl WebhookEvent {
         match self {
             Self::PersonEnrichmentCompleted(data) => data.person.external_id.as_deref(),
             Self::CompanyEnrichmentCompleted(data) => data.company.external_id.as_deref(),
-            Self::Unknown(_) => None,
+            Self::BatchEnrichmentCompleted(_) | Self::Unknown(_) => None,
         }
     }
 
@@ -182,6 +266,7 @@ impl Serialize for WebhookEvent {
         match self {
             Self::PersonEnrichmentCompleted(data) => map.serialize_entry("data", data)?,
             Self::CompanyEnrichmentCompleted(data) => map.serialize_entry("data", data)?,
+            Self::BatchEnrichmentCompleted(data) => map.serialize_entry("data", data)?,
             Self::Unknown(event) => map.serialize_entry("data", &event.data)?,
         }
         map.end()
@@ -273,6 +358,17 @@ impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
             EventType::CompanyEnrichmentCompleted => {
                 WebhookEvent::CompanyEnrichmentCompleted(Deserialize::deserialize(deserializer)?)
             }
+            EventType::PersonBatchEnrichmentCompleted | EventType::BatchEnrichmentCompleted => {
+                let event_name = if *self.0 == EventType::BatchEnrichmentCompleted {
+                    BatchEventName::BatchEnrichmentCompleted
+                } else {
+                    BatchEventName::PersonBatchEnrichmentCompleted
+                };
+                WebhookEvent::BatchEnrichmentCompleted(BatchEnrichmentCompleted {
+                    event_name,
+                    ..Deserialize::deserialize(deserializer)?
+                })
+            }
             EventType::Other(event_type) => WebhookEvent::Unknown(UnknownEvent {
                 event_type: event_type.as_str().to_owned(),
                 data: Deserialize::deserialize(deserializer)?,
@@ -305,6 +401,12 @@ impl JsonSchema for WebhookEvent {
             EventType::CompanyEnrichmentCompleted,
             generator.subschema_for::<CompanyEnrichmentCompleted>(),
         );
+        let batch = generator.subschema_for::<BatchEnrichmentCompleted>();
+        let batch = [
+            EventType::PersonBatchEnrichmentCompleted,
+            EventType::BatchEnrichmentCompleted,
+        ]
+        .map(|kind| typed(kind, batch.clone()));
         json_schema!({
             "description": "One webhook delivery: the event type and its data. Known event types \
                 have a typed `data`; any other type is valid with any `data` object, so a receiver \
@@ -318,7 +420,7 @@ impl JsonSchema for WebhookEvent {
                 }
             },
             "required": ["eventType", "data"],
-            "allOf": [person, company]
+            "allOf": [person, company, batch[0], batch[1]]
         })
     }
 }

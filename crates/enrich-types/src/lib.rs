@@ -61,7 +61,8 @@ pub use company::{
 };
 pub use date::PartialDate;
 pub use event::{
-    CompanyEnrichmentCompleted, EventType, PersonEnrichmentCompleted, UnknownEvent, WebhookEvent,
+    BatchEnrichmentCompleted, BatchEventName, CompanyEnrichmentCompleted, EventType,
+    PersonEnrichmentCompleted, UnknownEvent, WebhookEvent,
 };
 pub use open_enum::UnknownValue;
 pub use person::{
@@ -71,5 +72,6 @@ pub use person::{
 pub use rest::{
     AcceptedEmailType, ApiError, CompanyToEnrich, EnrichCompaniesRequest, EnrichCompaniesResult,
     EnrichPeopleRequest, EnrichPeopleResult, EnrichmentAccepted, EnrichmentOptions, Include,
-    MAX_PEOPLE_PER_REQUEST, NotificationOptions, PersonToEnrich, RequestError,
+    MAX_PEOPLE_PER_REQUEST, NotificationOptions, PersonToEnrich, RECOMMENDED_COMPANIES_PER_REQUEST,
+    RequestError,
 };

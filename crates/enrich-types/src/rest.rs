@@ -18,6 +18,10 @@ use crate::person::{EnrichedPersonResponse, EnrichmentStatus};
 /// The most people one `POST /v2/people/enrich` accepts.
 pub const MAX_PEOPLE_PER_REQUEST: usize = 10_000;
 
+/// The most companies the API recommends per `POST /v2/companies/enrich` (documented as a
+/// recommendation, not a hard limit, so [`EnrichCompaniesRequest::validate`] does not enforce it).
+pub const RECOMMENDED_COMPANIES_PER_REQUEST: usize = 500;
+
 open_enum! {
     /// Which kind of email address an enrichment should look for.
     pub enum AcceptedEmailType (lenient) {
@@ -86,7 +90,8 @@ impl EnrichPeopleRequest {
         Ok(request)
     }
 
-    /// Sets the webhook URL, which the API requires to be `https`.
+    /// Sets the webhook URL, which the API requires to be `https` (plain `http` is accepted
+    /// for a loopback host only, for a local fake of the API).
     pub fn with_webhook_url(mut self, url: &str) -> Result<Self, RequestError> {
         self.notification_options = Some(NotificationOptions::webhook(url)?);
         Ok(self)
@@ -158,7 +163,9 @@ pub struct NotificationOptions {
 }
 
 impl NotificationOptions {
-    /// Options that send webhooks to `url`, refused unless it is an `https` URL.
+    /// Options that send webhooks to `url`, refused unless it is an `https` URL, or an `http` URL
+    /// of a loopback host (`localhost`, `127.0.0.1`, `[::1]`), which only a local fake of the API
+    /// delivers to.
     pub fn webhook(url: &str) -> Result<Self, RequestError> {
         let options = Self {
             webhook_url: Some(url.to_owned()),
@@ -172,23 +179,49 @@ fn validate_notification_options(
     options: Option<&NotificationOptions>,
 ) -> Result<(), RequestError> {
     match options.and_then(|options| options.webhook_url.as_deref()) {
-        Some(url) if !is_https_url(url) => Err(RequestError::WebhookUrlNotHttps {
+        Some(url) if !is_accepted_webhook_url(url) => Err(RequestError::WebhookUrlNotHttps {
             url: url.to_owned(),
         }),
         _ => Ok(()),
     }
 }
 
-/// `https://` followed by a host, case-insensitively in the scheme.
-fn is_https_url(url: &str) -> bool {
-    url.get(..8)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
-        && url[8..]
-            .split(['/', '?', '#'])
-            .next()
-            .is_some_and(|authority| {
-                !authority.is_empty() && !authority.contains(char::is_whitespace)
-            })
+/// `https://` followed by a host (the API's rule), or `http://` followed by a loopback host
+/// (`localhost`, `127.x.x.x`, `[::1]`): the API itself never delivers to loopback, so plain
+/// `http` there can only reach a local fake of the API, such as `enrich sim`. The scheme is
+/// matched case-insensitively.
+fn is_accepted_webhook_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let Some(authority) = rest.split(['/', '?', '#']).next() else {
+        return false;
+    };
+    if authority.is_empty() || authority.contains(char::is_whitespace) {
+        return false;
+    }
+    if scheme.eq_ignore_ascii_case("https") {
+        return true;
+    }
+    scheme.eq_ignore_ascii_case("http") && is_loopback_host(authority)
+}
+
+/// Whether the host of `authority` (`[user@]host[:port]`) is a loopback name or address.
+fn is_loopback_host(authority: &str) -> bool {
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = match host_port.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((host, _)) => host,
+            None => return false,
+        },
+        None => host_port.split(':').next().unwrap_or(host_port),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
 }
 
 /// One person to enrich. Identify the person with a LinkedIn URL, or with first and last name
@@ -351,7 +384,8 @@ pub enum RequestError {
     NothingIncluded,
     /// The request lists no companies.
     NoCompanies,
-    /// The webhook URL is not an `https` URL (the API refuses plain `http`).
+    /// The webhook URL is not an `https` URL (the API refuses plain `http`; this crate accepts it
+    /// only for loopback hosts, where just a local fake of the API can deliver).
     WebhookUrlNotHttps {
         /// The refused URL.
         url: String,
@@ -371,7 +405,11 @@ impl fmt::Display for RequestError {
             ),
             Self::NoCompanies => f.write_str("the request lists no companies"),
             Self::WebhookUrlNotHttps { url } => {
-                write!(f, "the webhook URL {url:?} is not an https URL; the API refuses it")
+                write!(
+                    f,
+                    "the webhook URL {url:?} is not an https URL; the API refuses it (plain http \
+                     is accepted only for a loopback host such as 127.0.0.1, for a local fake)"
+                )
             }
         }
     }
@@ -415,7 +453,14 @@ mod tests {
         );
         for url in [
             "http://example.com/hook",
+            "http://127.0.0.1.example.com/hook",
+            "http://localhost.example.com/",
+            "http://10.0.0.1:3000/hook",
+            "http://[::2]/hook",
+            "http://[::1/hook",
+            "http:///hook",
             "ftp://x",
+            "ftp://127.0.0.1/",
             "https://",
             "https:///path",
             "example.com",
@@ -446,6 +491,23 @@ mod tests {
                 "people": [{ "externalID": "1" }]
             })
         );
+    }
+
+    #[test]
+    fn accepts_plain_http_only_for_loopback_hosts() {
+        for url in [
+            "http://127.0.0.1:3000/webhook",
+            "http://127.8.9.10/webhook",
+            "HTTP://localhost:8080",
+            "http://LocalHost/x?y",
+            "http://[::1]:3000/webhook",
+            "http://user@127.0.0.1:3000/",
+        ] {
+            assert!(
+                NotificationOptions::webhook(url).is_ok(),
+                "{url:?} should be accepted"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod common;
 
 use common::{KINDS, fixture, fixture_files, kind_of, schema_errors};
 use enrich_types::{
-    EmailType, EnrichPeopleRequest, EnrichPeopleResult, EnrichedCompanyResponse,
+    BatchEventName, EmailType, EnrichPeopleRequest, EnrichPeopleResult, EnrichedCompanyResponse,
     EnrichedPersonResponse, EnrichmentStatus, PartialDate, ValidationStatus, WebhookEvent,
 };
 use serde_json::{Value, json};
@@ -274,7 +274,7 @@ fn unknown_event_type_is_kept_and_re_encodes_byte_identical() {
     let WebhookEvent::Unknown(unknown) = &event else {
         panic!("expected an unknown event, got {event:?}");
     };
-    assert_eq!(unknown.event_type(), "batch.enrichment.completed");
+    assert_eq!(unknown.event_type(), "person.enrichment.archived");
     assert_eq!(unknown.data()["summary"]["credits"]["mobile"], 74);
     assert_eq!(
         event.enrichment_id(),
@@ -372,4 +372,53 @@ fn people_request_decodes_and_passes_the_api_rules() {
             .as_deref(),
         Some("professional")
     );
+}
+
+#[test]
+fn batch_completion_event_decodes_under_both_names_and_re_encodes_its_own() {
+    let person_name = event("event.batch-completed.json");
+    let WebhookEvent::BatchEnrichmentCompleted(done) = &person_name else {
+        panic!("expected a batch completion event, got {person_name:?}");
+    };
+    assert_eq!(
+        done.event_name,
+        BatchEventName::PersonBatchEnrichmentCompleted
+    );
+    assert_eq!(
+        done.batch_id(),
+        Some("0195be44-1a0d-718a-967b-042c9d17ffd7")
+    );
+    assert!(done.enrichment_callback_url.as_deref().is_some_and(|url| {
+        url.ends_with("/v2/people/enrich/0195be44-1a0d-718a-967b-042c9d17ffd7")
+    }));
+    assert_eq!(
+        person_name.event_type(),
+        "person.batch-enrichment.completed"
+    );
+    assert_eq!(
+        person_name.enrichment_id(),
+        Some("0195be44-1a0d-718a-967b-042c9d17ffd7")
+    );
+
+    let changelog_name = event("event.batch-completed-changelog-name.json");
+    let WebhookEvent::BatchEnrichmentCompleted(done) = &changelog_name else {
+        panic!("expected a batch completion event, got {changelog_name:?}");
+    };
+    assert_eq!(done.event_name, BatchEventName::BatchEnrichmentCompleted);
+    assert_eq!(done.enrichment_id, None);
+    assert_eq!(
+        changelog_name.enrichment_id(),
+        Some("0195be44-1a0d-718a-967b-042c9d17ffd7")
+    );
+    assert_eq!(
+        serde_json::to_value(&changelog_name).unwrap(),
+        json!({
+            "eventType": "batch.enrichment.completed",
+            "data": { "batchID": "0195be44-1a0d-718a-967b-042c9d17ffd7", "message": "Batch complete" }
+        })
+    );
+
+    let empty = event("event.batch-completed-empty.json");
+    assert_eq!(empty.enrichment_id(), None);
+    assert_eq!(empty.event_type(), "batch.enrichment.completed");
 }

@@ -463,12 +463,12 @@ fn check_5_the_json_must_be_an_event() {
 #[test]
 fn an_unknown_event_type_is_delivered_not_rejected() {
     let body =
-        r#"{"eventType":"batch.enrichment.completed","data":{"enrichmentID":"b1","total":3}}"#;
+        r#"{"eventType":"person.enrichment.archived","data":{"enrichmentID":"b1","total":3}}"#;
     let delivery = receive(&config(), &signed(body)).unwrap();
     let WebhookEvent::Unknown(event) = delivery.event() else {
         panic!("expected an unknown event");
     };
-    assert_eq!(event.event_type(), "batch.enrichment.completed");
+    assert_eq!(event.event_type(), "person.enrichment.archived");
     assert_eq!(event.data()["total"], 3);
     assert!(matches!(
         delivery.idempotency_key(),

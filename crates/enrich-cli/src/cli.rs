@@ -1,0 +1,222 @@
+//! The command tree, as `clap` derive types. Each subcommand's options live with it, so new
+//! subcommands (`inbox …`, `reconcile`) are one more variant of [`Command`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Start and follow bulk enrichments, send signed test webhooks, run a local fake of the API.
+#[derive(Debug, Parser)]
+#[command(name = "enrich", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enrich people: start a bulk enrichment, read it, wait for it.
+    #[command(subcommand)]
+    People(EnrichmentCommand),
+    /// Enrich companies: start a bulk enrichment, read it, wait for it.
+    #[command(subcommand)]
+    Companies(EnrichmentCommand),
+    /// Sign events and POST them to a webhook receiver, with optional faults.
+    Send(SendArgs),
+    /// Run the local fake of the API, which delivers signed webhooks.
+    Sim(SimArgs),
+}
+
+/// `people …` and `companies …`.
+#[derive(Debug, Subcommand)]
+pub enum EnrichmentCommand {
+    /// Start an enrichment from a CSV or JSON file (`-` reads JSON from stdin).
+    Start(StartArgs),
+    /// Print an enrichment's progress and results so far.
+    Get(GetArgs),
+    /// Wait for an enrichment to finish (with a progress bar), then print its results.
+    Wait(WaitArgs),
+}
+
+/// Where the API is and the key to call it with.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Base URL of the API (a local fake: the URL `enrich sim` prints).
+    #[arg(long = "api", value_name = "URL", env = "SURFE_API_URL", default_value = enrich_client::DEFAULT_BASE_URL)]
+    pub api: String,
+
+    /// API key (prefer the environment variable: a command line is visible to other users).
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "SURFE_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+}
+
+/// `start FILE`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// CSV (with a header row) or JSON file of the people or companies to enrich; `-` for JSON
+    /// on stdin.
+    pub file: PathBuf,
+
+    /// The https URL that receives one webhook per finished item (http only for loopback).
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+
+    /// What to look for (people only), comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "email")]
+    pub include: Vec<Look>,
+
+    /// Most items per request; more are split into several enrichments (people: at most and by
+    /// default 10000; companies: 500 by default, the API's recommendation).
+    #[arg(long, value_name = "N")]
+    pub per_request: Option<usize>,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// What a people enrichment looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Look {
+    /// Email addresses.
+    Email,
+    /// Mobile phone numbers.
+    Mobile,
+    /// The LinkedIn profile URL.
+    #[value(name = "linkedInUrl", alias = "linkedin-url", alias = "linkedin")]
+    LinkedInUrl,
+    /// The job history.
+    #[value(name = "jobHistory", alias = "job-history")]
+    JobHistory,
+}
+
+/// `get ID`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The enrichment id (`enrichmentID`).
+    pub id: String,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `wait ID`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The enrichment id (`enrichmentID`).
+    pub id: String,
+
+    /// Give up after this many seconds (default: wait as long as it takes).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+
+    /// Seconds between polls at most.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub max_interval: u64,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `send URL [EVENT…]`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("fault").multiple(false))]
+pub struct SendArgs {
+    /// The receiver's URL, such as http://127.0.0.1:3000/webhook.
+    #[arg(required_unless_present = "list")]
+    pub url: Option<String>,
+
+    /// Events to send: built-in fixture names (see --list), JSON files, or `-` for stdin.
+    /// Default: person-full.
+    pub events: Vec<String>,
+
+    /// List the built-in fixtures and exit.
+    #[arg(long)]
+    pub list: bool,
+
+    /// The signing secret (the receiver's SURFE_WEBHOOK_SECRET).
+    #[arg(long, env = "SURFE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// Send each event this many times.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+
+    /// How many requests to have in flight at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+
+    /// Fault: sign as of 10 minutes ago (expect 401 stale_timestamp).
+    #[arg(long, group = "fault")]
+    pub stale: bool,
+
+    /// Fault: change the body after signing it (expect 401 invalid_signature).
+    #[arg(long, group = "fault")]
+    pub tamper: bool,
+
+    /// Fault: send no signature header (expect 401 missing_signature).
+    #[arg(long, group = "fault")]
+    pub unsigned: bool,
+
+    /// Fault: sign with a secret the receiver does not have (expect 401 invalid_signature).
+    #[arg(long, group = "fault")]
+    pub wrong_secret: bool,
+
+    /// The status every answer must have (default: 200, or 401 with a fault).
+    #[arg(long, value_name = "STATUS")]
+    pub expect_status: Option<u16>,
+
+    /// The `code` every answer must have (default: the fault's documented code).
+    #[arg(long, value_name = "CODE")]
+    pub expect_code: Option<String>,
+}
+
+/// `sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Port to listen on (127.0.0.1); 0 picks a free one.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+
+    /// The API key the fake accepts.
+    #[arg(long, env = "SURFE_API_KEY", hide_env_values = true, default_value = enrich_sim::DEFAULT_API_KEY)]
+    pub api_key: String,
+
+    /// The secret the fake signs webhooks with.
+    #[arg(long, env = "SURFE_WEBHOOK_SECRET", hide_env_values = true, default_value = enrich_sim::DEFAULT_WEBHOOK_SECRET)]
+    pub secret: String,
+
+    /// Waits before each retry of a failed delivery, comma-separated (ms, s or m).
+    #[arg(long, value_delimiter = ',', value_parser = crate::sim::parse_duration, default_value = "1s,5s,25s,125s")]
+    pub retry_schedule: Vec<std::time::Duration>,
+
+    /// How long one delivery attempt may take (ms, s or m).
+    #[arg(long, value_parser = crate::sim::parse_duration, default_value = "10s")]
+    pub delivery_timeout: std::time::Duration,
+
+    /// Share (0 to 1) of deliveries sent twice.
+    #[arg(long, default_value_t = 0.0, value_parser = crate::sim::parse_rate)]
+    pub duplicate_rate: f64,
+
+    /// Share (0 to 1) of deliveries lost for good (only in the GET results).
+    #[arg(long, default_value_t = 0.0, value_parser = crate::sim::parse_rate)]
+    pub drop_rate: f64,
+
+    /// Time to enrich one item (ms, s or m).
+    #[arg(long, value_parser = crate::sim::parse_duration, default_value = "50ms")]
+    pub item_delay: std::time::Duration,
+
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
