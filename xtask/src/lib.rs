@@ -10,6 +10,7 @@ pub mod bench;
 pub mod ci;
 pub mod demo;
 pub mod openapi;
+pub mod openapi_check;
 pub mod reference;
 pub mod schema;
 

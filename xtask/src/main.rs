@@ -8,6 +8,8 @@ usage: cargo xtask <command> [args]
 commands:
   schema [--check]   write the generated files of schema/ (--check: only compare, write nothing)
   demo               start the three example receivers and show how each answers the same deliveries
+  openapi-check      validate schema/openapi.json (openapi-spec-validator) and run schemathesis
+                     against the local fake API (installs both into target/xtask-venv)
   bench [--quick]    run the benchmarks of benches/ and write BENCHMARKS.md
   ci                 run every check CI runs: fmt, clippy, tests, doctests, the demo, schema --check
   help               print this message";
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
         "ci" => xtask::ci::run(rest),
         "demo" => xtask::demo::run(rest),
         "bench" => xtask::bench::run(rest),
+        "openapi-check" => xtask::openapi_check::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

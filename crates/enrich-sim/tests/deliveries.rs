@@ -14,7 +14,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use enrich_axum::{WebhookConfig, WebhookDelivery};
+use enrich_axum::{Webhook, WebhookConfig, WebhookDelivery};
 use enrich_sim::{Attempt, DeliveryCopy, Outcome, Sim, SimConfig};
 use enrich_types::{EnrichPeopleResult, WebhookEvent};
 use serde_json::json;
@@ -57,7 +57,7 @@ impl Receiver {
     async fn serve(&self) -> String {
         async fn webhook(
             State(receiver): State<Receiver>,
-            WebhookDelivery(delivery): WebhookDelivery,
+            Webhook(delivery): WebhookDelivery,
         ) -> StatusCode {
             let seen = receiver.requests.fetch_add(1, Ordering::SeqCst);
             if seen < receiver.slow_first {
