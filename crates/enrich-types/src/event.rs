@@ -2,12 +2,10 @@
 
 use std::fmt;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use serde_with::skip_serializing_none;
 
 use crate::company::EnrichedCompanyResponse;
 use crate::open_enum::open_enum;
@@ -53,30 +51,30 @@ pub enum WebhookEvent {
 }
 
 /// The `data` of a `person.enrichment.completed` event.
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PersonEnrichmentCompleted {
     /// The id of the whole batch (the same for every person of it), as returned when the
     /// enrichment was started. Not a per-person id: pair it with the person's `externalID`.
-    #[serde(rename = "enrichmentID")]
+    #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
     pub enrichment_id: Option<String>,
     /// The enriched person. Absent or `null` decodes as an empty person.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schemars(with = "Option<EnrichedPersonResponse>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<EnrichedPersonResponse>"))]
     pub person: EnrichedPersonResponse,
 }
 
 /// The `data` of a `company.enrichment.completed` event (its shape is inferred from the company
 /// enrichment answer; the docs do not list it).
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CompanyEnrichmentCompleted {
     /// The id of the whole batch, as returned when the enrichment was started.
-    #[serde(rename = "enrichmentID")]
+    #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
     pub enrichment_id: Option<String>,
     /// The enriched company. Absent or `null` decodes as an empty company.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schemars(with = "Option<EnrichedCompanyResponse>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<EnrichedCompanyResponse>"))]
     pub company: EnrichedCompanyResponse,
 }
 
@@ -281,12 +279,15 @@ impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
     }
 }
 
-impl JsonSchema for WebhookEvent {
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for WebhookEvent {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "WebhookEvent".into()
     }
 
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        use schemars::{Schema, json_schema};
+
         let event_type = generator.subschema_for::<EventType>();
         let typed = |kind: EventType, data: Schema| {
             json_schema!({

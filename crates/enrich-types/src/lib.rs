@@ -11,7 +11,8 @@
 //! - an unknown event type decodes to [`WebhookEvent::Unknown`] and encodes back unchanged;
 //! - a known event whose `data` does not fit is an error naming the path, never silently unknown.
 //!
-//! [`schema::published_schemas`] generates the JSON Schema of every payload from these types.
+//! With the `schema` feature (off by default), `schema::published_schemas` generates the JSON
+//! Schema of every payload from these types; receiving webhooks needs none of it.
 //! This crate does no I/O; verifying and receiving deliveries is the job of `enrich-webhook` and
 //! the framework adapters.
 //!
@@ -46,6 +47,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod company;
 mod date;
@@ -54,6 +56,7 @@ mod number;
 mod open_enum;
 mod person;
 mod rest;
+#[cfg(feature = "schema")]
 pub mod schema;
 
 pub use company::{
