@@ -8,6 +8,7 @@ use crate::person::EnrichmentStatus;
 /// same as absent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichedCompanyResponse {
     /// The caller's own id for this company, echoed back from the request.
     #[serde(rename = "externalID", skip_serializing_if = "Option::is_none")]
@@ -90,6 +91,7 @@ pub struct EnrichedCompanyResponse {
 /// A profile of the company on another site.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct DigitalPresence {
     /// Name of the site, such as `Crunchbase`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,6 +104,7 @@ pub struct DigitalPresence {
 /// A funding round.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct FundingRound {
     /// Name of the round, such as `Series A`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,6 +126,7 @@ pub struct FundingRound {
 /// An initial public offering.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct Ipo {
     /// Date of the offering, as sent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,6 +142,7 @@ pub struct Ipo {
 /// The organization that owns a company.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct ParentOrganization {
     /// Name of the parent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,6 +155,7 @@ pub struct ParentOrganization {
 /// A listing of a company's shares.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct Stock {
     /// Stock exchange, such as `NASDAQ`.
     #[serde(skip_serializing_if = "Option::is_none")]

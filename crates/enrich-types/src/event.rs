@@ -26,7 +26,7 @@ open_enum! {
 /// Known event types decode to typed variants; a known type whose `data` does not fit is an
 /// error that names the path (it is never turned into [`WebhookEvent::Unknown`], which would hide
 /// real breakage). Any other event type decodes to [`WebhookEvent::Unknown`], which keeps the type
-/// and the raw `data` and encodes back to the same envelope. New variants may be added, so a
+/// and the raw `data` and encodes back to an equal envelope. New variants may be added, so a
 /// `match` needs a wildcard arm.
 ///
 /// ```
@@ -53,6 +53,7 @@ pub enum WebhookEvent {
 /// The `data` of a `person.enrichment.completed` event.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct PersonEnrichmentCompleted {
     /// The id of the whole batch (the same for every person of it), as returned when the
     /// enrichment was started. Not a per-person id: pair it with the person's `externalID`.
@@ -68,6 +69,7 @@ pub struct PersonEnrichmentCompleted {
 /// enrichment answer; the docs do not list it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct CompanyEnrichmentCompleted {
     /// The id of the whole batch, as returned when the enrichment was started.
     #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
@@ -84,7 +86,8 @@ pub struct CompanyEnrichmentCompleted {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnknownEvent {
     event_type: String,
-    data: Map<String, Value>,
+    /// Always a JSON object: decoding refuses any other `data`.
+    data: Value,
 }
 
 impl UnknownEvent {
@@ -93,8 +96,22 @@ impl UnknownEvent {
         &self.event_type
     }
 
-    /// The `data` object exactly as received (keys in their original order).
-    pub fn data(&self) -> &Map<String, Value> {
+    /// The `data` object as received: always a [`Value::Object`], with every key and value.
+    ///
+    /// It is a `serde_json::Value`, so the order of its keys is the one of your build's
+    /// `serde_json`: sorted by default, as received when some crate of the build enables
+    /// serde_json's `preserve_order` feature (this crate never does). Encoding the event again
+    /// writes the keys in that order; compare decoded values rather than the text.
+    ///
+    /// ```
+    /// use enrich_types::WebhookEvent;
+    ///
+    /// let body = r#"{"eventType":"batch.enrichment.completed","data":{"enrichmentID":"b-1","size":2}}"#;
+    /// let WebhookEvent::Unknown(event) = serde_json::from_str(body)? else { unreachable!() };
+    /// assert_eq!(event.data()["size"], 2);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn data(&self) -> &Value {
         &self.data
     }
 }
@@ -273,7 +290,7 @@ impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
             }
             EventType::Other(event_type) => WebhookEvent::Unknown(UnknownEvent {
                 event_type: event_type.as_str().to_owned(),
-                data: Deserialize::deserialize(deserializer)?,
+                data: Value::Object(Map::deserialize(deserializer)?),
             }),
         })
     }

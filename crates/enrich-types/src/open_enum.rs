@@ -48,7 +48,11 @@ macro_rules! open_enum {
         }
     ) => {
         $(#[doc = $doc])*
+        ///
+        /// New values may be added in a minor release (they arrive as `Other` until then), so a
+        /// `match` needs a wildcard arm.
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         pub enum $name {
             $( $(#[doc = $variant_doc])* $variant, )+
             /// A value this version does not know, kept verbatim.

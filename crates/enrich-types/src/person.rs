@@ -39,9 +39,10 @@ open_enum! {
 }
 
 /// Everything the API found about one person. Every field is optional: the API leaves out, or
-/// sends `null` for, whatever it did not find or was not asked for, and both decode to `None`.
+/// sends `null` for, whatever it did not find or was not asked for, and the two mean the same.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichedPersonResponse {
     /// The caller's own id for this person, echoed back from the request: the key that matches a
     /// result to the caller's record.
@@ -94,6 +95,7 @@ pub struct EnrichedPersonResponse {
 /// One email address found for a person.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichedPersonEmail {
     /// The address.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,6 +111,7 @@ pub struct EnrichedPersonEmail {
 /// One mobile phone number found for a person.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichedPersonMobilePhone {
     /// The number in international format, with spaces, such as `+33 6 12 34 56 78`.
     #[serde(rename = "mobilePhone", skip_serializing_if = "Option::is_none")]
@@ -121,6 +124,7 @@ pub struct EnrichedPersonMobilePhone {
 /// One position in a person's job history.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct JobPosition {
     /// Name of the employer.
     #[serde(rename = "companyName", skip_serializing_if = "Option::is_none")]
@@ -129,7 +133,7 @@ pub struct JobPosition {
     #[serde(rename = "jobTitle", skip_serializing_if = "Option::is_none")]
     pub job_title: Option<String>,
     /// When the position started, as sent: RFC 3339 (`2023-01-01T00:00:00Z`) or month precision
-    /// (`2019-01`); the Rust API reads it with `JobPosition::started`.
+    /// (`2019-01`).
     #[serde(rename = "startDate", skip_serializing_if = "Option::is_none")]
     pub start_date: Option<String>,
     /// When the position ended, in the same forms as `startDate`; absent or `null` for the current
@@ -142,13 +146,14 @@ pub struct JobPosition {
 }
 
 impl JobPosition {
-    /// The start date, parsed to the precision it was sent with; `None` if absent or unreadable.
+    /// The start date (`start_date`), parsed to the precision it was sent with; `None` if absent
+    /// or unreadable.
     pub fn started(&self) -> Option<PartialDate> {
         self.start_date.as_deref().and_then(PartialDate::parse)
     }
 
-    /// The end date, parsed to the precision it was sent with; `None` if absent or unreadable
-    /// (absent means the position is current).
+    /// The end date (`end_date`), parsed to the precision it was sent with; `None` if absent or
+    /// unreadable (absent means the position is current).
     pub fn ended(&self) -> Option<PartialDate> {
         self.end_date.as_deref().and_then(PartialDate::parse)
     }

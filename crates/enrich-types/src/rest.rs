@@ -33,12 +33,14 @@ open_enum! {
 /// ```
 /// use enrich_types::{EnrichPeopleRequest, Include, PersonToEnrich, RequestError};
 ///
-/// let person = PersonToEnrich {
-///     linkedin_url: Some("https://www.linkedin.com/in/ada-lovelace".into()),
-///     external_id: Some("crm-42".into()),
-///     ..PersonToEnrich::default()
-/// };
-/// let request = EnrichPeopleRequest::new(Include { email: true, ..Include::default() }, vec![person])?
+/// // The request types are `#[non_exhaustive]`: start from the default, then set fields.
+/// let mut person = PersonToEnrich::default();
+/// person.linkedin_url = Some("https://www.linkedin.com/in/ada-lovelace".into());
+/// person.external_id = Some("crm-42".into());
+/// let mut include = Include::default();
+/// include.email = true;
+///
+/// let request = EnrichPeopleRequest::new(include, vec![person])?
 ///     .with_webhook_url("https://hooks.example.com/surfe")?;
 /// assert_eq!(
 ///     request.notification_options.unwrap().webhook_url.as_deref(),
@@ -60,6 +62,7 @@ open_enum! {
         set, or a webhook URL that is not https."
     )
 )]
+#[non_exhaustive]
 pub struct EnrichPeopleRequest {
     /// What to look for; at least one flag must be set.
     #[serde(default)]
@@ -123,6 +126,7 @@ impl EnrichPeopleRequest {
 /// What an enrichment looks for. At least one flag must be `true`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct Include {
     /// Look for email addresses.
     #[serde(default, deserialize_with = "null_as_false")]
@@ -156,6 +160,7 @@ fn null_as_false<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bo
 /// Where the API sends its webhooks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct NotificationOptions {
     /// The `https` URL that receives one `POST` per finished person or company.
     #[serde(rename = "webhookUrl", skip_serializing_if = "Option::is_none")]
@@ -200,6 +205,7 @@ fn is_https_url(url: &str) -> bool {
 /// plus a company name or domain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct PersonToEnrich {
     /// Given name.
     #[serde(rename = "firstName", skip_serializing_if = "Option::is_none")]
@@ -225,6 +231,7 @@ pub struct PersonToEnrich {
 /// Finer choices about a people enrichment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichmentOptions {
     /// Which kind of email address to look for.
     #[serde(rename = "acceptedEmailType", skip_serializing_if = "Option::is_none")]
@@ -240,6 +247,7 @@ pub struct EnrichmentOptions {
 /// The `202 Accepted` answer to a `POST` that starts an enrichment (people or companies).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichmentAccepted {
     /// The id of the batch; every webhook of the batch carries it.
     #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
@@ -258,6 +266,7 @@ pub struct EnrichmentAccepted {
 /// The answer to `GET /v2/people/enrich/:id`: the batch so far.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichPeopleResult {
     /// The id of the batch.
     #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
@@ -277,6 +286,7 @@ pub struct EnrichPeopleResult {
 /// recommended).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichCompaniesRequest {
     /// The companies to enrich; at least one.
     #[serde(default)]
@@ -318,6 +328,7 @@ impl EnrichCompaniesRequest {
 /// One company to enrich.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct CompanyToEnrich {
     /// The company's web domain, such as `example.com`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -330,6 +341,7 @@ pub struct CompanyToEnrich {
 /// The answer to `GET /v2/companies/enrich/:id`: the batch so far.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichCompaniesResult {
     /// The id of the batch.
     #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
@@ -348,6 +360,7 @@ pub struct EnrichCompaniesResult {
 /// The body of an error answer from the REST API (400, 401, 402, 403, 429, 500, 503).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct ApiError {
     /// A numeric error code.
     #[serde(
