@@ -9,7 +9,8 @@ commands:
   schema [--check]   write the generated files of schema/ (--check: only compare, write nothing)
   demo               start the three example receivers and show how each answers the same deliveries
   bench [--quick]    run the benchmarks of benches/ and write BENCHMARKS.md
-  ci                 run every check CI runs: fmt, clippy, tests, doctests, schema --check
+  ci                 run every check CI runs: fmt, clippy, tests, doctests, packaging, demo,
+                     schema --check
   help               print this message";
 
 fn main() -> ExitCode {
