@@ -117,6 +117,18 @@ impl Shape {
     };
 }
 
+/// Builds a struct of `enrich_types` from its fields the way code outside that crate must (the
+/// structs are `#[non_exhaustive]`): its default, then each field assigned, in the order written.
+macro_rules! build {
+    ($type:path { $($field:ident $(: $value:expr)?),* $(,)? }) => {{
+        let mut built = <$type>::default();
+        $( built.$field = build!(@value $field $(, $value)?); )*
+        built
+    }};
+    (@value $field:ident) => { $field };
+    (@value $field:ident, $value:expr) => { $value };
+}
+
 /// A person with every field filled in, as the API answers for a well-known profile.
 pub fn person(index: u64, shape: Shape, rng: &mut Rng) -> EnrichedPersonResponse {
     let first = *rng.pick(FIRST_NAMES);
@@ -132,7 +144,7 @@ pub fn person(index: u64, shape: Shape, rng: &mut Rng) -> EnrichedPersonResponse
     let emails = (0..shape.emails)
         .map(|n| {
             let personal = n % 2 == 1;
-            EnrichedPersonEmail {
+            build!(EnrichedPersonEmail {
                 email: Some(if personal {
                     format!("{slug}.perso@gmail.com")
                 } else {
@@ -148,20 +160,22 @@ pub fn person(index: u64, shape: Shape, rng: &mut Rng) -> EnrichedPersonResponse
                 } else {
                     EmailType::Professional
                 }),
-            }
+            })
         })
         .collect();
     let mobile_phones = (0..shape.phones)
-        .map(|_| EnrichedPersonMobilePhone {
-            mobile_phone: Some(format!(
-                "+33 {} {:02} {:02} {:02} {:02}",
-                6 + rng.below(2),
-                rng.below(100),
-                rng.below(100),
-                rng.below(100),
-                rng.below(100)
-            )),
-            confidence_score: Some((rng.below(100) as f64) / 100.0),
+        .map(|_| {
+            build!(EnrichedPersonMobilePhone {
+                mobile_phone: Some(format!(
+                    "+33 {} {:02} {:02} {:02} {:02}",
+                    6 + rng.below(2),
+                    rng.below(100),
+                    rng.below(100),
+                    rng.below(100),
+                    rng.below(100)
+                )),
+                confidence_score: Some((rng.below(100) as f64) / 100.0),
+            })
         })
         .collect();
     let mut year = 2024 - rng.below(3);
@@ -173,7 +187,7 @@ pub fn person(index: u64, shape: Shape, rng: &mut Rng) -> EnrichedPersonResponse
                 *rng.pick(COMPANIES)
             };
             let start = year - 1 - rng.below(3);
-            let position = JobPosition {
+            let position = build!(JobPosition {
                 company_name: Some(employer.to_owned()),
                 job_title: Some((*rng.pick(TITLES)).to_owned()),
                 start_date: Some(format!("{start}-{:02}-01T00:00:00Z", 1 + rng.below(12))),
@@ -186,12 +200,12 @@ pub fn person(index: u64, shape: Shape, rng: &mut Rng) -> EnrichedPersonResponse
                         ascii_lower(employer).replace(' ', "-")
                     )
                 }),
-            };
+            });
             year = start;
             position
         })
         .collect();
-    EnrichedPersonResponse {
+    build!(EnrichedPersonResponse {
         external_id: Some(format!("crm-contact-{}", 10_000 + index)),
         first_name: Some(first.to_owned()),
         last_name: Some(last.to_owned()),
@@ -213,13 +227,13 @@ pub fn person(index: u64, shape: Shape, rng: &mut Rng) -> EnrichedPersonResponse
         mobile_phones: Some(mobile_phones),
         job_history: Some(job_history),
         status: Some(EnrichmentStatus::Completed),
-    }
+    })
 }
 
 /// A person the API found little about (or nothing: `NOT_FOUND`).
 fn sparse_person(index: u64, rng: &mut Rng) -> EnrichedPersonResponse {
     let found = rng.below(2) == 0;
-    EnrichedPersonResponse {
+    build!(EnrichedPersonResponse {
         external_id: Some(format!("crm-contact-{}", 10_000 + index)),
         first_name: Some((*rng.pick(FIRST_NAMES)).to_owned()),
         last_name: Some((*rng.pick(LAST_NAMES)).to_owned()),
@@ -231,8 +245,7 @@ fn sparse_person(index: u64, rng: &mut Rng) -> EnrichedPersonResponse {
         } else {
             EnrichmentStatus::from("NOT_FOUND")
         }),
-        ..EnrichedPersonResponse::default()
-    }
+    })
 }
 
 fn ascii_lower(text: &str) -> String {
@@ -259,10 +272,10 @@ pub fn realistic_event_compact() -> Vec<u8> {
 
 fn realistic_person_event() -> WebhookEvent {
     let person = person(482, Shape::FULL, &mut Rng::new(7));
-    WebhookEvent::PersonEnrichmentCompleted(enrich_types::PersonEnrichmentCompleted {
+    WebhookEvent::PersonEnrichmentCompleted(build!(enrich_types::PersonEnrichmentCompleted {
         enrichment_id: Some(ENRICHMENT_ID.to_owned()),
         person,
-    })
+    }))
 }
 
 /// The smallest complete `person.enrichment.completed` body: a batch id and an external id.
@@ -291,12 +304,12 @@ pub fn people_result(count: usize) -> Vec<u8> {
             }
         })
         .collect();
-    let result = EnrichPeopleResult {
+    let result = build!(EnrichPeopleResult {
         enrichment_id: Some(ENRICHMENT_ID.to_owned()),
         status: Some(EnrichmentStatus::Completed),
         percent_completed: Some(100.0),
         people: Some(people),
-    };
+    });
     serde_json::to_vec(&result).expect("a generated result serializes")
 }
 

@@ -176,6 +176,7 @@ fn bench(root: &Path, options: &Options) -> Result<(), String> {
         limits,
         profile,
         analysis: std::fs::read_to_string(root.join("benches/ANALYSIS.md")).ok(),
+        dependency_cost: std::fs::read_to_string(root.join("benches/DEPENDENCY-COST.md")).ok(),
     };
     std::fs::write(&options.out, report.render())
         .map_err(|error| format!("{}: {error}", options.out.display()))
@@ -393,6 +394,7 @@ struct Report {
     limits: Value,
     profile: Option<Profile>,
     analysis: Option<String>,
+    dependency_cost: Option<String>,
 }
 
 fn met(ok: bool) -> &'static str {
@@ -447,6 +449,15 @@ impl Report {
                  numbers in it are from the run it names, the tables above from this one).\n"
             );
             let _ = writeln!(out, "{}", analysis.trim_end());
+        }
+        if let Some(cost) = &self.dependency_cost {
+            let _ = writeln!(
+                out,
+                "\n## What a user's build pays\n\n\
+                 Written by hand (`benches/DEPENDENCY-COST.md`, included as is; measured as it says, \
+                 not by this run).\n"
+            );
+            let _ = writeln!(out, "{}", cost.trim_end());
         }
         out
     }

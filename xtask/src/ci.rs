@@ -4,9 +4,12 @@
 //! 2. `cargo clippy --workspace --all-targets -- -D warnings`
 //! 3. `cargo test --workspace --all-targets`
 //! 4. `cargo test --workspace --doc`
-//! 5. `cargo xtask demo` (the README's main command: the three example receivers answer as
+//! 5. `cargo publish --workspace --dry-run --allow-dirty`: every library crate packages and its
+//!    packaged copy builds, in dependency order, against the others' packaged copies (crates with
+//!    `publish = false` are skipped; nothing is uploaded; it reads the crates.io index)
+//! 6. `cargo xtask demo` (the README's main command: the three example receivers answer as
 //!    documented)
-//! 6. `schema --check` (in process)
+//! 7. `schema --check` (in process)
 //!
 //! Tests run with `INSTA_UPDATE=no` and `CI=true`, so a snapshot mismatch fails instead of
 //! writing a `.snap.new` file, and `INSTA_FORCE_PASS` is removed so it cannot hide one.
@@ -52,6 +55,11 @@ const STEPS: &[Step] = &[
         name: "doctests",
         args: &["test", "--workspace", "--doc"],
         runs_tests: true,
+    },
+    Step {
+        name: "packaging",
+        args: &["publish", "--workspace", "--dry-run", "--allow-dirty"],
+        runs_tests: false,
     },
     Step {
         name: "demo",
@@ -104,7 +112,7 @@ pub fn run(args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     eprintln!(
-        "\nci passed: fmt, clippy, tests, doctests, demo, schema ({:.0?})",
+        "\nci passed: fmt, clippy, tests, doctests, packaging, demo, schema ({:.0?})",
         started.elapsed()
     );
     ExitCode::SUCCESS

@@ -11,7 +11,8 @@ commands:
   openapi-check      validate schema/openapi.json (openapi-spec-validator) and run schemathesis
                      against the local fake API (installs both into target/xtask-venv)
   bench [--quick]    run the benchmarks of benches/ and write BENCHMARKS.md
-  ci                 run every check CI runs: fmt, clippy, tests, doctests, the demo, schema --check
+  ci                 run every check CI runs: fmt, clippy, tests, doctests, packaging, the demo,
+                     schema --check
   help               print this message";
 
 fn main() -> ExitCode {

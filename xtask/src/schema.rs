@@ -84,13 +84,13 @@ pub fn generate() -> Result<Vec<GeneratedFile>, GenerateError> {
     let mut files: Vec<GeneratedFile> = schemas
         .iter()
         .map(|published| GeneratedFile {
-            file_name: published.file_name.to_owned(),
+            file_name: published.file_name().to_owned(),
             contents: published.to_file_contents(),
         })
         .collect();
     let documents: Vec<(&str, serde_json::Value)> = schemas
         .iter()
-        .map(|published| (published.file_name, published.schema.as_value().clone()))
+        .map(|published| (published.file_name(), published.as_value().clone()))
         .collect();
     files.push(GeneratedFile {
         file_name: README_FILE.to_owned(),

@@ -13,6 +13,7 @@ use std::fmt;
 ///
 /// let month = PartialDate::parse("2019-01").unwrap();
 /// assert_eq!((month.year, month.month, month.day), (2019, Some(1), None));
+/// assert_eq!(PartialDate::new(2019, Some(1), None), Some(month));
 ///
 /// let day = PartialDate::parse("2023-01-01T00:00:00Z").unwrap();
 /// assert_eq!(day.to_string(), "2023-01-01");
@@ -20,6 +21,7 @@ use std::fmt;
 /// assert_eq!(PartialDate::parse("last spring"), None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub struct PartialDate {
     /// The year, four digits on the wire.
     pub year: u16,
@@ -30,6 +32,24 @@ pub struct PartialDate {
 }
 
 impl PartialDate {
+    /// The date `year`, `year-month` or `year-month-day`; `None` for a date that cannot exist: a
+    /// year past 9999, a month outside 1 to 12, a day that month does not have (`2023-02-30`), or
+    /// a day without a month.
+    pub fn new(year: u16, month: Option<u8>, day: Option<u8>) -> Option<Self> {
+        if year > 9999 {
+            return None;
+        }
+        match (month, day) {
+            (None, Some(_)) => return None,
+            (Some(month), _) if !(1..=12).contains(&month) => return None,
+            (Some(month), Some(day)) if !(1..=days_in_month(year, month)).contains(&day) => {
+                return None;
+            }
+            _ => {}
+        }
+        Some(Self { year, month, day })
+    }
+
     /// Reads `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, or an RFC 3339 timestamp (whose date part is taken
     /// as written, without moving it to another time zone). Returns `None` for anything else,
     /// including impossible dates such as `2023-02-30`.
@@ -49,20 +69,10 @@ impl PartialDate {
         };
         let month = next_part()?;
         let day = next_part()?;
-        if next_part()?.is_some() || (month.is_none() && day.is_some()) {
+        if next_part()?.is_some() {
             return None;
         }
-        if let Some(month) = month {
-            if !(1..=12).contains(&month) {
-                return None;
-            }
-            if let Some(day) = day
-                && !(1..=days_in_month(year, month)).contains(&day)
-            {
-                return None;
-            }
-        }
-        Some(Self { year, month, day })
+        Self::new(year, month, day)
     }
 }
 
@@ -118,6 +128,24 @@ mod tests {
             Some("2023-06-30".into())
         );
         assert_eq!(parsed(" 2019-01 "), Some("2019-01".into()));
+    }
+
+    #[test]
+    fn new_refuses_what_parse_refuses() {
+        assert_eq!(
+            PartialDate::new(2019, None, None).map(|d| d.to_string()),
+            Some("2019".into())
+        );
+        assert_eq!(
+            PartialDate::new(2024, Some(2), Some(29)).map(|d| d.to_string()),
+            Some("2024-02-29".into())
+        );
+        assert_eq!(PartialDate::new(2023, Some(2), Some(29)), None);
+        assert_eq!(PartialDate::new(2019, Some(13), None), None);
+        assert_eq!(PartialDate::new(2019, Some(0), None), None);
+        assert_eq!(PartialDate::new(2019, None, Some(1)), None);
+        assert_eq!(PartialDate::new(2019, Some(4), Some(0)), None);
+        assert_eq!(PartialDate::new(10_000, None, None), None);
     }
 
     #[test]

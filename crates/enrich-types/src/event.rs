@@ -2,12 +2,10 @@
 
 use std::fmt;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use serde_with::skip_serializing_none;
 
 use crate::company::EnrichedCompanyResponse;
 use crate::open_enum::open_enum;
@@ -33,7 +31,7 @@ open_enum! {
 /// Known event types decode to typed variants; a known type whose `data` does not fit is an
 /// error that names the path (it is never turned into [`WebhookEvent::Unknown`], which would hide
 /// real breakage). Any other event type decodes to [`WebhookEvent::Unknown`], which keeps the type
-/// and the raw `data` and encodes back to the same envelope. New variants may be added, so a
+/// and the raw `data` and encodes back to an equal envelope. New variants may be added, so a
 /// `match` needs a wildcard arm.
 ///
 /// ```
@@ -60,30 +58,32 @@ pub enum WebhookEvent {
 }
 
 /// The `data` of a `person.enrichment.completed` event.
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct PersonEnrichmentCompleted {
     /// The id of the whole batch (the same for every person of it), as returned when the
     /// enrichment was started. Not a per-person id: pair it with the person's `externalID`.
-    #[serde(rename = "enrichmentID")]
+    #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
     pub enrichment_id: Option<String>,
     /// The enriched person. Absent or `null` decodes as an empty person.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schemars(with = "Option<EnrichedPersonResponse>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<EnrichedPersonResponse>"))]
     pub person: EnrichedPersonResponse,
 }
 
 /// The `data` of a `company.enrichment.completed` event (its shape is inferred from the company
 /// enrichment answer; the docs do not list it).
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct CompanyEnrichmentCompleted {
     /// The id of the whole batch, as returned when the enrichment was started.
-    #[serde(rename = "enrichmentID")]
+    #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
     pub enrichment_id: Option<String>,
     /// The enriched company. Absent or `null` decodes as an empty company.
     #[serde(default, deserialize_with = "null_as_default")]
-    #[schemars(with = "Option<EnrichedCompanyResponse>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<EnrichedCompanyResponse>"))]
     pub company: EnrichedCompanyResponse,
 }
 
@@ -106,31 +106,40 @@ pub struct CompanyEnrichmentCompleted {
 /// assert_eq!(done.batch_id(), Some("b-1"));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 // The doc comment's example is for rustdoc; the schema gets the prose only.
-#[schemars(
-    description = "The `data` of the batch completion event, sent once when a whole bulk \
-        enrichment is done. Reported under two names, `person.batch-enrichment.completed` and \
-        `batch.enrichment.completed`, not on the official page; every field is optional. It is \
-        the natural moment to compare what arrived with `GET /v2/people/enrich/{id}`."
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "The `data` of the batch completion event, sent once when a whole bulk \
+            enrichment is done. Reported under two names, `person.batch-enrichment.completed` \
+            and `batch.enrichment.completed`, not on the official page; every field is \
+            optional. It is the natural moment to compare what arrived with \
+            `GET /v2/people/enrich/{id}`."
+    )
 )]
+#[non_exhaustive]
 pub struct BatchEnrichmentCompleted {
     /// The id of the finished batch, as returned when the enrichment was started.
-    #[serde(rename = "enrichmentID")]
+    #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
     pub enrichment_id: Option<String>,
     /// The batch id under the key one changelog reports; `enrichmentID` is preferred when both
     /// are present.
-    #[serde(rename = "batchID")]
+    #[serde(rename = "batchID", skip_serializing_if = "Option::is_none")]
     pub batch_id: Option<String>,
     /// The `GET` URL that returns the batch's results.
-    #[serde(rename = "enrichmentCallbackURL")]
+    #[serde(
+        rename = "enrichmentCallbackURL",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enrichment_callback_url: Option<String>,
     /// Free text for people; do not parse it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Which of the two reported event names this delivery used (not part of `data`).
     #[serde(skip)]
-    #[schemars(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
     pub event_name: BatchEventName,
 }
 
@@ -168,7 +177,8 @@ impl BatchEventName {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnknownEvent {
     event_type: String,
-    data: Map<String, Value>,
+    /// Always a JSON object: decoding refuses any other `data`.
+    data: Value,
 }
 
 impl UnknownEvent {
@@ -177,8 +187,22 @@ impl UnknownEvent {
         &self.event_type
     }
 
-    /// The `data` object exactly as received (keys in their original order).
-    pub fn data(&self) -> &Map<String, Value> {
+    /// The `data` object as received: always a [`Value::Object`], with every key and value.
+    ///
+    /// It is a `serde_json::Value`, so the order of its keys is the one of your build's
+    /// `serde_json`: sorted by default, as received when some crate of the build enables
+    /// serde_json's `preserve_order` feature (this crate never does). Encoding the event again
+    /// writes the keys in that order; compare decoded values rather than the text.
+    ///
+    /// ```
+    /// use enrich_types::WebhookEvent;
+    ///
+    /// let body = r#"{"eventType":"person.enrichment.archived","data":{"enrichmentID":"b-1","size":2}}"#;
+    /// let WebhookEvent::Unknown(event) = serde_json::from_str(body)? else { unreachable!() };
+    /// assert_eq!(event.data()["size"], 2);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn data(&self) -> &Value {
         &self.data
     }
 }
@@ -371,18 +395,21 @@ impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
             }
             EventType::Other(event_type) => WebhookEvent::Unknown(UnknownEvent {
                 event_type: event_type.as_str().to_owned(),
-                data: Deserialize::deserialize(deserializer)?,
+                data: Value::Object(Map::deserialize(deserializer)?),
             }),
         })
     }
 }
 
-impl JsonSchema for WebhookEvent {
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for WebhookEvent {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "WebhookEvent".into()
     }
 
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        use schemars::{Schema, json_schema};
+
         let event_type = generator.subschema_for::<EventType>();
         let typed = |kind: EventType, data: Schema| {
             json_schema!({

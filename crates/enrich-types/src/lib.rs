@@ -8,12 +8,19 @@
 //! - every field is optional, and `null` decodes the same as absent;
 //! - unknown keys are ignored at every level;
 //! - enumerated strings are open enums: an unseen value is kept, never an error;
-//! - an unknown event type decodes to [`WebhookEvent::Unknown`] and encodes back unchanged;
+//! - an unknown event type decodes to [`WebhookEvent::Unknown`] and encodes back to an equal
+//!   envelope;
 //! - a known event whose `data` does not fit is an error naming the path, never silently unknown.
 //!
-//! [`schema::published_schemas`] generates the JSON Schema of every payload from these types.
+//! With the `schema` feature (off by default), `schema::published_schemas` generates the JSON
+//! Schema of every payload from these types; receiving webhooks needs none of it.
 //! This crate does no I/O; verifying and receiving deliveries is the job of `enrich-webhook` and
 //! the framework adapters.
+//!
+//! The open enums and the data structs are `#[non_exhaustive]`, so the API adding a value or a
+//! field is not a breaking change here: `match` with a wildcard arm, and build a struct from its
+//! `Default` (every struct that has one) then set its fields. The only third-party types in the
+//! API are serde's traits and `serde_json::Value` (the `data` of an unknown event).
 //!
 //! ```
 //! use enrich_types::{ValidationStatus, WebhookEvent};
@@ -46,6 +53,12 @@
 //! ```
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// The README's examples compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod company;
 mod date;
@@ -54,6 +67,7 @@ mod number;
 mod open_enum;
 mod person;
 mod rest;
+#[cfg(feature = "schema")]
 pub mod schema;
 
 pub use company::{

@@ -48,7 +48,11 @@ macro_rules! open_enum {
         }
     ) => {
         $(#[doc = $doc])*
+        ///
+        /// New values may be added in a minor release (they arrive as `Other` until then), so a
+        /// `match` needs a wildcard arm.
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         pub enum $name {
             $( $(#[doc = $variant_doc])* $variant, )+
             /// A value this version does not know, kept verbatim.
@@ -113,6 +117,7 @@ macro_rules! open_enum {
             }
         }
 
+        #[cfg(feature = "schema")]
         impl schemars::JsonSchema for $name {
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 stringify!($name).into()
@@ -131,6 +136,7 @@ macro_rules! open_enum {
 pub(crate) use open_enum;
 
 /// Joins the lines of a doc comment the way rustdoc shows them as one paragraph.
+#[cfg(feature = "schema")]
 pub(crate) fn doc_text(lines: &[&str]) -> String {
     lines
         .iter()
@@ -141,6 +147,7 @@ pub(crate) fn doc_text(lines: &[&str]) -> String {
 }
 
 /// The schema of an open enum: any string, with each known value listed and described.
+#[cfg(feature = "schema")]
 pub(crate) fn schema(description: String, known: &[(&str, String)]) -> schemars::Schema {
     let mut any_of: Vec<serde_json::Value> = known
         .iter()

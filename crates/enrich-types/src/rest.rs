@@ -7,9 +7,7 @@
 
 use std::fmt;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_with::skip_serializing_none;
 
 use crate::company::EnrichedCompanyResponse;
 use crate::open_enum::open_enum;
@@ -39,12 +37,14 @@ open_enum! {
 /// ```
 /// use enrich_types::{EnrichPeopleRequest, Include, PersonToEnrich, RequestError};
 ///
-/// let person = PersonToEnrich {
-///     linkedin_url: Some("https://www.linkedin.com/in/ada-lovelace".into()),
-///     external_id: Some("crm-42".into()),
-///     ..PersonToEnrich::default()
-/// };
-/// let request = EnrichPeopleRequest::new(Include { email: true, ..Include::default() }, vec![person])?
+/// // The request types are `#[non_exhaustive]`: start from the default, then set fields.
+/// let mut person = PersonToEnrich::default();
+/// person.linkedin_url = Some("https://www.linkedin.com/in/ada-lovelace".into());
+/// person.external_id = Some("crm-42".into());
+/// let mut include = Include::default();
+/// include.email = true;
+///
+/// let request = EnrichPeopleRequest::new(include, vec![person])?
 ///     .with_webhook_url("https://hooks.example.com/surfe")?;
 /// assert_eq!(
 ///     request.notification_options.unwrap().webhook_url.as_deref(),
@@ -55,26 +55,33 @@ open_enum! {
 /// assert_eq!(refused.unwrap_err(), RequestError::NothingIncluded);
 /// # Ok::<(), RequestError>(())
 /// ```
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 // The doc comment's example is for rustdoc; the schema gets the prose only.
-#[schemars(
-    description = "The body of `POST /v2/people/enrich`: start enriching up to 10,000 people. \
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "The body of `POST /v2/people/enrich`: start enriching up to 10,000 people. \
         The API refuses a request with no people, more than 10,000 people, no `include` flag \
         set, or a webhook URL that is not https."
+    )
 )]
+#[non_exhaustive]
 pub struct EnrichPeopleRequest {
     /// What to look for; at least one flag must be set.
     #[serde(default)]
     pub include: Include,
     /// Where to send one webhook per finished person.
-    #[serde(rename = "notificationOptions")]
+    #[serde(
+        rename = "notificationOptions",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub notification_options: Option<NotificationOptions>,
     /// The people to enrich: 1 to 10,000 (about 1,000 recommended).
     #[serde(default)]
     pub people: Vec<PersonToEnrich>,
     /// Finer choices about the enrichment (newer API versions).
-    #[serde(rename = "enrichmentOptions")]
+    #[serde(rename = "enrichmentOptions", skip_serializing_if = "Option::is_none")]
     pub enrichment_options: Option<EnrichmentOptions>,
 }
 
@@ -122,23 +129,25 @@ impl EnrichPeopleRequest {
 }
 
 /// What an enrichment looks for. At least one flag must be `true`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct Include {
     /// Look for email addresses.
     #[serde(default, deserialize_with = "null_as_false")]
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub email: bool,
     /// Look for mobile phone numbers.
     #[serde(default, deserialize_with = "null_as_false")]
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub mobile: bool,
     /// Look for the LinkedIn profile URL.
     #[serde(rename = "linkedInUrl", default, deserialize_with = "null_as_false")]
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub linked_in_url: bool,
     /// Include the job history.
     #[serde(rename = "jobHistory", default, deserialize_with = "null_as_false")]
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub job_history: bool,
 }
 
@@ -154,11 +163,12 @@ fn null_as_false<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bo
 }
 
 /// Where the API sends its webhooks.
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct NotificationOptions {
     /// The `https` URL that receives one `POST` per finished person or company.
-    #[serde(rename = "webhookUrl")]
+    #[serde(rename = "webhookUrl", skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
 }
 
@@ -226,82 +236,99 @@ fn is_loopback_host(authority: &str) -> bool {
 
 /// One person to enrich. Identify the person with a LinkedIn URL, or with first and last name
 /// plus a company name or domain.
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct PersonToEnrich {
     /// Given name.
-    #[serde(rename = "firstName")]
+    #[serde(rename = "firstName", skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
     /// Family name.
-    #[serde(rename = "lastName")]
+    #[serde(rename = "lastName", skip_serializing_if = "Option::is_none")]
     pub last_name: Option<String>,
     /// Name of the current employer.
-    #[serde(rename = "companyName")]
+    #[serde(rename = "companyName", skip_serializing_if = "Option::is_none")]
     pub company_name: Option<String>,
     /// Web domain of the current employer.
-    #[serde(rename = "companyDomain")]
+    #[serde(rename = "companyDomain", skip_serializing_if = "Option::is_none")]
     pub company_domain: Option<String>,
     /// LinkedIn profile URL. Note the wire key `linkedinUrl`, with a lower-case `i`, unlike the
     /// answer's `linkedInUrl`.
-    #[serde(rename = "linkedinUrl")]
+    #[serde(rename = "linkedinUrl", skip_serializing_if = "Option::is_none")]
     pub linkedin_url: Option<String>,
     /// The caller's own id for this person; the webhook echoes it back.
-    #[serde(rename = "externalID")]
+    #[serde(rename = "externalID", skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
 }
 
 /// Finer choices about a people enrichment.
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichmentOptions {
     /// Which kind of email address to look for.
-    #[serde(rename = "acceptedEmailType")]
+    #[serde(rename = "acceptedEmailType", skip_serializing_if = "Option::is_none")]
     pub accepted_email_type: Option<AcceptedEmailType>,
     /// Skip the (costlier) mobile search for people with no email found.
-    #[serde(rename = "skipMobileEnrichmentIfNoEmailFound")]
+    #[serde(
+        rename = "skipMobileEnrichmentIfNoEmailFound",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub skip_mobile_enrichment_if_no_email_found: Option<bool>,
 }
 
 /// The `202 Accepted` answer to a `POST` that starts an enrichment (people or companies).
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichmentAccepted {
     /// The id of the batch; every webhook of the batch carries it.
-    #[serde(rename = "enrichmentID")]
+    #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
     pub enrichment_id: Option<String>,
     /// The `GET` URL that returns this batch.
-    #[serde(rename = "enrichmentCallbackURL")]
+    #[serde(
+        rename = "enrichmentCallbackURL",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enrichment_callback_url: Option<String>,
     /// Free text, with an estimate of when the batch finishes. Meant for people: do not parse it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 /// The answer to `GET /v2/people/enrich/:id`: the batch so far.
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichPeopleResult {
     /// The id of the batch.
-    #[serde(rename = "enrichmentID")]
+    #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
     pub enrichment_id: Option<String>,
     /// Progress of the batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<EnrichmentStatus>,
     /// How much of the batch is done, from 0 to 100.
-    #[serde(rename = "percentCompleted")]
+    #[serde(rename = "percentCompleted", skip_serializing_if = "Option::is_none")]
     pub percent_completed: Option<f64>,
     /// The people enriched so far; filled in progressively while the batch runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub people: Option<Vec<EnrichedPersonResponse>>,
 }
 
 /// The body of `POST /v2/companies/enrich`: start enriching companies (up to 500 per request
 /// recommended).
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichCompaniesRequest {
     /// The companies to enrich; at least one.
     #[serde(default)]
     pub companies: Vec<CompanyToEnrich>,
     /// Where to send one webhook per finished company.
-    #[serde(rename = "notificationOptions")]
+    #[serde(
+        rename = "notificationOptions",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub notification_options: Option<NotificationOptions>,
 }
 
@@ -332,40 +359,51 @@ impl EnrichCompaniesRequest {
 }
 
 /// One company to enrich.
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct CompanyToEnrich {
     /// The company's web domain, such as `example.com`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// The caller's own id for this company; the webhook echoes it back.
-    #[serde(rename = "externalID")]
+    #[serde(rename = "externalID", skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
 }
 
 /// The answer to `GET /v2/companies/enrich/:id`: the batch so far.
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EnrichCompaniesResult {
     /// The id of the batch.
-    #[serde(rename = "enrichmentID")]
+    #[serde(rename = "enrichmentID", skip_serializing_if = "Option::is_none")]
     pub enrichment_id: Option<String>,
     /// Progress of the batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<EnrichmentStatus>,
     /// How much of the batch is done, from 0 to 100.
-    #[serde(rename = "percentCompleted")]
+    #[serde(rename = "percentCompleted", skip_serializing_if = "Option::is_none")]
     pub percent_completed: Option<f64>,
     /// The companies enriched so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub companies: Option<Vec<EnrichedCompanyResponse>>,
 }
 
 /// The body of an error answer from the REST API (400, 401, 402, 403, 429, 500, 503).
-#[skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct ApiError {
     /// A numeric error code.
-    #[serde(default, deserialize_with = "crate::number::optional_whole")]
+    #[serde(
+        default,
+        deserialize_with = "crate::number::optional_whole",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub code: Option<i64>,
     /// What went wrong, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 

@@ -199,14 +199,7 @@ fn month_precision_dates_stay_as_sent_and_parse_to_the_month() {
     let person = person("event.person-month-dates.json");
     let jobs = person.job_history.unwrap();
     assert_eq!(jobs[0].start_date.as_deref(), Some("2019-01"));
-    assert_eq!(
-        jobs[0].started(),
-        Some(PartialDate {
-            year: 2019,
-            month: Some(1),
-            day: None
-        })
-    );
+    assert_eq!(jobs[0].started(), PartialDate::new(2019, Some(1), None));
     assert!(jobs[0].is_current());
     assert_eq!(
         jobs[1].ended().map(|date| date.to_string()).as_deref(),

@@ -24,6 +24,18 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+/// Builds a struct of `enrich_types` from its fields the way code outside that crate must (the
+/// structs are `#[non_exhaustive]`): its default, then each field assigned, in the order written.
+macro_rules! build {
+    ($type:path { $($field:ident $(: $value:expr)?),* $(,)? }) => {{
+        let mut built = <$type>::default();
+        $( built.$field = build!(@value $field $(, $value)?); )*
+        built
+    }};
+    (@value $field:ident) => { $field };
+    (@value $field:ident, $value:expr) => { $value };
+}
+
 /// Short arbitrary text: any Unicode, including quotes, escapes and control characters.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![any::<String>(), "[a-zA-Z0-9 .@:/+_-]{0,24}",]
@@ -60,21 +72,21 @@ fn email() -> impl Strategy<Value = EnrichedPersonEmail> {
         option::of(open::<ValidationStatus>(ValidationStatus::KNOWN)),
         option::of(open::<EmailType>(EmailType::KNOWN)),
     )
-        .prop_map(
-            |(email, validation_status, email_type)| EnrichedPersonEmail {
+        .prop_map(|(email, validation_status, email_type)| {
+            build!(EnrichedPersonEmail {
                 email,
                 validation_status,
                 email_type,
-            },
-        )
+            })
+        })
 }
 
 fn phone() -> impl Strategy<Value = EnrichedPersonMobilePhone> {
     (opt_text(), option::of(finite())).prop_map(|(mobile_phone, confidence_score)| {
-        EnrichedPersonMobilePhone {
+        build!(EnrichedPersonMobilePhone {
             mobile_phone,
             confidence_score,
-        }
+        })
     })
 }
 
@@ -92,12 +104,14 @@ fn job() -> impl Strategy<Value = JobPosition> {
         opt_text(),
     )
         .prop_map(
-            |(company_name, job_title, start_date, end_date, linked_in_url)| JobPosition {
-                company_name,
-                job_title,
-                start_date,
-                end_date,
-                linked_in_url,
+            |(company_name, job_title, start_date, end_date, linked_in_url)| {
+                build!(JobPosition {
+                    company_name,
+                    job_title,
+                    start_date,
+                    end_date,
+                    linked_in_url,
+                })
             },
         )
 }
@@ -142,29 +156,31 @@ fn person() -> impl Strategy<Value = EnrichedPersonResponse> {
                     linked_in_url,
                 ),
                 (departments, seniorities, emails, mobile_phones, job_history, status),
-            )| EnrichedPersonResponse {
-                external_id,
-                first_name,
-                last_name,
-                job_title,
-                company_name,
-                company_domain,
-                country,
-                location,
-                linked_in_url,
-                departments,
-                seniorities,
-                emails,
-                mobile_phones,
-                job_history,
-                status,
+            )| {
+                build!(EnrichedPersonResponse {
+                    external_id,
+                    first_name,
+                    last_name,
+                    job_title,
+                    company_name,
+                    company_domain,
+                    country,
+                    location,
+                    linked_in_url,
+                    departments,
+                    seniorities,
+                    emails,
+                    mobile_phones,
+                    job_history,
+                    status,
+                })
             },
         )
 }
 
 fn company() -> impl Strategy<Value = EnrichedCompanyResponse> {
     let digital_presence =
-        (opt_text(), opt_text()).prop_map(|(name, url)| DigitalPresence { name, url });
+        (opt_text(), opt_text()).prop_map(|(name, url)| build!(DigitalPresence { name, url }));
     let funding_round = (
         opt_text(),
         option::of(finite()),
@@ -173,24 +189,29 @@ fn company() -> impl Strategy<Value = EnrichedCompanyResponse> {
         opt_vec(text()),
     )
         .prop_map(
-            |(name, amount, amount_currency, announced_date, lead_investors)| FundingRound {
-                name,
-                amount,
-                amount_currency,
-                announced_date,
-                lead_investors,
+            |(name, amount, amount_currency, announced_date, lead_investors)| {
+                build!(FundingRound {
+                    name,
+                    amount,
+                    amount_currency,
+                    announced_date,
+                    lead_investors,
+                })
             },
         );
     let ipo = (opt_text(), option::of(finite()), opt_text()).prop_map(
-        |(date, share_price, share_price_currency)| Ipo {
-            date,
-            share_price,
-            share_price_currency,
+        |(date, share_price, share_price_currency)| {
+            build!(Ipo {
+                date,
+                share_price,
+                share_price_currency,
+            })
         },
     );
-    let parent =
-        (opt_text(), opt_text()).prop_map(|(name, website)| ParentOrganization { name, website });
-    let stock = (opt_text(), opt_text()).prop_map(|(exchange, ticker)| Stock { exchange, ticker });
+    let parent = (opt_text(), opt_text())
+        .prop_map(|(name, website)| build!(ParentOrganization { name, website }));
+    let stock =
+        (opt_text(), opt_text()).prop_map(|(exchange, ticker)| build!(Stock { exchange, ticker }));
     (
         (
             opt_text(),
@@ -237,29 +258,31 @@ fn company() -> impl Strategy<Value = EnrichedCompanyResponse> {
                 ),
                 (employee_count, followers_count_linkedin, is_public, keywords, phones, websites),
                 (digital_presence, funding_rounds, ipo, parent_organization, stocks, status),
-            )| EnrichedCompanyResponse {
-                external_id,
-                name,
-                description,
-                industry,
-                sub_industry,
-                hq_address,
-                hq_country,
-                founded,
-                revenue,
-                linked_in_url,
-                employee_count,
-                followers_count_linkedin,
-                is_public,
-                keywords,
-                phones,
-                websites,
-                digital_presence,
-                funding_rounds,
-                ipo,
-                parent_organization,
-                stocks,
-                status,
+            )| {
+                build!(EnrichedCompanyResponse {
+                    external_id,
+                    name,
+                    description,
+                    industry,
+                    sub_industry,
+                    hq_address,
+                    hq_country,
+                    founded,
+                    revenue,
+                    linked_in_url,
+                    employee_count,
+                    followers_count_linkedin,
+                    is_public,
+                    keywords,
+                    phones,
+                    websites,
+                    digital_presence,
+                    funding_rounds,
+                    ipo,
+                    parent_organization,
+                    stocks,
+                    status,
+                })
             },
         )
 }
@@ -302,31 +325,32 @@ fn unknown_event() -> impl Strategy<Value = WebhookEvent> {
 fn webhook_event() -> impl Strategy<Value = WebhookEvent> {
     prop_oneof![
         (opt_text(), person()).prop_map(|(enrichment_id, person)| {
-            WebhookEvent::PersonEnrichmentCompleted(PersonEnrichmentCompleted {
+            WebhookEvent::PersonEnrichmentCompleted(build!(PersonEnrichmentCompleted {
                 enrichment_id,
                 person,
-            })
+            }))
         }),
         (opt_text(), company()).prop_map(|(enrichment_id, company)| {
-            WebhookEvent::CompanyEnrichmentCompleted(CompanyEnrichmentCompleted {
+            WebhookEvent::CompanyEnrichmentCompleted(build!(CompanyEnrichmentCompleted {
                 enrichment_id,
                 company,
-            })
+            }))
         }),
         unknown_event(),
     ]
 }
 
 fn people_request() -> impl Strategy<Value = EnrichPeopleRequest> {
-    let include =
-        any::<[bool; 4]>().prop_map(|[email, mobile, linked_in_url, job_history]| Include {
+    let include = any::<[bool; 4]>().prop_map(|[email, mobile, linked_in_url, job_history]| {
+        build!(Include {
             email,
             mobile,
             linked_in_url,
             job_history,
-        });
+        })
+    });
     let notification_options =
-        opt_text().prop_map(|webhook_url| NotificationOptions { webhook_url });
+        opt_text().prop_map(|webhook_url| build!(NotificationOptions { webhook_url }));
     let person_to_enrich = (
         opt_text(),
         opt_text(),
@@ -337,14 +361,14 @@ fn people_request() -> impl Strategy<Value = EnrichPeopleRequest> {
     )
         .prop_map(
             |(first_name, last_name, company_name, company_domain, linkedin_url, external_id)| {
-                PersonToEnrich {
+                build!(PersonToEnrich {
                     first_name,
                     last_name,
                     company_name,
                     company_domain,
                     linkedin_url,
                     external_id,
-                }
+                })
             },
         );
     let enrichment_options = (
@@ -352,9 +376,11 @@ fn people_request() -> impl Strategy<Value = EnrichPeopleRequest> {
         option::of(any::<bool>()),
     )
         .prop_map(
-            |(accepted_email_type, skip_mobile_enrichment_if_no_email_found)| EnrichmentOptions {
-                accepted_email_type,
-                skip_mobile_enrichment_if_no_email_found,
+            |(accepted_email_type, skip_mobile_enrichment_if_no_email_found)| {
+                build!(EnrichmentOptions {
+                    accepted_email_type,
+                    skip_mobile_enrichment_if_no_email_found,
+                })
             },
         );
     (
@@ -364,11 +390,13 @@ fn people_request() -> impl Strategy<Value = EnrichPeopleRequest> {
         option::of(enrichment_options),
     )
         .prop_map(
-            |(include, notification_options, people, enrichment_options)| EnrichPeopleRequest {
-                include,
-                notification_options,
-                people,
-                enrichment_options,
+            |(include, notification_options, people, enrichment_options)| {
+                build!(EnrichPeopleRequest {
+                    include,
+                    notification_options,
+                    people,
+                    enrichment_options,
+                })
             },
         )
 }
@@ -380,14 +408,14 @@ fn people_result() -> impl Strategy<Value = EnrichPeopleResult> {
         option::of(finite()),
         option::of(vec(person(), 0..3)),
     )
-        .prop_map(
-            |(enrichment_id, status, percent_completed, people)| EnrichPeopleResult {
+        .prop_map(|(enrichment_id, status, percent_completed, people)| {
+            build!(EnrichPeopleResult {
                 enrichment_id,
                 status,
                 percent_completed,
                 people,
-            },
-        )
+            })
+        })
 }
 
 /// The property: `value` encodes to JSON the schema accepts, and that text decodes back equal.

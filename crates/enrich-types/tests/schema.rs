@@ -2,7 +2,7 @@
 
 mod common;
 
-use enrich_types::schema::{SCHEMA_BASE_URI, published_schemas};
+use enrich_types::schema::published_schemas;
 use enrich_types::{AcceptedEmailType, EmailType, EnrichmentStatus, EventType, ValidationStatus};
 use serde_json::Value;
 
@@ -10,10 +10,10 @@ use serde_json::Value;
 fn snapshots_of_every_published_schema() {
     for published in published_schemas() {
         let name = published
-            .file_name
+            .file_name()
             .strip_suffix(".schema.json")
             .expect("schema files end in .schema.json");
-        insta::assert_json_snapshot!(name, published.schema);
+        insta::assert_json_snapshot!(name, published);
     }
 }
 
@@ -21,7 +21,7 @@ fn snapshots_of_every_published_schema() {
 fn the_published_files_are_the_expected_ones() {
     let names: Vec<&str> = published_schemas()
         .iter()
-        .map(|published| published.file_name)
+        .map(|published| published.file_name())
         .collect();
     assert_eq!(
         names,
@@ -49,8 +49,8 @@ fn the_published_files_are_the_expected_ones() {
 #[test]
 fn every_schema_is_valid_draft_2020_12_with_id_title_and_description() {
     for published in published_schemas() {
-        let schema = published.schema.as_value();
-        let file = published.file_name;
+        let schema = published.as_value();
+        let file = published.file_name();
         if let Err(error) = jsonschema::draft202012::meta::validate(schema) {
             panic!("{file} is not a valid draft 2020-12 schema: {error}");
         }
@@ -58,7 +58,8 @@ fn every_schema_is_valid_draft_2020_12_with_id_title_and_description() {
             schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
             "{file}"
         );
-        assert_eq!(schema["$id"], format!("{SCHEMA_BASE_URI}{file}"), "{file}");
+        // A relative `$id`: the file's own name, wherever the schemas are served from.
+        assert_eq!(schema["$id"], file, "{file}");
         // `$id` comes first, so a reader sees what the file is before anything else.
         assert_eq!(
             schema
@@ -98,14 +99,14 @@ fn walk<'a>(value: &'a Value, pointer: String, out: &mut Vec<(String, &'a Value)
 fn no_schema_refuses_unknown_keys() {
     for published in published_schemas() {
         let mut nodes = Vec::new();
-        walk(published.schema.as_value(), String::new(), &mut nodes);
+        walk(published.as_value(), String::new(), &mut nodes);
         for (pointer, node) in nodes {
             for keyword in ["additionalProperties", "unevaluatedProperties"] {
                 assert_ne!(
                     node.get(keyword),
                     Some(&Value::Bool(false)),
                     "{}#{pointer} refuses unknown keys",
-                    published.file_name
+                    published.file_name()
                 );
             }
         }
@@ -118,9 +119,8 @@ fn open_enums_list_exactly_the_known_values_of_the_rust_types() {
     let find = |file: &str, name: &str| -> Vec<String> {
         let schema = all
             .iter()
-            .find(|published| published.file_name == file)
+            .find(|published| published.file_name() == file)
             .unwrap()
-            .schema
             .as_value();
         let any_of = schema["$defs"][name]["anyOf"].as_array().unwrap();
         // The last alternative is the open fallback: any string.
@@ -153,4 +153,28 @@ fn generation_is_deterministic() {
         .map(|published| published.to_file_contents())
         .collect();
     assert_eq!(first, second);
+}
+
+#[test]
+fn published_text_names_no_rust_api() {
+    // The schemas are read by people writing any language: no Rust paths, types or values.
+    let rust = ["::", "Option<", "Vec<", "`None`", "`Some", "Rust"];
+    for published in published_schemas() {
+        let mut nodes = Vec::new();
+        walk(published.as_value(), String::new(), &mut nodes);
+        for (pointer, node) in nodes {
+            for key in ["title", "description"] {
+                let Some(text) = node.get(key).and_then(Value::as_str) else {
+                    continue;
+                };
+                for word in rust {
+                    assert!(
+                        !text.contains(word),
+                        "{}#{pointer}/{key} names the Rust API ({word}): {text}",
+                        published.file_name()
+                    );
+                }
+            }
+        }
+    }
 }

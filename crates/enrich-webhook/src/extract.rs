@@ -98,7 +98,7 @@ mod tests {
         r#"{"eventType":"person.enrichment.completed","data":{"person":{"externalID":"p-1"}}}"#;
     const COMPANY: &str =
         r#"{"eventType":"company.enrichment.completed","data":{"company":{"externalID":"c-1"}}}"#;
-    const UNKNOWN: &str = r#"{"eventType":"batch.enrichment.completed","data":{}}"#;
+    const UNKNOWN: &str = r#"{"eventType":"person.enrichment.archived","data":{}}"#;
 
     #[test]
     fn each_extractor_takes_its_event_and_ignores_the_others() {
@@ -110,7 +110,7 @@ mod tests {
         }
         for (body, event_type) in [
             (COMPANY, "company.enrichment.completed"),
-            (UNKNOWN, "batch.enrichment.completed"),
+            (UNKNOWN, "person.enrichment.archived"),
         ] {
             assert_eq!(
                 PersonEnrichmentCompleted::from_delivery(delivery(body)).unwrap_err(),

@@ -52,6 +52,7 @@
 //! other refusals at DEBUG, each with its code. No name, email, phone or body content is logged.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod answer;
 mod config;
@@ -62,6 +63,7 @@ mod receive;
 mod rejection;
 pub mod signature;
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 
 pub use answer::{ANSWER_STATUSES, Answer};

@@ -26,9 +26,9 @@ static VALIDATORS: LazyLock<BTreeMap<&'static str, jsonschema::Validator>> = Laz
         .map(|published| {
             let validator = jsonschema::draft202012::options()
                 .should_validate_formats(true)
-                .build(published.schema.as_value())
-                .unwrap_or_else(|error| panic!("{} compiles: {error}", published.file_name));
-            (published.file_name, validator)
+                .build(published.as_value())
+                .unwrap_or_else(|error| panic!("{} compiles: {error}", published.file_name()));
+            (published.file_name(), validator)
         })
         .collect()
 });
