@@ -176,7 +176,69 @@ fn webhook_url(options: Option<&enrich_types::NotificationOptions>) -> Option<St
 }
 
 /// Decodes a request body, naming where it does not fit (never echoing its content).
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+///
+/// serde's derived structs also accept a JSON array of their fields in order; the API's requests
+/// are objects, so an array where the request has an object is refused too.
+fn decode<T: DeserializeOwned + Serialize>(body: &[u8]) -> Result<T, Failure> {
+    let value: T = decode_fields(body)?;
+    let (Ok(sent), Ok(read)) = (
+        serde_json::from_slice::<serde_json::Value>(body),
+        serde_json::to_value(&value),
+    ) else {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "the body is not valid JSON",
+        ));
+    };
+    match array_read_as_object(&sent, &read, String::new()) {
+        None => Ok(value),
+        Some(path) if path.is_empty() => Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "the body does not have the shape of this request",
+        )),
+        Some(path) => Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the body does not fit the request at `{path}`: an array where an object is expected"
+            ),
+        )),
+    }
+}
+
+/// The first place where `sent` holds an array that decoding read as an object (its fields in
+/// order), as a dotted path of key names and indexes; `None` when there is none.
+fn array_read_as_object(
+    sent: &serde_json::Value,
+    read: &serde_json::Value,
+    path: String,
+) -> Option<String> {
+    use serde_json::Value;
+    match (sent, read) {
+        (Value::Array(_), Value::Object(_)) => Some(path),
+        (Value::Array(sent), Value::Array(read)) => {
+            sent.iter()
+                .zip(read)
+                .enumerate()
+                .find_map(|(index, (sent, read))| {
+                    array_read_as_object(sent, read, format!("{path}[{index}]"))
+                })
+        }
+        (Value::Object(sent), Value::Object(read)) => sent.iter().find_map(|(key, sent)| {
+            // Keys are the request's own field names here (`read` holds only known fields).
+            let read = read.get(key)?;
+            let path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            array_read_as_object(sent, read, path)
+        }),
+        _ => None,
+    }
+}
+
+/// [`decode`] before the shape check: serde with the path of the first field that does not fit.
+fn decode_fields<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();

@@ -63,7 +63,17 @@ open_enum! {
     schemars(
         description = "The body of `POST /v2/people/enrich`: start enriching up to 10,000 people. \
         The API refuses a request with no people, more than 10,000 people, no `include` flag \
-        set, or a webhook URL that is not https."
+        set, or a webhook URL that is not https.",
+        // `include` and `people` are required, and at least one `include` flag is `true`.
+        extend(
+            "required" = ["include", "people"],
+            "anyOf" = [
+                { "properties": { "include": { "required": ["email"], "properties": { "email": { "const": true } } } } },
+                { "properties": { "include": { "required": ["mobile"], "properties": { "mobile": { "const": true } } } } },
+                { "properties": { "include": { "required": ["linkedInUrl"], "properties": { "linkedInUrl": { "const": true } } } } },
+                { "properties": { "include": { "required": ["jobHistory"], "properties": { "jobHistory": { "const": true } } } } }
+            ]
+        )
     )
 )]
 #[non_exhaustive]
@@ -79,6 +89,10 @@ pub struct EnrichPeopleRequest {
     pub notification_options: Option<NotificationOptions>,
     /// The people to enrich: 1 to 10,000 (about 1,000 recommended).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = 10000), transform = without_default)
+    )]
     pub people: Vec<PersonToEnrich>,
     /// Finer choices about the enrichment (newer API versions).
     #[serde(rename = "enrichmentOptions", skip_serializing_if = "Option::is_none")]
@@ -167,8 +181,15 @@ fn null_as_false<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bo
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct NotificationOptions {
-    /// The `https` URL that receives one `POST` per finished person or company.
+    /// The `https` URL that receives one `POST` per finished person or company (`http` only
+    /// to a loopback host, which only a local fake of the API delivers to).
     #[serde(rename = "webhookUrl", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(
+            pattern = r"^(?:[hH][tT][tT][pP][sS]://[^/?#\s]+|[hH][tT][tT][pP]://(?:[^@/?#\s]*@)?(?:[lL][oO][cC][aA][lL][hH][oO][sS][tT]|127\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])|\[::1\])(?::[^/?#\s]*)?)(?:[/?#][\s\S]*)?$"
+        ))
+    )]
     pub webhook_url: Option<String>,
 }
 
@@ -319,10 +340,15 @@ pub struct EnrichPeopleResult {
 /// recommended).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(extend("required" = ["companies"])))]
 #[non_exhaustive]
 pub struct EnrichCompaniesRequest {
     /// The companies to enrich; at least one.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1), transform = without_default)
+    )]
     pub companies: Vec<CompanyToEnrich>,
     /// Where to send one webhook per finished company.
     #[serde(
@@ -562,4 +588,11 @@ mod tests {
             .contains("\"http://x\" is not an https URL")
         );
     }
+}
+
+/// Drops the `default` a `#[serde(default)]` field gets in its schema, where that default (an
+/// empty list) breaks the field's own rule (at least one item): absent decodes, then is refused.
+#[cfg(feature = "schema")]
+fn without_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
 }
