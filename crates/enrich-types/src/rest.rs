@@ -481,6 +481,13 @@ impl fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
+/// Drops the `default` a `#[serde(default)]` field gets in its schema, where that default (an
+/// empty list) breaks the field's own rule (at least one item): absent decodes, then is refused.
+#[cfg(feature = "schema")]
+fn without_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,11 +595,4 @@ mod tests {
             .contains("\"http://x\" is not an https URL")
         );
     }
-}
-
-/// Drops the `default` a `#[serde(default)]` field gets in its schema, where that default (an
-/// empty list) breaks the field's own rule (at least one item): absent decodes, then is refused.
-#[cfg(feature = "schema")]
-fn without_default(schema: &mut schemars::Schema) {
-    schema.remove("default");
 }
