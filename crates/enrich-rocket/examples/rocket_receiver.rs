@@ -6,13 +6,23 @@
 //! ```
 //!
 //! Each accepted delivery is answered `200` and printed on stdout as one line of JSON (the typed
-//! event re-serialized). Logs, Rocket's included, go to stderr.
+//! event re-serialized). Logs, Rocket's included, go to stderr. Other methods on `/webhook` are
+//! answered `405` with `Allow: POST`.
+//!
+//! Server limits: HTTP/1.1 only (this workspace builds Rocket without its `http2` feature), and the
+//! pipeline's body limit bounds each body. Rocket 0.5.2 has no header-read, body or idle timeout
+//! and no connection cap, and none can be set from outside: it turns hyper's header-read timeout
+//! off, its `keep_alive` setting only switches HTTP/1.1 keep-alive on or off, and its listener is
+//! not public. On a public URL, put a reverse proxy that has them in front (see the README,
+//! "Running on a public URL").
 
 use std::io::{IsTerminal, Write};
 
 use enrich_rocket::enrich_webhook::ConfigError;
 use enrich_rocket::{WebhookConfig, WebhookDelivery};
-use rocket::{post, routes};
+use rocket::http::{Method, Status};
+use rocket::route::{self, Route};
+use rocket::{Data, Request, Response, post, routes};
 
 #[post("/webhook", data = "<delivery>")]
 fn webhook(delivery: WebhookDelivery) {
@@ -52,6 +62,7 @@ async fn main() {
     let launched = rocket::custom(figment)
         .manage(config)
         .mount("/", routes![webhook])
+        .mount("/", post_only("/webhook"))
         .register("/", enrich_rocket::catchers())
         .launch()
         .await;
@@ -59,6 +70,33 @@ async fn main() {
         eprintln!("rocket_receiver: {error}");
         std::process::exit(1);
     }
+}
+
+/// Routes answering every method but `POST` on `path` with `405 Method Not Allowed` and
+/// `Allow: POST`, as other servers do (Rocket itself answers `404` to a method without a route;
+/// `HEAD` is answered by the `GET` route).
+fn post_only(path: &str) -> Vec<Route> {
+    [
+        Method::Get,
+        Method::Put,
+        Method::Delete,
+        Method::Patch,
+        Method::Options,
+    ]
+    .into_iter()
+    .map(|method| Route::new(method, path, method_not_allowed))
+    .collect()
+}
+
+fn method_not_allowed<'r>(_: &'r Request<'_>, _: Data<'r>) -> route::BoxFuture<'r> {
+    Box::pin(async {
+        route::Outcome::Success(
+            Response::build()
+                .status(Status::MethodNotAllowed)
+                .raw_header("Allow", "POST")
+                .finalize(),
+        )
+    })
 }
 
 fn exit(message: &str) -> ! {
