@@ -6,7 +6,9 @@
 //! 4. `cargo test --workspace --doc`
 //! 5. `cargo xtask demo` (the README's main command: the three example receivers answer as
 //!    documented)
-//! 6. `schema --check` (in process)
+//! 6. the fuzz corpus replay: `cargo test --manifest-path fuzz/Cargo.toml` (every committed corpus
+//!    and crash file through the fuzz targets' checks, on stable, without a fuzzer)
+//! 7. `schema --check` (in process)
 //!
 //! Tests run with `INSTA_UPDATE=no` and `CI=true`, so a snapshot mismatch fails instead of
 //! writing a `.snap.new` file, and `INSTA_FORCE_PASS` is removed so it cannot hide one.
@@ -58,6 +60,17 @@ const STEPS: &[Step] = &[
         args: &["run", "--quiet", "--package", "xtask", "--", "demo"],
         runs_tests: false,
     },
+    Step {
+        name: "fuzz corpus replay",
+        args: &[
+            "test",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--target-dir",
+            "target",
+        ],
+        runs_tests: true,
+    },
 ];
 
 /// The `ci` command. Takes no arguments.
@@ -104,7 +117,7 @@ pub fn run(args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     eprintln!(
-        "\nci passed: fmt, clippy, tests, doctests, demo, schema ({:.0?})",
+        "\nci passed: fmt, clippy, tests, doctests, demo, fuzz corpus replay, schema ({:.0?})",
         started.elapsed()
     );
     ExitCode::SUCCESS

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 pub mod bench;
 pub mod ci;
 pub mod demo;
+pub mod fuzz;
 pub mod reference;
 pub mod schema;
 

@@ -9,6 +9,7 @@ commands:
   schema [--check]   write the generated files of schema/ (--check: only compare, write nothing)
   demo               start the three example receivers and show how each answers the same deliveries
   bench [--quick]    run the benchmarks of benches/ and write BENCHMARKS.md
+  fuzz [--time S]    run the cargo-fuzz targets of fuzz/ for S seconds each (default 60)
   ci                 run every check CI runs: fmt, clippy, tests, doctests, schema --check
   help               print this message";
 
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         "ci" => xtask::ci::run(rest),
         "demo" => xtask::demo::run(rest),
         "bench" => xtask::bench::run(rest),
+        "fuzz" => xtask::fuzz::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
