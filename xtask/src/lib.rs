@@ -6,12 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod attack;
 pub mod bench;
 pub mod ci;
 pub mod demo;
 pub mod fuzz;
 pub mod reference;
 pub mod schema;
+pub mod soak;
 
 /// The workspace root: the directory that holds the top-level `Cargo.toml`.
 pub fn workspace_root() -> PathBuf {

@@ -10,6 +10,9 @@ commands:
   demo               start the three example receivers and show how each answers the same deliveries
   bench [--quick]    run the benchmarks of benches/ and write BENCHMARKS.md
   fuzz [--time S]    run the cargo-fuzz targets of fuzz/ for S seconds each (default 60)
+  attack [--quick]   run bounded hostile senders against the three example receivers
+  soak [--deliveries N --concurrency C]
+                     send N signed deliveries to each example receiver, C at once
   ci                 run every check CI runs: fmt, clippy, tests, doctests, schema --check
   help               print this message";
 
@@ -25,6 +28,8 @@ fn main() -> ExitCode {
         "demo" => xtask::demo::run(rest),
         "bench" => xtask::bench::run(rest),
         "fuzz" => xtask::fuzz::run(rest),
+        "attack" => xtask::attack::run(rest),
+        "soak" => xtask::soak::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
