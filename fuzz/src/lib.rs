@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -51,9 +52,9 @@ pub fn pipeline(data: &[u8]) {
     };
     let limit = usize::from(request.limit).max(1);
     let config = if request.verify {
-        WebhookConfig::with_secret(SECRET).expect("a valid secret")
+        verifying().clone()
     } else {
-        WebhookConfig::insecure_skip_verification()
+        skipping().clone()
     }
     .body_limit(limit);
     let signature = match request.signature {
@@ -98,6 +99,18 @@ pub fn pipeline(data: &[u8]) {
     if request.body.len() > limit {
         assert!(whole.is_err(), "a body over the limit was accepted");
     }
+}
+
+/// The verifying configuration, made once.
+fn verifying() -> &'static WebhookConfig {
+    static CONFIG: OnceLock<WebhookConfig> = OnceLock::new();
+    CONFIG.get_or_init(|| WebhookConfig::with_secret(SECRET).expect("a valid secret"))
+}
+
+/// The configuration without verification, made once (making one logs a warning).
+fn skipping() -> &'static WebhookConfig {
+    static CONFIG: OnceLock<WebhookConfig> = OnceLock::new();
+    CONFIG.get_or_init(WebhookConfig::insecure_skip_verification)
 }
 
 /// A delivery's outcome in comparable terms: the re-serialized event and raw body, or the
@@ -276,7 +289,7 @@ pub fn signed_envelope(data: &[u8]) {
     let Ok((body, markers, unknown_type)) = envelope(&mut input) else {
         return;
     };
-    let config = WebhookConfig::with_secret(SECRET).expect("a valid secret");
+    let config = verifying();
     let signature = sign(SECRET, SignatureTimestamp::now(), &body);
     let headers = RequestHeaders::from_strs(Some("application/json"), None, Some(&signature));
     match config.receive(&headers, body.clone()) {
@@ -293,7 +306,7 @@ pub fn signed_envelope(data: &[u8]) {
         }
         Ok(delivery) => {
             let again = serde_json::to_vec(delivery.event()).expect("an event serializes");
-            let reread = WebhookConfig::insecure_skip_verification()
+            let reread = skipping()
                 .receive(&RequestHeaders::default(), again.clone())
                 .expect("a re-serialized event is accepted");
             assert_eq!(reread.event(), delivery.event(), "the event changed on a round trip");

@@ -176,6 +176,7 @@ fn bench(root: &Path, options: &Options) -> Result<(), String> {
         limits,
         profile,
         analysis: std::fs::read_to_string(root.join("benches/ANALYSIS.md")).ok(),
+        hardening: std::fs::read_to_string(root.join("benches/HARDENING.md")).ok(),
     };
     std::fs::write(&options.out, report.render())
         .map_err(|error| format!("{}: {error}", options.out.display()))
@@ -393,6 +394,8 @@ struct Report {
     limits: Value,
     profile: Option<Profile>,
     analysis: Option<String>,
+    /// `benches/HARDENING.md`: the figures of `cargo xtask fuzz | attack | soak`, by hand.
+    hardening: Option<String>,
 }
 
 fn met(ok: bool) -> &'static str {
@@ -447,6 +450,9 @@ impl Report {
                  numbers in it are from the run it names, the tables above from this one).\n"
             );
             let _ = writeln!(out, "{}", analysis.trim_end());
+        }
+        if let Some(hardening) = &self.hardening {
+            let _ = writeln!(out, "\n{}", hardening.trim_end());
         }
         out
     }
