@@ -42,6 +42,11 @@ impl Response {
             .and_then(|(_, value)| std::str::from_utf8(value).ok())
     }
 
+    /// The `Content-Type` value, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+    }
+
     /// Whether this is an interim (`1xx`) response.
     pub fn is_interim(&self) -> bool {
         (100..200).contains(&self.status)
