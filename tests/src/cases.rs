@@ -83,6 +83,9 @@ pub enum Exchange {
     FirstResponse(Vec<u8>),
     /// Raw bytes, then the client closes its sending side (the body ends early); one response.
     ThenStop(Vec<u8>),
+    /// Raw bytes (a head whose body is never sent) on a new connection; the first response is
+    /// read, an interim `1xx` included.
+    HeadOnly(Vec<u8>),
     /// Several requests on ONE connection, each response read before the next request.
     KeepAlive(Vec<RawRequest>),
     /// A header block announcing a chunked body, then chunks that never end, until the
@@ -116,6 +119,11 @@ pub enum Expect {
     Ignored {
         /// The event type that was acknowledged.
         event_type: &'static str,
+    },
+    /// An interim answer (`100 Continue`) before any final one.
+    Interim {
+        /// The `1xx` status.
+        status: u16,
     },
     /// A rejection: the status, `application/problem+json`, and this `code`.
     Rejected {
@@ -239,6 +247,11 @@ impl Case {
         self
     }
 }
+
+/// Rocket 0.5.2 reads the first bytes of every body before routing (`preprocess_request` peeks
+/// 14 bytes for a `_method` form field), which makes hyper send `100 Continue` first.
+const ROCKET_PEEKS_AT_EVERY_BODY: &str = "Rocket 0.5.2 peeks at the first 14 bytes of every body \
+    before any route or guard runs, so hyper sends 100 Continue before the data guard can refuse";
 
 /// Rocket 0.5 turns hyper's request into its own before any route or guard runs, and drops
 /// every header whose value is not UTF-8 (`Request::from_hyp`, "Dropping header"); the guard
@@ -729,6 +742,59 @@ pub fn cases() -> Vec<Case> {
             Expect::rejected(413, "payload_too_large"),
         )
         .setup(Setup::SmallLimit),
+        case(
+            "unsigned_large_upload_refused_before_its_body",
+            "An unsigned request declares a 1,000,000-byte body and sends 16 bytes of it: 401 at \
+             once, from the headers, without waiting for the rest.",
+            Exchange::FirstResponse(
+                to(Webhook, PERSON_BODY)
+                    .unsigned()
+                    .head()
+                    .header("content-length", "1000000")
+                    .raw_body(&PERSON_BODY.as_bytes()[..16])
+                    .to_bytes(),
+            ),
+            Expect::rejected(401, "missing_signature"),
+        ),
+        case(
+            "unsigned_expect_continue_refused_without_100",
+            "An unsigned request declares a 1,000,000-byte body with `Expect: 100-continue` and \
+             sends none of it: the first answer is 401, never `100 Continue`.",
+            Exchange::HeadOnly(
+                to(Webhook, PERSON_BODY)
+                    .unsigned()
+                    .head()
+                    .header("content-length", "1000000")
+                    .header("expect", "100-continue")
+                    .to_bytes(),
+            ),
+            Expect::rejected(401, "missing_signature"),
+        )
+        .except(
+            "rocket",
+            Expect::Interim { status: 100 },
+            ROCKET_PEEKS_AT_EVERY_BODY,
+        ),
+        case(
+            "stale_expect_continue_refused_without_100",
+            "A request signed ten minutes ago declares a 1,000,000-byte body with \
+             `Expect: 100-continue`: the first answer is 401 stale_timestamp, never \
+             `100 Continue`.",
+            Exchange::HeadOnly(
+                to(Webhook, PERSON_BODY)
+                    .signed(SECRET, shift(t, Duration::from_secs(600), false))
+                    .head()
+                    .header("content-length", "1000000")
+                    .header("expect", "100-continue")
+                    .to_bytes(),
+            ),
+            Expect::rejected(401, "stale_timestamp"),
+        )
+        .except(
+            "rocket",
+            Expect::Interim { status: 100 },
+            ROCKET_PEEKS_AT_EVERY_BODY,
+        ),
         case(
             "content_length_shorter_than_body_signed_prefix",
             "Content-Length covers one whole signed event and more bytes follow: the server \

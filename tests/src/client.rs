@@ -116,6 +116,18 @@ pub async fn send_bytes(addr: SocketAddr, bytes: &[u8]) -> io::Result<Response> 
     connection.read_response().await
 }
 
+/// Writes `bytes` (a head whose body is not sent) and reads the first response, an interim `1xx`
+/// included: a server that sends `100 Continue` before refusing shows it here.
+pub async fn send_head_only(addr: SocketAddr, bytes: &[u8]) -> io::Result<Response> {
+    let mut connection = Connection::open(addr).await?;
+    connection.write(bytes).await?;
+    with_timeout(http1_wire::read_response_async(
+        &mut connection.stream,
+        &mut connection.reader,
+    ))
+    .await
+}
+
 /// Writes `bytes`, then closes the write half (the sender stops mid-body), and reads one
 /// response.
 pub async fn send_then_stop(addr: SocketAddr, bytes: &[u8]) -> io::Result<Response> {

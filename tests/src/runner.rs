@@ -25,6 +25,7 @@ pub async fn run_case(adapter: AdapterEntry, case: Case) -> Answers {
         Exchange::One(request) => client::send(addr, request).await.map(|r| vec![r]),
         Exchange::FirstResponse(bytes) => client::send_bytes(addr, bytes).await.map(|r| vec![r]),
         Exchange::ThenStop(bytes) => client::send_then_stop(addr, bytes).await.map(|r| vec![r]),
+        Exchange::HeadOnly(bytes) => client::send_head_only(addr, bytes).await.map(|r| vec![r]),
         Exchange::KeepAlive(requests) => client::send_keep_alive(addr, requests).await,
         Exchange::EndlessChunks { head, chunk } => {
             client::send_endless_chunks(addr, head, chunk, ENDLESS_BODY_CAP)
@@ -341,6 +342,13 @@ fn check_expect(response: &Response, expect: &Expect) -> Result<(), String> {
             }
             Ok(())
         }
+        Expect::Interim { status } => want(
+            response.status == *status,
+            format!(
+                "expected the interim answer {status}, got {}",
+                response.status
+            ),
+        ),
     }
 }
 
