@@ -334,6 +334,15 @@ fn check_expect(response: &Response, expect: &Expect) -> Result<(), String> {
                     String::from_utf8_lossy(&response.body)
                 ),
             )?;
+            let content_types = response
+                .headers
+                .iter()
+                .filter(|(name, _)| name == "content-type")
+                .count();
+            want(
+                content_types == 1,
+                format!("expected one Content-Type header, got {content_types}"),
+            )?;
             if let Some(pointer) = pointer {
                 want(
                     field("pointer") == Some((*pointer).into()),
