@@ -139,9 +139,7 @@ enum Outcome {
 impl From<Rejection> for Outcome {
     fn from(rejection: Rejection) -> Self {
         match rejection {
-            Rejection::StaleTimestamp { .. } => {
-                Self::ClockDependent(rejection.code())
-            }
+            Rejection::StaleTimestamp { .. } => Self::ClockDependent(rejection.code()),
             other => Self::Refused(other),
         }
     }
@@ -179,7 +177,9 @@ fn check_answer(rejection: &Rejection) {
         assert_eq!(answer.content_type, PROBLEM_CONTENT_TYPE);
         assert_eq!(body["status"], u64::from(answer.status));
         assert_eq!(body["code"], rejection.code());
-        assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+        assert!(
+            body["title"].is_string() && body["detail"].is_string() && body["type"].is_string()
+        );
     } else {
         assert_eq!(answer.status, 200);
     }
@@ -324,7 +324,10 @@ pub fn signed_envelope(data: &[u8]) {
                 String::from_utf8_lossy(&answer.body)
             );
             for marker in &markers {
-                assert!(!seen.contains(marker.as_str()), "{marker} leaked into {seen}");
+                assert!(
+                    !seen.contains(marker.as_str()),
+                    "{marker} leaked into {seen}"
+                );
             }
         }
         Ok(delivery) => {
@@ -332,7 +335,11 @@ pub fn signed_envelope(data: &[u8]) {
             let reread = skipping()
                 .receive(&RequestHeaders::default(), again.clone())
                 .expect("a re-serialized event is accepted");
-            assert_eq!(reread.event(), delivery.event(), "the event changed on a round trip");
+            assert_eq!(
+                reread.event(),
+                delivery.event(),
+                "the event changed on a round trip"
+            );
             if unknown_type {
                 let sent: Value = serde_json::from_slice(&body).expect("the body is JSON");
                 let kept: Value = serde_json::from_slice(&again).expect("the event is JSON");

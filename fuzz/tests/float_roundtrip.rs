@@ -27,7 +27,11 @@ fn an_unknown_event_keeps_every_float_exactly() {
         let kept = serde_json::from_str::<serde_json::Value>(&again).expect("JSON")["data"]["n"]
             .as_f64()
             .expect("a number");
-        assert_eq!(kept.to_bits(), expected.to_bits(), "{number} came back as {again}");
+        assert_eq!(
+            kept.to_bits(),
+            expected.to_bits(),
+            "{number} came back as {again}"
+        );
     }
 }
 

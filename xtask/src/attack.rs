@@ -515,7 +515,11 @@ fn open_groups(
             return Err(format!(
                 "{framework}: an unsigned upload declaring {DEFAULT_BODY_LIMIT} bytes{} was first \
                  answered {first:?}",
-                if expect_continue { " with Expect: 100-continue" } else { "" },
+                if expect_continue {
+                    " with Expect: 100-continue"
+                } else {
+                    ""
+                },
             ));
         }
         if first != First::Refused {
@@ -638,7 +642,13 @@ pub(crate) fn memory(pid: u32) -> Result<Memory, String> {
         status
             .lines()
             .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
             .map(|kib| kib * 1024)
             .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))
     };
@@ -661,12 +671,8 @@ mod tests {
             let length = usize::from(bytes[at]) << 16
                 | usize::from(bytes[at + 1]) << 8
                 | usize::from(bytes[at + 2]);
-            let stream = u32::from_be_bytes([
-                bytes[at + 5],
-                bytes[at + 6],
-                bytes[at + 7],
-                bytes[at + 8],
-            ]);
+            let stream =
+                u32::from_be_bytes([bytes[at + 5], bytes[at + 6], bytes[at + 7], bytes[at + 8]]);
             frames.push((bytes[at + 3], stream));
             at += 9 + length;
         }

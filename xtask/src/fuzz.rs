@@ -36,7 +36,9 @@ pub fn run(args: &[String]) -> ExitCode {
     for target in targets {
         eprintln!("\n==> fuzz {target} for {seconds} s");
         match fuzz(&cargo, &fuzz_dir, target, seconds) {
-            Ok(executions) => println!("{target}: {executions} executions in {seconds} s, no failure"),
+            Ok(executions) => {
+                println!("{target}: {executions} executions in {seconds} s, no failure")
+            }
             Err(message) => {
                 eprintln!("{target}: {message}");
                 failed = true;

@@ -43,7 +43,9 @@ fn parse(args: &[String]) -> Result<(u64, u64), String> {
     let (mut deliveries, mut concurrency) = (10_000, 64);
     let mut args = args.iter();
     while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a number"))?;
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a number"))?;
         let number: u64 = value
             .parse()
             .map_err(|_| format!("{flag} {value}: not a number"))?;
@@ -149,7 +151,10 @@ fn soak_one(
     }
     let end = memory(receiver.pid)?;
     let at_tenth = at_tenth.unwrap_or(end);
-    let (not_ok, errors) = (not_ok.load(Ordering::Relaxed), errors.load(Ordering::Relaxed));
+    let (not_ok, errors) = (
+        not_ok.load(Ordering::Relaxed),
+        errors.load(Ordering::Relaxed),
+    );
     let ok = not_ok == 0 && errors == 0 && printed == deliveries;
     let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     println!(

@@ -20,14 +20,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
+use enrich_axum::enrich_webhook::ConfigError;
+use enrich_axum::{Webhook, WebhookConfig, WebhookDelivery};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
 use tracing_subscriber::EnvFilter;
-use enrich_axum::enrich_webhook::ConfigError;
-use enrich_axum::{Webhook, WebhookConfig, WebhookDelivery};
 
 async fn webhook(Webhook(delivery): WebhookDelivery) -> StatusCode {
     let printed = serde_json::to_string(delivery.event())

@@ -105,9 +105,9 @@ impl ServerLimits {
 
 fn env_number(name: &str, default: u64) -> std::io::Result<u64> {
     match std::env::var(name) {
-        Ok(value) => value.parse().map_err(|_| {
-            std::io::Error::other(format!("{name} is not a whole number: {value:?}"))
-        }),
+        Ok(value) => value
+            .parse()
+            .map_err(|_| std::io::Error::other(format!("{name} is not a whole number: {value:?}"))),
         Err(_) => Ok(default),
     }
 }
@@ -156,7 +156,15 @@ impl<A: Acceptor> Acceptor for CappedAcceptor<A> {
             .await
             .map_err(std::io::Error::other)?;
         let (io, local, remote, scheme) = self.inner.accept().await?;
-        Ok((Capped { io, _permit: permit }, local, remote, scheme))
+        Ok((
+            Capped {
+                io,
+                _permit: permit,
+            },
+            local,
+            remote,
+            scheme,
+        ))
     }
 }
 

@@ -61,7 +61,9 @@ fn peak_while_collecting(declared: Option<&str>, received: usize, chunk: usize) 
     PEAK.with(|peak| peak.set(start));
     let mut collector: BodyCollector = config.start(&headers).expect("headers accepted");
     for piece in BODY[..received].chunks(chunk) {
-        collector.push(Bytes::from_static(piece)).expect("under the limit");
+        collector
+            .push(Bytes::from_static(piece))
+            .expect("under the limit");
     }
     let peak = PEAK.with(Cell::get) - start;
     let body = collector.finish();

@@ -363,7 +363,10 @@ mod tests {
         let mut reader = ResponseReader::new();
         reader.extend(b"HTTP/1.1 200 OK\r\n\r\npartial");
         assert_eq!(reader.next_response(false), Ok(None));
-        assert_eq!(reader.next_response(true).unwrap().unwrap().body, b"partial");
+        assert_eq!(
+            reader.next_response(true).unwrap().unwrap().body,
+            b"partial"
+        );
     }
 
     #[test]
@@ -374,7 +377,13 @@ mod tests {
         assert_eq!(reader.next_response(false).unwrap().unwrap().status, 405);
         assert!(all(b"SMTP ready\r\n\r\n", false).is_err());
         assert!(all(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", false).is_err());
-        assert!(all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", false).is_err());
+        assert!(
+            all(
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+                false
+            )
+            .is_err()
+        );
         assert!(all(b"", true).is_err());
     }
 
