@@ -8,7 +8,9 @@
 //!    documented)
 //! 6. the fuzz corpus replay: `cargo test --manifest-path fuzz/Cargo.toml` (every committed corpus
 //!    and crash file through the fuzz targets' checks, on stable, without a fuzzer)
-//! 7. `schema --check` (in process)
+//! 7. `cargo xtask attack --quick` (the reduced hostile-sender suite against the three example
+//!    receivers: seconds)
+//! 8. `schema --check` (in process)
 //!
 //! Tests run with `INSTA_UPDATE=no` and `CI=true`, so a snapshot mismatch fails instead of
 //! writing a `.snap.new` file, and `INSTA_FORCE_PASS` is removed so it cannot hide one.
@@ -71,6 +73,19 @@ const STEPS: &[Step] = &[
         ],
         runs_tests: true,
     },
+    Step {
+        name: "attack (reduced)",
+        args: &[
+            "run",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--",
+            "attack",
+            "--quick",
+        ],
+        runs_tests: false,
+    },
 ];
 
 /// The `ci` command. Takes no arguments.
@@ -117,7 +132,7 @@ pub fn run(args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     eprintln!(
-        "\nci passed: fmt, clippy, tests, doctests, demo, fuzz corpus replay, schema ({:.0?})",
+        "\nci passed: fmt, clippy, tests, doctests, demo, fuzz corpus replay, attack, schema ({:.0?})",
         started.elapsed()
     );
     ExitCode::SUCCESS
