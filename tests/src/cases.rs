@@ -498,6 +498,21 @@ pub fn cases() -> Vec<Case> {
             Expect::rejected(415, "unsupported_media_type"),
         )
         .except("rocket", person(), ROCKET_DROPS_NON_UTF8_HEADERS),
+        case(
+            "duplicate_content_types_first_not_utf8",
+            "Two Content-Type headers, the first not UTF-8, the second `application/json`: the \
+             first one counts, and it is not JSON: 415. Rocket drops the first before the guard \
+             runs and sees only the second: accepted.",
+            Exchange::One(
+                to(Webhook, PERSON_BODY)
+                    .content_type(Some(b"application/json\xff"))
+                    .head()
+                    .header("content-type", "application/json")
+                    .body(PERSON_BODY),
+            ),
+            Expect::rejected(415, "unsupported_media_type"),
+        )
+        .except("rocket", person(), ROCKET_DROPS_NON_UTF8_HEADERS),
         // Bodies that are not one JSON document.
         case(
             "empty_body",
@@ -617,6 +632,23 @@ pub fn cases() -> Vec<Case> {
             Expect::rejected(401, "missing_signature"),
             ROCKET_DROPS_NON_UTF8_HEADERS,
         ),
+        case(
+            "duplicate_signature_headers_first_not_utf8",
+            "Two signature headers, the first not UTF-8, the second genuine: the first one \
+             counts, and it is malformed. Rocket drops the first before the guard runs and \
+             sees only the second: accepted.",
+            Exchange::One({
+                let mut first = sign(SECRET, t, PERSON_BODY.as_bytes()).into_bytes();
+                first.push(0xff);
+                to(Webhook, PERSON_BODY)
+                    .signature(first)
+                    .head()
+                    .header(SIGNATURE_HEADER, sign(SECRET, t, PERSON_BODY.as_bytes()))
+                    .body(PERSON_BODY)
+            }),
+            Expect::rejected(401, "malformed_signature"),
+        )
+        .except("rocket", person(), ROCKET_DROPS_NON_UTF8_HEADERS),
         case(
             "wrong_signature",
             "A well-formed v0 that is not the body's HMAC.",
