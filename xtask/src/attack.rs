@@ -388,7 +388,7 @@ enum First {
     Continue,
     /// Another final answer.
     Other(u16),
-    /// Nothing within a second.
+    /// Nothing yet.
     Nothing,
 }
 
@@ -397,9 +397,15 @@ const ROCKET_PEEK: usize = 14;
 
 fn refusal_before_body(stream: &mut TcpStream, framework: &str) -> Result<First, String> {
     stream.set_nonblocking(false).ok();
-    let wait = if framework == "rocket" { 1 } else { 10 };
+    // Rocket answers nothing (or `100 Continue`) before body bytes arrive, and either is
+    // documented: a short look is enough. The others must answer `401` from the head.
+    let wait = if framework == "rocket" {
+        Duration::from_millis(50)
+    } else {
+        Duration::from_secs(10)
+    };
     stream
-        .set_read_timeout(Some(Duration::from_secs(wait)))
+        .set_read_timeout(Some(wait))
         .map_err(|error| format!("socket: {error}"))?;
     let mut reader = ResponseReader::new();
     let first = match read_response(stream, &mut reader) {
