@@ -120,6 +120,8 @@ pub enum Expect {
         /// The event type that was acknowledged.
         event_type: &'static str,
     },
+    /// `405 Method Not Allowed` with `Allow: POST` and an empty body.
+    MethodNotAllowed,
     /// An interim answer (`100 Continue`) before any final one.
     Interim {
         /// The `1xx` status.
@@ -774,6 +776,25 @@ pub fn cases() -> Vec<Case> {
             Expect::rejected(413, "payload_too_large"),
         )
         .setup(Setup::SmallLimit),
+        case(
+            "get_on_the_webhook_path",
+            "GET on the webhook path: 405 with `Allow: POST` and no body, the same in every \
+             framework (Rocket with `enrich_rocket::post_only`).",
+            Exchange::One(RawRequest {
+                method: "GET",
+                ..RawRequest::post("/webhook")
+            }),
+            Expect::MethodNotAllowed,
+        ),
+        case(
+            "delete_on_the_webhook_path",
+            "DELETE on the webhook path: 405 with `Allow: POST` and no body.",
+            Exchange::One(RawRequest {
+                method: "DELETE",
+                ..RawRequest::post("/webhook")
+            }),
+            Expect::MethodNotAllowed,
+        ),
         case(
             "unsigned_large_upload_refused_before_its_body",
             "An unsigned request declares a 1,000,000-byte body and sends 16 bytes of it: 401 at \

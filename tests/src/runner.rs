@@ -351,6 +351,17 @@ fn check_expect(response: &Response, expect: &Expect) -> Result<(), String> {
             }
             Ok(())
         }
+        Expect::MethodNotAllowed => want(
+            response.status == 405
+                && response.header("allow") == Some("POST")
+                && response.body.is_empty(),
+            format!(
+                "expected 405 with Allow: POST and no body, got {} (allow {:?}): {}",
+                response.status,
+                response.header("allow"),
+                String::from_utf8_lossy(&response.body)
+            ),
+        ),
         Expect::Interim { status } => want(
             response.status == *status,
             format!(

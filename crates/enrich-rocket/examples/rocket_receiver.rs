@@ -20,9 +20,7 @@ use std::io::{IsTerminal, Write};
 
 use enrich_rocket::enrich_webhook::ConfigError;
 use enrich_rocket::{WebhookConfig, WebhookDelivery};
-use rocket::http::{Method, Status};
-use rocket::route::{self, Route};
-use rocket::{Data, Request, Response, post, routes};
+use rocket::{post, routes};
 
 #[post("/webhook", data = "<delivery>")]
 fn webhook(delivery: WebhookDelivery) {
@@ -62,7 +60,7 @@ async fn main() {
     let launched = rocket::custom(figment)
         .manage(config)
         .mount("/", routes![webhook])
-        .mount("/", post_only("/webhook"))
+        .mount("/", enrich_rocket::post_only("/webhook"))
         .register("/", enrich_rocket::catchers())
         .launch()
         .await;
@@ -70,33 +68,6 @@ async fn main() {
         eprintln!("rocket_receiver: {error}");
         std::process::exit(1);
     }
-}
-
-/// Routes answering every method but `POST` on `path` with `405 Method Not Allowed` and
-/// `Allow: POST`, as other servers do (Rocket itself answers `404` to a method without a route;
-/// `HEAD` is answered by the `GET` route).
-fn post_only(path: &str) -> Vec<Route> {
-    [
-        Method::Get,
-        Method::Put,
-        Method::Delete,
-        Method::Patch,
-        Method::Options,
-    ]
-    .into_iter()
-    .map(|method| Route::new(method, path, method_not_allowed))
-    .collect()
-}
-
-fn method_not_allowed<'r>(_: &'r Request<'_>, _: Data<'r>) -> route::BoxFuture<'r> {
-    Box::pin(async {
-        route::Outcome::Success(
-            Response::build()
-                .status(Status::MethodNotAllowed)
-                .raw_header("Allow", "POST")
-                .finalize(),
-        )
-    })
 }
 
 fn exit(message: &str) -> ! {
