@@ -24,7 +24,7 @@ use enrich_benches::payload::{SECRET, minimal_event, realistic_event, realistic_
 use enrich_webhook::enrich_types::WebhookEvent;
 use enrich_webhook::testing::{now, sign};
 use enrich_webhook::{RequestHeaders, Tolerance, WebhookConfig};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 fn bench_event(c: &mut Criterion, group_name: &str, body: Vec<u8>) {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http1_wire::ResponseReader;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 
@@ -117,7 +117,7 @@ async fn connection(
 ) -> io::Result<(Vec<u32>, usize)> {
     let mut latencies = Vec::with_capacity(total / 16);
     let mut non_ok = 0;
-    let mut buffer = BytesMut::with_capacity(16 * 1024);
+    let mut buffer = ResponseReader::new();
     while next.fetch_add(1, Ordering::Relaxed) < total {
         let sent = Instant::now();
         stream.write_all(&request).await?;
@@ -131,67 +131,18 @@ async fn connection(
     Ok((latencies, non_ok))
 }
 
-/// Reads one answer from `stream` (bytes already in `buffer` first): its status, and its body
-/// when `keep_body`. The answer's bytes are consumed from `buffer`.
-async fn read_response<R: AsyncReadExt + Unpin>(
+/// Reads one answer from `stream` with the workspace's one HTTP/1.1 reader (`http1-wire`; bytes
+/// already in `reader` first): its status, and its body when `keep_body`.
+async fn read_response<R: AsyncRead + Unpin>(
     stream: &mut R,
-    buffer: &mut BytesMut,
+    reader: &mut ResponseReader,
     keep_body: bool,
 ) -> io::Result<(u16, Vec<u8>)> {
-    loop {
-        let parsed = {
-            let mut headers = [httparse::EMPTY_HEADER; 32];
-            let mut response = httparse::Response::new(&mut headers);
-            match response.parse(buffer) {
-                Ok(httparse::Status::Complete(head_len)) => {
-                    let status = response.code.unwrap_or_default();
-                    let mut length = None;
-                    for header in response.headers.iter() {
-                        if header.name.eq_ignore_ascii_case("content-length") {
-                            length = std::str::from_utf8(header.value)
-                                .ok()
-                                .and_then(|value| value.trim().parse::<usize>().ok());
-                        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-                            return Err(io::Error::other(
-                                "chunked answers are not supported by the load client",
-                            ));
-                        }
-                    }
-                    Some((status, head_len, length.unwrap_or(0)))
-                }
-                Ok(httparse::Status::Partial) => None,
-                Err(error) => return Err(io::Error::other(format!("bad answer: {error}"))),
-            }
-        };
-        if let Some((status, head_len, length)) = parsed {
-            while buffer.len() < head_len + length {
-                read_more(stream, buffer).await?;
-            }
-            buffer.advance(head_len);
-            let body = if keep_body {
-                buffer[..length].to_vec()
-            } else {
-                Vec::new()
-            };
-            buffer.advance(length);
-            return Ok((status, body));
-        }
-        read_more(stream, buffer).await?;
-    }
-}
-
-async fn read_more<R: AsyncReadExt + Unpin>(
-    stream: &mut R,
-    buffer: &mut BytesMut,
-) -> io::Result<()> {
-    buffer.reserve(16 * 1024);
-    if stream.read_buf(buffer).await? == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the server closed the connection before answering",
-        ));
-    }
-    Ok(())
+    let response = http1_wire::read_final_response_async(stream, reader).await?;
+    Ok((
+        response.status,
+        if keep_body { response.body } else { Vec::new() },
+    ))
 }
 
 /// The body of a single large request.
@@ -249,7 +200,7 @@ pub async fn send_single(
         chunked,
         Arc::clone(&sent),
     ));
-    let mut buffer = BytesMut::new();
+    let mut buffer = ResponseReader::new();
     let answer = read_response(&mut reader, &mut buffer, true).await;
     writer_task.abort();
     drop(writer_task);

@@ -83,6 +83,9 @@ pub enum Exchange {
     FirstResponse(Vec<u8>),
     /// Raw bytes, then the client closes its sending side (the body ends early); one response.
     ThenStop(Vec<u8>),
+    /// Raw bytes (a head whose body is never sent) on a new connection; the first response is
+    /// read, an interim `1xx` included.
+    HeadOnly(Vec<u8>),
     /// Several requests on ONE connection, each response read before the next request.
     KeepAlive(Vec<RawRequest>),
     /// A header block announcing a chunked body, then chunks that never end, until the
@@ -116,6 +119,13 @@ pub enum Expect {
     Ignored {
         /// The event type that was acknowledged.
         event_type: &'static str,
+    },
+    /// `405 Method Not Allowed` with `Allow: POST` and an empty body.
+    MethodNotAllowed,
+    /// An interim answer (`100 Continue`) before any final one.
+    Interim {
+        /// The `1xx` status.
+        status: u16,
     },
     /// A rejection: the status, `application/problem+json`, and this `code`.
     Rejected {
@@ -239,6 +249,11 @@ impl Case {
         self
     }
 }
+
+/// Rocket 0.5.2 reads the first bytes of every body before routing (`preprocess_request` peeks
+/// 14 bytes for a `_method` form field), which makes hyper send `100 Continue` first.
+const ROCKET_PEEKS_AT_EVERY_BODY: &str = "Rocket 0.5.2 peeks at the first 14 bytes of every body \
+    before any route or guard runs, so hyper sends 100 Continue before the data guard can refuse";
 
 /// Rocket 0.5 turns hyper's request into its own before any route or guard runs, and drops
 /// every header whose value is not UTF-8 (`Request::from_hyp`, "Dropping header"); the guard
@@ -485,6 +500,21 @@ pub fn cases() -> Vec<Case> {
             Expect::rejected(415, "unsupported_media_type"),
         )
         .except("rocket", person(), ROCKET_DROPS_NON_UTF8_HEADERS),
+        case(
+            "duplicate_content_types_first_not_utf8",
+            "Two Content-Type headers, the first not UTF-8, the second `application/json`: the \
+             first one counts, and it is not JSON: 415. Rocket drops the first before the guard \
+             runs and sees only the second: accepted.",
+            Exchange::One(
+                to(Webhook, PERSON_BODY)
+                    .content_type(Some(b"application/json\xff"))
+                    .head()
+                    .header("content-type", "application/json")
+                    .body(PERSON_BODY),
+            ),
+            Expect::rejected(415, "unsupported_media_type"),
+        )
+        .except("rocket", person(), ROCKET_DROPS_NON_UTF8_HEADERS),
         // Bodies that are not one JSON document.
         case(
             "empty_body",
@@ -604,6 +634,23 @@ pub fn cases() -> Vec<Case> {
             Expect::rejected(401, "missing_signature"),
             ROCKET_DROPS_NON_UTF8_HEADERS,
         ),
+        case(
+            "duplicate_signature_headers_first_not_utf8",
+            "Two signature headers, the first not UTF-8, the second genuine: the first one \
+             counts, and it is malformed. Rocket drops the first before the guard runs and \
+             sees only the second: accepted.",
+            Exchange::One({
+                let mut first = sign(SECRET, t, PERSON_BODY.as_bytes()).into_bytes();
+                first.push(0xff);
+                to(Webhook, PERSON_BODY)
+                    .signature(first)
+                    .head()
+                    .header(SIGNATURE_HEADER, sign(SECRET, t, PERSON_BODY.as_bytes()))
+                    .body(PERSON_BODY)
+            }),
+            Expect::rejected(401, "malformed_signature"),
+        )
+        .except("rocket", person(), ROCKET_DROPS_NON_UTF8_HEADERS),
         case(
             "wrong_signature",
             "A well-formed v0 that is not the body's HMAC.",
@@ -729,6 +776,78 @@ pub fn cases() -> Vec<Case> {
             Expect::rejected(413, "payload_too_large"),
         )
         .setup(Setup::SmallLimit),
+        case(
+            "get_on_the_webhook_path",
+            "GET on the webhook path: 405 with `Allow: POST` and no body, the same in every \
+             framework (Rocket with `enrich_rocket::post_only`).",
+            Exchange::One(RawRequest {
+                method: "GET",
+                ..RawRequest::post("/webhook")
+            }),
+            Expect::MethodNotAllowed,
+        ),
+        case(
+            "delete_on_the_webhook_path",
+            "DELETE on the webhook path: 405 with `Allow: POST` and no body.",
+            Exchange::One(RawRequest {
+                method: "DELETE",
+                ..RawRequest::post("/webhook")
+            }),
+            Expect::MethodNotAllowed,
+        ),
+        case(
+            "unsigned_large_upload_refused_before_its_body",
+            "An unsigned request declares a 1,000,000-byte body and sends 16 bytes of it: 401 at \
+             once, from the headers, without waiting for the rest.",
+            Exchange::FirstResponse(
+                to(Webhook, PERSON_BODY)
+                    .unsigned()
+                    .head()
+                    .header("content-length", "1000000")
+                    .raw_body(&PERSON_BODY.as_bytes()[..16])
+                    .to_bytes(),
+            ),
+            Expect::rejected(401, "missing_signature"),
+        ),
+        case(
+            "unsigned_expect_continue_refused_without_100",
+            "An unsigned request declares a 1,000,000-byte body with `Expect: 100-continue` and \
+             sends none of it: the first answer is 401, never `100 Continue`.",
+            Exchange::HeadOnly(
+                to(Webhook, PERSON_BODY)
+                    .unsigned()
+                    .head()
+                    .header("content-length", "1000000")
+                    .header("expect", "100-continue")
+                    .to_bytes(),
+            ),
+            Expect::rejected(401, "missing_signature"),
+        )
+        .except(
+            "rocket",
+            Expect::Interim { status: 100 },
+            ROCKET_PEEKS_AT_EVERY_BODY,
+        ),
+        case(
+            "stale_expect_continue_refused_without_100",
+            "A request signed ten minutes ago declares a 1,000,000-byte body with \
+             `Expect: 100-continue`: the first answer is 401 stale_timestamp, never \
+             `100 Continue`.",
+            Exchange::HeadOnly(
+                to(Webhook, PERSON_BODY)
+                    .signed(SECRET, shift(t, Duration::from_secs(600), false))
+                    .head()
+                    .header("content-length", "1000000")
+                    .header("expect", "100-continue")
+                    .to_bytes(),
+            ),
+            Expect::rejected(401, "stale_timestamp"),
+        )
+        .except(
+            "rocket",
+            Expect::Interim { status: 100 },
+            ROCKET_PEEKS_AT_EVERY_BODY,
+        ),
         case(
             "content_length_shorter_than_body_signed_prefix",
             "Content-Length covers one whole signed event and more bytes follow: the server \

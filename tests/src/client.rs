@@ -2,8 +2,9 @@
 //!
 //! Requests are written byte for byte, so a case can send what a well-behaved client library
 //! never would: a `Content-Length` that lies, a chunked body that never ends, header values that
-//! are not UTF-8, several requests on one connection. Responses are parsed with `httparse` and
-//! their bodies read by `Content-Length`, by chunked decoding, or to the end of the connection.
+//! are not UTF-8, several requests on one connection. Responses are read by the workspace's one
+//! HTTP/1.1 reader (`http1-wire`): bodies by `Content-Length`, by chunked decoding, or to the end
+//! of the connection.
 //! Every read has a timeout, so a server that hangs fails its case instead of hanging CI.
 
 use std::fmt;
@@ -13,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use http1_wire::ResponseReader;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -98,36 +100,8 @@ impl fmt::Debug for RawRequest {
     }
 }
 
-/// A parsed response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    /// The status code.
-    pub status: u16,
-    /// Header names (lower-case) and values, in order.
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// The body, de-chunked.
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// The first value of header `name` (case-insensitive), if present and UTF-8.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .and_then(|(_, value)| std::str::from_utf8(value).ok())
-    }
-
-    /// The `Content-Type` value, if any.
-    pub fn content_type(&self) -> Option<&str> {
-        self.header("content-type")
-    }
-
-    /// The body parsed as JSON, if it is JSON.
-    pub fn json(&self) -> Option<serde_json::Value> {
-        serde_json::from_slice(&self.body).ok()
-    }
-}
+/// A parsed response (the workspace's one HTTP/1.1 reader, `http1-wire`).
+pub use http1_wire::Response;
 
 /// Writes `request` on a new connection to `addr` and reads one response.
 pub async fn send(addr: SocketAddr, request: &RawRequest) -> io::Result<Response> {
@@ -140,6 +114,18 @@ pub async fn send_bytes(addr: SocketAddr, bytes: &[u8]) -> io::Result<Response> 
     let mut connection = Connection::open(addr).await?;
     connection.write(bytes).await?;
     connection.read_response().await
+}
+
+/// Writes `bytes` (a head whose body is not sent) and reads the first response, an interim `1xx`
+/// included: a server that sends `100 Continue` before refusing shows it here.
+pub async fn send_head_only(addr: SocketAddr, bytes: &[u8]) -> io::Result<Response> {
+    let mut connection = Connection::open(addr).await?;
+    connection.write(bytes).await?;
+    with_timeout(http1_wire::read_response_async(
+        &mut connection.stream,
+        &mut connection.reader,
+    ))
+    .await
 }
 
 /// Writes `bytes`, then closes the write half (the sender stops mid-body), and reads one
@@ -211,9 +197,7 @@ pub async fn send_endless_chunks(
     });
 
     let mut read_half = read_half;
-    let response = ResponseBuffer::default()
-        .read_response(&mut read_half)
-        .await;
+    let response = read_final(&mut read_half, &mut ResponseReader::new()).await;
     // The writer may be blocked on a server that stopped reading: it is not waited for.
     writer.abort();
     Ok(EndlessOutcome {
@@ -233,7 +217,7 @@ async fn with_timeout<T>(future: impl Future<Output = io::Result<T>>) -> io::Res
 
 struct Connection {
     stream: TcpStream,
-    reader: ResponseBuffer,
+    reader: ResponseReader,
 }
 
 impl Connection {
@@ -242,7 +226,7 @@ impl Connection {
         stream.set_nodelay(true)?;
         Ok(Self {
             stream,
-            reader: ResponseBuffer::default(),
+            reader: ResponseReader::new(),
         })
     }
 
@@ -251,220 +235,21 @@ impl Connection {
     }
 
     async fn read_response(&mut self) -> io::Result<Response> {
-        self.reader.read_response(&mut self.stream).await
+        read_final(&mut self.stream, &mut self.reader).await
     }
 }
 
-/// Bytes read from a connection and not yet consumed (a pipelined next response stays here).
-#[derive(Default)]
-struct ResponseBuffer {
-    bytes: Vec<u8>,
-}
-
-impl ResponseBuffer {
-    /// Reads more bytes; `Ok(false)` at the end of the connection.
-    async fn fill(&mut self, source: &mut (impl AsyncRead + Unpin)) -> io::Result<bool> {
-        let mut chunk = [0; 16 * 1024];
-        let read = with_timeout(source.read(&mut chunk)).await?;
-        self.bytes.extend_from_slice(&chunk[..read]);
-        Ok(read > 0)
-    }
-
-    async fn fill_or_fail(
-        &mut self,
-        source: &mut (impl AsyncRead + Unpin),
-        what: &str,
-    ) -> io::Result<()> {
-        if self.fill(source).await? {
-            Ok(())
-        } else {
-            Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("the connection closed in the middle of {what}"),
-            ))
-        }
-    }
-
-    async fn read_response(
-        &mut self,
-        source: &mut (impl AsyncRead + Unpin),
-    ) -> io::Result<Response> {
-        loop {
-            let (status, headers) = self.read_head(source).await?;
-            let body = self.read_body(source, status, &headers).await?;
-            // Interim responses (100 Continue) precede the real one.
-            if !(100..200).contains(&status) {
-                return Ok(Response {
-                    status,
-                    headers,
-                    body,
-                });
-            }
-        }
-    }
-
-    async fn read_head(
-        &mut self,
-        source: &mut (impl AsyncRead + Unpin),
-    ) -> io::Result<(u16, Vec<(String, Vec<u8>)>)> {
-        loop {
-            let mut slots = [httparse::EMPTY_HEADER; 64];
-            let mut parsed = httparse::Response::new(&mut slots);
-            match parsed.parse(&self.bytes).map_err(invalid_data)? {
-                httparse::Status::Complete(length) => {
-                    let status = parsed.code.ok_or_else(|| invalid_data("no status code"))?;
-                    let headers = parsed
-                        .headers
-                        .iter()
-                        .map(|header| (header.name.to_ascii_lowercase(), header.value.to_vec()))
-                        .collect();
-                    self.bytes.drain(..length);
-                    return Ok((status, headers));
-                }
-                httparse::Status::Partial => {
-                    if !self.fill(source).await? {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            if self.bytes.is_empty() {
-                                "the server closed the connection without answering".to_owned()
-                            } else {
-                                "the connection closed in the middle of the response head"
-                                    .to_owned()
-                            },
-                        ));
-                    }
-                }
-            }
-        }
-    }
-
-    async fn read_body(
-        &mut self,
-        source: &mut (impl AsyncRead + Unpin),
-        status: u16,
-        headers: &[(String, Vec<u8>)],
-    ) -> io::Result<Vec<u8>> {
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| String::from_utf8_lossy(value).trim().to_ascii_lowercase())
-        };
-        if (100..200).contains(&status) || status == 204 || status == 304 {
-            return Ok(Vec::new());
-        }
-        if header("transfer-encoding").is_some_and(|coding| coding.ends_with("chunked")) {
-            return self.read_chunked(source).await;
-        }
-        if let Some(length) = header("content-length") {
-            let length: usize = length
-                .parse()
-                .map_err(|_| invalid_data(format!("Content-Length {length:?}")))?;
-            while self.bytes.len() < length {
-                self.fill_or_fail(source, "the response body").await?;
-            }
-            return Ok(self.bytes.drain(..length).collect());
-        }
-        // Neither: the body runs to the end of the connection.
-        while self.fill(source).await? {}
-        Ok(std::mem::take(&mut self.bytes))
-    }
-
-    async fn read_chunked(&mut self, source: &mut (impl AsyncRead + Unpin)) -> io::Result<Vec<u8>> {
-        let mut body = Vec::new();
-        loop {
-            let (start, size) = loop {
-                match httparse::parse_chunk_size(&self.bytes)
-                    .map_err(|_| invalid_data("bad chunk size line"))?
-                {
-                    httparse::Status::Complete(found) => break found,
-                    httparse::Status::Partial => {
-                        self.fill_or_fail(source, "a chunk size line").await?;
-                    }
-                }
-            };
-            let size = usize::try_from(size).map_err(|_| invalid_data("huge chunk"))?;
-            if size == 0 {
-                self.bytes.drain(..start);
-                // Trailers, then the blank line that ends the message.
-                loop {
-                    let Some(end) = self.bytes.windows(2).position(|pair| pair == b"\r\n") else {
-                        self.fill_or_fail(source, "the chunked trailer").await?;
-                        continue;
-                    };
-                    self.bytes.drain(..end + 2);
-                    if end == 0 {
-                        return Ok(body);
-                    }
-                }
-            }
-            while self.bytes.len() < start + size + 2 {
-                self.fill_or_fail(source, "a chunk").await?;
-            }
-            if &self.bytes[start + size..start + size + 2] != b"\r\n" {
-                return Err(invalid_data("a chunk does not end with CRLF"));
-            }
-            body.extend_from_slice(&self.bytes[start..start + size]);
-            self.bytes.drain(..start + size + 2);
-        }
-    }
-}
-
-fn invalid_data(error: impl fmt::Display) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("unreadable response: {error}"),
-    )
+/// The next final response (interim `1xx` ones skipped), within [`IO_TIMEOUT`].
+async fn read_final(
+    source: &mut (impl AsyncRead + Unpin),
+    reader: &mut ResponseReader,
+) -> io::Result<Response> {
+    with_timeout(http1_wire::read_final_response_async(source, reader)).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    async fn parse(wire: &[u8]) -> io::Result<(Response, Vec<u8>)> {
-        let mut buffer = ResponseBuffer::default();
-        let mut source = wire;
-        let response = buffer.read_response(&mut source).await?;
-        Ok((response, buffer.bytes))
-    }
-
-    #[tokio::test]
-    async fn reads_a_content_length_body_and_keeps_what_follows() {
-        let wire = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\ncontent-length: 2\r\n\r\n{}HTTP/1.1 204";
-        let (response, rest) = parse(wire).await.unwrap();
-        assert_eq!(response.status, 200);
-        assert_eq!(response.content_type(), Some("application/json"));
-        assert_eq!(response.body, b"{}");
-        assert_eq!(rest, b"HTTP/1.1 204");
-    }
-
-    #[tokio::test]
-    async fn decodes_chunked_bodies_with_extensions_and_trailers() {
-        let wire = b"HTTP/1.1 413 Payload Too Large\r\ntransfer-encoding: chunked\r\n\r\n\
-            3;ext=1\r\nabc\r\n1\r\nd\r\n0\r\nx-trailer: 1\r\n\r\nNEXT";
-        let (response, rest) = parse(wire).await.unwrap();
-        assert_eq!(response.status, 413);
-        assert_eq!(response.body, b"abcd");
-        assert_eq!(rest, b"NEXT");
-    }
-
-    #[tokio::test]
-    async fn skips_interim_responses_and_reads_close_delimited_bodies() {
-        let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\nto the end";
-        let (response, _) = parse(wire).await.unwrap();
-        assert_eq!(response.status, 200);
-        assert_eq!(response.body, b"to the end");
-    }
-
-    #[tokio::test]
-    async fn a_truncated_response_is_an_error() {
-        let error = parse(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nabc")
-            .await
-            .unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
-        let error = parse(b"").await.unwrap_err();
-        assert!(error.to_string().contains("without answering"), "{error}");
-    }
 
     #[test]
     fn writes_headers_as_given_and_a_truthful_length() {

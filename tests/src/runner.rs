@@ -25,6 +25,7 @@ pub async fn run_case(adapter: AdapterEntry, case: Case) -> Answers {
         Exchange::One(request) => client::send(addr, request).await.map(|r| vec![r]),
         Exchange::FirstResponse(bytes) => client::send_bytes(addr, bytes).await.map(|r| vec![r]),
         Exchange::ThenStop(bytes) => client::send_then_stop(addr, bytes).await.map(|r| vec![r]),
+        Exchange::HeadOnly(bytes) => client::send_head_only(addr, bytes).await.map(|r| vec![r]),
         Exchange::KeepAlive(requests) => client::send_keep_alive(addr, requests).await,
         Exchange::EndlessChunks { head, chunk } => {
             client::send_endless_chunks(addr, head, chunk, ENDLESS_BODY_CAP)
@@ -238,7 +239,7 @@ fn render_snapshot(responses: &[Wire]) -> String {
 
 /// Checks one response against what the case expects of it.
 fn check_expect(response: &Response, expect: &Expect) -> Result<(), String> {
-    let json = response.json();
+    let json: Option<serde_json::Value> = serde_json::from_slice(&response.body).ok();
     let field = |name: &str| json.as_ref().and_then(|json| json.get(name)).cloned();
     let want = |ok: bool, what: String| if ok { Ok(()) } else { Err(what) };
     match expect {
@@ -333,6 +334,15 @@ fn check_expect(response: &Response, expect: &Expect) -> Result<(), String> {
                     String::from_utf8_lossy(&response.body)
                 ),
             )?;
+            let content_types = response
+                .headers
+                .iter()
+                .filter(|(name, _)| name == "content-type")
+                .count();
+            want(
+                content_types == 1,
+                format!("expected one Content-Type header, got {content_types}"),
+            )?;
             if let Some(pointer) = pointer {
                 want(
                     field("pointer") == Some((*pointer).into()),
@@ -341,6 +351,24 @@ fn check_expect(response: &Response, expect: &Expect) -> Result<(), String> {
             }
             Ok(())
         }
+        Expect::MethodNotAllowed => want(
+            response.status == 405
+                && response.header("allow") == Some("POST")
+                && response.body.is_empty(),
+            format!(
+                "expected 405 with Allow: POST and no body, got {} (allow {:?}): {}",
+                response.status,
+                response.header("allow"),
+                String::from_utf8_lossy(&response.body)
+            ),
+        ),
+        Expect::Interim { status } => want(
+            response.status == *status,
+            format!(
+                "expected the interim answer {status}, got {}",
+                response.status
+            ),
+        ),
     }
 }
 

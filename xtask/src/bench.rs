@@ -177,6 +177,7 @@ fn bench(root: &Path, options: &Options) -> Result<(), String> {
         profile,
         analysis: std::fs::read_to_string(root.join("benches/ANALYSIS.md")).ok(),
         dependency_cost: std::fs::read_to_string(root.join("benches/DEPENDENCY-COST.md")).ok(),
+        hardening: std::fs::read_to_string(root.join("benches/HARDENING.md")).ok(),
     };
     std::fs::write(&options.out, report.render())
         .map_err(|error| format!("{}: {error}", options.out.display()))
@@ -395,6 +396,8 @@ struct Report {
     profile: Option<Profile>,
     analysis: Option<String>,
     dependency_cost: Option<String>,
+    /// `benches/HARDENING.md`: the figures of `cargo xtask fuzz | attack | soak`, by hand.
+    hardening: Option<String>,
 }
 
 fn met(ok: bool) -> &'static str {
@@ -458,6 +461,9 @@ impl Report {
                  not by this run).\n"
             );
             let _ = writeln!(out, "{}", cost.trim_end());
+        }
+        if let Some(hardening) = &self.hardening {
+            let _ = writeln!(out, "\n{}", hardening.trim_end());
         }
         out
     }

@@ -9,7 +9,13 @@
 //!    `publish = false` are skipped; nothing is uploaded; it reads the crates.io index)
 //! 6. `cargo xtask demo` (the README's main command: the three example receivers answer as
 //!    documented)
-//! 7. `schema --check` (in process)
+//! 7. the fuzz corpus replay: `cargo test --manifest-path fuzz/Cargo.toml` (every committed corpus
+//!    and crash file through the fuzz targets' checks, on stable, without a fuzzer)
+//! 8. `cargo xtask attack --quick` (the reduced hostile-sender suite against the three example
+//!    receivers: seconds)
+//! 9. `schema --check` (in process)
+//! 10. `openapi-check` (in process): openapi-spec-validator and schemathesis, from a pinned
+//!     virtual environment, against `schema/openapi.json` and the local fake API
 //!
 //! Tests run with `INSTA_UPDATE=no` and `CI=true`, so a snapshot mismatch fails instead of
 //! writing a `.snap.new` file, and `INSTA_FORCE_PASS` is removed so it cannot hide one.
@@ -66,6 +72,30 @@ const STEPS: &[Step] = &[
         args: &["run", "--quiet", "--package", "xtask", "--", "demo"],
         runs_tests: false,
     },
+    Step {
+        name: "fuzz corpus replay",
+        args: &[
+            "test",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--target-dir",
+            "target",
+        ],
+        runs_tests: true,
+    },
+    Step {
+        name: "attack (reduced)",
+        args: &[
+            "run",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--",
+            "attack",
+            "--quick",
+        ],
+        runs_tests: false,
+    },
 ];
 
 /// The `ci` command. Takes no arguments.
@@ -111,8 +141,14 @@ pub fn run(args: &[String]) -> ExitCode {
         eprintln!("{message}\n\nci failed at step `schema`");
         return ExitCode::FAILURE;
     }
+    eprintln!("\n==> openapi: cargo xtask openapi-check");
+    if let Err(message) = crate::openapi_check::check() {
+        eprintln!("{message}\n\nci failed at step `openapi`");
+        return ExitCode::FAILURE;
+    }
     eprintln!(
-        "\nci passed: fmt, clippy, tests, doctests, packaging, demo, schema ({:.0?})",
+        "\nci passed: fmt, clippy, tests, doctests, packaging, demo, fuzz corpus replay, attack, \
+         schema, openapi ({:.0?})",
         started.elapsed()
     );
     ExitCode::SUCCESS

@@ -8,7 +8,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 use enrich_types::WebhookEvent;
 use enrich_webhook::testing::{SignedRequest, now};
 use enrich_webhook::{DEFAULT_BODY_LIMIT, SECRET_ENV_VAR, SignatureTimestamp};
+use http1_wire::ResponseReader;
 
 use crate::workspace_root;
 
 /// The frameworks and the example that serves each.
-const RECEIVERS: [(&str, &str, &str); 3] = [
+pub(crate) const RECEIVERS: [(&str, &str, &str); 3] = [
     ("axum", "enrich-axum", "axum_receiver"),
     ("rocket", "enrich-rocket", "rocket_receiver"),
     ("poem", "enrich-poem", "poem_receiver"),
@@ -94,7 +95,7 @@ fn demo() -> Result<bool, String> {
     Ok(report(&cases, &results))
 }
 
-fn build_examples() -> Result<(), String> {
+pub(crate) fn build_examples() -> Result<(), String> {
     let mut command = Command::new(env!("CARGO"));
     command
         .current_dir(workspace_root())
@@ -122,7 +123,7 @@ fn example_binary(example: &str) -> PathBuf {
 }
 
 /// A secret nobody else has: 128 bits from the standard library's per-process random keys.
-fn fresh_secret() -> String {
+pub(crate) fn fresh_secret() -> String {
     let random = |salt: u64| RandomState::new().hash_one(salt);
     format!("whsec_demo_{:016x}{:016x}", random(1), random(2))
 }
@@ -193,26 +194,40 @@ fn cases(secret: &str) -> Vec<Case> {
 
 /// The example receivers started so far, stopped together.
 #[derive(Clone, Default)]
-struct Children(Arc<Mutex<Vec<Child>>>);
+pub(crate) struct Children(Arc<Mutex<Vec<Child>>>);
 
 /// A started receiver: where it listens and the lines it prints.
-struct Running {
-    address: SocketAddr,
-    lines: Receiver<String>,
+pub(crate) struct Running {
+    pub(crate) address: SocketAddr,
+    pub(crate) lines: Receiver<String>,
+    /// The receiver's process id (for its memory figures in `/proc`).
+    pub(crate) pid: u32,
 }
 
 impl Children {
-    fn start(&self, example: &str, secret: &str) -> Result<Running, String> {
+    pub(crate) fn start(&self, example: &str, secret: &str) -> Result<Running, String> {
+        self.start_with(example, secret, &[])
+    }
+
+    /// Starts `example` with `secret` and the extra environment `env` (its server limits).
+    pub(crate) fn start_with(
+        &self,
+        example: &str,
+        secret: &str,
+        env: &[(&str, String)],
+    ) -> Result<Running, String> {
         let address = free_port()?;
         let mut child = Command::new(example_binary(example))
             .env("PORT", address.port().to_string())
             .env(SECRET_ENV_VAR, secret)
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|error| format!("cannot start {example}: {error}"))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
+        let pid = child.id();
         self.0.lock().map_err(|_| "lock poisoned")?.push(child);
 
         let (sender, lines) = channel();
@@ -233,7 +248,11 @@ impl Children {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Ok(Running { address, lines })
+        Ok(Running {
+            address,
+            lines,
+            pid,
+        })
     }
 
     fn exited(&self) -> bool {
@@ -244,7 +263,7 @@ impl Children {
         })
     }
 
-    fn stop_all(&self) {
+    pub(crate) fn stop_all(&self) {
         if let Ok(mut children) = self.0.lock() {
             for mut child in children.drain(..) {
                 let _ = child.kill();
@@ -331,50 +350,9 @@ fn http_post(address: SocketAddr, request: &SignedRequest) -> Result<(u16, Vec<u
     if !answered_early {
         let _ = stream.write_all(&request.body);
     }
-    let mut response = Vec::new();
-    let read = stream.read_to_end(&mut response);
-    if response.is_empty() {
-        return Err(format!("no answer ({read:?})"));
-    }
-    parse_response(&response)
-}
-
-fn parse_response(response: &[u8]) -> Result<(u16, Vec<u8>), String> {
-    let text_end = response
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .ok_or("the answer has no complete head")?;
-    let head = String::from_utf8_lossy(&response[..text_end]);
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|status| status.parse().ok())
-        .ok_or_else(|| format!("no status in {head:?}"))?;
-    let mut body = response[text_end + 4..].to_vec();
-    if head
-        .lines()
-        .any(|line| line.eq_ignore_ascii_case("transfer-encoding: chunked"))
-    {
-        body = dechunk(&body);
-    }
-    Ok((status, body))
-}
-
-fn dechunk(mut chunked: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Some(line_end) = chunked.windows(2).position(|window| window == b"\r\n") {
-        let size = std::str::from_utf8(&chunked[..line_end])
-            .ok()
-            .and_then(|size| usize::from_str_radix(size.split(';').next()?.trim(), 16).ok())
-            .unwrap_or(0);
-        let start = line_end + 2;
-        if size == 0 || chunked.len() < start + size {
-            break;
-        }
-        body.extend_from_slice(&chunked[start..start + size]);
-        chunked = chunked.get(start + size + 2..).unwrap_or_default();
-    }
-    body
+    let response = http1_wire::read_final_response(&mut stream, &mut ResponseReader::new())
+        .map_err(|error| format!("no answer ({error})"))?;
+    Ok((response.status, response.body))
 }
 
 /// Whether `observed` is what the documentation promises for `case`.
@@ -469,16 +447,6 @@ fn report(cases: &[Case], results: &[(&str, Vec<Observed>)]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_plain_and_chunked_answers() {
-        let plain = b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 2\r\n\r\n{}";
-        assert_eq!(parse_response(plain).unwrap(), (401, b"{}".to_vec()));
-        let chunked =
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-        assert_eq!(parse_response(chunked).unwrap(), (200, b"abcde".to_vec()));
-        assert!(parse_response(b"HTTP/1.1 200").is_err());
-    }
 
     #[test]
     fn an_accepted_case_must_print_the_event_it_was_sent() {

@@ -6,13 +6,16 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod attack;
 pub mod bench;
 pub mod ci;
 pub mod demo;
+pub mod fuzz;
 pub mod openapi;
 pub mod openapi_check;
 pub mod reference;
 pub mod schema;
+pub mod soak;
 
 /// The workspace root: the directory that holds the top-level `Cargo.toml`.
 pub fn workspace_root() -> PathBuf {

@@ -11,8 +11,12 @@ commands:
   openapi-check      validate schema/openapi.json (openapi-spec-validator) and run schemathesis
                      against the local fake API (installs both into target/xtask-venv)
   bench [--quick]    run the benchmarks of benches/ and write BENCHMARKS.md
+  fuzz [--time S]    run the cargo-fuzz targets of fuzz/ for S seconds each (default 60)
+  attack [--quick]   run bounded hostile senders against the three example receivers
+  soak [--deliveries N --concurrency C]
+                     send N signed deliveries to each example receiver, C at once
   ci                 run every check CI runs: fmt, clippy, tests, doctests, packaging, the demo,
-                     schema --check
+                     the fuzz corpus replay, the reduced attack, schema --check, openapi-check
   help               print this message";
 
 fn main() -> ExitCode {
@@ -27,6 +31,9 @@ fn main() -> ExitCode {
         "demo" => xtask::demo::run(rest),
         "bench" => xtask::bench::run(rest),
         "openapi-check" => xtask::openapi_check::run(rest),
+        "fuzz" => xtask::fuzz::run(rest),
+        "attack" => xtask::attack::run(rest),
+        "soak" => xtask::soak::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -2,19 +2,32 @@
 //!
 //! Verifies with `SURFE_WEBHOOK_SECRET` (comma-separated while rotating); without it, refuses to
 //! start unless given `--insecure-skip-verification`. Prints each accepted event, re-serialized,
-//! as one line of JSON on stdout; logs go to stderr.
+//! as one line of JSON on stdout; logs go to stderr (filtered by `RUST_LOG`, default `info`).
+//!
+//! The server is bounded against slow, idle and flooding senders (see [`ServerLimits`]): HTTP/1.1
+//! only, a header-read timeout that also closes idle keep-alive connections, a timeout on the
+//! whole request (body included), and a cap on open connections. Change them with the
+//! environment variables named on [`ServerLimits::from_env`].
 //!
 //! ```text
 //! SURFE_WEBHOOK_SECRET=whsec_… cargo run -p enrich-axum --example axum_receiver
 //! ```
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
 use enrich_axum::enrich_webhook::ConfigError;
 use enrich_axum::{Webhook, WebhookConfig, WebhookDelivery};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_http::timeout::TimeoutLayer;
+use tracing_subscriber::EnvFilter;
 
 async fn webhook(Webhook(delivery): WebhookDelivery) -> StatusCode {
     let printed = serde_json::to_string(delivery.event())
@@ -38,6 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let config = config_from_env_or_flag().unwrap_or_else(|error| {
         eprintln!("axum_receiver: refusing to start: {error}");
@@ -47,13 +61,84 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(port) => port.parse()?,
         Err(_) => 3000,
     };
+    let limits = ServerLimits::from_env()?;
     let app = Router::new()
         .route("/webhook", post(webhook))
         .with_state(config);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("listening on http://{}/webhook", listener.local_addr()?);
-    axum::serve(listener, app).await?;
-    Ok(())
+    serve(listener, app, limits).await
+}
+
+/// The server's limits against hostile senders. Defaults suit a webhook endpoint (small,
+/// quick requests from one API); each can be changed through the environment.
+#[derive(Debug, Clone, Copy)]
+struct ServerLimits {
+    /// Time allowed for a request's headers to arrive, counted from the moment the connection
+    /// waits for them: it closes slowloris connections and idle keep-alive connections alike.
+    header_read: Duration,
+    /// Time allowed for a whole request (its body read and the handler run): answered `408`.
+    request: Duration,
+    /// Connections open at once; further ones wait in the kernel's accept queue.
+    max_connections: usize,
+}
+
+impl ServerLimits {
+    /// The defaults (10 s, 30 s, 1,024 connections), overridden by `HEADER_READ_TIMEOUT_SECS`,
+    /// `REQUEST_TIMEOUT_SECS` and `MAX_CONNECTIONS`.
+    fn from_env() -> Result<Self, Box<dyn std::error::Error>> {
+        Ok(Self {
+            header_read: Duration::from_secs(env_number("HEADER_READ_TIMEOUT_SECS", 10)?),
+            request: Duration::from_secs(env_number("REQUEST_TIMEOUT_SECS", 30)?),
+            max_connections: usize::try_from(env_number("MAX_CONNECTIONS", 1024)?)?,
+        })
+    }
+}
+
+fn env_number(name: &str, default: u64) -> Result<u64, Box<dyn std::error::Error>> {
+    match std::env::var(name) {
+        Ok(value) => Ok(value
+            .parse()
+            .map_err(|_| format!("{name} is not a whole number: {value:?}"))?),
+        Err(_) => Ok(default),
+    }
+}
+
+/// Serves `app` over HTTP/1.1 (HTTP/2 is off: a webhook sender does not need it) under `limits`,
+/// with hyper's own header-read timeout and tower-http's request timeout.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ServerLimits,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let app = app.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        limits.request,
+    ));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let permit = Arc::clone(&slots).acquire_owned().await?;
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors, or a connection reset before it was accepted.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection closed");
+            }
+            drop(permit);
+        });
+    }
 }
 
 /// The receiver's configuration: the secrets from `SURFE_WEBHOOK_SECRET`; without it, skipping

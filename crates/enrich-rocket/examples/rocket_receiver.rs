@@ -6,7 +6,15 @@
 //! ```
 //!
 //! Each accepted delivery is answered `200` and printed on stdout as one line of JSON (the typed
-//! event re-serialized). Logs, Rocket's included, go to stderr.
+//! event re-serialized). Logs, Rocket's included, go to stderr. Other methods on `/webhook` are
+//! answered `405` with `Allow: POST`.
+//!
+//! Server limits: HTTP/1.1 only (this workspace builds Rocket without its `http2` feature), and the
+//! pipeline's body limit bounds each body. Rocket 0.5.2 has no header-read, body or idle timeout
+//! and no connection cap, and none can be set from outside: it turns hyper's header-read timeout
+//! off, its `keep_alive` setting only switches HTTP/1.1 keep-alive on or off, and its listener is
+//! not public. On a public URL, put a reverse proxy that has them in front (see the README,
+//! "Running on a public URL").
 
 use std::io::{IsTerminal, Write};
 
@@ -52,6 +60,7 @@ async fn main() {
     let launched = rocket::custom(figment)
         .manage(config)
         .mount("/", routes![webhook])
+        .mount("/", enrich_rocket::post_only("/webhook"))
         .register("/", enrich_rocket::catchers())
         .launch()
         .await;

@@ -65,9 +65,10 @@ use std::ops::{Deref, DerefMut};
 use enrich_webhook::{Answer, BodyError, RequestHeaders, SIGNATURE_HEADER};
 use rocket::catcher::{self, Catcher};
 use rocket::data::{ByteUnit, Data, FromData, Outcome};
-use rocket::http::Status;
+use rocket::http::{Method, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
+use rocket::route::{self, Route};
 use rocket::{Ignite, Rocket, Sentinel};
 use tokio_util::io::ReaderStream;
 
@@ -242,6 +243,53 @@ pub fn catchers() -> Vec<Catcher> {
             catcher
         })
         .collect()
+}
+
+/// Routes answering every method but `POST` on `path` with `405 Method Not Allowed` and
+/// `Allow: POST`, as axum and Poem do (Rocket itself answers `404` to a method no route takes).
+/// `HEAD` is answered by the `GET` route.
+///
+/// ```no_run
+/// # use rocket::{launch, post, routes};
+/// # use enrich_rocket::{PersonEvent, WebhookConfig};
+/// #[post("/webhook", data = "<event>")]
+/// fn webhook(event: PersonEvent) {}
+///
+/// #[launch]
+/// fn rocket() -> _ {
+///     rocket::build()
+///         .manage(WebhookConfig::from_env().expect("SURFE_WEBHOOK_SECRET is set"))
+///         .mount("/", routes![webhook])
+///         .mount("/", enrich_rocket::post_only("/webhook"))
+///         .register("/", enrich_rocket::catchers())
+/// }
+/// ```
+pub fn post_only(path: &str) -> Vec<Route> {
+    [
+        Method::Get,
+        Method::Put,
+        Method::Delete,
+        Method::Patch,
+        Method::Options,
+    ]
+    .into_iter()
+    .map(|method| {
+        let mut route = Route::new(method, path, method_not_allowed);
+        route.name = Some("enrich_rocket::post_only".into());
+        route
+    })
+    .collect()
+}
+
+fn method_not_allowed<'r>(_: &'r Request<'_>, _: Data<'r>) -> route::BoxFuture<'r> {
+    Box::pin(async {
+        route::Outcome::Success(
+            Response::build()
+                .status(Status::MethodNotAllowed)
+                .raw_header("Allow", "POST")
+                .finalize(),
+        )
+    })
 }
 
 fn render_cached<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture<'r> {

@@ -4,7 +4,7 @@ use std::future::poll_fn;
 use std::pin::pin;
 use std::time::SystemTime;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_core::Stream;
 use tracing::field::Empty;
 
@@ -77,16 +77,15 @@ impl WebhookConfig {
     /// chunk, then call [`WebhookConfig::receive`].
     pub fn start(&self, headers: &RequestHeaders<'_>) -> Result<BodyCollector, Rejection> {
         check_before_body(self, headers, SystemTime::now()).inspect_err(log_rejection)?;
-        let expected = headers
+        let declared = headers
             .declared_length()
-            .and_then(|length| usize::try_from(length).ok())
-            .unwrap_or(0);
+            .and_then(|length| usize::try_from(length).ok());
         Ok(BodyCollector {
             limit: self.body_limit,
-            expected: expected.min(self.body_limit),
+            declared,
             received: 0,
             first: None,
-            buffer: BytesMut::new(),
+            buffer: Vec::new(),
         })
     }
 
@@ -294,17 +293,30 @@ fn is_token(text: &str) -> bool {
 /// Made by [`WebhookConfig::start`]. It never holds more than the limit: the chunk that would
 /// cross it is refused, not buffered. A body that arrives as one chunk is kept as it is, without
 /// a copy.
+///
+/// Memory follows what arrives, never what is only declared: once a second chunk arrives the
+/// chunks are copied into one buffer whose capacity is at most
+/// [`GROWTH_PERCENT`](BodyCollector::GROWTH_PERCENT) % above the bytes received, plus
+/// [`MIN_GROWTH`](BodyCollector::MIN_GROWTH) bytes (and never above the limit, nor above a
+/// declared `Content-Length` the body has not yet reached). A sender that declares 1 MiB and
+/// sends 3 bytes costs 3 bytes, not 1 MiB.
 #[derive(Debug)]
 pub struct BodyCollector {
     limit: usize,
-    /// The declared length, used to size the buffer once a second chunk arrives.
-    expected: usize,
+    /// The declared length: an upper bound on the buffer while the body has not reached it.
+    declared: Option<usize>,
     received: usize,
     first: Option<Bytes>,
-    buffer: BytesMut,
+    buffer: Vec<u8>,
 }
 
 impl BodyCollector {
+    /// How far, in percent of the bytes received, the buffer's capacity may run ahead of them.
+    pub const GROWTH_PERCENT: usize = 10;
+    /// The smallest step the buffer grows by, so that a body in tiny chunks is not copied on
+    /// every chunk.
+    pub const MIN_GROWTH: usize = 4096;
+
     /// Appends the next chunk of the body, or refuses it with `payload_too_large` if the body
     /// would exceed the limit (stop reading then, and answer with the rejection).
     pub fn push(&mut self, chunk: Bytes) -> Result<(), Rejection> {
@@ -318,14 +330,33 @@ impl BodyCollector {
         match self.first.take() {
             None if self.buffer.is_empty() => self.first = Some(chunk),
             first => {
+                self.make_room();
                 if let Some(first) = first {
-                    self.buffer.reserve(self.expected.max(self.received));
                     self.buffer.extend_from_slice(&first);
                 }
                 self.buffer.extend_from_slice(&chunk);
             }
         }
         Ok(())
+    }
+
+    /// Grows the buffer, if it must, to hold `self.received` bytes: by at most
+    /// `GROWTH_PERCENT` % of them (at least `MIN_GROWTH`), capped by the limit and by a
+    /// declared length the body has not passed.
+    fn make_room(&mut self) {
+        let needed = self.received;
+        if needed <= self.buffer.capacity() {
+            return;
+        }
+        let ahead = (needed / 100 * Self::GROWTH_PERCENT).max(Self::MIN_GROWTH);
+        let mut target = needed.saturating_add(ahead).min(self.limit);
+        if let Some(declared) = self.declared
+            && declared >= needed
+        {
+            target = target.min(declared);
+        }
+        self.buffer
+            .reserve_exact(target.max(needed) - self.buffer.len());
     }
 
     /// The rejection for a body that the framework itself cut off at this limit (its own length
@@ -349,11 +380,16 @@ impl BodyCollector {
         self.limit - self.received
     }
 
+    /// How many bytes of body the collector holds.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
     /// The whole body, to hand to [`WebhookConfig::receive`].
     pub fn finish(self) -> Bytes {
         match self.first {
             Some(only) => only,
-            None => self.buffer.freeze(),
+            None => Bytes::from(self.buffer),
         }
     }
 }

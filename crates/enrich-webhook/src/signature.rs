@@ -27,7 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -117,6 +117,9 @@ impl fmt::Display for KeyError {
 impl std::error::Error for KeyError {}
 
 /// HMAC-SHA256 of `timestamp + "." + body` under `secret`: the tag of the scheme.
+///
+/// The keyed HMAC state (the SHA-256 states after the key's inner and outer pads) lives only in
+/// this call and is zeroized when dropped (`hmac`'s and `sha2`'s `zeroize` features).
 fn tag(secret: &[u8], timestamp: &str, body: &[u8]) -> [u8; TAG_LEN] {
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
     mac.update(timestamp.as_bytes());
@@ -479,6 +482,16 @@ fn parse_tag(text: &str) -> Result<[u8; TAG_LEN], SignatureProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Compiles only while the SHA-256 states that make up the keyed `Hmac<Sha256>` wipe
+    /// themselves on drop (`sha2`'s `zeroize` feature, which `hmac`'s turns on in `digest`).
+    #[test]
+    fn the_keyed_hmac_state_is_zeroized_on_drop() {
+        fn zeroized_on_drop<T: sha2::digest::zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<sha2::block_api::Sha256VarCore>();
+        zeroized_on_drop::<Sha256>();
+        assert_eq!(tag(b"k", "1", b"{}"), tag(b"k", "1", b"{}"));
+    }
 
     #[test]
     fn parses_spaces_unknown_elements_and_several_signatures() {

@@ -3,6 +3,8 @@
 use std::io;
 
 use enrich_poem::{CompanyEvent, Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery};
+use poem::error::MethodNotAllowedError;
+use poem::http::StatusCode;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, Response, Route as Routes, Server, handler, post};
 use tokio::sync::oneshot;
@@ -23,7 +25,14 @@ impl Adapter for PoemAdapter {
             .at(Route::Event.path(), post(event))
             .at(Route::Person.path(), post(person))
             .at(Route::Company.path(), post(company))
-            .data(config);
+            .data(config)
+            // As the example receiver does: other methods get `405` with `Allow: POST`.
+            .catch_error(|_: MethodNotAllowedError| async {
+                Response::builder()
+                    .status(StatusCode::METHOD_NOT_ALLOWED)
+                    .header("allow", "POST")
+                    .finish()
+            });
         let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
         let addr = acceptor
             .local_addr()

@@ -49,6 +49,7 @@ pub fn rocket_with(config: WebhookConfig, limits: Limits) -> Rocket<Build> {
     };
     rocket::custom(rocket_config)
         .mount("/", routes![webhook, event, person, company])
+        .mount("/", enrich_rocket::post_only("/webhook"))
         .register("/", enrich_rocket::catchers())
         .manage(config)
 }
