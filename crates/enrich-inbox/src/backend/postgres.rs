@@ -1,0 +1,117 @@
+//! Postgres: many replicas on one database; each store is its own durable commit.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Executor, Row};
+
+use super::{ConnectSettings, NewRecord, sql};
+use crate::error::Error;
+use crate::record::{DeliveryId, Stored, to_millis};
+
+/// The advisory lock key that serializes migrations across processes ("enrich_inbox" in ASCII,
+/// truncated to 8 bytes).
+const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"enrichib");
+
+/// The schema, one migration per entry, in order.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE enrich_inbox_deliveries (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        state TEXT NOT NULL
+            CHECK (state IN ('pending', 'processing', 'done', 'dead', 'purged')),
+        event_type TEXT NOT NULL,
+        enrichment_id TEXT,
+        external_id TEXT,
+        raw_body BYTEA,
+        signature_header TEXT,
+        signed_at_ms BIGINT,
+        verified BOOLEAN NOT NULL,
+        received_at_ms BIGINT NOT NULL,
+        attempts BIGINT NOT NULL,
+        due_at_ms BIGINT NOT NULL,
+        lease_token BIGINT,
+        last_error TEXT,
+        finished_at_ms BIGINT
+    );
+    CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
+        WHERE state IN ('pending', 'processing');
+    CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
+        WHERE state IN ('done', 'purged');
+    CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state);",
+)];
+
+/// The Postgres engine.
+#[derive(Debug)]
+pub struct PostgresBackend {
+    pub pool: PgPool,
+}
+
+impl PostgresBackend {
+    /// Connects to `url` and migrates the database.
+    pub async fn open(url: &str, settings: &ConnectSettings) -> Result<Self, Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.busy_timeout)
+            .connect(url)
+            .await?;
+        migrate(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// One `INSERT … ON CONFLICT DO NOTHING`, committed (and flushed, with the server's default
+    /// `synchronous_commit = on`) before it returns. Postgres groups the WAL flushes of
+    /// concurrent commits by itself.
+    pub async fn store(&self, record: NewRecord) -> Result<Stored, Error> {
+        let row = sqlx::query(sql::INSERT)
+            .bind(&record.key)
+            .bind(record.source.as_str())
+            .bind(&record.event_type)
+            .bind(&record.enrichment_id)
+            .bind(&record.external_id)
+            .bind(record.raw_body.as_ref())
+            .bind(&record.signature_header)
+            .bind(record.signed_at_ms)
+            .bind(record.verified)
+            .bind(record.received_at_ms)
+            .bind(record.received_at_ms)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Stored::New(DeliveryId(row.try_get(0)?))),
+            None => Ok(Stored::Duplicate),
+        }
+    }
+}
+
+/// Applies the migrations this database lacks, under a transaction-scoped advisory lock so that
+/// replicas starting together migrate one after the other.
+async fn migrate(pool: &PgPool) -> Result<(), Error> {
+    let mut transaction = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.execute(sql::MIGRATIONS_TABLE).await?;
+    let current: Option<i64> = sqlx::query_scalar(sql::CURRENT_VERSION)
+        .fetch_one(&mut *transaction)
+        .await?;
+    let current = current.unwrap_or(0);
+    let known = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if current > known {
+        return Err(Error::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    for (version, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        sqlx::raw_sql(statements).execute(&mut *transaction).await?;
+        sqlx::query(sql::RECORD_VERSION)
+            .bind(version)
+            .bind(to_millis(std::time::SystemTime::now()))
+            .execute(&mut *transaction)
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
