@@ -72,7 +72,10 @@ mod tests {
             for _ in 0..200 {
                 let delay = backoff.delay(attempt);
                 let ceiling = backoff.ceiling(attempt);
-                assert!(delay >= ceiling / 2 && delay <= ceiling, "{delay:?} vs {ceiling:?}");
+                assert!(
+                    delay >= ceiling / 2 && delay <= ceiling,
+                    "{delay:?} vs {ceiling:?}"
+                );
             }
         }
     }
@@ -82,6 +85,10 @@ mod tests {
         let backoff = Backoff::exponential(Duration::from_secs(1), Duration::from_secs(1));
         let distinct: std::collections::HashSet<Duration> =
             (0..50).map(|_| backoff.delay(1)).collect();
-        assert!(distinct.len() > 10, "only {} distinct waits", distinct.len());
+        assert!(
+            distinct.len() > 10,
+            "only {} distinct waits",
+            distinct.len()
+        );
     }
 }

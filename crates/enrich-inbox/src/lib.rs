@@ -71,3 +71,22 @@ pub use worker::{
 
 /// The environment variable the example receivers read the inbox URL from (as `--inbox URL`).
 pub const INBOX_URL_ENV_VAR: &str = "ENRICH_INBOX_URL";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: T) {}
+
+    /// The futures a server awaits in its handlers and `main` are `Send`, for any lifetime of
+    /// their arguments (a `Send` bound that holds for one lifetime only fails in callers).
+    #[allow(dead_code, clippy::let_underscore_future)]
+    async fn futures_are_send(inbox: Inbox, delivery: enrich_webhook::Delivery) {
+        assert_send(async move {
+            let opened = Inbox::open("sqlite::memory:").await;
+            let _ = inbox.store(&delivery).await;
+            let _ = inbox.counts().await;
+            opened
+        });
+    }
+}

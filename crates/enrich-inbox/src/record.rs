@@ -215,8 +215,9 @@ pub struct PurgeReport {
 
 /// Milliseconds since the Unix epoch, as the inbox stores times.
 pub(crate) fn to_millis(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+    })
 }
 
 /// The instant `millis` milliseconds after the Unix epoch (negative values read as the epoch).

@@ -304,7 +304,8 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
     let options = Arc::new(options);
     let mut tasks = JoinSet::new();
     let mut claims: HashMap<tokio::task::Id, (DeliveryId, i64)> = HashMap::new();
-    let finished = |claims: &mut HashMap<_, _>, result: Result<(tokio::task::Id, ()), JoinError>| {
+    let finished = |claims: &mut HashMap<_, _>,
+                    result: Result<(tokio::task::Id, ()), JoinError>| {
         let id = match result {
             Ok((id, ())) => id,
             Err(error) => error.id(),

@@ -15,7 +15,7 @@ mod sqlite;
 mod sqlite_writer;
 
 use crate::error::Error;
-use crate::record::{Counts, DeliveryId, PurgeReport, Source, State, StoredDelivery, Stored};
+use crate::record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("enrich-inbox needs at least one of its features `sqlite` and `postgres`");
@@ -77,7 +77,9 @@ impl Backend {
     pub async fn open(url: &str, settings: &ConnectSettings) -> Result<Self, Error> {
         if url.starts_with("sqlite:") {
             #[cfg(feature = "sqlite")]
-            return Ok(Self::Sqlite(sqlite::SqliteBackend::open(url, settings).await?));
+            return Ok(Self::Sqlite(
+                sqlite::SqliteBackend::open(url, settings).await?,
+            ));
             #[cfg(not(feature = "sqlite"))]
             return Err(Error::BackendNotCompiled { feature: "sqlite" });
         }

@@ -1,7 +1,7 @@
 //! Postgres: many replicas on one database; each store is its own durable commit.
 
+use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Executor, Row};
 
 use super::{ConnectSettings, NewRecord, sql};
 use crate::error::Error;
@@ -11,34 +11,36 @@ use crate::record::{DeliveryId, Stored, to_millis};
 /// truncated to 8 bytes).
 const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"enrichib");
 
-/// The schema, one migration per entry, in order.
-const MIGRATIONS: &[(i64, &str)] = &[(
+/// The schema: migrations in order, each a list of statements.
+const MIGRATIONS: &[(i64, &[&str])] = &[(
     1,
-    "CREATE TABLE enrich_inbox_deliveries (
-        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        idempotency_key TEXT NOT NULL UNIQUE,
-        source TEXT NOT NULL,
-        state TEXT NOT NULL
-            CHECK (state IN ('pending', 'processing', 'done', 'dead', 'purged')),
-        event_type TEXT NOT NULL,
-        enrichment_id TEXT,
-        external_id TEXT,
-        raw_body BYTEA,
-        signature_header TEXT,
-        signed_at_ms BIGINT,
-        verified BOOLEAN NOT NULL,
-        received_at_ms BIGINT NOT NULL,
-        attempts BIGINT NOT NULL,
-        due_at_ms BIGINT NOT NULL,
-        lease_token BIGINT,
-        last_error TEXT,
-        finished_at_ms BIGINT
-    );
-    CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
-        WHERE state IN ('pending', 'processing');
-    CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
-        WHERE state IN ('done', 'purged');
-    CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state);",
+    &[
+        "CREATE TABLE enrich_inbox_deliveries (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'processing', 'done', 'dead', 'purged')),
+            event_type TEXT NOT NULL,
+            enrichment_id TEXT,
+            external_id TEXT,
+            raw_body BYTEA,
+            signature_header TEXT,
+            signed_at_ms BIGINT,
+            verified BOOLEAN NOT NULL,
+            received_at_ms BIGINT NOT NULL,
+            attempts BIGINT NOT NULL,
+            due_at_ms BIGINT NOT NULL,
+            lease_token BIGINT,
+            last_error TEXT,
+            finished_at_ms BIGINT
+            )",
+        "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
+            WHERE state IN ('pending', 'processing')",
+        "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
+            WHERE state IN ('done', 'purged')",
+        "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
+    ],
 )];
 
 /// The Postgres engine.
@@ -92,7 +94,9 @@ async fn migrate(pool: &PgPool) -> Result<(), Error> {
         .bind(MIGRATION_LOCK)
         .execute(&mut *transaction)
         .await?;
-    transaction.execute(sql::MIGRATIONS_TABLE).await?;
+    sqlx::query(sql::MIGRATIONS_TABLE)
+        .execute(&mut *transaction)
+        .await?;
     let current: Option<i64> = sqlx::query_scalar(sql::CURRENT_VERSION)
         .fetch_one(&mut *transaction)
         .await?;
@@ -104,8 +108,13 @@ async fn migrate(pool: &PgPool) -> Result<(), Error> {
             known,
         });
     }
-    for (version, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        sqlx::raw_sql(statements).execute(&mut *transaction).await?;
+    for &(version, statements) in MIGRATIONS {
+        if version <= current {
+            continue;
+        }
+        for statement in statements {
+            sqlx::query(statement).execute(&mut *transaction).await?;
+        }
         sqlx::query(sql::RECORD_VERSION)
             .bind(version)
             .bind(to_millis(std::time::SystemTime::now()))

@@ -5,22 +5,38 @@
 macro_rules! columns {
     ($prefix:literal) => {
         concat!(
-            $prefix, "id, ",
-            $prefix, "idempotency_key, ",
-            $prefix, "source, ",
-            $prefix, "state, ",
-            $prefix, "event_type, ",
-            $prefix, "enrichment_id, ",
-            $prefix, "external_id, ",
-            $prefix, "raw_body, ",
-            $prefix, "signature_header, ",
-            $prefix, "signed_at_ms, ",
-            $prefix, "verified, ",
-            $prefix, "received_at_ms, ",
-            $prefix, "attempts, ",
-            $prefix, "due_at_ms, ",
-            $prefix, "last_error, ",
-            $prefix, "finished_at_ms"
+            $prefix,
+            "id, ",
+            $prefix,
+            "idempotency_key, ",
+            $prefix,
+            "source, ",
+            $prefix,
+            "state, ",
+            $prefix,
+            "event_type, ",
+            $prefix,
+            "enrichment_id, ",
+            $prefix,
+            "external_id, ",
+            $prefix,
+            "raw_body, ",
+            $prefix,
+            "signature_header, ",
+            $prefix,
+            "signed_at_ms, ",
+            $prefix,
+            "verified, ",
+            $prefix,
+            "received_at_ms, ",
+            $prefix,
+            "attempts, ",
+            $prefix,
+            "due_at_ms, ",
+            $prefix,
+            "last_error, ",
+            $prefix,
+            "finished_at_ms"
         )
     };
 }
@@ -78,8 +94,7 @@ pub const RELEASE: &str = "UPDATE enrich_inbox_deliveries \
     WHERE id = $1 AND lease_token = $2 AND state = 'processing'";
 
 /// How many rows are in each state.
-pub const COUNTS: &str =
-    "SELECT state, COUNT(*) FROM enrich_inbox_deliveries GROUP BY state";
+pub const COUNTS: &str = "SELECT state, COUNT(*) FROM enrich_inbox_deliveries GROUP BY state";
 
 /// The first rows in state `$1`, at most `$2`.
 pub const LIST: &str = concat!(

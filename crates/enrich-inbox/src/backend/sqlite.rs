@@ -2,45 +2,47 @@
 
 use std::str::FromStr;
 
+use sqlx::Connection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Executor};
 
 use super::sqlite_writer::GroupWriter;
 use super::{ConnectSettings, NewRecord, sql};
 use crate::error::Error;
 use crate::record::{Stored, to_millis};
 
-/// The schema, one migration per entry, in order.
-const MIGRATIONS: &[(i64, &str)] = &[(
+/// The schema: migrations in order, each a list of statements.
+const MIGRATIONS: &[(i64, &[&str])] = &[(
     1,
-    "CREATE TABLE enrich_inbox_deliveries (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        idempotency_key TEXT NOT NULL UNIQUE,
-        source TEXT NOT NULL,
-        state TEXT NOT NULL
-            CHECK (state IN ('pending', 'processing', 'done', 'dead', 'purged')),
-        event_type TEXT NOT NULL,
-        enrichment_id TEXT,
-        external_id TEXT,
-        raw_body BLOB,
-        signature_header TEXT,
-        signed_at_ms INTEGER,
-        verified BOOLEAN NOT NULL,
-        received_at_ms INTEGER NOT NULL,
-        attempts INTEGER NOT NULL,
-        due_at_ms INTEGER NOT NULL,
-        lease_token INTEGER,
-        last_error TEXT,
-        finished_at_ms INTEGER
-    );
-    CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
-        WHERE state IN ('pending', 'processing');
-    CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
-        WHERE state IN ('done', 'purged');
-    CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state);",
+    &[
+        "CREATE TABLE enrich_inbox_deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'processing', 'done', 'dead', 'purged')),
+            event_type TEXT NOT NULL,
+            enrichment_id TEXT,
+            external_id TEXT,
+            raw_body BLOB,
+            signature_header TEXT,
+            signed_at_ms INTEGER,
+            verified BOOLEAN NOT NULL,
+            received_at_ms INTEGER NOT NULL,
+            attempts INTEGER NOT NULL,
+            due_at_ms INTEGER NOT NULL,
+            lease_token INTEGER,
+            last_error TEXT,
+            finished_at_ms INTEGER
+            )",
+        "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
+            WHERE state IN ('pending', 'processing')",
+        "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
+            WHERE state IN ('done', 'purged')",
+        "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
+    ],
 )];
 
 /// The SQLite engine: a pool for reads, claims and operations, and the group writer that owns
@@ -92,7 +94,9 @@ impl SqliteBackend {
 /// the previous one applied.
 async fn migrate(connection: &mut SqliteConnection) -> Result<(), Error> {
     let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
-    transaction.execute(sql::MIGRATIONS_TABLE).await?;
+    sqlx::query(sql::MIGRATIONS_TABLE)
+        .execute(&mut *transaction)
+        .await?;
     let current: Option<i64> = sqlx::query_scalar(sql::CURRENT_VERSION)
         .fetch_one(&mut *transaction)
         .await?;
@@ -104,8 +108,13 @@ async fn migrate(connection: &mut SqliteConnection) -> Result<(), Error> {
             known,
         });
     }
-    for (version, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        sqlx::raw_sql(statements).execute(&mut *transaction).await?;
+    for &(version, statements) in MIGRATIONS {
+        if version <= current {
+            continue;
+        }
+        for statement in statements {
+            sqlx::query(statement).execute(&mut *transaction).await?;
+        }
         sqlx::query(sql::RECORD_VERSION)
             .bind(version)
             .bind(to_millis(std::time::SystemTime::now()))
