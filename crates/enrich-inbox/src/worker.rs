@@ -380,7 +380,10 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
     }
     tasks.abort_all();
     while let Some(result) = tasks.join_next_with_id().await {
-        finished(&mut claims, result);
+        // A cancelled delivery keeps its entry: its claim is given back below.
+        if let Ok((task, ())) = result {
+            claims.remove(&task);
+        }
     }
     let abandoned = claims.len();
     for (id, token) in claims.into_values() {
