@@ -1,9 +1,10 @@
 //! The two database engines behind one set of operations.
 //!
 //! Every statement but the claim is the same text on both engines (`$N` placeholders read the
-//! same in SQLite and Postgres), so it lives once, in [`sql`], and [`dispatch!`] runs it on
-//! whichever pool the inbox has. What differs lives in each engine's module: the schema, how a
-//! migration takes its lock, how a store commits (SQLite: group commit), and the claim.
+//! same in SQLite and Postgres), so it lives once, in [`sql`]. [`read!`] runs a read on the
+//! engine's pool; [`write!`] runs a write on SQLite's group writer (one transaction and one sync
+//! for all the writes waiting) or on the Postgres pool (each its own commit). What differs lives
+//! in each engine's module: the schema, how a migration takes its lock, and the claim.
 
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -13,6 +14,8 @@ mod sql;
 mod sqlite;
 #[cfg(feature = "sqlite")]
 mod sqlite_writer;
+
+use sqlx::Row;
 
 use crate::error::Error;
 use crate::record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
@@ -53,9 +56,9 @@ pub(crate) enum Backend {
     Postgres(postgres::PostgresBackend),
 }
 
-/// Runs `$body` with `$pool` bound to the backend's connection pool: the same statement text,
-/// type-checked once per engine.
-macro_rules! dispatch {
+/// Runs the read `$body` with `$pool` bound to the engine's connection pool: the same statement
+/// text, type-checked once per engine.
+macro_rules! read {
     ($backend:expr, $pool:ident => $body:expr) => {
         match $backend {
             #[cfg(feature = "sqlite")]
@@ -67,6 +70,27 @@ macro_rules! dispatch {
             Backend::Postgres(engine) => {
                 let $pool = &engine.pool;
                 $body
+            }
+        }
+    };
+}
+
+/// Runs the write `$body` (which may use `?`) with `$executor` bound to SQLite's group writer
+/// connection, or to the Postgres pool. Its value once durable, as a `Result<_, Error>`.
+macro_rules! write {
+    ($backend:expr, $executor:ident => $body:expr) => {
+        match $backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(engine) => {
+                engine
+                    .writer
+                    .write(move |$executor| Box::pin(async move { Ok::<_, Error>($body) }))
+                    .await
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(engine) => {
+                let $executor = &engine.pool;
+                Ok::<_, Error>($body)
             }
         }
     };
@@ -98,12 +122,26 @@ impl Backend {
 
     /// Stores `record` unless its key is already there; durable when it returns.
     pub async fn store(&self, record: NewRecord) -> Result<Stored, Error> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(engine) => engine.store(record).await,
-            #[cfg(feature = "postgres")]
-            Self::Postgres(engine) => engine.store(record).await,
-        }
+        write!(self, executor => {
+            let row = sqlx::query(sql::INSERT)
+                .bind(record.key)
+                .bind(record.source.as_str())
+                .bind(record.event_type)
+                .bind(record.enrichment_id)
+                .bind(record.external_id)
+                .bind(record.raw_body.to_vec())
+                .bind(record.signature_header)
+                .bind(record.signed_at_ms)
+                .bind(record.verified)
+                .bind(record.received_at_ms)
+                .bind(record.received_at_ms)
+                .fetch_optional(executor)
+                .await?;
+            match row {
+                Some(row) => Stored::New(DeliveryId(row.try_get(0)?)),
+                None => Stored::Duplicate,
+            }
+        })
     }
 
     /// Claims up to `limit` due deliveries under a lease ending at `lease_until_ms`.
@@ -116,16 +154,25 @@ impl Backend {
     ) -> Result<Vec<StoredDelivery>, Error> {
         let rows = match self {
             #[cfg(feature = "sqlite")]
-            Self::Sqlite(engine) => sqlx::query(sql::CLAIM_SQLITE)
-                .bind(now_ms)
-                .bind(lease_until_ms)
-                .bind(token)
-                .bind(limit)
-                .fetch_all(&engine.pool)
-                .await?
-                .iter()
-                .map(rows::delivery)
-                .collect::<Result<Vec<_>, _>>()?,
+            Self::Sqlite(engine) => {
+                engine
+                    .writer
+                    .write(move |connection| {
+                        Box::pin(async move {
+                            sqlx::query(sql::CLAIM_SQLITE)
+                                .bind(now_ms)
+                                .bind(lease_until_ms)
+                                .bind(token)
+                                .bind(limit)
+                                .fetch_all(connection)
+                                .await?
+                                .iter()
+                                .map(rows::delivery)
+                                .collect::<Result<Vec<_>, _>>()
+                        })
+                    })
+                    .await?
+            }
             #[cfg(feature = "postgres")]
             Self::Postgres(engine) => sqlx::query(sql::CLAIM_POSTGRES)
                 .bind(now_ms)
@@ -143,13 +190,13 @@ impl Backend {
 
     /// Marks a claimed delivery done, if the claim under `token` still holds it.
     pub async fn complete(&self, id: DeliveryId, token: i64, now_ms: i64) -> Result<bool, Error> {
-        let done = dispatch!(self, pool => sqlx::query(sql::COMPLETE)
+        let done = write!(self, executor => sqlx::query(sql::COMPLETE)
             .bind(id.0)
             .bind(token)
             .bind(now_ms)
-            .execute(pool)
+            .execute(executor)
             .await?
-            .rows_affected());
+            .rows_affected())?;
         Ok(done == 1)
     }
 
@@ -166,35 +213,36 @@ impl Backend {
             Some(due_ms) => (State::Pending, due_ms, None),
             None => (State::Dead, now_ms, Some(now_ms)),
         };
-        let changed = dispatch!(self, pool => sqlx::query(sql::FAIL)
+        let error = error.to_owned();
+        let changed = write!(self, executor => sqlx::query(sql::FAIL)
             .bind(id.0)
             .bind(token)
             .bind(state.as_str())
             .bind(due_ms)
             .bind(error)
             .bind(finished_ms)
-            .execute(pool)
+            .execute(executor)
             .await?
-            .rows_affected());
+            .rows_affected())?;
         Ok(changed == 1)
     }
 
     /// Gives a claim back untouched (for work abandoned at shutdown): due now, attempt not counted.
     pub async fn release(&self, id: DeliveryId, token: i64, now_ms: i64) -> Result<bool, Error> {
-        let released = dispatch!(self, pool => sqlx::query(sql::RELEASE)
+        let released = write!(self, executor => sqlx::query(sql::RELEASE)
             .bind(id.0)
             .bind(token)
             .bind(now_ms)
-            .execute(pool)
+            .execute(executor)
             .await?
-            .rows_affected());
+            .rows_affected())?;
         Ok(released == 1)
     }
 
     /// How many deliveries are in each state.
     pub async fn counts(&self) -> Result<Counts, Error> {
         let pairs: Vec<(String, i64)> =
-            dispatch!(self, pool => sqlx::query_as(sql::COUNTS).fetch_all(pool).await?);
+            read!(self, pool => sqlx::query_as(sql::COUNTS).fetch_all(pool).await?);
         let mut counts = Counts::default();
         for (state, count) in pairs {
             let state = State::parse(&state).ok_or(Error::CorruptRow { column: "state" })?;
@@ -205,7 +253,7 @@ impl Backend {
 
     /// The first `limit` deliveries in `state`, oldest first.
     pub async fn list(&self, state: State, limit: i64) -> Result<Vec<StoredDelivery>, Error> {
-        dispatch!(self, pool => sqlx::query(sql::LIST)
+        read!(self, pool => sqlx::query(sql::LIST)
             .bind(state.as_str())
             .bind(limit)
             .fetch_all(pool)
@@ -217,7 +265,7 @@ impl Backend {
 
     /// One delivery by id.
     pub async fn get(&self, id: DeliveryId) -> Result<Option<StoredDelivery>, Error> {
-        dispatch!(self, pool => sqlx::query(sql::GET)
+        read!(self, pool => sqlx::query(sql::GET)
             .bind(id.0)
             .fetch_optional(pool)
             .await?
@@ -228,24 +276,24 @@ impl Backend {
 
     /// Puts a delivery in state `from` back to `pending`, due now, with its attempts reset.
     pub async fn requeue(&self, id: DeliveryId, from: State, now_ms: i64) -> Result<bool, Error> {
-        let changed = dispatch!(self, pool => sqlx::query(sql::REQUEUE)
+        let changed = write!(self, executor => sqlx::query(sql::REQUEUE)
             .bind(id.0)
             .bind(now_ms)
             .bind(from.as_str())
-            .execute(pool)
+            .execute(executor)
             .await?
-            .rows_affected());
+            .rows_affected())?;
         Ok(changed == 1)
     }
 
     /// Puts every delivery in state `from` back to `pending`; returns how many.
     pub async fn requeue_all(&self, from: State, now_ms: i64) -> Result<u64, Error> {
-        Ok(dispatch!(self, pool => sqlx::query(sql::REQUEUE_ALL)
+        write!(self, executor => sqlx::query(sql::REQUEUE_ALL)
             .bind(now_ms)
             .bind(from.as_str())
-            .execute(pool)
+            .execute(executor)
             .await?
-            .rows_affected()))
+            .rows_affected())
     }
 
     /// Forgets finished rows up to `keys_before_ms`, then drops the bodies of processed rows up
@@ -255,16 +303,16 @@ impl Backend {
         bodies_before_ms: i64,
         keys_before_ms: i64,
     ) -> Result<PurgeReport, Error> {
-        let keys_forgotten = dispatch!(self, pool => sqlx::query(sql::FORGET_KEYS)
+        let keys_forgotten = write!(self, executor => sqlx::query(sql::FORGET_KEYS)
             .bind(keys_before_ms)
-            .execute(pool)
+            .execute(executor)
             .await?
-            .rows_affected());
-        let bodies_dropped = dispatch!(self, pool => sqlx::query(sql::DROP_BODIES)
+            .rows_affected())?;
+        let bodies_dropped = write!(self, executor => sqlx::query(sql::DROP_BODIES)
             .bind(bodies_before_ms)
-            .execute(pool)
+            .execute(executor)
             .await?
-            .rows_affected());
+            .rows_affected())?;
         Ok(PurgeReport {
             bodies_dropped,
             keys_forgotten,

@@ -1,11 +1,10 @@
 //! Postgres: many replicas on one database; each store is its own durable commit.
 
-use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{ConnectSettings, NewRecord, sql};
+use super::{ConnectSettings, sql};
 use crate::error::Error;
-use crate::record::{DeliveryId, Stored, to_millis};
+use crate::record::to_millis;
 
 /// The advisory lock key that serializes migrations across processes ("enrich_inbox" in ASCII,
 /// truncated to 8 bytes).
@@ -59,30 +58,6 @@ impl PostgresBackend {
             .await?;
         migrate(&pool).await?;
         Ok(Self { pool })
-    }
-
-    /// One `INSERT … ON CONFLICT DO NOTHING`, committed (and flushed, with the server's default
-    /// `synchronous_commit = on`) before it returns. Postgres groups the WAL flushes of
-    /// concurrent commits by itself.
-    pub async fn store(&self, record: NewRecord) -> Result<Stored, Error> {
-        let row = sqlx::query(sql::INSERT)
-            .bind(&record.key)
-            .bind(record.source.as_str())
-            .bind(&record.event_type)
-            .bind(&record.enrichment_id)
-            .bind(&record.external_id)
-            .bind(record.raw_body.as_ref())
-            .bind(&record.signature_header)
-            .bind(record.signed_at_ms)
-            .bind(record.verified)
-            .bind(record.received_at_ms)
-            .bind(record.received_at_ms)
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(row) => Ok(Stored::New(DeliveryId(row.try_get(0)?))),
-            None => Ok(Stored::Duplicate),
-        }
     }
 }
 

@@ -9,9 +9,9 @@ use sqlx::sqlite::{
 };
 
 use super::sqlite_writer::GroupWriter;
-use super::{ConnectSettings, NewRecord, sql};
+use super::{ConnectSettings, sql};
 use crate::error::Error;
-use crate::record::{Stored, to_millis};
+use crate::record::to_millis;
 
 /// The schema: migrations in order, each a list of statements.
 const MIGRATIONS: &[(i64, &[&str])] = &[(
@@ -50,7 +50,7 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
 #[derive(Debug)]
 pub struct SqliteBackend {
     pub pool: SqlitePool,
-    writer: GroupWriter,
+    pub writer: GroupWriter,
 }
 
 impl SqliteBackend {
@@ -75,11 +75,6 @@ impl SqliteBackend {
             pool,
             writer: GroupWriter::spawn(writer_connection),
         })
-    }
-
-    /// Stores through the group writer: durable (per the `synchronous` setting) when it returns.
-    pub async fn store(&self, record: NewRecord) -> Result<Stored, Error> {
-        self.writer.store(record).await
     }
 
     /// Stops the writer and closes the pool.

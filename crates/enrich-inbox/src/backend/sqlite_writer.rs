@@ -1,26 +1,85 @@
-//! Group commit for SQLite: one task owns the write connection; stores that arrive while a
-//! commit is syncing wait in its channel and share the next transaction and its one sync.
+//! Group commit for SQLite: one task owns the write connection and runs every write of this
+//! process — stores, claims, outcomes, operations. Writes that arrive while a commit is syncing
+//! wait in its channel and share the next transaction and its one sync.
 //!
-//! No caller hears back before the `COMMIT` that holds its row has returned, so nothing is
+//! No caller hears back before the `COMMIT` that holds its write has returned, so nothing is
 //! acknowledged before it is on disk (as `synchronous` defines it). A batch that fails is rolled
-//! back and every caller in it gets the error.
+//! back, and every caller in it gets the error. Within one process, writes never wait on each
+//! other for SQLite's write lock; other processes on the same file take turns with the writer
+//! through the lock and its busy timeout.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{NewRecord, sql};
 use crate::error::Error;
-use crate::record::{DeliveryId, Stored};
 
-/// The most stores one transaction takes (a bound on how long the write lock is held).
+/// The most writes one transaction takes (a bound on how long the write lock is held).
 const MAX_BATCH: usize = 512;
 
-/// How many stores may wait for the writer before callers wait to enqueue.
+/// How many writes may wait for the writer before callers wait to enqueue.
 const QUEUE: usize = 4096;
 
+/// A boxed `Send` future borrowing the connection.
+pub type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
+
+/// One write waiting for its batch: it runs inside the batch's transaction, and hears the
+/// outcome once the transaction has committed (or failed).
+trait Write: Send {
+    /// Runs the write's statements; an error fails (rolls back) the whole batch.
+    fn run<'c>(
+        &'c mut self,
+        connection: &'c mut SqliteConnection,
+    ) -> BoxFuture<'c, Result<(), Error>>;
+
+    /// Answers the caller: its result if the batch committed, else the batch's error.
+    fn finish(self: Box<Self>, committed: Result<(), Error>);
+}
+
+struct Pending<T, F> {
+    work: Option<F>,
+    result: Option<Result<T, Error>>,
+    reply: oneshot::Sender<Result<T, Error>>,
+}
+
+impl<T, F> Write for Pending<T, F>
+where
+    T: Send,
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, Error>> + Send,
+{
+    fn run<'c>(
+        &'c mut self,
+        connection: &'c mut SqliteConnection,
+    ) -> BoxFuture<'c, Result<(), Error>> {
+        Box::pin(async move {
+            let Some(work) = self.work.take() else {
+                return Ok(());
+            };
+            let result = work(connection).await;
+            let outcome = match &result {
+                Ok(_) => Ok(()),
+                Err(error) => Err(error.clone()),
+            };
+            self.result = Some(result);
+            outcome
+        })
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), Error>) {
+        let this = *self;
+        let answer = match committed {
+            Err(error) => Err(error),
+            Ok(()) => this.result.unwrap_or(Err(Error::Closed)),
+        };
+        let _ = this.reply.send(answer);
+    }
+}
+
 enum Command {
-    Store(NewRecord, oneshot::Sender<Result<Stored, Error>>),
+    Write(Box<dyn Write>),
     Close(oneshot::Sender<()>),
 }
 
@@ -38,17 +97,28 @@ impl GroupWriter {
         Self { commands }
     }
 
-    /// Stores `record` in the next group commit.
-    pub async fn store(&self, record: NewRecord) -> Result<Stored, Error> {
+    /// Runs `work` in the next group commit; its result once that commit is durable.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, Error>>
+            + Send
+            + 'static,
+    {
         let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            work: Some(work),
+            result: None,
+            reply,
+        };
         self.commands
-            .send(Command::Store(record, reply))
+            .send(Command::Write(Box::new(pending)))
             .await
             .map_err(|_| Error::Closed)?;
         answer.await.map_err(|_| Error::Closed)?
     }
 
-    /// Stops the writer after the stores already queued, and closes its connection.
+    /// Stops the writer after the writes already queued, and closes its connection.
     pub async fn close(&self) {
         let (reply, done) = oneshot::channel();
         if self.commands.send(Command::Close(reply)).await.is_ok() {
@@ -58,16 +128,16 @@ impl GroupWriter {
 }
 
 async fn run(mut connection: SqliteConnection, mut commands: mpsc::Receiver<Command>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<Box<dyn Write>> = Vec::with_capacity(MAX_BATCH);
     let mut closing = None;
     while let Some(command) = commands.recv().await {
         match command {
-            Command::Store(record, reply) => batch.push((record, reply)),
+            Command::Write(write) => batch.push(write),
             Command::Close(reply) => closing = Some(reply),
         }
         while closing.is_none() && batch.len() < MAX_BATCH {
             match commands.try_recv() {
-                Ok(Command::Store(record, reply)) => batch.push((record, reply)),
+                Ok(Command::Write(write)) => batch.push(write),
                 Ok(Command::Close(reply)) => closing = Some(reply),
                 Err(_) => break,
             }
@@ -76,8 +146,7 @@ async fn run(mut connection: SqliteConnection, mut commands: mpsc::Receiver<Comm
             commit(&mut connection, &mut batch).await;
         }
         if let Some(reply) = closing.take() {
-            commands.close();
-            // Stores queued behind the close get `Closed` when their reply sender drops.
+            // Writes queued behind the close get `Closed` when they are dropped unanswered.
             drop(commands);
             let _ = connection.close().await;
             let _ = reply.send(());
@@ -87,56 +156,30 @@ async fn run(mut connection: SqliteConnection, mut commands: mpsc::Receiver<Comm
     let _ = connection.close().await;
 }
 
-/// Writes `batch` in one `BEGIN IMMEDIATE … COMMIT` and answers each caller after the commit.
-async fn commit(
-    connection: &mut SqliteConnection,
-    batch: &mut Vec<(NewRecord, oneshot::Sender<Result<Stored, Error>>)>,
-) {
-    match insert_all(connection, batch).await {
-        Ok(outcomes) => {
-            for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
-                let _ = reply.send(Ok(outcome));
-            }
-        }
-        Err(error) => {
-            tracing::error!(
-                %error,
-                stores = batch.len(),
-                "enrich-inbox: a group commit failed; its deliveries were not stored"
-            );
-            for (_, reply) in batch.drain(..) {
-                let _ = reply.send(Err(error.clone()));
-            }
-        }
+/// Runs `batch` in one `BEGIN IMMEDIATE … COMMIT` and answers each caller after the commit.
+async fn commit(connection: &mut SqliteConnection, batch: &mut Vec<Box<dyn Write>>) {
+    let committed = run_all(connection, batch).await;
+    if let Err(error) = &committed {
+        tracing::error!(
+            %error,
+            writes = batch.len(),
+            "enrich-inbox: a group commit failed and was rolled back"
+        );
+    }
+    for write in batch.drain(..) {
+        write.finish(committed.clone());
     }
 }
 
-async fn insert_all(
+async fn run_all(
     connection: &mut SqliteConnection,
-    batch: &[(NewRecord, oneshot::Sender<Result<Stored, Error>>)],
-) -> Result<Vec<Stored>, Error> {
+    batch: &mut [Box<dyn Write>],
+) -> Result<(), Error> {
     let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for (record, _) in batch {
-        let row = sqlx::query(sql::INSERT)
-            .bind(&record.key)
-            .bind(record.source.as_str())
-            .bind(&record.event_type)
-            .bind(&record.enrichment_id)
-            .bind(&record.external_id)
-            .bind(record.raw_body.as_ref())
-            .bind(&record.signature_header)
-            .bind(record.signed_at_ms)
-            .bind(record.verified)
-            .bind(record.received_at_ms)
-            .bind(record.received_at_ms)
-            .fetch_optional(&mut *transaction)
-            .await?;
-        outcomes.push(match row {
-            Some(row) => Stored::New(DeliveryId(row.try_get(0)?)),
-            None => Stored::Duplicate,
-        });
+    for write in batch.iter_mut() {
+        // On an error the transaction is dropped, which rolls it back.
+        write.run(&mut *transaction).await?;
     }
     transaction.commit().await?;
-    Ok(outcomes)
+    Ok(())
 }

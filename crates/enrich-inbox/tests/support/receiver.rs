@@ -154,17 +154,7 @@ impl Receiver {
     /// Sends `body`, signed, to `/webhook`; the answer's status, or the I/O error (a refused
     /// connection once the process is gone).
     pub async fn deliver(&self, body: &str) -> std::io::Result<u16> {
-        let signed = signed_request(body);
-        let mut request = RawRequest::post("/webhook");
-        for (name, value) in signed
-            .header_pairs
-            .iter()
-            .filter(|(name, _)| name != "content-length")
-        {
-            request = request.header(name, value.as_bytes());
-        }
-        let response = client::send(self.addr, &request.body(signed.body)).await?;
-        Ok(response.status)
+        deliver_to(self.addr, body).await
     }
 
     /// Every whole line the process printed on stdout so far.
@@ -191,4 +181,17 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Sends `body`, signed, to `/webhook` at `addr`; the answer's status.
+pub async fn deliver_to(addr: SocketAddr, body: &str) -> std::io::Result<u16> {
+    let signed = signed_request(body);
+    let mut request = RawRequest::post("/webhook");
+    for (name, value) in &signed.header_pairs {
+        if name != "content-length" {
+            request = request.header(name, value.as_bytes());
+        }
+    }
+    let response = client::send(addr, &request.body(signed.body)).await?;
+    Ok(response.status)
 }
