@@ -178,7 +178,7 @@ async fn run_all(
     let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
     for write in batch.iter_mut() {
         // On an error the transaction is dropped, which rolls it back.
-        write.run(&mut *transaction).await?;
+        write.run(&mut transaction).await?;
     }
     transaction.commit().await?;
     Ok(())
