@@ -69,6 +69,11 @@ pub use worker::{
     WorkerOptions,
 };
 
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The environment variable the example receivers read the inbox URL from (as `--inbox URL`).
 pub const INBOX_URL_ENV_VAR: &str = "ENRICH_INBOX_URL";
 

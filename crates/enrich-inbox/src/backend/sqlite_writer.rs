@@ -97,7 +97,8 @@ impl GroupWriter {
         Self { commands }
     }
 
-    /// Runs `work` in the next group commit; its result once that commit is durable.
+    /// Runs `work` in the next group commit; its result once that commit is durable. `work`
+    /// must run a single statement: a write alone in its batch runs without `BEGIN`/`COMMIT`.
     pub async fn write<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
@@ -156,7 +157,8 @@ async fn run(mut connection: SqliteConnection, mut commands: mpsc::Receiver<Comm
     let _ = connection.close().await;
 }
 
-/// Runs `batch` in one `BEGIN IMMEDIATE … COMMIT` and answers each caller after the commit.
+/// Runs `batch` in one `BEGIN IMMEDIATE … COMMIT` (a lone write in autocommit) and answers each
+/// caller after the commit.
 async fn commit(connection: &mut SqliteConnection, batch: &mut Vec<Box<dyn Write>>) {
     let committed = run_all(connection, batch).await;
     if let Err(error) = &committed {
@@ -175,6 +177,11 @@ async fn run_all(
     connection: &mut SqliteConnection,
     batch: &mut [Box<dyn Write>],
 ) -> Result<(), Error> {
+    // Every write is a single statement, so a lone write is its own transaction: autocommit
+    // saves the two extra round trips of `BEGIN` and `COMMIT` to SQLite's thread.
+    if let [write] = batch {
+        return write.run(connection).await;
+    }
     let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
     for write in batch.iter_mut() {
         // On an error the transaction is dropped, which rolls it back.
