@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod bench;
+pub mod bench_inbox;
 pub mod ci;
 pub mod demo;
 pub mod reference;

@@ -1,8 +1,11 @@
 //! Durable acknowledgements of `enrich-inbox` against each engine's one-row-per-commit floor.
 //!
 //! ```text
-//! bench-inbox [--quick]    # prints a Markdown section for BENCHMARKS.md; progress on stderr
+//! bench-inbox [--quick] [--engine sqlite|postgres] [--concurrency N]
 //! ```
+//!
+//! It prints a Markdown section for `BENCHMARKS.md` (progress on stderr). `--engine` and
+//! `--concurrency` measure one engine or one concurrency alone (for profiling).
 //!
 //! For SQLite (a file in the temporary directory, WAL, `synchronous = FULL`: the inbox's default
 //! durability) and for Postgres (a throwaway database on `ENRICH_TEST_POSTGRES_URL`, default
@@ -15,8 +18,8 @@
 //!   (`INSERT … ON CONFLICT DO NOTHING`, autocommit), with the same durability settings, from as
 //!   many connections as there are concurrent deliveries.
 //!
-//! Each (engine, concurrency) pair runs inbox and floor alternately for several rounds on fresh
-//! databases; the table shows the median round.
+//! Each (engine, concurrency) pair runs floor then inbox for several rounds on fresh databases;
+//! the table shows the median of each figure, and the median of the rounds' ratios.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -286,29 +289,47 @@ struct Row {
     count: usize,
     inbox: Run,
     floor: Run,
+    /// The median of the rounds' inbox ÷ floor ratios.
+    ratio: f64,
 }
 
 #[tokio::main]
 async fn main() {
-    let quick = std::env::args().any(|arg| arg == "--quick");
-    let rounds = if quick { 1 } else { 3 };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|arg| arg == "--quick");
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|arg| arg == flag)
+            .and_then(|at| args.get(at + 1))
+            .cloned()
+    };
+    let only_engine = value_of("--engine");
+    let only_concurrency: Option<usize> = value_of("--concurrency").and_then(|n| n.parse().ok());
+    let rounds = if quick { 1 } else { 7 };
     let admin_url = std::env::var("ENRICH_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let postgres = sqlx::PgConnection::connect(&admin_url).await.is_ok();
-    let engines: Vec<Engine> = if postgres {
+    let mut engines: Vec<Engine> = if postgres {
         vec![Engine::Sqlite, Engine::Postgres]
     } else {
         eprintln!("bench-inbox: no Postgres at {admin_url}; measuring SQLite only");
         vec![Engine::Sqlite]
     };
+    if let Some(only) = &only_engine {
+        engines.retain(|engine| format!("{engine:?}").eq_ignore_ascii_case(only));
+    }
     let mut rows = Vec::new();
     for &engine in &engines {
         for concurrency in CONCURRENCY {
+            if only_concurrency.is_some_and(|only| only != concurrency) {
+                continue;
+            }
             let count = match (quick, concurrency) {
-                (true, 1) => 200,
-                (true, _) => 1000,
-                (false, 1) => 1000,
-                (false, _) => 5000,
+                (true, 1) => 100,
+                (true, _) => 500,
+                (false, 1) => 300,
+                (false, 8) => 1000,
+                (false, _) => 2000,
             };
             let items = Arc::new(deliveries(count));
             let (mut inbox_runs, mut floor_runs) = (Vec::new(), Vec::new());
@@ -325,29 +346,32 @@ async fn main() {
                     inbox_runs[round].per_second, floor_runs[round].per_second
                 );
             }
+            let ratios: Vec<f64> = inbox_runs
+                .iter()
+                .zip(&floor_runs)
+                .map(|(inbox, floor)| inbox.per_second / floor.per_second)
+                .collect();
             rows.push(Row {
                 engine,
                 concurrency,
                 count,
                 inbox: median_run(&inbox_runs),
                 floor: median_run(&floor_runs),
+                ratio: median(&ratios),
             });
         }
     }
     print!("{}", render(&rows, rounds, postgres, quick));
 }
 
-/// The round with the median throughput.
+/// The median of each figure over the rounds.
 fn median_run(runs: &[Run]) -> Run {
-    let middle = median(&runs.iter().map(|run| run.per_second).collect::<Vec<_>>());
-    runs.iter()
-        .min_by(|a, b| {
-            (a.per_second - middle)
-                .abs()
-                .total_cmp(&(b.per_second - middle).abs())
-        })
-        .cloned()
-        .expect("at least one round")
+    let of = |figure: fn(&Run) -> f64| median(&runs.iter().map(figure).collect::<Vec<_>>());
+    Run {
+        per_second: of(|run| run.per_second),
+        p50_us: of(|run| run.p50_us),
+        p99_us: of(|run| run.p99_us),
+    }
 }
 
 fn ms(us: f64) -> String {
@@ -365,7 +389,10 @@ fn render(rows: &[Row], rounds: usize, postgres: bool, quick: bool) -> String {
          `synchronous_commit = on`). Fresh database per run; ",
     );
     out.push_str(&format!(
-        "median of {rounds} round(s), inbox and floor alternating.{}\n\n",
+        "{rounds} round(s), each a floor run then an inbox run of the same rows; every figure is \
+         the median over the rounds, and `inbox ÷ floor` the median of the rounds' ratios (the \
+         disk's sync latency drifts with the machine's load, so only runs close in time are \
+         compared).{}\n\n",
         if quick {
             " **Quick run: not for publishing.**"
         } else {
@@ -377,7 +404,7 @@ fn render(rows: &[Row], rounds: usize, postgres: bool, quick: bool) -> String {
          |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for row in rows {
-        let ratio = row.inbox.per_second / row.floor.per_second;
+        let ratio = row.ratio;
         let target = match (row.engine, row.concurrency) {
             (Engine::Sqlite, 64) => {
                 format!("≥ 5×: {}", if ratio >= 5.0 { "met" } else { "**missed**" })
