@@ -122,26 +122,53 @@ impl Backend {
 
     /// Stores `record` unless its key is already there; durable when it returns.
     pub async fn store(&self, record: NewRecord) -> Result<Stored, Error> {
-        write!(self, executor => {
-            let row = sqlx::query(sql::INSERT)
-                .bind(record.key)
-                .bind(record.source.as_str())
-                .bind(record.event_type)
-                .bind(record.enrichment_id)
-                .bind(record.external_id)
-                .bind(record.raw_body.to_vec())
-                .bind(record.signature_header)
-                .bind(record.signed_at_ms)
-                .bind(record.verified)
-                .bind(record.received_at_ms)
-                .bind(record.received_at_ms)
-                .fetch_optional(executor)
-                .await?;
-            match row {
-                Some(row) => Stored::New(DeliveryId(row.try_get(0)?)),
-                None => Stored::Duplicate,
+        /// `$query` with the record's values bound, in [`sql::INSERT`]'s order.
+        macro_rules! bind_record {
+            ($query:expr, $record:expr) => {
+                $query
+                    .bind($record.key)
+                    .bind($record.source.as_str())
+                    .bind($record.event_type)
+                    .bind($record.enrichment_id)
+                    .bind($record.external_id)
+                    .bind($record.raw_body.to_vec())
+                    .bind($record.signature_header)
+                    .bind($record.signed_at_ms)
+                    .bind($record.verified)
+                    .bind($record.received_at_ms)
+                    .bind($record.received_at_ms)
+            };
+        }
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => {
+                engine
+                    .writer
+                    .write(move |connection| {
+                        Box::pin(async move {
+                            let done = bind_record!(sqlx::query(sql::INSERT), record)
+                                .execute(connection)
+                                .await?;
+                            Ok(if done.rows_affected() == 1 {
+                                Stored::New(DeliveryId(done.last_insert_rowid()))
+                            } else {
+                                Stored::Duplicate
+                            })
+                        })
+                    })
+                    .await
             }
-        })
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => {
+                let row = bind_record!(sqlx::query(sql::INSERT_RETURNING_ID), record)
+                    .fetch_optional(&engine.pool)
+                    .await?;
+                Ok(match row {
+                    Some(row) => Stored::New(DeliveryId(row.try_get(0)?)),
+                    None => Stored::Duplicate,
+                })
+            }
+        }
     }
 
     /// Claims up to `limit` due deliveries under a lease ending at `lease_until_ms`.

@@ -41,14 +41,25 @@ macro_rules! columns {
     };
 }
 
+/// The insert of a delivery (a macro, so that both constants below share its text).
+macro_rules! insert {
+    () => {
+        "INSERT INTO enrich_inbox_deliveries \
+         (idempotency_key, source, state, event_type, enrichment_id, external_id, raw_body, \
+          signature_header, signed_at_ms, verified, received_at_ms, attempts, due_at_ms) \
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) \
+         ON CONFLICT (idempotency_key) DO NOTHING"
+    };
+}
+
 /// Stores a delivery unless its key exists: atomic under any concurrency, never
-/// check-then-insert. Returns the new id, or no row for a duplicate.
-pub const INSERT: &str = "INSERT INTO enrich_inbox_deliveries \
-    (idempotency_key, source, state, event_type, enrichment_id, external_id, raw_body, \
-     signature_header, signed_at_ms, verified, received_at_ms, attempts, due_at_ms) \
-    VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) \
-    ON CONFLICT (idempotency_key) DO NOTHING \
-    RETURNING id";
+/// check-then-insert. SQLite reads the new id from the result (`last_insert_rowid`).
+#[cfg(feature = "sqlite")]
+pub const INSERT: &str = insert!();
+
+/// [`INSERT`] returning the new id (no row for a duplicate), for Postgres.
+#[cfg(feature = "postgres")]
+pub const INSERT_RETURNING_ID: &str = concat!(insert!(), " RETURNING id");
 
 /// Claims due deliveries in one statement (SQLite serializes writers, so no row can be claimed
 /// twice). `$1` now, `$2` lease end, `$3` claim token, `$4` how many.
