@@ -437,11 +437,11 @@ fn render(rows: &[Row], rounds: usize, postgres: bool, quick: bool) -> String {
         out.push_str("\nPostgres was unreachable in this run: its rows are missing.\n");
     }
     out.push_str(
-        "\nOn SQLite the inbox's group writer commits every store waiting for it in one \
-         transaction with one sync, and answers none before that sync; the floor's connections \
-         take turns at SQLite's single write lock, one sync each. On Postgres each store is its own \
-         commit, as in the floor (the server groups concurrent WAL flushes itself), so the ratio \
-         there shows the inbox's own overhead.\n",
+        "\nThe inbox's group writer commits every store waiting for it in one transaction with \
+         one sync, and answers none before that sync. On SQLite the floor's connections take turns \
+         at the single write lock, one sync each; on Postgres the server already groups the WAL \
+         flushes of concurrent commits, so the floor is stronger there. At one delivery at a time \
+         there is nothing to group: the ratio shows the inbox's own overhead.\n",
     );
     out
 }

@@ -44,8 +44,8 @@
 //! | SQLite, [`SqliteDurability::Normal`] | no acknowledged delivery lost | the last commits may be lost |
 //! | Postgres (`synchronous_commit = on`, the server default) | none lost | none lost (given the server's `fsync`) |
 //!
-//! On SQLite, concurrent stores share one transaction and one sync (group commit); no store
-//! returns before the commit holding its row.
+//! Concurrent stores share one transaction and one sync (group commit, on both engines); no
+//! store returns before the commit holding its row.
 
 #![warn(missing_docs)]
 

@@ -1,14 +1,14 @@
-//! SQLite: one file, WAL, every store committed by the group writer.
+//! SQLite: one file, WAL, every write committed by the group writer.
 
 use std::str::FromStr;
 
-use sqlx::Connection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
+use sqlx::{Connection, Sqlite};
 
-use super::sqlite_writer::GroupWriter;
+use super::group_writer::GroupWriter;
 use super::{ConnectSettings, sql};
 use crate::error::Error;
 use crate::record::to_millis;
@@ -45,12 +45,12 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
     ],
 )];
 
-/// The SQLite engine: a pool for reads, claims and operations, and the group writer that owns
-/// one connection and commits every store.
+/// The SQLite engine: a pool for reads, and the group writer (on a connection of its own) for
+/// every write.
 #[derive(Debug)]
 pub struct SqliteBackend {
     pub pool: SqlitePool,
-    pub writer: GroupWriter,
+    pub writer: GroupWriter<Sqlite>,
 }
 
 impl SqliteBackend {
@@ -65,15 +65,21 @@ impl SqliteBackend {
                 SqliteSynchronous::Normal
             })
             .busy_timeout(settings.busy_timeout);
-        let mut writer_connection = SqliteConnection::connect_with(&options).await?;
-        migrate(&mut writer_connection).await?;
+        let mut connection = SqliteConnection::connect_with(&options).await?;
+        migrate(&mut connection).await?;
+        connection.close().await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .connect_with(options)
             .await?;
         Ok(Self {
             pool,
-            writer: GroupWriter::spawn(writer_connection),
+            writer: GroupWriter::spawn(writer, "BEGIN IMMEDIATE"),
         })
     }
 

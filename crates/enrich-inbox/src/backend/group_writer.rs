@@ -1,18 +1,22 @@
-//! Group commit for SQLite: one task owns the write connection and runs every write of this
-//! process — stores, claims, outcomes, operations. Writes that arrive while a commit is syncing
-//! wait in its channel and share the next transaction and its one sync.
+//! Group commit: one task runs the writes, each batch on one connection of a pool of its own
+//! (which reconnects after a failure); writes that arrive while a commit is syncing wait in its
+//! channel and share the next transaction and its one sync.
+//!
+//! On SQLite it runs every write of the process — stores, claims, outcomes, operations — so that
+//! writes never wait on each other for SQLite's write lock (other processes on the same file take
+//! turns with it through the lock and its busy timeout). On Postgres it runs the stores; a batch
+//! runs them in key order, so that two replicas storing the same keys at once wait on each other
+//! instead of deadlocking.
 //!
 //! No caller hears back before the `COMMIT` that holds its write has returned, so nothing is
-//! acknowledged before it is on disk (as `synchronous` defines it). A batch that fails is rolled
-//! back, and every caller in it gets the error. Within one process, writes never wait on each
-//! other for SQLite's write lock; other processes on the same file take turns with the writer
-//! through the lock and its busy timeout.
+//! acknowledged before it is durable. A batch that fails is rolled back, and every caller in it
+//! gets the error.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::Connection;
-use sqlx::sqlite::SqliteConnection;
+use sqlx::pool::Pool;
+use sqlx::{Connection, Database};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
@@ -28,32 +32,35 @@ pub type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 
 /// One write waiting for its batch: it runs inside the batch's transaction, and hears the
 /// outcome once the transaction has committed (or failed).
-trait Write: Send {
-    /// Runs the write's statements; an error fails (rolls back) the whole batch.
-    fn run<'c>(
-        &'c mut self,
-        connection: &'c mut SqliteConnection,
-    ) -> BoxFuture<'c, Result<(), Error>>;
+trait Write<C>: Send {
+    /// Where the write goes in its batch (writes run in this order; `None` first).
+    fn order(&self) -> Option<&str>;
+
+    /// Runs the write's statement; an error fails (rolls back) the whole batch.
+    fn run<'c>(&'c mut self, connection: &'c mut C) -> BoxFuture<'c, Result<(), Error>>;
 
     /// Answers the caller: its result if the batch committed, else the batch's error.
     fn finish(self: Box<Self>, committed: Result<(), Error>);
 }
 
 struct Pending<T, F> {
+    order: Option<String>,
     work: Option<F>,
     result: Option<Result<T, Error>>,
     reply: oneshot::Sender<Result<T, Error>>,
 }
 
-impl<T, F> Write for Pending<T, F>
+impl<C, T, F> Write<C> for Pending<T, F>
 where
+    C: Send,
     T: Send,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, Error>> + Send,
+    F: for<'c> FnOnce(&'c mut C) -> BoxFuture<'c, Result<T, Error>> + Send,
 {
-    fn run<'c>(
-        &'c mut self,
-        connection: &'c mut SqliteConnection,
-    ) -> BoxFuture<'c, Result<(), Error>> {
+    fn order(&self) -> Option<&str> {
+        self.order.as_deref()
+    }
+
+    fn run<'c>(&'c mut self, connection: &'c mut C) -> BoxFuture<'c, Result<(), Error>> {
         Box::pin(async move {
             let Some(work) = self.work.take() else {
                 return Ok(());
@@ -78,36 +85,46 @@ where
     }
 }
 
-enum Command {
-    Write(Box<dyn Write>),
+/// The connection type of engine `DB`.
+type Conn<DB> = <DB as Database>::Connection;
+
+enum Command<DB: Database> {
+    Write(Box<dyn Write<Conn<DB>>>),
     Close(oneshot::Sender<()>),
 }
 
-/// The handle to the writer task.
-#[derive(Debug, Clone)]
-pub struct GroupWriter {
-    commands: mpsc::Sender<Command>,
+/// The handle to the writer task of engine `DB`.
+pub struct GroupWriter<DB: Database> {
+    commands: mpsc::Sender<Command<DB>>,
 }
 
-impl GroupWriter {
-    /// Starts the writer task on the current Tokio runtime; it owns `connection`.
-    pub fn spawn(connection: SqliteConnection) -> Self {
+impl<DB: Database> std::fmt::Debug for GroupWriter<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupWriter").finish_non_exhaustive()
+    }
+}
+
+impl<DB: Database> GroupWriter<DB> {
+    /// Starts the writer task on the current Tokio runtime. It runs each batch on a connection of
+    /// `pool` (its own: one connection is enough) in a transaction opened with `begin` (SQLite:
+    /// `BEGIN IMMEDIATE`, to take the write lock first), and closes `pool` when closed.
+    pub fn spawn(pool: Pool<DB>, begin: &'static str) -> Self {
         let (commands, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run(connection, receiver));
+        tokio::spawn(run(pool, begin, receiver));
         Self { commands }
     }
 
-    /// Runs `work` in the next group commit; its result once that commit is durable. `work`
-    /// must run a single statement: a write alone in its batch runs without `BEGIN`/`COMMIT`.
-    pub async fn write<T, F>(&self, work: F) -> Result<T, Error>
+    /// Runs `work` in the next group commit, in `order` among its batch; its result once that
+    /// commit is durable. `work` must run a single statement: a write alone in its batch runs
+    /// without `BEGIN`/`COMMIT`.
+    pub async fn write<T, F>(&self, order: Option<String>, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, Error>>
-            + Send
-            + 'static,
+        F: for<'c> FnOnce(&'c mut Conn<DB>) -> BoxFuture<'c, Result<T, Error>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
+            order,
             work: Some(work),
             result: None,
             reply,
@@ -128,8 +145,12 @@ impl GroupWriter {
     }
 }
 
-async fn run(mut connection: SqliteConnection, mut commands: mpsc::Receiver<Command>) {
-    let mut batch: Vec<Box<dyn Write>> = Vec::with_capacity(MAX_BATCH);
+async fn run<DB: Database>(
+    pool: Pool<DB>,
+    begin: &'static str,
+    mut commands: mpsc::Receiver<Command<DB>>,
+) {
+    let mut batch: Vec<Box<dyn Write<Conn<DB>>>> = Vec::with_capacity(MAX_BATCH);
     let mut closing = None;
     while let Some(command) = commands.recv().await {
         match command {
@@ -144,23 +165,28 @@ async fn run(mut connection: SqliteConnection, mut commands: mpsc::Receiver<Comm
             }
         }
         if !batch.is_empty() {
-            commit(&mut connection, &mut batch).await;
+            commit(&pool, begin, &mut batch).await;
         }
         if let Some(reply) = closing.take() {
             // Writes queued behind the close get `Closed` when they are dropped unanswered.
             drop(commands);
-            let _ = connection.close().await;
+            pool.close().await;
             let _ = reply.send(());
             return;
         }
     }
-    let _ = connection.close().await;
+    pool.close().await;
 }
 
-/// Runs `batch` in one `BEGIN IMMEDIATE … COMMIT` (a lone write in autocommit) and answers each
+/// Runs `batch` in one transaction (a lone write in autocommit), in order, and answers each
 /// caller after the commit.
-async fn commit(connection: &mut SqliteConnection, batch: &mut Vec<Box<dyn Write>>) {
-    let committed = run_all(connection, batch).await;
+async fn commit<DB: Database>(
+    pool: &Pool<DB>,
+    begin: &'static str,
+    batch: &mut Vec<Box<dyn Write<Conn<DB>>>>,
+) {
+    batch.sort_by(|a, b| a.order().cmp(&b.order()));
+    let committed = run_all(pool, begin, batch).await;
     if let Err(error) = &committed {
         tracing::error!(
             %error,
@@ -173,16 +199,18 @@ async fn commit(connection: &mut SqliteConnection, batch: &mut Vec<Box<dyn Write
     }
 }
 
-async fn run_all(
-    connection: &mut SqliteConnection,
-    batch: &mut [Box<dyn Write>],
+async fn run_all<DB: Database>(
+    pool: &Pool<DB>,
+    begin: &'static str,
+    batch: &mut [Box<dyn Write<Conn<DB>>>],
 ) -> Result<(), Error> {
+    let mut connection = pool.acquire().await?;
     // Every write is a single statement, so a lone write is its own transaction: autocommit
-    // saves the two extra round trips of `BEGIN` and `COMMIT` to SQLite's thread.
+    // saves the round trips of `BEGIN` and `COMMIT`.
     if let [write] = batch {
-        return write.run(connection).await;
+        return write.run(&mut connection).await;
     }
-    let mut transaction = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let mut transaction = connection.begin_with(begin).await?;
     for write in batch.iter_mut() {
         // On an error the transaction is dropped, which rolls it back.
         write.run(&mut transaction).await?;
