@@ -18,8 +18,10 @@
 //!   (`INSERT … ON CONFLICT DO NOTHING`, autocommit), with the same durability settings, from as
 //!   many connections as there are concurrent deliveries.
 //!
-//! Each (engine, concurrency) pair runs floor then inbox for several rounds on fresh databases;
-//! the table shows the median of each figure, and the median of the rounds' ratios.
+//! Each (engine, concurrency) pair runs on one fresh database: many short rounds, each a floor run
+//! then an inbox run of as many new rows, so that each ratio compares runs close in time (the
+//! disk's sync latency drifts with the machine's load). The table shows the median of each figure
+//! over the rounds, and the median of the rounds' ratios.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -185,75 +187,107 @@ fn remove_sqlite(path: &std::path::Path) {
     }
 }
 
-async fn measure_inbox(url: &str, items: Arc<Vec<Delivery>>, concurrency: usize) -> Run {
-    let inbox = Inbox::open(url).await.expect("open the inbox");
-    let count = items.len();
-    let target = inbox.clone();
-    let run = drive(count, concurrency, move |_, index| {
-        let (inbox, items) = (target.clone(), items.clone());
+/// Stores `items[range]` through the inbox from `concurrency` tasks.
+async fn measure_inbox(
+    inbox: &Inbox,
+    items: &Arc<Vec<Delivery>>,
+    range: std::ops::Range<usize>,
+    concurrency: usize,
+) -> Run {
+    let (inbox, items) = (inbox.clone(), items.clone());
+    drive(range.len(), concurrency, move |_, index| {
+        let (inbox, items) = (inbox.clone(), items.clone());
+        let index = range.start + index;
         async move {
             let stored = inbox.store(&items[index]).await.expect("stored");
             assert!(stored.is_new());
         }
     })
-    .await;
-    inbox.close().await;
-    run
+    .await
 }
 
-/// The same rows, one row per transaction, straight to the engine.
-async fn measure_floor(
-    engine: Engine,
-    url: &str,
-    items: Arc<Vec<Delivery>>,
-    concurrency: usize,
-) -> Run {
-    // The schema, created the way the inbox creates it.
-    Inbox::open(url).await.expect("migrate").close().await;
-    let count = items.len();
-    match engine {
-        Engine::Sqlite => {
-            let options = SqliteConnectOptions::from_str(url)
-                .expect("a SQLite URL")
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(60));
-            let mut connections = Vec::new();
-            for _ in 0..concurrency {
-                connections.push(tokio::sync::Mutex::new(
-                    options.connect().await.expect("connect"),
-                ));
+/// The floor's connections: one per concurrent delivery, on the inbox's database.
+enum Floor {
+    Sqlite(Arc<Vec<tokio::sync::Mutex<sqlx::SqliteConnection>>>),
+    Postgres(sqlx::PgPool),
+}
+
+impl Floor {
+    async fn connect(engine: Engine, url: &str, concurrency: usize) -> Self {
+        match engine {
+            Engine::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .expect("a SQLite URL")
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(60));
+                let mut connections = Vec::new();
+                for _ in 0..concurrency {
+                    connections.push(tokio::sync::Mutex::new(
+                        options.connect().await.expect("connect"),
+                    ));
+                }
+                Self::Sqlite(Arc::new(connections))
             }
-            let connections = Arc::new(connections);
-            drive(count, concurrency, move |task, index| {
-                let (connections, items) = (connections.clone(), items.clone());
-                async move {
-                    let mut connection = connections[task].lock().await;
-                    insert(&items[index])
-                        .execute(&mut *connection)
-                        .await
-                        .expect("insert");
-                }
-            })
-            .await
+            Engine::Postgres => Self::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(concurrency as u32)
+                    .min_connections(concurrency as u32)
+                    .connect(url)
+                    .await
+                    .expect("connect"),
+            ),
         }
-        Engine::Postgres => {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(concurrency as u32)
-                .min_connections(concurrency as u32)
-                .connect(url)
+    }
+
+    /// Inserts `items[range]`, one row per transaction, from `concurrency` tasks.
+    async fn measure(
+        &self,
+        items: &Arc<Vec<Delivery>>,
+        range: std::ops::Range<usize>,
+        concurrency: usize,
+    ) -> Run {
+        let items = items.clone();
+        match self {
+            Self::Sqlite(connections) => {
+                let connections = connections.clone();
+                drive(range.len(), concurrency, move |task, index| {
+                    let (connections, items) = (connections.clone(), items.clone());
+                    let index = range.start + index;
+                    async move {
+                        let mut connection = connections[task].lock().await;
+                        insert(&items[index])
+                            .execute(&mut *connection)
+                            .await
+                            .expect("insert");
+                    }
+                })
                 .await
-                .expect("connect");
-            let target = pool.clone();
-            let run = drive(count, concurrency, move |_, index| {
-                let (pool, items) = (target.clone(), items.clone());
-                async move {
-                    insert(&items[index]).execute(&pool).await.expect("insert");
+            }
+            Self::Postgres(pool) => {
+                let pool = pool.clone();
+                drive(range.len(), concurrency, move |_, index| {
+                    let (pool, items) = (pool.clone(), items.clone());
+                    let index = range.start + index;
+                    async move {
+                        insert(&items[index]).execute(&pool).await.expect("insert");
+                    }
+                })
+                .await
+            }
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Self::Sqlite(connections) => {
+                if let Ok(connections) = Arc::try_unwrap(connections) {
+                    for connection in connections {
+                        let _ = connection.into_inner().close().await;
+                    }
                 }
-            })
-            .await;
-            pool.close().await;
-            run
+            }
+            Self::Postgres(pool) => pool.close().await,
         }
     }
 }
@@ -305,7 +339,7 @@ async fn main() {
     };
     let only_engine = value_of("--engine");
     let only_concurrency: Option<usize> = value_of("--concurrency").and_then(|n| n.parse().ok());
-    let rounds = if quick { 1 } else { 7 };
+    let rounds = if quick { 2 } else { 15 };
     let admin_url = std::env::var("ENRICH_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let postgres = sqlx::PgConnection::connect(&admin_url).await.is_ok();
@@ -324,28 +358,39 @@ async fn main() {
             if only_concurrency.is_some_and(|only| only != concurrency) {
                 continue;
             }
+            // Rows per round; the floor and the inbox each insert `rounds × count` distinct rows.
             let count = match (quick, concurrency) {
-                (true, 1) => 100,
-                (true, _) => 500,
-                (false, 1) => 300,
-                (false, 8) => 1000,
-                (false, _) => 2000,
+                (true, 1) => 20,
+                (true, _) => 200,
+                (false, 1) => 30,
+                (false, 8) => 100,
+                (false, _) => 250,
             };
-            let items = Arc::new(deliveries(count));
+            let items = Arc::new(deliveries(2 * rounds * count));
+            let (url, cleanup) = fresh(engine, &admin_url, &format!("{concurrency}")).await;
+            let inbox = Inbox::open(&url).await.expect("open the inbox");
+            let floor = Floor::connect(engine, &url, concurrency).await;
             let (mut inbox_runs, mut floor_runs) = (Vec::new(), Vec::new());
             for round in 0..rounds {
-                let label = format!("{concurrency}_{round}");
-                let (url, cleanup) = fresh(engine, &admin_url, &format!("floor_{label}")).await;
-                floor_runs.push(measure_floor(engine, &url, items.clone(), concurrency).await);
-                cleanup.run().await;
-                let (url, cleanup) = fresh(engine, &admin_url, &format!("inbox_{label}")).await;
-                inbox_runs.push(measure_inbox(&url, items.clone(), concurrency).await);
-                cleanup.run().await;
-                eprintln!(
-                    "bench-inbox: {engine:?} ×{concurrency} round {round}: inbox {:.0}/s, floor {:.0}/s",
-                    inbox_runs[round].per_second, floor_runs[round].per_second
-                );
+                let floor_rows = 2 * round * count..(2 * round + 1) * count;
+                let inbox_rows = floor_rows.end..floor_rows.end + count;
+                floor_runs.push(floor.measure(&items, floor_rows, concurrency).await);
+                inbox_runs.push(measure_inbox(&inbox, &items, inbox_rows, concurrency).await);
             }
+            eprintln!(
+                "bench-inbox: {engine:?} ×{concurrency}: inbox {:?}, floor {:?}",
+                inbox_runs
+                    .iter()
+                    .map(|run| run.per_second.round())
+                    .collect::<Vec<_>>(),
+                floor_runs
+                    .iter()
+                    .map(|run| run.per_second.round())
+                    .collect::<Vec<_>>(),
+            );
+            inbox.close().await;
+            floor.close().await;
+            cleanup.run().await;
             let ratios: Vec<f64> = inbox_runs
                 .iter()
                 .zip(&floor_runs)
@@ -383,16 +428,16 @@ fn render(rows: &[Row], rounds: usize, postgres: bool, quick: bool) -> String {
     out.push_str(
         "`bench-inbox`: `Inbox::store` of verified ~1.9 KB person events (each a distinct \
          person), timed from the call to its durable return, against the engine's own floor: the \
-         same rows inserted one row per transaction (`INSERT … ON CONFLICT DO NOTHING`, \
-         autocommit) from as many connections as concurrent deliveries, with the same durability \
-         (SQLite: WAL, `synchronous = FULL`, the inbox's default; Postgres: the server's \
-         `synchronous_commit = on`). Fresh database per run; ",
+         same kind of rows inserted one row per transaction (`INSERT … ON CONFLICT DO NOTHING`, \
+         autocommit) from as many connections as concurrent deliveries, into the same table, with \
+         the same durability (SQLite: WAL, `synchronous = FULL`, the inbox's default; Postgres: \
+         the server's `synchronous_commit = on`); ",
     );
     out.push_str(&format!(
-        "{rounds} round(s), each a floor run then an inbox run of the same rows; every figure is \
-         the median over the rounds, and `inbox ÷ floor` the median of the rounds' ratios (the \
-         disk's sync latency drifts with the machine's load, so only runs close in time are \
-         compared).{}\n\n",
+        "one database per row of the table, {rounds} short rounds, each a floor run then an inbox \
+         run of as many new rows (the `rows` column: per round, each); every figure is the median \
+         over the rounds, and `inbox ÷ floor` the median of the rounds' ratios (the disk's sync \
+         latency drifts with the machine's load, so only runs close in time are compared).{}\n\n",
         if quick {
             " **Quick run: not for publishing.**"
         } else {

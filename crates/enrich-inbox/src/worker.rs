@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 
 use crate::backoff::Backoff;
+use crate::error::Error;
 use crate::inbox::Inbox;
 use crate::record::{DeliveryId, StoredDelivery, duration_millis, to_millis};
 
@@ -241,8 +242,8 @@ impl Worker {
     }
 
     /// Starts the worker on the current Tokio runtime. It runs until
-    /// [`WorkerHandle::shutdown`], or until the handle is dropped (then it stops claiming and
-    /// lets in-flight deliveries finish within one lease).
+    /// [`WorkerHandle::shutdown`], until the handle is dropped (then it stops claiming and lets
+    /// in-flight deliveries finish within one lease), or until the inbox is closed.
     pub fn spawn(self) -> WorkerHandle {
         let (stop, stopped) = watch::channel(None);
         let task = tokio::spawn(run(self, stopped));
@@ -359,6 +360,7 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
                     () = stop_asked(&mut stopped) => break,
                 }
             }
+            Err(Error::Closed) => break,
             Err(error) => {
                 tracing::warn!(%error, "enrich-inbox: could not claim deliveries");
                 tokio::select! {

@@ -15,7 +15,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::pool::Pool;
+use sqlx::pool::{Pool, PoolConnection};
 use sqlx::{Connection, Database};
 use tokio::sync::{mpsc, oneshot};
 
@@ -151,6 +151,8 @@ async fn run<DB: Database>(
     mut commands: mpsc::Receiver<Command<DB>>,
 ) {
     let mut batch: Vec<Box<dyn Write<Conn<DB>>>> = Vec::with_capacity(MAX_BATCH);
+    // Kept from batch to batch; given back to the pool (which checks it) after a failure.
+    let mut connection = None;
     let mut closing = None;
     while let Some(command) = commands.recv().await {
         match command {
@@ -165,16 +167,18 @@ async fn run<DB: Database>(
             }
         }
         if !batch.is_empty() {
-            commit(&pool, begin, &mut batch).await;
+            commit(&pool, &mut connection, begin, &mut batch).await;
         }
         if let Some(reply) = closing.take() {
             // Writes queued behind the close get `Closed` when they are dropped unanswered.
             drop(commands);
+            drop(connection);
             pool.close().await;
             let _ = reply.send(());
             return;
         }
     }
+    drop(connection);
     pool.close().await;
 }
 
@@ -182,17 +186,25 @@ async fn run<DB: Database>(
 /// caller after the commit.
 async fn commit<DB: Database>(
     pool: &Pool<DB>,
+    connection: &mut Option<PoolConnection<DB>>,
     begin: &'static str,
     batch: &mut Vec<Box<dyn Write<Conn<DB>>>>,
 ) {
     batch.sort_by(|a, b| a.order().cmp(&b.order()));
-    let committed = run_all(pool, begin, batch).await;
+    let committed = match connection {
+        Some(held) => run_all(held, begin, batch).await,
+        None => match pool.acquire().await {
+            Ok(acquired) => run_all(connection.insert(acquired), begin, batch).await,
+            Err(error) => Err(error.into()),
+        },
+    };
     if let Err(error) = &committed {
         tracing::error!(
             %error,
             writes = batch.len(),
             "enrich-inbox: a group commit failed and was rolled back"
         );
+        *connection = None;
     }
     for write in batch.drain(..) {
         write.finish(committed.clone());
@@ -200,15 +212,14 @@ async fn commit<DB: Database>(
 }
 
 async fn run_all<DB: Database>(
-    pool: &Pool<DB>,
+    connection: &mut PoolConnection<DB>,
     begin: &'static str,
     batch: &mut [Box<dyn Write<Conn<DB>>>],
 ) -> Result<(), Error> {
-    let mut connection = pool.acquire().await?;
     // Every write is a single statement, so a lone write is its own transaction: autocommit
     // saves the round trips of `BEGIN` and `COMMIT`.
     if let [write] = batch {
-        return write.run(&mut connection).await;
+        return write.run(connection).await;
     }
     let mut transaction = connection.begin_with(begin).await?;
     for write in batch.iter_mut() {

@@ -15,6 +15,7 @@ mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "postgres")]
 use sqlx::Row;
 
 use crate::error::Error;
