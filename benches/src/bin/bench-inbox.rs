@@ -482,11 +482,14 @@ fn render(rows: &[Row], rounds: usize, postgres: bool, quick: bool) -> String {
         out.push_str("\nPostgres was unreachable in this run: its rows are missing.\n");
     }
     out.push_str(
-        "\nThe inbox's group writer commits every store waiting for it in one transaction with \
-         one sync, and answers none before that sync. On SQLite the floor's connections take turns \
-         at the single write lock, one sync each; on Postgres the server already groups the WAL \
-         flushes of concurrent commits, so the floor is stronger there. At one delivery at a time \
-         there is nothing to group: the ratio shows the inbox's own overhead.\n",
+        "\nOn SQLite the inbox's group writer commits every store waiting for it in one \
+         transaction with one sync, and answers none before that sync, while the floor's \
+         connections take turns at the single write lock, one sync each (its p99 is the wait of \
+         SQLite's busy handler). At one delivery at a time there is nothing to group: the ratio \
+         shows the inbox's own overhead. On Postgres each store is its own commit, as in the \
+         floor, on the inbox's default pool of 8 connections (`InboxOptions::max_connections`), \
+         while the floor has one connection per concurrent delivery: the server groups the WAL \
+         flushes of concurrent commits, so more connections commit more at once.\n",
     );
     out
 }

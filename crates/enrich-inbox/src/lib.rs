@@ -44,8 +44,9 @@
 //! | SQLite, [`SqliteDurability::Normal`] | no acknowledged delivery lost | the last commits may be lost |
 //! | Postgres (`synchronous_commit = on`, the server default) | none lost | none lost (given the server's `fsync`) |
 //!
-//! Concurrent stores share one transaction and one sync (group commit, on both engines); no
-//! store returns before the commit holding its row.
+//! On SQLite, concurrent stores share one transaction and one sync (group commit); no store
+//! returns before the commit holding its row. On Postgres each store is its own commit, and the
+//! server groups the WAL flushes of concurrent commits.
 
 #![warn(missing_docs)]
 

@@ -2,11 +2,11 @@
 //! (which reconnects after a failure); writes that arrive while a commit is syncing wait in its
 //! channel and share the next transaction and its one sync.
 //!
-//! On SQLite it runs every write of the process — stores, claims, outcomes, operations — so that
+//! It runs every SQLite write of the process — stores, claims, outcomes, operations — so that
 //! writes never wait on each other for SQLite's write lock (other processes on the same file take
-//! turns with it through the lock and its busy timeout). On Postgres it runs the stores; a batch
-//! runs them in key order, so that two replicas storing the same keys at once wait on each other
-//! instead of deadlocking.
+//! turns with it through the lock and its busy timeout). It is generic over the engine, but
+//! Postgres does not use it: there, statements run one by one on one connection lost to the
+//! server's own grouping of concurrent commits.
 //!
 //! No caller hears back before the `COMMIT` that holds its write has returned, so nothing is
 //! acknowledged before it is durable. A batch that fails is rolled back, and every caller in it
@@ -33,9 +33,6 @@ pub type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 /// One write waiting for its batch: it runs inside the batch's transaction, and hears the
 /// outcome once the transaction has committed (or failed).
 trait Write<C>: Send {
-    /// Where the write goes in its batch (writes run in this order; `None` first).
-    fn order(&self) -> Option<&str>;
-
     /// Runs the write's statement; an error fails (rolls back) the whole batch.
     fn run<'c>(&'c mut self, connection: &'c mut C) -> BoxFuture<'c, Result<(), Error>>;
 
@@ -44,7 +41,6 @@ trait Write<C>: Send {
 }
 
 struct Pending<T, F> {
-    order: Option<String>,
     work: Option<F>,
     result: Option<Result<T, Error>>,
     reply: oneshot::Sender<Result<T, Error>>,
@@ -56,10 +52,6 @@ where
     T: Send,
     F: for<'c> FnOnce(&'c mut C) -> BoxFuture<'c, Result<T, Error>> + Send,
 {
-    fn order(&self) -> Option<&str> {
-        self.order.as_deref()
-    }
-
     fn run<'c>(&'c mut self, connection: &'c mut C) -> BoxFuture<'c, Result<(), Error>> {
         Box::pin(async move {
             let Some(work) = self.work.take() else {
@@ -114,17 +106,15 @@ impl<DB: Database> GroupWriter<DB> {
         Self { commands }
     }
 
-    /// Runs `work` in the next group commit, in `order` among its batch; its result once that
-    /// commit is durable. `work` must run a single statement: a write alone in its batch runs
-    /// without `BEGIN`/`COMMIT`.
-    pub async fn write<T, F>(&self, order: Option<String>, work: F) -> Result<T, Error>
+    /// Runs `work` in the next group commit; its result once that commit is durable. `work` must
+    /// run a single statement: a write alone in its batch runs without `BEGIN`/`COMMIT`.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn<DB>) -> BoxFuture<'c, Result<T, Error>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
-            order,
             work: Some(work),
             result: None,
             reply,
@@ -182,15 +172,14 @@ async fn run<DB: Database>(
     pool.close().await;
 }
 
-/// Runs `batch` in one transaction (a lone write in autocommit), in order, and answers each
-/// caller after the commit.
+/// Runs `batch` in one transaction (a lone write in autocommit) and answers each caller after
+/// the commit.
 async fn commit<DB: Database>(
     pool: &Pool<DB>,
     connection: &mut Option<PoolConnection<DB>>,
     begin: &'static str,
     batch: &mut Vec<Box<dyn Write<Conn<DB>>>>,
 ) {
-    batch.sort_by(|a, b| a.order().cmp(&b.order()));
     let committed = match connection {
         Some(held) => run_all(held, begin, batch).await,
         None => match pool.acquire().await {

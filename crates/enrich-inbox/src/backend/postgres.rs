@@ -1,9 +1,7 @@
 //! Postgres: many replicas on one database; each store is its own durable commit.
 
-use sqlx::Postgres;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::group_writer::GroupWriter;
 use super::{ConnectSettings, sql};
 use crate::error::Error;
 use crate::record::to_millis;
@@ -44,12 +42,10 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
     ],
 )];
 
-/// The Postgres engine: a pool for claims, outcomes, reads and operations, and the group writer
-/// (on a connection of its own) for stores.
+/// The Postgres engine: one pool; each store is its own commit.
 #[derive(Debug)]
 pub struct PostgresBackend {
     pub pool: PgPool,
-    pub writer: GroupWriter<Postgres>,
 }
 
 impl PostgresBackend {
@@ -61,21 +57,7 @@ impl PostgresBackend {
             .connect(url)
             .await?;
         migrate(&pool).await?;
-        let writer = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(settings.busy_timeout)
-            .connect(url)
-            .await?;
-        Ok(Self {
-            pool,
-            writer: GroupWriter::spawn(writer, "BEGIN"),
-        })
-    }
-
-    /// Stops the writer and closes the pool.
-    pub async fn close(&self) {
-        self.writer.close().await;
-        self.pool.close().await;
+        Ok(Self { pool })
     }
 }
 

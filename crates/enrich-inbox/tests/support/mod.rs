@@ -123,12 +123,11 @@ impl TestDb {
         let mut admin = match PgConnection::connect(&admin_url).await {
             Ok(admin) => admin,
             Err(error) => {
+                let server = without_credentials(&admin_url);
                 if std::env::var(REQUIRE_POSTGRES).is_ok_and(|value| value == "1") {
-                    panic!(
-                        "{REQUIRE_POSTGRES}=1 but Postgres is unreachable at {admin_url}: {error}"
-                    );
+                    panic!("{REQUIRE_POSTGRES}=1 but Postgres is unreachable at {server}: {error}");
                 }
-                skipped(test, &admin_url, &error.to_string());
+                skipped(test, server, &error.to_string());
                 return None;
             }
         };
@@ -146,6 +145,11 @@ impl TestDb {
             cleanup: Cleanup::Database { admin_url, name },
         })
     }
+}
+
+/// The URL from its host on (no user name or password).
+fn without_credentials(url: &str) -> &str {
+    url.rsplit_once('@').map_or(url, |(_, host)| host)
 }
 
 /// Tells the person running the tests, past the test harness's output capture, that a Postgres
