@@ -56,6 +56,9 @@ pub enum Error {
     },
     /// The inbox was closed with [`Inbox::close`](crate::Inbox::close).
     Closed,
+    /// The commit that held this write was cut short (the caller committing it was cancelled):
+    /// the write is not acknowledged, and may or may not be stored.
+    Interrupted,
 }
 
 impl fmt::Display for Error {
@@ -78,6 +81,9 @@ impl fmt::Display for Error {
                 write!(f, "a stored delivery has an unreadable `{column}`")
             }
             Self::Closed => f.write_str("the inbox is closed"),
+            Self::Interrupted => f.write_str(
+                "the commit holding this write was interrupted; it may or may not be stored",
+            ),
         }
     }
 }

@@ -1,31 +1,30 @@
-//! Group commit: one task runs the writes, each batch on one connection of a pool of its own
-//! (which reconnects after a failure); writes that arrive while a commit is syncing wait in its
-//! channel and share the next transaction and its one sync.
+//! Group commit: writes queue up, and whichever caller holds the writer's connection commits
+//! everything queued in one transaction with one sync. A caller that finds the connection free
+//! commits its own write at once (no hand-over to another task); callers that arrive while a
+//! commit is syncing queue up, and the first of them to get the connection commits them all.
 //!
-//! It runs every SQLite write of the process — stores, claims, outcomes, operations — so that
-//! writes never wait on each other for SQLite's write lock (other processes on the same file take
-//! turns with it through the lock and its busy timeout). It is generic over the engine, but
-//! Postgres does not use it: there, statements run one by one on one connection lost to the
-//! server's own grouping of concurrent commits.
+//! It runs every SQLite write of the process — stores, claims, outcomes, operations — on one
+//! connection of a pool of its own (which reconnects after a failure), so that writes never wait
+//! on each other for SQLite's write lock (other processes on the same file take turns with it
+//! through the lock and its busy timeout).
 //!
 //! No caller hears back before the `COMMIT` that holds its write has returned, so nothing is
 //! acknowledged before it is durable. A batch that fails is rolled back, and every caller in it
-//! gets the error.
+//! gets the error. A caller cancelled while committing for others (its request was dropped)
+//! leaves them [`Error::Interrupted`]: not acknowledged, maybe stored.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use sqlx::pool::{Pool, PoolConnection};
 use sqlx::{Connection, Database};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::Error;
 
 /// The most writes one transaction takes (a bound on how long the write lock is held).
 const MAX_BATCH: usize = 512;
-
-/// How many writes may wait for the writer before callers wait to enqueue.
-const QUEUE: usize = 4096;
 
 /// A boxed `Send` future borrowing the connection.
 pub type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
@@ -80,14 +79,33 @@ where
 /// The connection type of engine `DB`.
 type Conn<DB> = <DB as Database>::Connection;
 
-enum Command<DB: Database> {
-    Write(Box<dyn Write<Conn<DB>>>),
-    Close(oneshot::Sender<()>),
+/// Writes waiting for a commit.
+type Queue<DB> = Mutex<Vec<Box<dyn Write<Conn<DB>>>>>;
+
+/// The writer's connection, held by whoever is committing.
+struct Slot<DB: Database> {
+    connection: Option<PoolConnection<DB>>,
+    closed: bool,
 }
 
-/// The handle to the writer task of engine `DB`.
+struct Shared<DB: Database> {
+    queue: Queue<DB>,
+    slot: tokio::sync::Mutex<Slot<DB>>,
+    pool: Pool<DB>,
+    begin: &'static str,
+}
+
+/// The group writer of engine `DB`. Cloning is cheap.
 pub struct GroupWriter<DB: Database> {
-    commands: mpsc::Sender<Command<DB>>,
+    shared: Arc<Shared<DB>>,
+}
+
+impl<DB: Database> Clone for GroupWriter<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
 }
 
 impl<DB: Database> std::fmt::Debug for GroupWriter<DB> {
@@ -97,13 +115,21 @@ impl<DB: Database> std::fmt::Debug for GroupWriter<DB> {
 }
 
 impl<DB: Database> GroupWriter<DB> {
-    /// Starts the writer task on the current Tokio runtime. It runs each batch on a connection of
-    /// `pool` (its own: one connection is enough) in a transaction opened with `begin` (SQLite:
-    /// `BEGIN IMMEDIATE`, to take the write lock first), and closes `pool` when closed.
-    pub fn spawn(pool: Pool<DB>, begin: &'static str) -> Self {
-        let (commands, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, begin, receiver));
-        Self { commands }
+    /// A writer that runs each batch on a connection of `pool` (its own: one connection is
+    /// enough) in a transaction opened with `begin` (SQLite: `BEGIN IMMEDIATE`, to take the
+    /// write lock first).
+    pub fn new(pool: Pool<DB>, begin: &'static str) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                queue: Mutex::new(Vec::new()),
+                slot: tokio::sync::Mutex::new(Slot {
+                    connection: None,
+                    closed: false,
+                }),
+                pool,
+                begin,
+            }),
+        }
     }
 
     /// Runs `work` in the next group commit; its result once that commit is durable. `work` must
@@ -113,63 +139,56 @@ impl<DB: Database> GroupWriter<DB> {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn<DB>) -> BoxFuture<'c, Result<T, Error>> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
+        let (reply, mut answer) = oneshot::channel();
         let pending = Pending {
             work: Some(work),
             result: None,
             reply,
         };
-        self.commands
-            .send(Command::Write(Box::new(pending)))
-            .await
-            .map_err(|_| Error::Closed)?;
-        answer.await.map_err(|_| Error::Closed)?
-    }
-
-    /// Stops the writer after the writes already queued, and closes its connection.
-    pub async fn close(&self) {
-        let (reply, done) = oneshot::channel();
-        if self.commands.send(Command::Close(reply)).await.is_ok() {
-            let _ = done.await;
-        }
-    }
-}
-
-async fn run<DB: Database>(
-    pool: Pool<DB>,
-    begin: &'static str,
-    mut commands: mpsc::Receiver<Command<DB>>,
-) {
-    let mut batch: Vec<Box<dyn Write<Conn<DB>>>> = Vec::with_capacity(MAX_BATCH);
-    // Kept from batch to batch; given back to the pool (which checks it) after a failure.
-    let mut connection = None;
-    let mut closing = None;
-    while let Some(command) = commands.recv().await {
-        match command {
-            Command::Write(write) => batch.push(write),
-            Command::Close(reply) => closing = Some(reply),
-        }
-        while closing.is_none() && batch.len() < MAX_BATCH {
-            match commands.try_recv() {
-                Ok(Command::Write(write)) => batch.push(write),
-                Ok(Command::Close(reply)) => closing = Some(reply),
-                Err(_) => break,
+        self.queue().push(Box::new(pending));
+        loop {
+            tokio::select! {
+                biased;
+                answered = &mut answer => return answered.map_err(|_| Error::Interrupted)?,
+                mut slot = self.shared.slot.lock() => {
+                    let mut batch: Vec<_> = {
+                        let mut queue = self.queue();
+                        let take = queue.len().min(MAX_BATCH);
+                        queue.drain(..take).collect()
+                    };
+                    if slot.closed {
+                        for write in batch {
+                            write.finish(Err(Error::Closed));
+                        }
+                    } else if !batch.is_empty() {
+                        let Slot { connection, .. } = &mut *slot;
+                        commit(&self.shared.pool, connection, self.shared.begin, &mut batch).await;
+                    }
+                    // Our write was in this batch or an earlier one: its answer is there now.
+                }
             }
         }
-        if !batch.is_empty() {
-            commit(&pool, &mut connection, begin, &mut batch).await;
-        }
-        if let Some(reply) = closing.take() {
-            // Writes queued behind the close get `Closed` when they are dropped unanswered.
-            drop(commands);
-            drop(connection);
-            pool.close().await;
-            let _ = reply.send(());
-            return;
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Box<dyn Write<Conn<DB>>>>> {
+        // A panic while holding this lock cannot leave the queue half-changed.
+        self.shared
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for the commit in progress, then closes the connection and its pool; writes after
+    /// this fail with [`Error::Closed`].
+    pub async fn close(&self) {
+        let mut slot = self.shared.slot.lock().await;
+        slot.closed = true;
+        slot.connection = None;
+        self.shared.pool.close().await;
+        for write in self.queue().drain(..) {
+            write.finish(Err(Error::Closed));
         }
     }
-    drop(connection);
-    pool.close().await;
 }
 
 /// Runs `batch` in one transaction (a lone write in autocommit) and answers each caller after
@@ -193,6 +212,7 @@ async fn commit<DB: Database>(
             writes = batch.len(),
             "enrich-inbox: a group commit failed and was rolled back"
         );
+        // Given back to the pool, which checks it before handing it out again.
         *connection = None;
     }
     for write in batch.drain(..) {

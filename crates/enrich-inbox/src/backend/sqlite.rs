@@ -79,7 +79,7 @@ impl SqliteBackend {
             .await?;
         Ok(Self {
             pool,
-            writer: GroupWriter::spawn(writer, "BEGIN IMMEDIATE"),
+            writer: GroupWriter::new(writer, "BEGIN IMMEDIATE"),
         })
     }
 
