@@ -1,8 +1,8 @@
 //! The two database engines behind one set of operations.
 //!
 //! Every statement but the claim is the same text on both engines (`$N` placeholders read the
-//! same in SQLite and Postgres), so it lives once, in [`sql`]. [`read!`] runs a read on the
-//! engine's pool; [`write!`] runs a write on SQLite's group writer (one transaction and one sync
+//! same in SQLite and Postgres), so it lives once, in [`sql`]. `read!` runs a read on the
+//! engine's pool; `write!` runs a write on SQLite's group writer (one transaction and one sync
 //! for all the writes waiting) or on the Postgres pool (each its own commit; the server groups
 //! the WAL flushes of concurrent commits). What differs lives in each engine's module: the
 //! schema, how a migration takes its lock, and the claim.
