@@ -8,6 +8,8 @@
 //! 4. `bench-load load` and `bench-load limits` (one server process per measured run, the load
 //!    driver in its own process, 127.0.0.1 only)
 //! 5. if `valgrind` is installed, `callgrind` instruction counts of the pipeline's stages
+//! 6. `bench-inbox`: the inbox's durable acknowledgements against each engine's floor
+//!    ([`crate::bench_inbox`])
 //!
 //! All ratios in the report come from this one run. `--quick` shortens every step (for trying the
 //! command out; its numbers are not worth publishing). Nothing here runs during `cargo test`.
@@ -162,6 +164,7 @@ fn bench(root: &Path, options: &Options) -> Result<(), String> {
     let load = json_of(&bin("bench-load"), &load_args)?;
     let limits = json_of(&bin("bench-load"), &["limits"])?;
     let profile = callgrind(&bin("bench-profile"), options.quick);
+    let inbox = crate::bench_inbox::section(&bin("bench-inbox"), options.quick)?;
     let load_after = load_average();
 
     let report = Report {
@@ -179,7 +182,7 @@ fn bench(root: &Path, options: &Options) -> Result<(), String> {
         dependency_cost: std::fs::read_to_string(root.join("benches/DEPENDENCY-COST.md")).ok(),
         hardening: std::fs::read_to_string(root.join("benches/HARDENING.md")).ok(),
     };
-    std::fs::write(&options.out, report.render())
+    std::fs::write(&options.out, report.render() + &inbox)
         .map_err(|error| format!("{}: {error}", options.out.display()))
 }
 

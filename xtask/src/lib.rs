@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 pub mod attack;
 pub mod bench;
+pub mod bench_inbox;
 pub mod ci;
 pub mod demo;
 pub mod fuzz;

@@ -9,19 +9,27 @@
 //! whole request (body included), and a cap on open connections. Change them with the
 //! environment variables named on [`ServerLimits::from_env`].
 //!
+//! With `--inbox URL` (or `ENRICH_INBOX_URL`; `sqlite:PATH` or `postgres://…`), each accepted
+//! delivery is stored before it is answered (`200` for new and duplicate deliveries, `503` when
+//! it cannot be stored), and an in-process worker prints the line once per processed delivery,
+//! including deliveries stored before a restart.
+//!
 //! ```text
 //! SURFE_WEBHOOK_SECRET=whsec_… cargo run -p enrich-axum --example axum_receiver
+//! SURFE_WEBHOOK_SECRET=whsec_… cargo run -p enrich-axum --example axum_receiver -- --inbox sqlite:inbox.db
 //! ```
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
+use axum::{Extension, Router};
 use enrich_axum::enrich_webhook::ConfigError;
-use enrich_axum::{Webhook, WebhookConfig, WebhookDelivery};
+use enrich_axum::enrich_webhook::enrich_types::WebhookEvent;
+use enrich_axum::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -29,21 +37,30 @@ use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
 use tracing_subscriber::EnvFilter;
 
-async fn webhook(Webhook(delivery): WebhookDelivery) -> StatusCode {
-    let printed = serde_json::to_string(delivery.event())
-        .map_err(std::io::Error::from)
-        .and_then(|line| {
-            let mut stdout = std::io::stdout().lock();
-            writeln!(stdout, "{line}")?;
-            stdout.flush()
-        });
-    match printed {
-        Ok(()) => StatusCode::OK,
+async fn webhook(
+    Extension(inbox): Extension<Option<Inbox>>,
+    Webhook(delivery): WebhookDelivery,
+) -> Result<StatusCode, WebhookRejection> {
+    if let Some(inbox) = inbox {
+        // Answered only once stored; a duplicate is answered 200 too, so the sender stops.
+        inbox.store(&delivery).await.map_err(Rejection::from)?;
+        return Ok(StatusCode::OK);
+    }
+    match print_event(delivery.event()) {
+        Ok(()) => Ok(StatusCode::OK),
         Err(error) => {
             eprintln!("could not print the event: {error}");
-            StatusCode::INTERNAL_SERVER_ERROR
+            Ok(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
+}
+
+/// Prints `event`, re-serialized, as one line of JSON on stdout.
+fn print_event(event: &WebhookEvent) -> std::io::Result<()> {
+    let line = serde_json::to_string(event)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
 }
 
 #[tokio::main]
@@ -62,8 +79,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => 3000,
     };
     let limits = ServerLimits::from_env()?;
+    let inbox = match inbox_url() {
+        Some(url) => Some(Inbox::open(&url).await?),
+        None => None,
+    };
+    // Prints each stored delivery once it is processed; runs as long as `main`.
+    let _worker = match &inbox {
+        Some(inbox) => Some(
+            Worker::new(
+                inbox.clone(),
+                |job: Job| async move { print_event(job.event()) },
+            )
+            .options(WorkerOptions::from_env()?)
+            .spawn(),
+        ),
+        None => None,
+    };
     let app = Router::new()
         .route("/webhook", post(webhook))
+        .layer(Extension(inbox))
         .with_state(config);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("listening on http://{}/webhook", listener.local_addr()?);
@@ -153,4 +187,18 @@ fn config_from_env_or_flag() -> Result<WebhookConfig, ConfigError> {
         }
         result => result,
     }
+}
+
+/// The inbox URL: `--inbox URL` (or `--inbox=URL`), else `ENRICH_INBOX_URL`.
+fn inbox_url() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--inbox" {
+            return args.next();
+        }
+        if let Some(url) = arg.strip_prefix("--inbox=") {
+            return Some(url.to_owned());
+        }
+    }
+    std::env::var(enrich_inbox::INBOX_URL_ENV_VAR).ok()
 }

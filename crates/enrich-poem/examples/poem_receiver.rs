@@ -13,6 +13,11 @@
 //! timeout, a timeout on the whole request (body included), an HTTP/2 stream cap and a cap on
 //! open connections. Poem 3 exposes no header-read timeout: a sender trickling its headers is
 //! bounded by the connection cap only (put a reverse proxy with one in front on a public URL).
+//!
+//! With `--inbox URL` (or `ENRICH_INBOX_URL`; `sqlite:PATH` or `postgres://…`), each accepted
+//! delivery is stored before it is answered (`200` for new and duplicate deliveries, `503` when
+//! it cannot be stored), and an in-process worker prints the line once per processed delivery,
+//! including deliveries stored before a restart.
 
 use std::io::{IsTerminal, Write};
 use std::pin::Pin;
@@ -20,25 +25,42 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
 use enrich_poem::enrich_webhook::ConfigError;
-use enrich_poem::{Webhook, WebhookConfig, WebhookDelivery};
+use enrich_poem::enrich_webhook::enrich_types::WebhookEvent;
+use enrich_poem::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
 use poem::error::{InternalServerError, MethodNotAllowedError};
 use poem::http::StatusCode;
 use poem::http::uri::Scheme;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::web::{LocalAddr, RemoteAddr};
+use poem::web::{Data, LocalAddr, RemoteAddr};
 use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route, Server, handler, post};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing_subscriber::EnvFilter;
 
 #[handler]
-fn receive(Webhook(delivery): WebhookDelivery) -> poem::Result<()> {
-    let line = serde_json::to_string(delivery.event()).map_err(InternalServerError)?;
+async fn receive(
+    Data(inbox): Data<&Option<Inbox>>,
+    Webhook(delivery): WebhookDelivery,
+) -> poem::Result<()> {
+    if let Some(inbox) = inbox {
+        // Answered only once stored; a duplicate is answered 200 too, so the sender stops.
+        inbox
+            .store(&delivery)
+            .await
+            .map_err(|error| WebhookRejection::from(Rejection::from(error)))?;
+        return Ok(());
+    }
+    print_event(delivery.event()).map_err(InternalServerError)
+}
+
+/// Prints `event`, re-serialized, as one line of JSON on stdout.
+fn print_event(event: &WebhookEvent) -> std::io::Result<()> {
+    let line = serde_json::to_string(event)?;
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{line}")
-        .and_then(|()| stdout.flush())
-        .map_err(InternalServerError)
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
 }
 
 #[tokio::main]
@@ -53,10 +75,27 @@ async fn main() -> std::io::Result<()> {
         std::process::exit(2)
     });
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
+    let inbox = match inbox_url() {
+        Some(url) => Some(Inbox::open(&url).await.map_err(std::io::Error::other)?),
+        None => None,
+    };
+    // Prints each stored delivery once it is processed; runs as long as `main`.
+    let _worker = match &inbox {
+        Some(inbox) => Some(
+            Worker::new(
+                inbox.clone(),
+                |job: Job| async move { print_event(job.event()) },
+            )
+            .options(WorkerOptions::from_env().map_err(std::io::Error::other)?)
+            .spawn(),
+        ),
+        None => None,
+    };
     let limits = ServerLimits::from_env()?;
     let app = Route::new()
         .at("/webhook", post(receive))
         .data(config)
+        .data(inbox)
         .catch_error(|_: MethodNotAllowedError| async {
             Response::builder()
                 .status(StatusCode::METHOD_NOT_ALLOWED)
@@ -214,4 +253,18 @@ fn config_from_env_or_flag() -> Result<WebhookConfig, ConfigError> {
         }
         result => result,
     }
+}
+
+/// The inbox URL: `--inbox URL` (or `--inbox=URL`), else `ENRICH_INBOX_URL`.
+fn inbox_url() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--inbox" {
+            return args.next();
+        }
+        if let Some(url) = arg.strip_prefix("--inbox=") {
+            return Some(url.to_owned());
+        }
+    }
+    std::env::var(enrich_inbox::INBOX_URL_ENV_VAR).ok()
 }

@@ -15,22 +15,43 @@
 //! off, its `keep_alive` setting only switches HTTP/1.1 keep-alive on or off, and its listener is
 //! not public. On a public URL, put a reverse proxy that has them in front (see the README,
 //! "Running on a public URL").
+//!
+//! With `--inbox URL` (or `ENRICH_INBOX_URL`; `sqlite:PATH` or `postgres://…`), each accepted
+//! delivery is stored before it is answered (`200` for new and duplicate deliveries, `503` when
+//! it cannot be stored), and an in-process worker prints the line once per processed delivery,
+//! including deliveries stored before a restart.
 
 use std::io::{IsTerminal, Write};
 
+use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
 use enrich_rocket::enrich_webhook::ConfigError;
-use enrich_rocket::{WebhookConfig, WebhookDelivery};
-use rocket::{post, routes};
+use enrich_rocket::enrich_webhook::enrich_types::WebhookEvent;
+use enrich_rocket::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+use rocket::{State, post, routes};
 
 #[post("/webhook", data = "<delivery>")]
-fn webhook(delivery: WebhookDelivery) {
-    match serde_json::to_string(delivery.0.event()) {
-        Ok(line) => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
-        }
-        Err(error) => eprintln!("rocket_receiver: cannot re-serialize the event: {error}"),
+async fn webhook(
+    inbox: &State<Option<Inbox>>,
+    delivery: WebhookDelivery,
+) -> Result<(), WebhookRejection> {
+    let Webhook(delivery) = delivery;
+    if let Some(inbox) = inbox.inner() {
+        // Answered only once stored; a duplicate is answered 200 too, so the sender stops.
+        inbox.store(&delivery).await.map_err(Rejection::from)?;
+        return Ok(());
     }
+    if let Err(error) = print_event(delivery.event()) {
+        eprintln!("rocket_receiver: cannot print the event: {error}");
+    }
+    Ok(())
+}
+
+/// Prints `event`, re-serialized, as one line of JSON on stdout.
+fn print_event(event: &WebhookEvent) -> std::io::Result<()> {
+    let line = serde_json::to_string(event)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
 }
 
 #[rocket::main]
@@ -52,6 +73,24 @@ async fn main() {
         Ok(Ok(port)) => port,
         Ok(Err(_)) => exit("PORT is not a port number"),
     };
+    let inbox = match inbox_url() {
+        Some(url) => Some(
+            Inbox::open(&url)
+                .await
+                .unwrap_or_else(|error| exit(&format!("cannot open the inbox: {error}"))),
+        ),
+        None => None,
+    };
+    // Prints each stored delivery once it is processed; runs as long as `main`.
+    let _worker = inbox.as_ref().map(|inbox| {
+        let options = WorkerOptions::from_env().unwrap_or_else(|error| exit(&error.to_string()));
+        Worker::new(
+            inbox.clone(),
+            |job: Job| async move { print_event(job.event()) },
+        )
+        .options(options)
+        .spawn()
+    });
     let figment = rocket::Config::figment()
         .merge(("address", "127.0.0.1"))
         .merge(("port", port))
@@ -59,6 +98,7 @@ async fn main() {
         .merge(("cli_colors", false));
     let launched = rocket::custom(figment)
         .manage(config)
+        .manage(inbox)
         .mount("/", routes![webhook])
         .mount("/", enrich_rocket::post_only("/webhook"))
         .register("/", enrich_rocket::catchers())
@@ -87,4 +127,18 @@ fn config_from_env_or_flag() -> Result<WebhookConfig, ConfigError> {
         }
         result => result,
     }
+}
+
+/// The inbox URL: `--inbox URL` (or `--inbox=URL`), else `ENRICH_INBOX_URL`.
+fn inbox_url() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--inbox" {
+            return args.next();
+        }
+        if let Some(url) = arg.strip_prefix("--inbox=") {
+            return Some(url.to_owned());
+        }
+    }
+    std::env::var(enrich_inbox::INBOX_URL_ENV_VAR).ok()
 }

@@ -1,0 +1,372 @@
+//! The two database engines behind one set of operations.
+//!
+//! Every statement but the claim is the same text on both engines (`$N` placeholders read the
+//! same in SQLite and Postgres), so it lives once, in [`sql`]. `read!` runs a read on the
+//! engine's pool; `write!` runs a write on SQLite's group writer (one transaction and one sync
+//! for all the writes waiting) or on the Postgres pool (each its own commit; the server groups
+//! the WAL flushes of concurrent commits). What differs lives in each engine's module: the
+//! schema, how a migration takes its lock, and the claim.
+
+#[cfg(feature = "sqlite")]
+mod group_writer;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod rows;
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+use sqlx::Row;
+
+use crate::error::Error;
+use crate::record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("enrich-inbox needs at least one of its features `sqlite` and `postgres`");
+
+/// Settings the engines read when connecting.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectSettings {
+    pub max_connections: u32,
+    pub busy_timeout: std::time::Duration,
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    pub sqlite_synchronous_full: bool,
+}
+
+/// A delivery about to be stored.
+#[derive(Debug)]
+pub(crate) struct NewRecord {
+    pub key: String,
+    pub source: Source,
+    pub event_type: String,
+    pub enrichment_id: Option<String>,
+    pub external_id: Option<String>,
+    pub raw_body: bytes::Bytes,
+    pub signature_header: Option<String>,
+    pub signed_at_ms: Option<i64>,
+    pub verified: bool,
+    pub received_at_ms: i64,
+}
+
+/// The engine an inbox runs on.
+#[derive(Debug)]
+pub(crate) enum Backend {
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlite::SqliteBackend),
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PostgresBackend),
+}
+
+/// Runs the read `$body` with `$pool` bound to the engine's connection pool: the same statement
+/// text, type-checked once per engine.
+macro_rules! read {
+    ($backend:expr, $pool:ident => $body:expr) => {
+        match $backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(engine) => {
+                let $pool = &engine.pool;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(engine) => {
+                let $pool = &engine.pool;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs the write `$body` (which may use `?`) with `$executor` bound to SQLite's group writer
+/// connection, or to the Postgres pool. Its value once durable, as a `Result<_, Error>`.
+macro_rules! write {
+    ($backend:expr, $executor:ident => $body:expr) => {
+        match $backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(engine) => {
+                engine
+                    .writer
+                    .write(move |$executor| Box::pin(async move { Ok::<_, Error>($body) }))
+                    .await
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(engine) => {
+                let $executor = &engine.pool;
+                Ok::<_, Error>($body)
+            }
+        }
+    };
+}
+
+impl Backend {
+    /// Connects to `url` and applies the migrations.
+    pub async fn open(url: &str, settings: &ConnectSettings) -> Result<Self, Error> {
+        if url.starts_with("sqlite:") {
+            #[cfg(feature = "sqlite")]
+            return Ok(Self::Sqlite(
+                sqlite::SqliteBackend::open(url, settings).await?,
+            ));
+            #[cfg(not(feature = "sqlite"))]
+            return Err(Error::BackendNotCompiled { feature: "sqlite" });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            return Ok(Self::Postgres(
+                postgres::PostgresBackend::open(url, settings).await?,
+            ));
+            #[cfg(not(feature = "postgres"))]
+            return Err(Error::BackendNotCompiled {
+                feature: "postgres",
+            });
+        }
+        Err(Error::UnsupportedUrl)
+    }
+
+    /// Stores `record` unless its key is already there; durable when it returns.
+    pub async fn store(&self, record: NewRecord) -> Result<Stored, Error> {
+        /// `$query` with the record's values bound, in [`sql::INSERT`]'s order.
+        macro_rules! bind_record {
+            ($query:expr, $record:expr) => {
+                $query
+                    .bind($record.key)
+                    .bind($record.source.as_str())
+                    .bind($record.event_type)
+                    .bind($record.enrichment_id)
+                    .bind($record.external_id)
+                    .bind($record.raw_body.to_vec())
+                    .bind($record.signature_header)
+                    .bind($record.signed_at_ms)
+                    .bind($record.verified)
+                    .bind($record.received_at_ms)
+                    .bind($record.received_at_ms)
+            };
+        }
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => {
+                engine
+                    .writer
+                    .write(move |connection| {
+                        Box::pin(async move {
+                            let done = bind_record!(sqlx::query(sql::INSERT), record)
+                                .execute(connection)
+                                .await?;
+                            Ok(if done.rows_affected() == 1 {
+                                Stored::New(DeliveryId(done.last_insert_rowid()))
+                            } else {
+                                Stored::Duplicate
+                            })
+                        })
+                    })
+                    .await
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => {
+                // Its own commit: the server groups the WAL flushes of concurrent commits, and
+                // measured better than batching on one connection (statements run one by one).
+                let row = bind_record!(sqlx::query(sql::INSERT_RETURNING_ID), record)
+                    .fetch_optional(&engine.pool)
+                    .await?;
+                Ok(match row {
+                    Some(row) => Stored::New(DeliveryId(row.try_get(0)?)),
+                    None => Stored::Duplicate,
+                })
+            }
+        }
+    }
+
+    /// Claims up to `limit` due deliveries under a lease ending at `lease_until_ms`.
+    pub async fn claim(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        token: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredDelivery>, Error> {
+        let rows = match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => {
+                engine
+                    .writer
+                    .write(move |connection| {
+                        Box::pin(async move {
+                            sqlx::query(sql::CLAIM_SQLITE)
+                                .bind(now_ms)
+                                .bind(lease_until_ms)
+                                .bind(token)
+                                .bind(limit)
+                                .fetch_all(connection)
+                                .await?
+                                .iter()
+                                .map(rows::delivery)
+                                .collect::<Result<Vec<_>, _>>()
+                        })
+                    })
+                    .await?
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => sqlx::query(sql::CLAIM_POSTGRES)
+                .bind(now_ms)
+                .bind(lease_until_ms)
+                .bind(token)
+                .bind(limit)
+                .fetch_all(&engine.pool)
+                .await?
+                .iter()
+                .map(rows::delivery)
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(rows)
+    }
+
+    /// Marks a claimed delivery done, if the claim under `token` still holds it.
+    pub async fn complete(&self, id: DeliveryId, token: i64, now_ms: i64) -> Result<bool, Error> {
+        let done = write!(self, executor => sqlx::query(sql::COMPLETE)
+            .bind(id.0)
+            .bind(token)
+            .bind(now_ms)
+            .execute(executor)
+            .await?
+            .rows_affected())?;
+        Ok(done == 1)
+    }
+
+    /// Records a failed attempt: back to `pending` until `next_due_ms`, or `dead` when `None`.
+    pub async fn fail(
+        &self,
+        id: DeliveryId,
+        token: i64,
+        now_ms: i64,
+        next_due_ms: Option<i64>,
+        error: &str,
+    ) -> Result<bool, Error> {
+        let (state, due_ms, finished_ms) = match next_due_ms {
+            Some(due_ms) => (State::Pending, due_ms, None),
+            None => (State::Dead, now_ms, Some(now_ms)),
+        };
+        let error = error.to_owned();
+        let changed = write!(self, executor => sqlx::query(sql::FAIL)
+            .bind(id.0)
+            .bind(token)
+            .bind(state.as_str())
+            .bind(due_ms)
+            .bind(error)
+            .bind(finished_ms)
+            .execute(executor)
+            .await?
+            .rows_affected())?;
+        Ok(changed == 1)
+    }
+
+    /// Gives a claim back untouched (for work abandoned at shutdown): due now, attempt not counted.
+    pub async fn release(&self, id: DeliveryId, token: i64, now_ms: i64) -> Result<bool, Error> {
+        let released = write!(self, executor => sqlx::query(sql::RELEASE)
+            .bind(id.0)
+            .bind(token)
+            .bind(now_ms)
+            .execute(executor)
+            .await?
+            .rows_affected())?;
+        Ok(released == 1)
+    }
+
+    /// How many deliveries are in each state.
+    pub async fn counts(&self) -> Result<Counts, Error> {
+        let pairs: Vec<(String, i64)> =
+            read!(self, pool => sqlx::query_as(sql::COUNTS).fetch_all(pool).await?);
+        let mut counts = Counts::default();
+        for (state, count) in pairs {
+            let state = State::parse(&state).ok_or(Error::CorruptRow { column: "state" })?;
+            counts.add(state, u64::try_from(count).unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
+    /// The first `limit` deliveries in `state`, oldest first.
+    pub async fn list(&self, state: State, limit: i64) -> Result<Vec<StoredDelivery>, Error> {
+        read!(self, pool => sqlx::query(sql::LIST)
+            .bind(state.as_str())
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(rows::delivery)
+            .collect())
+    }
+
+    /// One delivery by id.
+    pub async fn get(&self, id: DeliveryId) -> Result<Option<StoredDelivery>, Error> {
+        read!(self, pool => sqlx::query(sql::GET)
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?
+            .as_ref()
+            .map(rows::delivery)
+            .transpose())
+    }
+
+    /// Puts a delivery in state `from` back to `pending`, due now, with its attempts reset.
+    pub async fn requeue(&self, id: DeliveryId, from: State, now_ms: i64) -> Result<bool, Error> {
+        let changed = write!(self, executor => sqlx::query(sql::REQUEUE)
+            .bind(id.0)
+            .bind(now_ms)
+            .bind(from.as_str())
+            .execute(executor)
+            .await?
+            .rows_affected())?;
+        Ok(changed == 1)
+    }
+
+    /// Puts every delivery in state `from` back to `pending`; returns how many.
+    pub async fn requeue_all(&self, from: State, now_ms: i64) -> Result<u64, Error> {
+        write!(self, executor => sqlx::query(sql::REQUEUE_ALL)
+            .bind(now_ms)
+            .bind(from.as_str())
+            .execute(executor)
+            .await?
+            .rows_affected())
+    }
+
+    /// Forgets finished rows up to `keys_before_ms`, then drops the bodies of processed rows up
+    /// to `bodies_before_ms`.
+    pub async fn purge(
+        &self,
+        bodies_before_ms: i64,
+        keys_before_ms: i64,
+    ) -> Result<PurgeReport, Error> {
+        let keys_forgotten = write!(self, executor => sqlx::query(sql::FORGET_KEYS)
+            .bind(keys_before_ms)
+            .execute(executor)
+            .await?
+            .rows_affected())?;
+        let bodies_dropped = write!(self, executor => sqlx::query(sql::DROP_BODIES)
+            .bind(bodies_before_ms)
+            .execute(executor)
+            .await?
+            .rows_affected())?;
+        Ok(PurgeReport {
+            bodies_dropped,
+            keys_forgotten,
+        })
+    }
+
+    /// Closes the pool (and the SQLite writer); later operations fail with [`Error::Closed`].
+    pub async fn close(&self) {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => engine.close().await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => engine.pool.close().await,
+        }
+    }
+
+    /// Which engine this is (`sqlite` or `postgres`).
+    pub fn engine(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Postgres: many replicas on one database; each store is its own durable commit.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::{ConnectSettings, sql};
+use crate::error::Error;
+use crate::record::to_millis;
+
+/// The advisory lock key that serializes migrations across processes ("enrich_inbox" in ASCII,
+/// truncated to 8 bytes).
+const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"enrichib");
+
+/// The schema: migrations in order, each a list of statements.
+const MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "CREATE TABLE enrich_inbox_deliveries (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'processing', 'done', 'dead', 'purged')),
+            event_type TEXT NOT NULL,
+            enrichment_id TEXT,
+            external_id TEXT,
+            raw_body BYTEA,
+            signature_header TEXT,
+            signed_at_ms BIGINT,
+            verified BOOLEAN NOT NULL,
+            received_at_ms BIGINT NOT NULL,
+            attempts BIGINT NOT NULL,
+            due_at_ms BIGINT NOT NULL,
+            lease_token BIGINT,
+            last_error TEXT,
+            finished_at_ms BIGINT
+            )",
+        "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
+            WHERE state IN ('pending', 'processing')",
+        "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
+            WHERE state IN ('done', 'purged')",
+        "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
+    ],
+)];
+
+/// The Postgres engine: one pool; each store is its own commit.
+#[derive(Debug)]
+pub struct PostgresBackend {
+    pub pool: PgPool,
+}
+
+impl PostgresBackend {
+    /// Connects to `url` and migrates the database.
+    pub async fn open(url: &str, settings: &ConnectSettings) -> Result<Self, Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.busy_timeout)
+            .connect(url)
+            .await?;
+        migrate(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+/// Applies the migrations this database lacks, under a transaction-scoped advisory lock so that
+/// replicas starting together migrate one after the other.
+async fn migrate(pool: &PgPool) -> Result<(), Error> {
+    let mut transaction = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *transaction)
+        .await?;
+    sqlx::query(sql::MIGRATIONS_TABLE)
+        .execute(&mut *transaction)
+        .await?;
+    let current: Option<i64> = sqlx::query_scalar(sql::CURRENT_VERSION)
+        .fetch_one(&mut *transaction)
+        .await?;
+    let current = current.unwrap_or(0);
+    let known = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if current > known {
+        return Err(Error::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    for &(version, statements) in MIGRATIONS {
+        if version <= current {
+            continue;
+        }
+        for statement in statements {
+            sqlx::query(statement).execute(&mut *transaction).await?;
+        }
+        sqlx::query(sql::RECORD_VERSION)
+            .bind(version)
+            .bind(to_millis(std::time::SystemTime::now()))
+            .execute(&mut *transaction)
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}

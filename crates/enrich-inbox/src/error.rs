@@ -1,0 +1,158 @@
+//! The inbox's errors: opening and operating it ([`Error`]) and storing a delivery
+//! ([`StoreError`], which a receiver answers with `503` and `Retry-After`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use enrich_webhook::Rejection;
+
+/// A failure of the database behind the inbox. Its message is the driver's; it never contains
+/// a delivery's body.
+#[derive(Clone)]
+pub struct DatabaseError(pub(crate) Arc<sqlx::Error>);
+
+impl fmt::Debug for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for DatabaseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Why the inbox could not be opened or an operation failed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL is neither `sqlite:…` nor `postgres://…` (or `postgresql://…`).
+    UnsupportedUrl,
+    /// The URL names a backend this build leaves out (enable the crate feature of that name).
+    BackendNotCompiled {
+        /// `sqlite` or `postgres`.
+        feature: &'static str,
+    },
+    /// The database holds a newer schema than this version of the crate knows.
+    SchemaTooNew {
+        /// The newest migration in the database.
+        found: i64,
+        /// The newest migration this crate knows.
+        known: i64,
+    },
+    /// The database failed.
+    Database(DatabaseError),
+    /// A stored row could not be read back (a value outside what the inbox writes).
+    CorruptRow {
+        /// The column that did not read.
+        column: &'static str,
+    },
+    /// The inbox was closed with [`Inbox::close`](crate::Inbox::close).
+    Closed,
+    /// The commit that held this write was cut short (the caller committing it was cancelled):
+    /// the write is not acknowledged, and may or may not be stored.
+    Interrupted,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnsupportedUrl => f.write_str(
+                "the inbox URL must start with `sqlite:` or `postgres://` (or `postgresql://`)",
+            ),
+            Self::BackendNotCompiled { feature } => write!(
+                f,
+                "this build of enrich-inbox has no {feature} backend: enable its `{feature}` feature"
+            ),
+            Self::SchemaTooNew { found, known } => write!(
+                f,
+                "the inbox database is at schema version {found}, newer than the {known} this \
+                 version of enrich-inbox knows"
+            ),
+            Self::Database(error) => write!(f, "inbox database error: {error}"),
+            Self::CorruptRow { column } => {
+                write!(f, "a stored delivery has an unreadable `{column}`")
+            }
+            Self::Closed => f.write_str("the inbox is closed"),
+            Self::Interrupted => f.write_str(
+                "the commit holding this write was interrupted; it may or may not be stored",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Database(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolClosed => Self::Closed,
+            error => Self::Database(DatabaseError(Arc::new(error))),
+        }
+    }
+}
+
+/// A delivery could not be stored. The receiver must not acknowledge it: answer it with
+/// [`Rejection::StorageUnavailable`] (`503` with `Retry-After`), which `From` gives:
+///
+/// ```no_run
+/// # async fn handler(inbox: enrich_inbox::Inbox, delivery: enrich_webhook::Delivery)
+/// #     -> Result<(), enrich_webhook::Rejection> {
+/// use enrich_webhook::Rejection;
+///
+/// inbox.store(&delivery).await.map_err(Rejection::from)?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct StoreError {
+    pub(crate) error: Error,
+    pub(crate) retry_after_secs: u32,
+}
+
+impl StoreError {
+    /// What failed.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The `Retry-After` the answer asks for, in seconds
+    /// ([`InboxOptions::retry_after`](crate::InboxOptions::retry_after)).
+    pub fn retry_after_secs(&self) -> u32 {
+        self.retry_after_secs
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the delivery could not be stored: {}", self.error)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<StoreError> for Rejection {
+    /// `storage_unavailable` (`503`) with the inbox's `Retry-After`.
+    fn from(error: StoreError) -> Self {
+        Rejection::StorageUnavailable {
+            retry_after_secs: error.retry_after_secs,
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The inbox: open, store, and operate.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use enrich_webhook::Delivery;
+use enrich_webhook::enrich_types::WebhookEvent;
+use enrich_webhook::signature::{self, SigningKeys, Tolerance};
+use tokio::sync::Notify;
+
+use crate::backend::{Backend, ConnectSettings, NewRecord};
+use crate::error::{Error, StoreError};
+use crate::options::{InboxOptions, SqliteDurability};
+use crate::record::{
+    Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery, duration_millis,
+    to_millis,
+};
+use crate::verify::Verification;
+
+/// A durable, deduplicating inbox of webhook deliveries. Cloning is cheap: clones share one
+/// connection pool (and, on SQLite, one group writer).
+///
+/// ```no_run
+/// # async fn run(delivery: enrich_webhook::Delivery) -> Result<(), Box<dyn std::error::Error>> {
+/// use enrich_inbox::{Inbox, Stored};
+///
+/// let inbox = Inbox::open("sqlite:inbox.db").await?;
+/// match inbox.store(&delivery).await? {
+///     Stored::New(id) => println!("stored as {id}"),
+///     Stored::Duplicate => println!("already stored"),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Inbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    options: InboxOptions,
+    stored: Notify,
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox")
+            .field("engine", &self.inner.backend.engine())
+            .field("options", &self.inner.options)
+            .finish()
+    }
+}
+
+/// How long processed deliveries are kept, for [`Inbox::purge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    bodies: Duration,
+    keys: Duration,
+}
+
+impl Retention {
+    /// Keep the body of a processed delivery for `bodies` after it was processed, and its
+    /// idempotency key (so that a late redelivery is still a duplicate) for `keys` (at least
+    /// `bodies`).
+    pub fn new(bodies: Duration, keys: Duration) -> Self {
+        Self {
+            bodies,
+            keys: keys.max(bodies),
+        }
+    }
+
+    /// How long bodies are kept.
+    pub fn bodies(&self) -> Duration {
+        self.bodies
+    }
+
+    /// How long keys are kept.
+    pub fn keys(&self) -> Duration {
+        self.keys
+    }
+}
+
+impl Inbox {
+    /// Opens the inbox at `url` with the default [`InboxOptions`]: `sqlite:PATH` (the file is
+    /// created if missing, in WAL mode) or `postgres://…`. Migrations are applied on open, safely
+    /// when several processes open the same database at once.
+    pub async fn open(url: &str) -> Result<Self, Error> {
+        Self::open_with(url, InboxOptions::default()).await
+    }
+
+    /// Opens the inbox at `url` with `options`.
+    pub async fn open_with(url: &str, options: InboxOptions) -> Result<Self, Error> {
+        let settings = ConnectSettings {
+            max_connections: options.max_connections,
+            busy_timeout: options.busy_timeout,
+            sqlite_synchronous_full: options.sqlite_durability == SqliteDurability::Full,
+        };
+        let backend = Backend::open(url, &settings).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                backend,
+                options,
+                stored: Notify::new(),
+            }),
+        })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn engine(&self) -> &'static str {
+        self.inner.backend.engine()
+    }
+
+    /// Stores a verified delivery: its raw body exactly as signed, signature header, signature
+    /// time, receive time, event type, ids and idempotency key. Returns only once the write is
+    /// durable: [`Stored::New`] the first time its key is seen, [`Stored::Duplicate`] after.
+    /// Answer `200` either way; on an error, answer the [`Rejection`](enrich_webhook::Rejection)
+    /// it converts into (`503`).
+    pub async fn store(&self, delivery: &Delivery) -> Result<Stored, StoreError> {
+        let event = delivery.event();
+        let raw_body = delivery.raw_body().clone();
+        let record = NewRecord {
+            key: (self.inner.options.key)(event, &raw_body),
+            source: Source::Webhook,
+            event_type: event.event_type().to_owned(),
+            enrichment_id: event.enrichment_id().map(str::to_owned),
+            external_id: event.external_id().map(str::to_owned),
+            signature_header: delivery.signature_header().map(str::to_owned),
+            signed_at_ms: delivery
+                .signed_at()
+                .map(|at| i64::try_from(at.unix_millis()).unwrap_or(i64::MAX)),
+            verified: delivery.is_verified(),
+            received_at_ms: to_millis(SystemTime::now()),
+            raw_body,
+        };
+        self.insert(record).await
+    }
+
+    /// Stores an event that did not come by webhook (fetched from the API by reconciliation):
+    /// `raw_event` is its JSON, `event` the same decoded. It gets the same idempotency key a
+    /// webhook of the same event gets, so whichever arrives second is a [`Stored::Duplicate`].
+    /// It carries no signature and is marked [`Source::Reconciled`].
+    pub async fn store_reconciled(
+        &self,
+        event: &WebhookEvent,
+        raw_event: Bytes,
+    ) -> Result<Stored, StoreError> {
+        let record = NewRecord {
+            key: (self.inner.options.key)(event, &raw_event),
+            source: Source::Reconciled,
+            event_type: event.event_type().to_owned(),
+            enrichment_id: event.enrichment_id().map(str::to_owned),
+            external_id: event.external_id().map(str::to_owned),
+            signature_header: None,
+            signed_at_ms: None,
+            verified: false,
+            received_at_ms: to_millis(SystemTime::now()),
+            raw_body: raw_event,
+        };
+        self.insert(record).await
+    }
+
+    async fn insert(&self, record: NewRecord) -> Result<Stored, StoreError> {
+        match self.inner.backend.store(record).await {
+            Ok(stored) => {
+                if stored.is_new() {
+                    self.inner.stored.notify_one();
+                }
+                Ok(stored)
+            }
+            Err(error) => {
+                tracing::error!(%error, "enrich-inbox: a delivery could not be stored");
+                Err(StoreError {
+                    error,
+                    retry_after_secs: self.inner.options.retry_after_secs,
+                })
+            }
+        }
+    }
+
+    /// How many deliveries are in each state.
+    pub async fn counts(&self) -> Result<Counts, Error> {
+        self.inner.backend.counts().await
+    }
+
+    /// One delivery by id, if the inbox still holds it.
+    pub async fn get(&self, id: DeliveryId) -> Result<Option<StoredDelivery>, Error> {
+        self.inner.backend.get(id).await
+    }
+
+    /// The first `limit` deliveries in `state`, oldest first.
+    pub async fn list(&self, state: State, limit: usize) -> Result<Vec<StoredDelivery>, Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.inner.backend.list(state, limit).await
+    }
+
+    /// The first `limit` dead letters (deliveries that failed every allowed attempt), oldest
+    /// first, each with its last error.
+    pub async fn dead_letters(&self, limit: usize) -> Result<Vec<StoredDelivery>, Error> {
+        self.list(State::Dead, limit).await
+    }
+
+    /// Puts a dead letter back in line with its attempts reset. `false` when `id` is not a dead
+    /// letter.
+    pub async fn retry_dead_letter(&self, id: DeliveryId) -> Result<bool, Error> {
+        self.requeue(id, State::Dead).await
+    }
+
+    /// Puts every dead letter back in line; returns how many.
+    pub async fn retry_all_dead_letters(&self) -> Result<u64, Error> {
+        let now = to_millis(SystemTime::now());
+        let requeued = self.inner.backend.requeue_all(State::Dead, now).await?;
+        if requeued > 0 {
+            self.inner.stored.notify_one();
+        }
+        Ok(requeued)
+    }
+
+    /// Processes a done delivery again (its handler runs once more). `false` when `id` is not a
+    /// done delivery (a purged one has no body left to replay).
+    pub async fn replay(&self, id: DeliveryId) -> Result<bool, Error> {
+        self.requeue(id, State::Done).await
+    }
+
+    async fn requeue(&self, id: DeliveryId, from: State) -> Result<bool, Error> {
+        let now = to_millis(SystemTime::now());
+        let requeued = self.inner.backend.requeue(id, from, now).await?;
+        if requeued {
+            self.inner.stored.notify_one();
+        }
+        Ok(requeued)
+    }
+
+    /// Purges processed deliveries: drops the body and signature of those processed longer than
+    /// `retention.bodies()` ago (their key stays, so a redelivery is still a duplicate), and
+    /// deletes those processed longer than `retention.keys()` ago (a redelivery after that is
+    /// stored anew). Pending, processing and dead deliveries are never purged.
+    pub async fn purge(&self, retention: Retention) -> Result<PurgeReport, Error> {
+        let now = SystemTime::now();
+        let before = |age: Duration| to_millis(now) - duration_millis(age).min(to_millis(now));
+        self.inner
+            .backend
+            .purge(before(retention.bodies), before(retention.keys))
+            .await
+    }
+
+    /// Verifies a stored delivery again against `keys`: its raw body and signature header, with
+    /// no freshness check (it was fresh when received). `None` when the inbox holds no delivery
+    /// `id`.
+    pub async fn verify(
+        &self,
+        id: DeliveryId,
+        keys: &SigningKeys,
+    ) -> Result<Option<Verification>, Error> {
+        let Some(delivery) = self.get(id).await? else {
+            return Ok(None);
+        };
+        let (Some(body), Some(header)) = (&delivery.raw_body, &delivery.signature_header) else {
+            return Ok(Some(if delivery.raw_body.is_none() {
+                Verification::BodyPurged
+            } else {
+                Verification::Unsigned
+            }));
+        };
+        Ok(Some(
+            match signature::verify(
+                keys,
+                header.as_bytes(),
+                body,
+                Tolerance::unchecked(),
+                SystemTime::now(),
+            ) {
+                Ok(signed_at) => Verification::Genuine { signed_at },
+                Err(error) => Verification::Invalid(error),
+            },
+        ))
+    }
+
+    /// Closes the inbox: waits for the stores already queued, then closes the connections.
+    /// Every later operation on it (or a clone) fails with [`Error::Closed`], and a store with
+    /// a [`StoreError`] (so a receiver answers `503`).
+    pub async fn close(&self) {
+        self.inner.backend.close().await;
+    }
+
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.inner.backend
+    }
+
+    /// Resolves when a delivery was stored or requeued since the last call (or now, if one was).
+    pub(crate) async fn stored(&self) {
+        self.inner.stored.notified().await;
+    }
+}

@@ -1,0 +1,98 @@
+//! A durable, deduplicating inbox for Surfe API v2 enrichment webhooks.
+//!
+//! The sender delivers at least once and retries whatever is not answered `200`. A correct
+//! receiver therefore **stores before it acknowledges**, deduplicates redeliveries, and processes
+//! later, with retries, surviving crashes. This crate does that, on SQLite (one file, the
+//! default) or Postgres (many replicas on one database):
+//!
+//! - [`Inbox::store`] writes the delivery — raw body exactly as signed, signature header and
+//!   time, receive time, event type, ids, idempotency key — and returns [`Stored::New`] or
+//!   [`Stored::Duplicate`] only once the write is durable. The key is unique in the database
+//!   (`INSERT … ON CONFLICT DO NOTHING`), so storage is exactly once under any concurrency. A
+//!   failure is a [`StoreError`], which converts into the `503` `storage_unavailable`
+//!   [`Rejection`](enrich_webhook::Rejection) with `Retry-After`.
+//! - A [`Worker`] claims due deliveries under a lease, runs your async handler with a [`Job`]
+//!   (the decoded event and the stored metadata), and marks them done; an error or a panic is
+//!   retried with exponential [`Backoff`] and jitter, and after the last attempt the delivery is
+//!   a dead letter. Processing is **at least once**: make the handler idempotent.
+//! - Operations: [`Inbox::counts`], [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
+//!   [`Inbox::replay`], [`Inbox::purge`] (bodies first, keys after a longer window) and
+//!   [`Inbox::verify`] (a stored delivery against the signing secrets again).
+//!
+//! ```no_run
+//! # async fn run(delivery: enrich_webhook::Delivery) -> Result<(), Box<dyn std::error::Error>> {
+//! use enrich_inbox::{Inbox, Job, Worker};
+//! use enrich_webhook::Rejection;
+//!
+//! let inbox = Inbox::open("sqlite:inbox.db").await?;
+//! let _worker = Worker::new(inbox.clone(), |job: Job| async move {
+//!     println!("processing {}", job.event().event_type());
+//!     Ok::<(), std::io::Error>(())
+//! })
+//! .spawn();
+//!
+//! // In the webhook handler, after the adapter verified the delivery:
+//! inbox.store(&delivery).await.map_err(Rejection::from)?; // then answer 200
+//! # Ok(()) }
+//! ```
+//!
+//! ## Durability
+//!
+//! | engine | process crash (even SIGKILL) | power loss / OS crash |
+//! |---|---|---|
+//! | SQLite, [`SqliteDurability::Full`] (default) | no acknowledged delivery lost | no acknowledged delivery lost |
+//! | SQLite, [`SqliteDurability::Normal`] | no acknowledged delivery lost | the last commits may be lost |
+//! | Postgres (`synchronous_commit = on`, the server default) | none lost | none lost (given the server's `fsync`) |
+//!
+//! On SQLite, concurrent stores share one transaction and one sync (group commit); no store
+//! returns before the commit holding its row. On Postgres each store is its own commit, and the
+//! server groups the WAL flushes of concurrent commits.
+
+#![warn(missing_docs)]
+
+mod backend;
+mod backoff;
+mod error;
+mod inbox;
+mod options;
+mod record;
+mod verify;
+mod worker;
+
+pub use backoff::Backoff;
+pub use error::{DatabaseError, Error, StoreError};
+pub use inbox::{Inbox, Retention};
+pub use options::{InboxOptions, KeyFn, SqliteDurability, default_key};
+pub use record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
+pub use verify::Verification;
+pub use worker::{
+    EnvVarError, HandlerError, Job, ShutdownReport, WORKER_ENV_VARS, Worker, WorkerHandle,
+    WorkerOptions,
+};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// The environment variable the example receivers read the inbox URL from (as `--inbox URL`).
+pub const INBOX_URL_ENV_VAR: &str = "ENRICH_INBOX_URL";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: T) {}
+
+    /// The futures a server awaits in its handlers and `main` are `Send`, for any lifetime of
+    /// their arguments (a `Send` bound that holds for one lifetime only fails in callers).
+    #[allow(dead_code, clippy::let_underscore_future)]
+    async fn futures_are_send(inbox: Inbox, delivery: enrich_webhook::Delivery) {
+        assert_send(async move {
+            let opened = Inbox::open("sqlite::memory:").await;
+            let _ = inbox.store(&delivery).await;
+            let _ = inbox.counts().await;
+            opened
+        });
+    }
+}

@@ -1,0 +1,125 @@
+//! How an inbox is opened: its idempotency key, its durability on SQLite, its pool.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use enrich_webhook::IdempotencyKey;
+use enrich_webhook::enrich_types::WebhookEvent;
+
+/// Computes the idempotency key of an event from its decoded form and its raw body.
+pub type KeyFn = dyn Fn(&WebhookEvent, &[u8]) -> String + Send + Sync;
+
+/// What a commit on SQLite waits for before a store returns (its `synchronous` setting in WAL
+/// mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SqliteDurability {
+    /// `synchronous = FULL` (the default): every commit syncs the WAL to disk before it returns,
+    /// so an acknowledged delivery survives a process crash **and** a power loss or OS crash.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: a commit returns once the WAL is written, without a sync. An
+    /// acknowledged delivery survives a process crash (even SIGKILL), but the last commits may be
+    /// lost on a power loss or OS crash.
+    Normal,
+}
+
+/// Options for [`Inbox::open_with`](crate::Inbox::open_with).
+///
+/// ```
+/// use std::time::Duration;
+/// use enrich_inbox::{InboxOptions, SqliteDurability};
+///
+/// let options = InboxOptions::default()
+///     .sqlite_durability(SqliteDurability::Full)
+///     .retry_after(Duration::from_secs(60))
+///     // One delivery per person, whichever enrichment it came from.
+///     .idempotency_key(|event, raw_body| match event.external_id() {
+///         Some(person) => format!("person/{person}"),
+///         None => enrich_inbox::default_key(event, raw_body),
+///     });
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+pub struct InboxOptions {
+    pub(crate) key: Arc<KeyFn>,
+    pub(crate) sqlite_durability: SqliteDurability,
+    pub(crate) max_connections: u32,
+    pub(crate) busy_timeout: Duration,
+    pub(crate) retry_after_secs: u32,
+}
+
+impl Default for InboxOptions {
+    /// The default key, `SqliteDurability::Full`, 8 connections, a 10 s wait for a lock or a
+    /// connection, and `Retry-After: 30` on a storage failure.
+    fn default() -> Self {
+        Self {
+            key: Arc::new(default_key),
+            sqlite_durability: SqliteDurability::Full,
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(10),
+            retry_after_secs: 30,
+        }
+    }
+}
+
+/// The default idempotency key: [`IdempotencyKey::of`] displayed — (event type, enrichment ID,
+/// external ID), else `sha256:` of the raw body — exactly
+/// [`Delivery::idempotency_key`](enrich_webhook::Delivery::idempotency_key).
+pub fn default_key(event: &WebhookEvent, raw_body: &[u8]) -> String {
+    IdempotencyKey::of(event, raw_body).to_string()
+}
+
+impl InboxOptions {
+    /// Uses `key` to compute each delivery's idempotency key (from the decoded event and the raw
+    /// body), instead of [`default_key`]. Deliveries with equal keys are one delivery.
+    pub fn idempotency_key<F>(mut self, key: F) -> Self
+    where
+        F: Fn(&WebhookEvent, &[u8]) -> String + Send + Sync + 'static,
+    {
+        self.key = Arc::new(key);
+        self
+    }
+
+    /// What a SQLite commit waits for ([`SqliteDurability::Full`] by default). Postgres follows
+    /// the server's `synchronous_commit`.
+    pub fn sqlite_durability(mut self, durability: SqliteDurability) -> Self {
+        self.sqlite_durability = durability;
+        self
+    }
+
+    /// The most database connections the inbox opens (8 by default; SQLite also keeps one more
+    /// for its group writer).
+    pub fn max_connections(mut self, connections: u32) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long an operation waits for SQLite's write lock or for a pooled connection (10 s by
+    /// default) before it fails.
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// The `Retry-After` a storage failure asks of the sender (30 s by default; whole seconds,
+    /// at least 1).
+    pub fn retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after_secs = u32::try_from(retry_after.as_secs())
+            .unwrap_or(u32::MAX)
+            .max(1);
+        self
+    }
+}
+
+impl fmt::Debug for InboxOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InboxOptions")
+            .field("sqlite_durability", &self.sqlite_durability)
+            .field("max_connections", &self.max_connections)
+            .field("busy_timeout", &self.busy_timeout)
+            .field("retry_after_secs", &self.retry_after_secs)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,390 @@
+//! The inbox's behaviour, the same suite on a SQLite file and on a Postgres database.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use enrich_inbox::{
+    Backoff, Error, Inbox, InboxOptions, Job, Retention, Source, State, Stored, Verification,
+    Worker, WorkerOptions,
+};
+use enrich_webhook::enrich_types::WebhookEvent;
+use enrich_webhook::{Rejection, SigningKeys};
+use support::{SECRET, delivery, eventually, person_body};
+
+/// Quick settings: idle polls every 20 ms, retries after 10–40 ms.
+fn quick() -> WorkerOptions {
+    WorkerOptions::default()
+        .poll_interval(Duration::from_millis(20))
+        .backoff(Backoff::exponential(
+            Duration::from_millis(10),
+            Duration::from_millis(40),
+        ))
+}
+
+async fn open(db: &support::TestDb) -> Inbox {
+    Inbox::open(&db.url).await.expect("open the inbox")
+}
+
+async fn state_of(inbox: &Inbox, id: enrich_inbox::DeliveryId) -> State {
+    inbox.get(id).await.expect("get").expect("stored").state
+}
+
+async fn wait_for_state(inbox: &Inbox, id: enrich_inbox::DeliveryId, state: State) {
+    eventually(&format!("delivery {id} to be {state}"), || async {
+        (state_of(inbox, id).await == state).then_some(())
+    })
+    .await;
+}
+
+fn new_id(stored: Stored) -> enrich_inbox::DeliveryId {
+    match stored {
+        Stored::New(id) => id,
+        Stored::Duplicate => panic!("expected a new delivery, got a duplicate"),
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_url_scheme_is_refused() {
+    let error = Inbox::open("mysql://localhost/inbox").await.unwrap_err();
+    assert!(matches!(error, Error::UnsupportedUrl), "{error:?}");
+}
+
+on_both_engines! {
+    async fn stores_the_delivery_as_signed_then_deduplicates_a_redelivery(db) {
+        let inbox = open(db).await;
+        let body = person_body("batch-1", "person-1");
+        let first = delivery(&body);
+        let id = new_id(inbox.store(&first).await.unwrap());
+        // The sender retries: the same body, signed again later.
+        let retry = delivery(&body);
+        assert_eq!(inbox.store(&retry).await.unwrap(), Stored::Duplicate);
+
+        let stored = inbox.get(id).await.unwrap().unwrap();
+        assert_eq!(stored.raw_body.as_deref(), Some(body.as_bytes()));
+        assert_eq!(stored.signature_header.as_deref(), first.signature_header());
+        assert_eq!(stored.signed_at, first.signed_at());
+        assert_eq!(stored.key, first.idempotency_key().to_string());
+        assert_eq!(stored.event_type, "person.enrichment.completed");
+        assert_eq!(stored.enrichment_id.as_deref(), Some("batch-1"));
+        assert_eq!(stored.external_id.as_deref(), Some("person-1"));
+        assert_eq!(stored.source, Source::Webhook);
+        assert_eq!(stored.state, State::Pending);
+        assert_eq!(stored.attempts, 0);
+        assert!(stored.verified);
+        let counts = inbox.counts().await.unwrap();
+        assert_eq!((counts.total(), counts.pending), (1, 1));
+
+        // Another person of the same batch is another delivery.
+        let other = delivery(&person_body("batch-1", "person-2"));
+        assert!(inbox.store(&other).await.unwrap().is_new());
+    }
+
+    async fn a_hundred_concurrent_stores_of_one_body_make_one_row_and_one_processing(db) {
+        let inbox = open(db).await;
+        let one = delivery(&person_body("batch-1", "person-1"));
+        let mut stores = tokio::task::JoinSet::new();
+        for _ in 0..100 {
+            let (inbox, one) = (inbox.clone(), one.clone());
+            stores.spawn(async move { inbox.store(&one).await.unwrap() });
+        }
+        let outcomes = stores.join_all().await;
+        assert_eq!(outcomes.iter().filter(|stored| stored.is_new()).count(), 1);
+        assert_eq!(inbox.counts().await.unwrap().total(), 1);
+
+        let processed = Arc::new(AtomicUsize::new(0));
+        let counter = processed.clone();
+        let worker = Worker::new(inbox.clone(), move |_job: Job| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok::<(), std::io::Error>(())
+            }
+        })
+        .options(quick().concurrency(8))
+        .spawn();
+        eventually("the delivery to be processed", || async {
+            (inbox.counts().await.unwrap().done == 1).then_some(())
+        })
+        .await;
+        assert_eq!(worker.shutdown(Duration::from_secs(10)).await.abandoned, 0);
+        assert_eq!(processed.load(Ordering::SeqCst), 1);
+    }
+
+    async fn a_hundred_concurrent_stores_of_distinct_bodies_are_all_new(db) {
+        let inbox = open(db).await;
+        let mut stores = tokio::task::JoinSet::new();
+        for n in 0..100 {
+            let inbox = inbox.clone();
+            let one = delivery(&person_body("batch-1", &format!("person-{n}")));
+            stores.spawn(async move { inbox.store(&one).await.unwrap() });
+        }
+        let outcomes = stores.join_all().await;
+        assert!(outcomes.iter().all(Stored::is_new));
+        assert_eq!(inbox.counts().await.unwrap().pending, 100);
+    }
+
+    async fn a_reconciled_event_and_its_webhook_are_one_delivery(db) {
+        let inbox = open(db).await;
+        let body = person_body("batch-7", "person-7");
+        let event: WebhookEvent = serde_json::from_str(&body).unwrap();
+        let id = new_id(
+            inbox
+                .store_reconciled(&event, Bytes::from(body.clone()))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(inbox.store(&delivery(&body)).await.unwrap(), Stored::Duplicate);
+        let stored = inbox.get(id).await.unwrap().unwrap();
+        assert_eq!(stored.source, Source::Reconciled);
+        assert_eq!((stored.verified, stored.signature_header, stored.signed_at), (false, None, None));
+        let keys = SigningKeys::new([SECRET]).unwrap();
+        assert_eq!(inbox.verify(id, &keys).await.unwrap(), Some(Verification::Unsigned));
+    }
+
+    async fn the_idempotency_key_is_configurable(db) {
+        let options = InboxOptions::default().idempotency_key(|event, raw_body| {
+            match event.external_id() {
+                Some(person) => format!("person/{person}"),
+                None => enrich_inbox::default_key(event, raw_body),
+            }
+        });
+        let inbox = Inbox::open_with(&db.url, options).await.unwrap();
+        let id = new_id(inbox.store(&delivery(&person_body("batch-1", "ada"))).await.unwrap());
+        // The same person from another enrichment is, under this key, the same delivery.
+        let again = delivery(&person_body("batch-2", "ada"));
+        assert_eq!(inbox.store(&again).await.unwrap(), Stored::Duplicate);
+        assert_eq!(inbox.get(id).await.unwrap().unwrap().key, "person/ada");
+    }
+
+    async fn failures_back_off_then_dead_letter_then_a_retried_dead_letter_is_processed(db) {
+        let inbox = open(db).await;
+        let id = new_id(inbox.store(&delivery(&person_body("b", "p"))).await.unwrap());
+        let failing = Arc::new(AtomicBool::new(true));
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let (flag, log) = (failing.clone(), calls.clone());
+        let worker = Worker::new(inbox.clone(), move |job: Job| {
+            log.lock().unwrap().push((job.attempt(), Instant::now()));
+            let fail = flag.load(Ordering::SeqCst);
+            async move {
+                if fail {
+                    Err("downstream unavailable")
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .options(
+            quick()
+                .max_attempts(3)
+                .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1))),
+        )
+        .spawn();
+
+        wait_for_state(&inbox, id, State::Dead).await;
+        let dead = inbox.dead_letters(10).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].id, id);
+        assert_eq!(dead[0].attempts, 3);
+        assert_eq!(dead[0].last_error.as_deref(), Some("downstream unavailable"));
+        {
+            let calls = calls.lock().unwrap();
+            let attempts: Vec<u32> = calls.iter().map(|(attempt, _)| *attempt).collect();
+            assert_eq!(attempts, [1, 2, 3]);
+            // Each wait is at least half its ceiling: 100 ms after attempt 1, 200 ms after 2.
+            assert!(calls[1].1 - calls[0].1 >= Duration::from_millis(50));
+            assert!(calls[2].1 - calls[1].1 >= Duration::from_millis(100));
+        }
+
+        failing.store(false, Ordering::SeqCst);
+        assert!(inbox.retry_dead_letter(id).await.unwrap());
+        wait_for_state(&inbox, id, State::Done).await;
+        assert!(!inbox.retry_dead_letter(id).await.unwrap(), "not a dead letter any more");
+        let done = inbox.get(id).await.unwrap().unwrap();
+        assert_eq!((done.attempts, done.last_error), (1, None));
+        assert_eq!(calls.lock().unwrap().len(), 4);
+        worker.shutdown(Duration::from_secs(10)).await;
+    }
+
+    async fn a_panicking_handler_is_a_failed_attempt(db) {
+        let inbox = open(db).await;
+        let id = new_id(inbox.store(&delivery(&person_body("b", "p"))).await.unwrap());
+        let worker = Worker::new(inbox.clone(), |job: Job| async move {
+            assert!(job.attempt() > 1, "the handler panics on its first attempt");
+            Ok::<(), std::io::Error>(())
+        })
+        .options(quick())
+        .spawn();
+        wait_for_state(&inbox, id, State::Done).await;
+        assert_eq!(inbox.get(id).await.unwrap().unwrap().attempts, 2);
+        worker.shutdown(Duration::from_secs(10)).await;
+    }
+
+    async fn a_delivery_whose_lease_expires_is_claimed_again_and_the_late_worker_cannot_touch_it(db) {
+        let inbox = open(db).await;
+        let id = new_id(inbox.store(&delivery(&person_body("b", "p"))).await.unwrap());
+        let started = Arc::new(tokio::sync::Notify::new());
+        let signal = started.clone();
+        // A worker that hangs on the delivery (as if its process froze), holding a short lease.
+        let stuck = Worker::new(inbox.clone(), move |_job: Job| {
+            let signal = signal.clone();
+            async move {
+                signal.notify_one();
+                std::future::pending::<Result<(), std::io::Error>>().await
+            }
+        })
+        .options(quick().concurrency(1).lease(Duration::from_millis(300)))
+        .spawn();
+        started.notified().await;
+
+        let processed = Arc::new(AtomicUsize::new(0));
+        let counter = processed.clone();
+        let rescuer = Worker::new(inbox.clone(), move |job: Job| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let attempt = job.attempt();
+            async move {
+                assert_eq!(attempt, 2);
+                Ok::<(), std::io::Error>(())
+            }
+        })
+        .options(quick())
+        .spawn();
+        wait_for_state(&inbox, id, State::Done).await;
+        assert_eq!(processed.load(Ordering::SeqCst), 1);
+
+        // The stuck worker gives its claim back on shutdown: its claim is stale, nothing changes.
+        assert_eq!(stuck.shutdown(Duration::ZERO).await.abandoned, 1);
+        assert_eq!(state_of(&inbox, id).await, State::Done);
+        rescuer.shutdown(Duration::from_secs(10)).await;
+    }
+
+    async fn shutdown_lets_in_flight_work_finish_and_gives_back_what_misses_the_deadline(db) {
+        let inbox = open(db).await;
+        let id = new_id(inbox.store(&delivery(&person_body("b", "slow"))).await.unwrap());
+        let started = Arc::new(tokio::sync::Notify::new());
+        let signal = started.clone();
+        let worker = Worker::new(inbox.clone(), move |_job: Job| {
+            let signal = signal.clone();
+            async move {
+                signal.notify_one();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Ok::<(), std::io::Error>(())
+            }
+        })
+        .options(quick())
+        .spawn();
+        started.notified().await;
+        assert_eq!(worker.shutdown(Duration::from_secs(30)).await.abandoned, 0);
+        assert_eq!(state_of(&inbox, id).await, State::Done);
+
+        let id = new_id(inbox.store(&delivery(&person_body("b", "hung"))).await.unwrap());
+        let signal = started.clone();
+        let worker = Worker::new(inbox.clone(), move |_job: Job| {
+            let signal = signal.clone();
+            async move {
+                signal.notify_one();
+                std::future::pending::<Result<(), std::io::Error>>().await
+            }
+        })
+        .options(quick())
+        .spawn();
+        started.notified().await;
+        assert_eq!(worker.shutdown(Duration::from_millis(50)).await.abandoned, 1);
+        let given_back = inbox.get(id).await.unwrap().unwrap();
+        assert_eq!((given_back.state, given_back.attempts), (State::Pending, 0));
+    }
+
+    async fn replay_processes_a_done_delivery_again(db) {
+        let inbox = open(db).await;
+        let id = new_id(inbox.store(&delivery(&person_body("b", "p"))).await.unwrap());
+        assert!(!inbox.replay(id).await.unwrap(), "a pending delivery is not replayed");
+        let processed = Arc::new(AtomicUsize::new(0));
+        let counter = processed.clone();
+        let worker = Worker::new(inbox.clone(), move |_job: Job| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<(), std::io::Error>(()) }
+        })
+        .options(quick())
+        .spawn();
+        wait_for_state(&inbox, id, State::Done).await;
+        assert!(inbox.replay(id).await.unwrap());
+        eventually("the replay", || async {
+            (processed.load(Ordering::SeqCst) == 2).then_some(())
+        })
+        .await;
+        wait_for_state(&inbox, id, State::Done).await;
+        worker.shutdown(Duration::from_secs(10)).await;
+    }
+
+    async fn purge_drops_bodies_first_and_forgets_keys_after_their_window(db) {
+        let inbox = open(db).await;
+        let body = person_body("b", "processed");
+        let id = new_id(inbox.store(&delivery(&body)).await.unwrap());
+        let worker = Worker::new(inbox.clone(), |_job: Job| async { Ok::<(), std::io::Error>(()) })
+            .options(quick())
+            .spawn();
+        wait_for_state(&inbox, id, State::Done).await;
+        worker.shutdown(Duration::from_secs(10)).await;
+        let pending = new_id(inbox.store(&delivery(&person_body("b", "waiting"))).await.unwrap());
+
+        let hour = Duration::from_secs(3600);
+        let report = inbox.purge(Retention::new(hour, hour)).await.unwrap();
+        assert_eq!((report.bodies_dropped, report.keys_forgotten), (0, 0));
+
+        let report = inbox.purge(Retention::new(Duration::ZERO, hour)).await.unwrap();
+        assert_eq!((report.bodies_dropped, report.keys_forgotten), (1, 0));
+        let purged = inbox.get(id).await.unwrap().unwrap();
+        assert_eq!(purged.state, State::Purged);
+        assert_eq!((purged.raw_body, purged.signature_header), (None, None));
+        // The key is kept: a late redelivery is still a duplicate.
+        assert_eq!(inbox.store(&delivery(&body)).await.unwrap(), Stored::Duplicate);
+        assert!(!inbox.replay(id).await.unwrap(), "nothing left to replay");
+        let keys = SigningKeys::new([SECRET]).unwrap();
+        assert_eq!(inbox.verify(id, &keys).await.unwrap(), Some(Verification::BodyPurged));
+
+        let report = inbox.purge(Retention::new(Duration::ZERO, Duration::ZERO)).await.unwrap();
+        assert_eq!((report.bodies_dropped, report.keys_forgotten), (0, 1));
+        assert_eq!(inbox.get(id).await.unwrap(), None);
+        assert!(inbox.store(&delivery(&body)).await.unwrap().is_new());
+        // Unprocessed deliveries are never purged.
+        assert_eq!(state_of(&inbox, pending).await, State::Pending);
+    }
+
+    async fn a_stored_delivery_verifies_again_against_the_secrets(db) {
+        let inbox = open(db).await;
+        let received = delivery(&person_body("b", "p"));
+        let id = new_id(inbox.store(&received).await.unwrap());
+        let right = SigningKeys::new(["whsec_new_secret", SECRET]).unwrap();
+        assert_eq!(
+            inbox.verify(id, &right).await.unwrap(),
+            Some(Verification::Genuine { signed_at: received.signed_at().unwrap() })
+        );
+        let wrong = SigningKeys::new(["whsec_another_secret"]).unwrap();
+        assert!(matches!(inbox.verify(id, &wrong).await.unwrap(), Some(Verification::Invalid(_))));
+        assert_eq!(inbox.verify(enrich_inbox::DeliveryId(id.0 + 1000), &right).await.unwrap(), None);
+    }
+
+    async fn a_closed_inbox_fails_stores_with_storage_unavailable(db) {
+        let inbox = open(db).await;
+        inbox.close().await;
+        let error = inbox.store(&delivery(&person_body("b", "p"))).await.unwrap_err();
+        assert!(matches!(error.error(), Error::Closed), "{error:?}");
+        let rejection = Rejection::from(error);
+        assert_eq!((rejection.status(), rejection.code()), (503, "storage_unavailable"));
+        assert_eq!(rejection.retry_after_secs(), Some(30));
+        assert!(matches!(inbox.counts().await, Err(Error::Closed)));
+    }
+
+    async fn reopening_keeps_everything(db) {
+        let inbox = open(db).await;
+        let body = person_body("b", "p");
+        new_id(inbox.store(&delivery(&body)).await.unwrap());
+        inbox.close().await;
+        let reopened = open(db).await;
+        assert_eq!(reopened.store(&delivery(&body)).await.unwrap(), Stored::Duplicate);
+        assert_eq!(reopened.counts().await.unwrap().pending, 1);
+    }
+}

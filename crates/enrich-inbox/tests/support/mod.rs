@@ -1,0 +1,232 @@
+//! What the inbox tests share: a throwaway database per test on each engine, real signed
+//! deliveries, and waiting for an outcome.
+
+#![allow(dead_code)]
+
+pub mod receiver;
+
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use enrich_webhook::testing::SignedRequest;
+use enrich_webhook::{Delivery, WebhookConfig};
+use sqlx::{Connection, PgConnection};
+
+/// The secret every test signs with.
+pub const SECRET: &str = "whsec_inbox_test_secret";
+
+/// The server the Postgres tests use (each creates and drops its own database there).
+pub const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Set to `1` to make a missing Postgres server a failure instead of a skip (CI sets it).
+pub const REQUIRE_POSTGRES: &str = "ENRICH_REQUIRE_POSTGRES";
+
+/// Overrides [`DEFAULT_POSTGRES`].
+pub const POSTGRES_URL: &str = "ENRICH_TEST_POSTGRES_URL";
+
+/// The body of a `person.enrichment.completed` event.
+pub fn person_body(enrichment_id: &str, external_id: &str) -> String {
+    format!(
+        r#"{{"eventType":"person.enrichment.completed","data":{{"enrichmentID":"{enrichment_id}","person":{{"externalID":"{external_id}","firstName":"Ada","lastName":"Lovelace"}}}}}}"#
+    )
+}
+
+/// A signed request as the API would send it.
+pub fn signed_request(body: &str) -> SignedRequest {
+    SignedRequest::builder(body).secret(SECRET).build()
+}
+
+/// A verified delivery of `body`, through the real receive pipeline.
+pub fn delivery(body: &str) -> Delivery {
+    let request = signed_request(body);
+    WebhookConfig::with_secret(SECRET)
+        .expect("a valid secret")
+        .receive(&request.headers(), Bytes::from(request.body.clone()))
+        .expect("a signed delivery is accepted")
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, failing after a minute (a bound for a
+/// hung test, not a speed assertion).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A database for one test, removed when dropped.
+pub struct TestDb {
+    /// The URL to open the inbox with.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Files(Vec<PathBuf>),
+    Database { admin_url: String, name: String },
+}
+
+static SEQUENCE: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(36)
+        .collect();
+    format!(
+        "enrich_inbox_{}_{}_{name}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl TestDb {
+    /// A fresh SQLite file in the temporary directory.
+    pub fn sqlite(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("{}.db", unique(name)));
+        let files = ["", "-wal", "-shm"]
+            .iter()
+            .map(|suffix| PathBuf::from(format!("{}{suffix}", path.display())))
+            .collect();
+        Self {
+            url: format!("sqlite:{}", path.display()),
+            cleanup: Cleanup::Files(files),
+        }
+    }
+
+    /// A fresh database on the test Postgres server; `None` (after saying so loudly) when no
+    /// server answers, unless `ENRICH_REQUIRE_POSTGRES=1`, which makes that a failure.
+    pub async fn postgres(test: &str) -> Option<Self> {
+        let admin_url = std::env::var(POSTGRES_URL).unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+        let mut admin = match PgConnection::connect(&admin_url).await {
+            Ok(admin) => admin,
+            Err(error) => {
+                let server = without_credentials(&admin_url);
+                if std::env::var(REQUIRE_POSTGRES).is_ok_and(|value| value == "1") {
+                    panic!("{REQUIRE_POSTGRES}=1 but Postgres is unreachable at {server}: {error}");
+                }
+                skipped(test, server, &error.to_string());
+                return None;
+            }
+        };
+        let name = unique(test);
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        let _ = admin.close().await;
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("the Postgres URL names a database");
+        Some(Self {
+            url: format!("{base}/{name}"),
+            cleanup: Cleanup::Database { admin_url, name },
+        })
+    }
+}
+
+/// The URL from its host on (no user name or password).
+fn without_credentials(url: &str) -> &str {
+    url.rsplit_once('@').map_or(url, |(_, host)| host)
+}
+
+/// Tells the person running the tests, past the test harness's output capture, that a Postgres
+/// test did not run and how to make it run.
+fn skipped(test: &str, url: &str, error: &str) {
+    let message = format!(
+        "\n!!! SKIPPED Postgres test `{test}`: no server at {url} ({error}).\n\
+         !!! Start one (trust auth for user `postgres`), or point {POSTGRES_URL} at one;\n\
+         !!! set {REQUIRE_POSTGRES}=1 to make this a failure (CI does).\n"
+    );
+    // Straight to the process's stderr: `eprintln!` would be captured and hidden.
+    let _ = std::io::stderr().write_all(message.as_bytes());
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Files(files) => {
+                for file in files {
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            Cleanup::Database { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // A runtime of its own: the test's runtime may be shutting down.
+                let _ = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a runtime");
+                    runtime.block_on(async {
+                        if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&mut admin)
+                            .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// Generates each test twice: `sqlite::name` on a fresh file and `postgres::name` on a fresh
+/// Postgres database. The body gets `$db: &TestDb`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($(async fn $name:ident($db:ident) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $db = &$crate::support::TestDb::sqlite(stringify!($name));
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) =
+                        $crate::support::TestDb::postgres(concat!("postgres::", stringify!($name))).await
+                    else {
+                        return;
+                    };
+                    let $db = &db;
+                    $body
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,197 @@
+//! Example receivers as real processes: built once per test binary with cargo, started with
+//! `--inbox`, fed signed deliveries over loopback, killed with SIGKILL.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use conformance::client::{self, RawRequest};
+
+use super::{SECRET, signed_request};
+
+/// Which example receiver to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Example {
+    /// `enrich-axum`'s `axum_receiver`.
+    Axum,
+    /// `enrich-poem`'s `poem_receiver`.
+    Poem,
+    /// `enrich-rocket`'s `rocket_receiver`.
+    Rocket,
+}
+
+impl Example {
+    fn package_and_name(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Axum => ("enrich-axum", "axum_receiver"),
+            Self::Poem => ("enrich-poem", "poem_receiver"),
+            Self::Rocket => ("enrich-rocket", "rocket_receiver"),
+        }
+    }
+}
+
+/// The example's executable, built with `$CARGO build` the first time it is asked for.
+pub fn binary(example: Example) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<Example, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    built
+        .entry(example)
+        .or_insert_with(|| build(example))
+        .clone()
+}
+
+fn build(example: Example) -> PathBuf {
+    let (package, name) = example.package_and_name();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args(["build", "-p", package, "--example", name])
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo build");
+    assert!(output.status.success(), "cargo build of {name} failed");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| message["target"]["name"] == name)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo build reported no executable for {name}"))
+}
+
+/// A running example receiver.
+pub struct Receiver {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    lines: Arc<Mutex<Vec<String>>>,
+    stdout_reader: Option<std::thread::JoinHandle<()>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Receiver {
+    /// Starts `example` on a free port with `--inbox inbox_url`, the test secret, and `env`,
+    /// and waits until it accepts connections.
+    pub async fn start(example: Example, inbox_url: &str, env: &[(&str, &str)]) -> Self {
+        let binary = binary(example);
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut child = Command::new(binary)
+            .args(["--inbox", inbox_url])
+            .env("SURFE_WEBHOOK_SECRET", SECRET)
+            .env("PORT", port.to_string())
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the receiver");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let collected = lines.clone();
+        let stdout_reader = std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = Vec::new();
+            // Only whole lines count: a line cut short by SIGKILL was never printed.
+            while reader
+                .read_until(b'\n', &mut line)
+                .is_ok_and(|read| read > 0)
+            {
+                if line.ends_with(b"\n") {
+                    let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+                    collected.lock().expect("lines").push(text);
+                }
+                line.clear();
+            }
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut pipe = child.stderr.take().expect("piped stderr");
+        let logged = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read @ 1..) = pipe.read(&mut buffer) {
+                logged
+                    .lock()
+                    .expect("stderr")
+                    .extend_from_slice(&buffer[..read]);
+            }
+        });
+        let mut receiver = Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            lines,
+            stdout_reader: Some(stdout_reader),
+            stderr,
+        };
+        receiver.wait_until_listening().await;
+        receiver
+    }
+
+    async fn wait_until_listening(&mut self) {
+        for _ in 0..3000 {
+            if let Some(status) = self.child.try_wait().expect("poll the receiver") {
+                panic!("the receiver exited with {status}:\n{}", self.stderr());
+            }
+            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the receiver never listened:\n{}", self.stderr());
+    }
+
+    /// Sends `body`, signed, to `/webhook`; the answer's status, or the I/O error (a refused
+    /// connection once the process is gone).
+    pub async fn deliver(&self, body: &str) -> std::io::Result<u16> {
+        deliver_to(self.addr, body).await
+    }
+
+    /// Every whole line the process printed on stdout so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("lines").clone()
+    }
+
+    /// What the process logged on stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().expect("stderr")).into_owned()
+    }
+
+    /// Kills the process with SIGKILL, reaps it, and reads what it printed to the end.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.stdout_reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Sends `body`, signed, to `/webhook` at `addr`; the answer's status.
+pub async fn deliver_to(addr: SocketAddr, body: &str) -> std::io::Result<u16> {
+    let signed = signed_request(body);
+    let mut request = RawRequest::post("/webhook");
+    for (name, value) in &signed.header_pairs {
+        if name != "content-length" {
+            request = request.header(name, value.as_bytes());
+        }
+    }
+    let response = client::send(addr, &request.body(signed.body)).await?;
+    Ok(response.status)
+}
