@@ -380,7 +380,7 @@ pub fn padded_to(body: &str, length: usize) -> Vec<u8> {
 
 /// Every case. Signatures are made now, with the real clock the servers use too.
 pub fn cases() -> Vec<Case> {
-    use Route::{Company, Event, Person, Webhook};
+    use Route::{Company, Event, Person, Stored, Webhook};
 
     let person = || Expect::handled(Webhook, PERSON).external_id("crm-42");
     let t = now();
@@ -1000,6 +1000,20 @@ pub fn cases() -> Vec<Case> {
             "`PersonEvent` rejects exactly as `WebhookDelivery` does.",
             to(Person, r#"{"eventType":"person.enrichment.completed","data":{"person":[]}}"#).one(),
             Expect::invalid_payload("/data/person"),
+        ),
+        case(
+            "storage_failure_is_503_with_retry_after",
+            "A genuine delivery the inbox cannot store (its database is closed) is answered 503 \
+             storage_unavailable with Retry-After, so the sender retries it.",
+            to(Stored, PERSON_BODY).one(),
+            Expect::rejected(503, "storage_unavailable"),
+        ),
+        case(
+            "storage_failure_after_refusal_checks",
+            "The inbox is reached only by genuine deliveries: an unsigned one at the storing route \
+             is refused as usual.",
+            to(Stored, PERSON_BODY).unsigned().one(),
+            Expect::rejected(401, "missing_signature"),
         ),
         case(
             "company_event_at_company",

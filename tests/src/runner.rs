@@ -158,6 +158,7 @@ pub fn check_case(adapters: &[AdapterEntry], case: &Case, answers: &[Answers]) -
 pub struct Wire {
     status: u16,
     content_type: Option<String>,
+    retry_after: Option<String>,
     body: Vec<u8>,
 }
 
@@ -166,6 +167,7 @@ impl Wire {
         Self {
             status: response.status,
             content_type: response.content_type().map(str::to_owned),
+            retry_after: response.header("retry-after").map(str::to_owned),
             body: redact_clock(&response.body),
         }
     }
@@ -175,9 +177,10 @@ impl std::fmt::Debug for Wire {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} {:?} {}",
+            "{} {:?} retry-after={:?} {}",
             self.status,
             self.content_type.as_deref().unwrap_or("<no content-type>"),
+            self.retry_after,
             String::from_utf8_lossy(&self.body)
         )
     }
@@ -228,6 +231,9 @@ fn render_snapshot(responses: &[Wire]) -> String {
             "content-type: {}",
             response.content_type.as_deref().unwrap_or("<none>")
         );
+        if let Some(retry_after) = &response.retry_after {
+            let _ = writeln!(text, "retry-after: {retry_after}");
+        }
         let body = match serde_json::from_slice::<Value>(&response.body) {
             Ok(json) => serde_json::to_string_pretty(&json).unwrap_or_default(),
             Err(_) => format!("{:?}", String::from_utf8_lossy(&response.body)),
@@ -342,6 +348,13 @@ fn check_expect(response: &Response, expect: &Expect) -> Result<(), String> {
             want(
                 content_types == 1,
                 format!("expected one Content-Type header, got {content_types}"),
+            )?;
+            let retry_after = response.header("retry-after");
+            want(
+                (*status == 503) == retry_after.is_some_and(|value| value.parse::<u32>().is_ok()),
+                format!(
+                    "a 503, and only a 503, carries Retry-After in seconds: got {retry_after:?}"
+                ),
             )?;
             if let Some(pointer) = pointer {
                 want(

@@ -22,11 +22,20 @@ pub enum Route {
     Person,
     /// `POST /company`: takes `CompanyEvent`.
     Company,
+    /// `POST /stored`: takes `WebhookDelivery` and stores it in an inbox whose database is
+    /// closed, so every genuine delivery meets a storage failure (`503`).
+    Stored,
 }
 
 impl Route {
     /// Every route, in the order the servers mount them.
-    pub const ALL: [Route; 4] = [Route::Webhook, Route::Event, Route::Person, Route::Company];
+    pub const ALL: [Route; 5] = [
+        Route::Webhook,
+        Route::Event,
+        Route::Person,
+        Route::Company,
+        Route::Stored,
+    ];
 
     /// The request path.
     pub const fn path(self) -> &'static str {
@@ -35,6 +44,7 @@ impl Route {
             Route::Event => "/event",
             Route::Person => "/person",
             Route::Company => "/company",
+            Route::Stored => "/stored",
         }
     }
 
@@ -45,6 +55,7 @@ impl Route {
             Route::Event => "event",
             Route::Person => "person",
             Route::Company => "company",
+            Route::Stored => "stored",
         }
     }
 }
@@ -109,4 +120,24 @@ pub fn handler_view(seen: Seen<'_>) -> Vec<u8> {
 fn to_value(event: &WebhookEvent) -> Value {
     serde_json::to_value(event)
         .unwrap_or_else(|error| json!({ "serializeError": error.to_string() }))
+}
+
+/// A real inbox whose database is closed: storing in it fails as a database outage does, for
+/// the `/stored` route. (A delivery that was stored would be answered with the handler's view.)
+pub async fn closed_inbox() -> std::io::Result<enrich_inbox::Inbox> {
+    let inbox = enrich_inbox::Inbox::open("sqlite::memory:")
+        .await
+        .map_err(std::io::Error::other)?;
+    inbox.close().await;
+    Ok(inbox)
+}
+
+/// What the `/stored` handler answers: the view of a delivery it stored, or the pipeline's
+/// `storage_unavailable` rejection when the inbox failed.
+pub async fn store_then_view(
+    inbox: &enrich_inbox::Inbox,
+    delivery: &Delivery,
+) -> Result<Vec<u8>, enrich_webhook::Rejection> {
+    inbox.store(delivery).await?;
+    Ok(handler_view(Seen::Delivery(delivery)))
 }

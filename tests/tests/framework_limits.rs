@@ -65,7 +65,8 @@ async fn rocket_limit_key_stricter_than_the_pipeline() {
 async fn axum_default_body_limit_stricter_than_the_pipeline() {
     use axum::extract::DefaultBodyLimit;
 
-    let app = axum_adapter::router(Setup::Standard.config())
+    let inbox = conformance::view::closed_inbox().await.unwrap();
+    let app = axum_adapter::router(Setup::Standard.config(), inbox)
         .layer(DefaultBodyLimit::max(FRAMEWORK_LIMIT));
     framework_limit_governs(axum_adapter::serve(app).await.unwrap()).await;
 }

@@ -2,16 +2,19 @@
 
 use std::io;
 
-use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use enrich_axum::{CompanyEvent, Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery};
+use axum::{Extension, Router};
+use enrich_axum::{
+    CompanyEvent, Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection,
+};
+use enrich_inbox::Inbox;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::server::{Adapter, RunningServer};
-use crate::view::{Route, Seen, VIEW_CONTENT_TYPE, handler_view};
+use crate::view::{Route, Seen, VIEW_CONTENT_TYPE, closed_inbox, handler_view, store_then_view};
 
 /// `enrich-axum` under test.
 #[derive(Debug)]
@@ -21,17 +24,19 @@ impl Adapter for AxumAdapter {
     const NAME: &'static str = "axum";
 
     async fn start(config: WebhookConfig) -> io::Result<RunningServer> {
-        serve(router(config)).await
+        serve(router(config, closed_inbox().await?)).await
     }
 }
 
-/// The suite's routes with `config` as the router state.
-pub fn router(config: WebhookConfig) -> Router {
+/// The suite's routes with `config` as the router state and `inbox` behind `/stored`.
+pub fn router(config: WebhookConfig, inbox: Inbox) -> Router {
     Router::new()
         .route(Route::Webhook.path(), post(webhook))
         .route(Route::Event.path(), post(event))
         .route(Route::Person.path(), post(person))
         .route(Route::Company.path(), post(company))
+        .route(Route::Stored.path(), post(stored))
+        .layer(Extension(inbox))
         .with_state(config)
 }
 
@@ -68,6 +73,14 @@ async fn person(Webhook(person): PersonEvent) -> Response {
 
 async fn company(Webhook(company): CompanyEvent) -> Response {
     view(Seen::Company(&company))
+}
+
+async fn stored(
+    Extension(inbox): Extension<Inbox>,
+    Webhook(delivery): WebhookDelivery,
+) -> Result<Response, WebhookRejection> {
+    let view = store_then_view(&inbox, &delivery).await?;
+    Ok(([(CONTENT_TYPE, VIEW_CONTENT_TYPE)], view).into_response())
 }
 
 fn view(seen: Seen<'_>) -> Response {

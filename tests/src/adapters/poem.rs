@@ -2,15 +2,19 @@
 
 use std::io;
 
-use enrich_poem::{CompanyEvent, Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery};
+use enrich_inbox::Inbox;
+use enrich_poem::{
+    CompanyEvent, Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection,
+};
 use poem::error::MethodNotAllowedError;
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::Data;
 use poem::{EndpointExt, Response, Route as Routes, Server, handler, post};
 use tokio::sync::oneshot;
 
 use crate::server::{Adapter, RunningServer};
-use crate::view::{Route, Seen, VIEW_CONTENT_TYPE, handler_view};
+use crate::view::{Route, Seen, VIEW_CONTENT_TYPE, closed_inbox, handler_view, store_then_view};
 
 /// `enrich-poem` under test.
 #[derive(Debug)]
@@ -25,7 +29,9 @@ impl Adapter for PoemAdapter {
             .at(Route::Event.path(), post(event))
             .at(Route::Person.path(), post(person))
             .at(Route::Company.path(), post(company))
+            .at(Route::Stored.path(), post(stored))
             .data(config)
+            .data(closed_inbox().await?)
             // As the example receiver does: other methods get `405` with `Allow: POST`.
             .catch_error(|_: MethodNotAllowedError| async {
                 Response::builder()
@@ -70,6 +76,19 @@ fn event(Webhook(event): Event) -> Response {
 #[handler]
 fn person(Webhook(person): PersonEvent) -> Response {
     view(Seen::Person(&person))
+}
+
+#[handler]
+async fn stored(
+    Data(inbox): Data<&Inbox>,
+    Webhook(delivery): WebhookDelivery,
+) -> poem::Result<Response> {
+    let view = store_then_view(inbox, &delivery)
+        .await
+        .map_err(WebhookRejection::from)?;
+    Ok(Response::builder()
+        .content_type(VIEW_CONTENT_TYPE)
+        .body(view))
 }
 
 #[handler]

@@ -7,16 +7,19 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use enrich_rocket::{CompanyEvent, Event, PersonEvent, WebhookConfig, WebhookDelivery};
+use enrich_inbox::Inbox;
+use enrich_rocket::{
+    CompanyEvent, Event, PersonEvent, WebhookConfig, WebhookDelivery, WebhookRejection,
+};
 use rocket::config::{LogLevel, Shutdown};
 use rocket::data::Limits;
 use rocket::fairing::AdHoc;
 use rocket::http::ContentType;
-use rocket::{Build, Config, Rocket, post, routes};
+use rocket::{Build, Config, Rocket, State, post, routes};
 use tokio::sync::oneshot;
 
 use crate::server::{Adapter, RunningServer};
-use crate::view::{Seen, VIEW_CONTENT_TYPE, handler_view};
+use crate::view::{Seen, VIEW_CONTENT_TYPE, closed_inbox, handler_view, store_then_view};
 
 /// `enrich-rocket` under test.
 #[derive(Debug)]
@@ -26,7 +29,10 @@ impl Adapter for RocketAdapter {
     const NAME: &'static str = "rocket";
 
     async fn start(config: WebhookConfig) -> io::Result<RunningServer> {
-        launch(rocket_with(config, Limits::default())).await
+        let rocket = rocket_with(config, Limits::default())
+            .mount("/", routes![stored])
+            .manage(closed_inbox().await?);
+        launch(rocket).await
     }
 }
 
@@ -99,4 +105,15 @@ fn company(company: CompanyEvent) -> (ContentType, Vec<u8>) {
 fn view(seen: Seen<'_>) -> (ContentType, Vec<u8>) {
     let content_type = ContentType::parse_flexible(VIEW_CONTENT_TYPE).unwrap_or(ContentType::JSON);
     (content_type, handler_view(seen))
+}
+
+/// `/stored`: mounted, with its inbox managed, by [`RocketAdapter::start`].
+#[post("/stored", data = "<delivery>")]
+async fn stored(
+    inbox: &State<Inbox>,
+    delivery: WebhookDelivery,
+) -> Result<(ContentType, Vec<u8>), WebhookRejection> {
+    let view = store_then_view(inbox, &delivery).await?;
+    let content_type = ContentType::parse_flexible(VIEW_CONTENT_TYPE).unwrap_or(ContentType::JSON);
+    Ok((content_type, view))
 }
