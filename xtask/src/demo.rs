@@ -3,8 +3,9 @@
 //! Builds the `axum_receiver`, `rocket_receiver` and `poem_receiver` examples, starts each on a
 //! free loopback port with a fresh secret, sends each the same deliveries (signed with the
 //! `test-util` signer), and prints a table of what each answered and printed. Exits non-zero if
-//! any answer differs from the documented one. The receivers are stopped on every path: normal
-//! exit, failure, and Ctrl-C.
+//! any answer differs from the documented one. Then shows the durable inbox on an SQLite file
+//! (see [`crate::demo_inbox`]). The receivers are stopped on every path: normal exit, failure,
+//! and Ctrl-C.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -92,7 +93,9 @@ fn demo() -> Result<bool, String> {
         results.push((framework, observed));
     }
     children.stop_all();
-    Ok(report(&cases, &results))
+    let answers_ok = report(&cases, &results);
+    let inbox_ok = crate::demo_inbox::run(&children, &secret)?;
+    Ok(answers_ok && inbox_ok)
 }
 
 pub(crate) fn build_examples() -> Result<(), String> {
@@ -322,7 +325,10 @@ fn send(receiver: &Running, case: &Case) -> Observed {
 ///
 /// The headers go first: a receiver that refuses on `Content-Length` answers before the body is
 /// sent, and may close the connection without reading it.
-fn http_post(address: SocketAddr, request: &SignedRequest) -> Result<(u16, Vec<u8>), String> {
+pub(crate) fn http_post(
+    address: SocketAddr,
+    request: &SignedRequest,
+) -> Result<(u16, Vec<u8>), String> {
     let mut stream = TcpStream::connect_timeout(&address, IO_TIMEOUT)
         .map_err(|error| format!("connect: {error}"))?;
     stream

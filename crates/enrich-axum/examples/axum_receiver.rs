@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // Prints each stored delivery once it is processed; runs as long as `main`.
     let _worker = match &inbox {
-        Some(inbox) => Some(
+        Some(inbox) if runs_worker() => Some(
             Worker::new(
                 inbox.clone(),
                 |job: Job| async move { print_event(job.event()) },
@@ -93,7 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .options(WorkerOptions::from_env()?)
             .spawn(),
         ),
-        None => None,
+        _ => None,
     };
     let app = Router::new()
         .route("/webhook", post(webhook))
@@ -201,4 +201,10 @@ fn inbox_url() -> Option<String> {
         }
     }
     std::env::var(enrich_inbox::INBOX_URL_ENV_VAR).ok()
+}
+
+/// Whether this process also processes the inbox: yes unless `ENRICH_INBOX_WORKER=off`, which
+/// makes a receiver that only stores (another process, or a later start, processes).
+fn runs_worker() -> bool {
+    !std::env::var("ENRICH_INBOX_WORKER").is_ok_and(|value| value == "off")
 }

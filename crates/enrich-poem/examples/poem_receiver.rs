@@ -81,7 +81,7 @@ async fn main() -> std::io::Result<()> {
     };
     // Prints each stored delivery once it is processed; runs as long as `main`.
     let _worker = match &inbox {
-        Some(inbox) => Some(
+        Some(inbox) if runs_worker() => Some(
             Worker::new(
                 inbox.clone(),
                 |job: Job| async move { print_event(job.event()) },
@@ -89,7 +89,7 @@ async fn main() -> std::io::Result<()> {
             .options(WorkerOptions::from_env().map_err(std::io::Error::other)?)
             .spawn(),
         ),
-        None => None,
+        _ => None,
     };
     let limits = ServerLimits::from_env()?;
     let app = Route::new()
@@ -267,4 +267,10 @@ fn inbox_url() -> Option<String> {
         }
     }
     std::env::var(enrich_inbox::INBOX_URL_ENV_VAR).ok()
+}
+
+/// Whether this process also processes the inbox: yes unless `ENRICH_INBOX_WORKER=off`, which
+/// makes a receiver that only stores (another process, or a later start, processes).
+fn runs_worker() -> bool {
+    !std::env::var("ENRICH_INBOX_WORKER").is_ok_and(|value| value == "off")
 }

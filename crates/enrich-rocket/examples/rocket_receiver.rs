@@ -82,7 +82,7 @@ async fn main() {
         None => None,
     };
     // Prints each stored delivery once it is processed; runs as long as `main`.
-    let _worker = inbox.as_ref().map(|inbox| {
+    let _worker = inbox.as_ref().filter(|_| runs_worker()).map(|inbox| {
         let options = WorkerOptions::from_env().unwrap_or_else(|error| exit(&error.to_string()));
         Worker::new(
             inbox.clone(),
@@ -141,4 +141,10 @@ fn inbox_url() -> Option<String> {
         }
     }
     std::env::var(enrich_inbox::INBOX_URL_ENV_VAR).ok()
+}
+
+/// Whether this process also processes the inbox: yes unless `ENRICH_INBOX_WORKER=off`, which
+/// makes a receiver that only stores (another process, or a later start, processes).
+fn runs_worker() -> bool {
+    !std::env::var("ENRICH_INBOX_WORKER").is_ok_and(|value| value == "off")
 }
