@@ -3,7 +3,8 @@
 //! - `benches/pipeline.rs` (criterion, `cargo bench -p enrich-benches`): the pipeline's stages
 //!   against plain `serde_json` and plain HMAC-SHA256 on the same bodies.
 //! - `bench-server-{axum,rocket,poem}`: one server per framework with the four routes of
-//!   [`server::ROUTES`], started and stopped by `bench-load`.
+//!   [`server::ROUTES`] (route (e) is the hand-written receiver of [`hand`]), started and
+//!   stopped by `bench-load`.
 //! - `bench-load`: a keep-alive HTTP/1.1 load driver, in its own process, that measures every
 //!   route of every framework alternately over several rounds, and the server's peak RSS.
 //! - `bench-size`: decoding a 10,000-person batch answer, and bodies at and over the limit, with
@@ -13,6 +14,7 @@
 //! during `cargo test`.
 
 pub mod client;
+pub mod hand;
 pub mod payload;
 pub mod server;
 

@@ -606,7 +606,7 @@ impl Report {
         let settings = &self.load["settings"];
         let _ = writeln!(
             out,
-            "## 2. HTTP load: each adapter against its framework's own `Json<T>`\n\n\
+            "## 2. HTTP load: each adapter against its framework's own `Json<T>` and hand-written code\n\n\
              One server binary per framework (`bench-server-{{axum,rocket,poem}}`), {workers} runtime \
              worker thread(s); the load driver (`bench-load`, raw keep-alive HTTP/1.1 over Tokio \
              TCP, one thread) runs in its own process. Every request is the same {body}-byte \
@@ -622,8 +622,15 @@ impl Report {
              Routes: (a) read the body, answer 200; (b) the framework's own JSON extractor into \
              `WebhookEvent` (`axum::Json`, `rocket::serde::json::Json`, `poem::web::Json`); \
              (c) our `Event` extractor, verification off; (d) our `Event` extractor, \
-             verification on. Rocket keeps one `WebhookConfig` per server (managed state), so \
-             its (c) and (d) servers are started with different configurations.\n",
+             verification on; (e) the same work written by hand as an application would \
+             (`benches/src/hand.rs`: the framework's raw body, the `x-surfe-signature` check with \
+             `hmac` + `sha2` `verify_slice` under the same tolerance, \
+             `serde_json::from_slice::<WebhookEvent>`, 200), using no crate of this workspace but \
+             `enrich-types`. Rocket keeps one `WebhookConfig` per server (managed state), so \
+             its (c) and (d) servers are started with different configurations. No server \
+             installs a `tracing` subscriber, except in the runs marked \"+ `fmt`\": routes (c), \
+             (d) and (e) once more, in a server that installs `tracing_subscriber::fmt` at \
+             INFO (what the quick starts do).\n",
             workers = settings["server_workers"],
             body = settings["body_bytes"],
             warmup = settings["warmup"],
@@ -640,11 +647,20 @@ impl Report {
             .cloned()
             .unwrap_or_default();
         for (framework, data) in &summary {
-            for key in ["a", "b", "c", "d"] {
-                let route = &data["routes"][key];
+            let rows = ["a", "b", "c", "d", "e"]
+                .map(|key| (key, "", &data["routes"][key]))
+                .into_iter()
+                .chain(
+                    ["c", "d", "e"]
+                        .map(|key| (key, " + `fmt`", &data["routes_with_subscriber"][key])),
+                );
+            for (key, subscriber, route) in rows {
+                if route.is_null() {
+                    continue;
+                }
                 let _ = writeln!(
                     out,
-                    "| {framework} | ({key}) `{}` {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} MiB |",
+                    "| {framework} | ({key}){subscriber} `{}` {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} MiB |",
                     route["path"].as_str().unwrap_or("?"),
                     route["what"].as_str().unwrap_or(""),
                     number(&route["rps"]),
@@ -693,7 +709,48 @@ impl Report {
                 ));
             }
         }
+        self.render_against_hand(&summary, out, misses);
         let _ = writeln!(out);
+    }
+
+    /// Ours against the hand-written route (e), without and with a `fmt` subscriber.
+    fn render_against_hand(
+        &self,
+        summary: &serde_json::Map<String, Value>,
+        out: &mut String,
+        misses: &mut Vec<String>,
+    ) {
+        let _ = writeln!(
+            out,
+            "\nAgainst the hand-written receiver (e). The subscriber columns compare servers that \
+             both install `tracing_subscriber::fmt` at INFO; \"with ÷ without\" is the same route \
+             in a server with the subscriber against one without, within a round: what \
+             installing it costs (our `webhook_delivery` span is at DEBUG, so at INFO it is \
+             disabled).\n\n\
+             | framework | (c)/(e) req/s | (d)/(e) req/s, target ≥ 0.97 | + `fmt`: (c)/(e) | + `fmt`: (d)/(e) | (d) with ÷ without `fmt` | (e) with ÷ without `fmt` |\n\
+             |---|---:|---:|---:|---:|---:|---:|"
+        );
+        for (framework, data) in summary {
+            let (bare, fmt) = (&data["ratios"], &data["ratios_with_subscriber"]);
+            let d_e = number(&bare["rps_d_over_e"]);
+            let _ = writeln!(
+                out,
+                "| {framework} | {:.3} | {d_e:.3} ({}) | {:.3} | {:.3} | {:.3} | {:.3} |",
+                number(&bare["rps_c_over_e"]),
+                met(d_e >= 0.97),
+                number(&fmt["rps_c_over_e"]),
+                number(&fmt["rps_d_over_e"]),
+                number(&fmt["rps_d_with_over_without"]),
+                number(&fmt["rps_e_with_over_without"]),
+            );
+            if d_e < 0.97 {
+                misses.push(format!(
+                    "{framework}: our extractor with verification serves {d_e:.3}x the \
+                     requests/s of the same work written by hand (target 0.97x). See the \
+                     analysis."
+                ));
+            }
+        }
     }
 
     fn render_size(&self, out: &mut String, misses: &mut Vec<String>) {
