@@ -141,13 +141,19 @@ pub fn verified() -> WebhookConfig {
     })
 }
 
-/// Installs what the quick starts install: a `tracing_subscriber::fmt` subscriber, at INFO (its
-/// default level), writing to stderr.
+/// Installs a `tracing_subscriber::fmt` subscriber at INFO writing to stderr, as the quick
+/// starts do, but without the `log` bridge that `init()` adds: through it Rocket's own request
+/// logs (`log` records at INFO) would be formatted too, and the runs would measure Rocket's
+/// logging rather than this library's `tracing`.
 pub fn install_subscriber() {
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
         .with_writer(std::io::stderr)
-        .init();
+        .finish();
+    if let Err(error) = tracing::subscriber::set_global_default(subscriber) {
+        eprintln!("cannot install the tracing subscriber: {error}");
+        std::process::exit(1);
+    }
 }
 
 /// Route (e)'s signing secret: the benchmark secret, as a hand-written receiver holds it.
