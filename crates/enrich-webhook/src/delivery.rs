@@ -81,6 +81,10 @@ impl Delivery {
     /// `event_type`, `enrichment_id`, `verified` and `outcome`). Enter it, or instrument the
     /// handler's work with it, to have the handler's own log lines carry those fields:
     /// `tracing::Instrument::instrument(work, delivery.span().clone())`.
+    ///
+    /// At DEBUG it costs nothing measurable when the subscriber is at INFO (the span is then
+    /// disabled, and this is a disabled span); recorded by a `fmt` subscriber it costs a few
+    /// microseconds per delivery.
     pub fn span(&self) -> &tracing::Span {
         &self.span
     }
