@@ -83,8 +83,8 @@ impl Delivery {
     /// `tracing::Instrument::instrument(work, delivery.span().clone())`.
     ///
     /// At DEBUG it costs nothing measurable when the subscriber is at INFO (the span is then
-    /// disabled, and this is a disabled span); recorded by a `fmt` subscriber it costs a few
-    /// microseconds per delivery.
+    /// disabled, and this is a disabled span); recorded by a `fmt` subscriber it costs about
+    /// 14,000 instructions per delivery (1.2 µs on the benchmark machine).
     pub fn span(&self) -> &tracing::Span {
         &self.span
     }
