@@ -27,6 +27,19 @@ pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     })
 }
 
+/// The CPU time all threads of process `pid` have run so far, in nanoseconds: the sum of the
+/// first field of each `/proc/<pid>/task/<tid>/schedstat` (user and kernel time alike). Threads
+/// that already ended are not counted, so take differences over a span in which none ends.
+pub fn process_cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in tasks {
+        let schedstat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
 /// The median of `values` (the mean of the middle two for an even count); `NaN` when empty.
 pub fn median(values: &[f64]) -> f64 {
     if values.is_empty() {
@@ -51,6 +64,18 @@ mod tests {
         let pid = std::process::id();
         assert!(proc_status_kib(pid, "VmHWM").is_some_and(|kib| kib > 0));
         assert_eq!(proc_status_kib(pid, "NoSuchField"), None);
+    }
+
+    #[test]
+    fn counts_this_process_cpu_time() {
+        let pid = std::process::id();
+        let before = process_cpu_ns(pid).unwrap();
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        assert!(process_cpu_ns(pid).unwrap() > before);
+        assert_eq!(process_cpu_ns(u32::MAX), None);
     }
 
     #[test]

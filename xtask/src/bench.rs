@@ -630,7 +630,12 @@ impl Report {
              its (c) and (d) servers are started with different configurations. No server \
              installs a `tracing` subscriber, except in the runs marked \"+ `fmt`\": routes (c), \
              (d) and (e) once more, in a server that installs `tracing_subscriber::fmt` at \
-             INFO (what the quick starts do).\n",
+             INFO (what the quick starts do).\n\n\
+             \"Server CPU\" is the CPU time (user and kernel, all threads, from \
+             `/proc/<pid>/task/*/schedstat`) the server spent per measured request: unlike \
+             requests/s it hardly moves when other processes take the machine's cores. Ratios \
+             \"by server CPU\" are written the way round of the requests/s ratios (the other \
+             route's CPU per request over ours), so above 1 means ours costs less.\n",
             workers = settings["server_workers"],
             body = settings["body_bytes"],
             warmup = settings["warmup"],
@@ -640,7 +645,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "| framework | route | requests/s | p50 | p99 | peak RSS |\n|---|---|---:|---:|---:|---:|"
+            "| framework | route | requests/s | p50 | p99 | server CPU / request | peak RSS |\n|---|---|---:|---:|---:|---:|---:|"
         );
         let summary = self.load["summary"]
             .as_object()
@@ -660,19 +665,20 @@ impl Report {
                 }
                 let _ = writeln!(
                     out,
-                    "| {framework} | ({key}){subscriber} `{}` {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} MiB |",
+                    "| {framework} | ({key}){subscriber} `{}` {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.1} MiB |",
                     route["path"].as_str().unwrap_or("?"),
                     route["what"].as_str().unwrap_or(""),
                     number(&route["rps"]),
                     number(&route["p50_us"]),
                     number(&route["p99_us"]),
+                    number(&route["cpu_us_per_request"]),
                     number(&route["peak_rss_kib"]) / 1024.0,
                 );
             }
         }
         let _ = writeln!(
             out,
-            "\n| framework | (c)/(b) req/s, target ≥ 0.97 | (d)/(b) req/s, target ≥ 0.90 | (c)/(a) req/s | RSS (c)/(b), target ≤ 1.10 | RSS (d)/(b), target ≤ 1.10 |\n|---|---:|---:|---:|---:|---:|"
+            "\n| framework | (c)/(b) req/s, target ≥ 0.97 | (c)/(b) by server CPU | (d)/(b) req/s, target ≥ 0.90 | (c)/(a) req/s | RSS (c)/(b), target ≤ 1.10 | RSS (d)/(b), target ≤ 1.10 |\n|---|---:|---:|---:|---:|---:|---:|"
         );
         for (framework, data) in &summary {
             let ratios = &data["ratios"];
@@ -683,8 +689,9 @@ impl Report {
             let rss_d = number(&ratios["rss_d_over_b"]);
             let _ = writeln!(
                 out,
-                "| {framework} | {c_b:.3} ({}) | {d_b:.3} ({}) | {c_a:.3} | {rss_c:.3} ({}) | {rss_d:.3} ({}) |",
+                "| {framework} | {c_b:.3} ({}) | {:.3} | {d_b:.3} ({}) | {c_a:.3} | {rss_c:.3} ({}) | {rss_d:.3} ({}) |",
                 met(c_b >= 0.97),
+                number(&ratios["cpu_b_over_c"]),
                 met(d_b >= 0.90),
                 met(rss_c <= 1.10),
                 met(rss_d <= 1.10),
@@ -722,26 +729,20 @@ impl Report {
     ) {
         let _ = writeln!(
             out,
-            "\nAgainst the hand-written receiver (e). The subscriber columns compare servers that \
-             both install `tracing_subscriber::fmt` at INFO; \"with ÷ without\" is the same route \
-             in a server with the subscriber against one without, within a round: what \
-             installing it costs (our `webhook_delivery` span is at DEBUG, so at INFO it is \
-             disabled).\n\n\
-             | framework | (c)/(e) req/s | (d)/(e) req/s, target ≥ 0.97 | + `fmt`: (c)/(e) | + `fmt`: (d)/(e) | (d) with ÷ without `fmt` | (e) with ÷ without `fmt` |\n\
-             |---|---:|---:|---:|---:|---:|---:|"
+            "\nAgainst the hand-written receiver (e), no subscriber installed:\n\n\
+             | framework | (c)/(e) req/s | (d)/(e) req/s, target ≥ 0.97 | (c)/(e) by server CPU | (d)/(e) by server CPU |\n\
+             |---|---:|---:|---:|---:|"
         );
         for (framework, data) in summary {
-            let (bare, fmt) = (&data["ratios"], &data["ratios_with_subscriber"]);
+            let bare = &data["ratios"];
             let d_e = number(&bare["rps_d_over_e"]);
             let _ = writeln!(
                 out,
-                "| {framework} | {:.3} | {d_e:.3} ({}) | {:.3} | {:.3} | {:.3} | {:.3} |",
+                "| {framework} | {:.3} | {d_e:.3} ({}) | {:.3} | {:.3} |",
                 number(&bare["rps_c_over_e"]),
                 met(d_e >= 0.97),
-                number(&fmt["rps_c_over_e"]),
-                number(&fmt["rps_d_over_e"]),
-                number(&fmt["rps_d_with_over_without"]),
-                number(&fmt["rps_e_with_over_without"]),
+                number(&bare["cpu_e_over_c"]),
+                number(&bare["cpu_e_over_d"]),
             );
             if d_e < 0.97 {
                 misses.push(format!(
@@ -750,6 +751,28 @@ impl Report {
                      analysis."
                 ));
             }
+        }
+        let _ = writeln!(
+            out,
+            "\nThe same with `tracing_subscriber::fmt` at INFO installed in both servers, and what \
+             installing it costs each route (\"with ÷ without\": the route in a server with the \
+             subscriber against one without, within a round). Our `webhook_delivery` span is at \
+             DEBUG, so at INFO it is disabled.\n\n\
+             | framework | + `fmt`: (c)/(e) req/s | + `fmt`: (d)/(e) req/s | + `fmt`: (d)/(e) by server CPU | (d) with ÷ without `fmt`, req/s | (d) with ÷ without `fmt`, by server CPU | (e) with ÷ without `fmt`, req/s |\n\
+             |---|---:|---:|---:|---:|---:|---:|"
+        );
+        for (framework, data) in summary {
+            let fmt = &data["ratios_with_subscriber"];
+            let _ = writeln!(
+                out,
+                "| {framework} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                number(&fmt["rps_c_over_e"]),
+                number(&fmt["rps_d_over_e"]),
+                number(&fmt["cpu_e_over_d"]),
+                number(&fmt["rps_d_with_over_without"]),
+                number(&fmt["cpu_d_without_over_with"]),
+                number(&fmt["rps_e_with_over_without"]),
+            );
         }
     }
 

@@ -37,7 +37,7 @@ use enrich_benches::server::{FRAMEWORKS, ROUTES, Route};
 /// The routes also measured in a server with a `tracing_subscriber::fmt` subscriber at INFO:
 /// ours, and the hand-written one they are compared with.
 const SUBSCRIBED_ROUTES: [&str; 3] = ["c", "d", "e"];
-use enrich_benches::{median, proc_status_kib};
+use enrich_benches::{median, proc_status_kib, process_cpu_ns};
 use enrich_webhook::DEFAULT_BODY_LIMIT;
 use enrich_webhook::testing::{now, sign};
 use serde_json::{Value, json};
@@ -145,6 +145,10 @@ impl Server {
     fn peak_rss_kib(&self) -> Option<u64> {
         proc_status_kib(self.child.id(), "VmHWM")
     }
+
+    fn cpu_ns(&self) -> Option<u64> {
+        process_cpu_ns(self.child.id())
+    }
 }
 
 impl Drop for Server {
@@ -226,7 +230,16 @@ async fn measure(
         options.concurrency,
     )
     .await?;
+    let cpu_before = server.cpu_ns();
     let result = run_load(server.addr, request, options.requests, options.concurrency).await?;
+    // The server's own CPU time per request (user and kernel): unlike requests/s, it barely
+    // depends on how much of the machine other processes take meanwhile.
+    let cpu_us = match (cpu_before, server.cpu_ns()) {
+        (Some(before), Some(after)) if result.requests > 0 => {
+            Some(after.saturating_sub(before) as f64 / 1_000.0 / result.requests as f64)
+        }
+        _ => None,
+    };
     let peak_rss_kib = server.peak_rss_kib();
     drop(server);
     if warmup.non_ok + result.non_ok > 0 {
@@ -246,16 +259,18 @@ async fn measure(
         "rps": result.requests_per_second(),
         "p50_us": result.percentile_us(0.50),
         "p99_us": result.percentile_us(0.99),
+        "cpu_us_per_request": cpu_us,
         "peak_rss_kib": peak_rss_kib,
     });
     eprintln!(
-        "round {round} {framework:6} ({}) {:>14}{}: {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  VmHWM {} KiB",
+        "round {round} {framework:6} ({}) {:>14}{}: {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  CPU {:>5.1} µs/req  VmHWM {} KiB",
         route.key,
         route.path,
         if subscriber { " +fmt" } else { "" },
         result.requests_per_second(),
         result.percentile_us(0.50),
         result.percentile_us(0.99),
+        cpu_us.unwrap_or(f64::NAN),
         peak_rss_kib.map_or("?".to_owned(), |kib| kib.to_string()),
     );
     Ok(run)
@@ -317,6 +332,7 @@ async fn load(options: Options) -> io::Result<Value> {
                         "rps": median(&values("rps")),
                         "p50_us": median(&values("p50_us")),
                         "p99_us": median(&values("p99_us")),
+                        "cpu_us_per_request": median(&values("cpu_us_per_request")),
                         "peak_rss_kib": median(&values("peak_rss_kib")),
                     }),
                 );
@@ -354,12 +370,18 @@ async fn load(options: Options) -> io::Result<Value> {
                     "rps_c_over_a": ratio(bare("c"), bare("a"), "rps"),
                     "rps_c_over_e": ratio(bare("c"), bare("e"), "rps"),
                     "rps_d_over_e": ratio(bare("d"), bare("e"), "rps"),
+                    // Server CPU per request, (e) over ours: above 1 when ours needs less.
+                    "cpu_e_over_c": ratio(bare("e"), bare("c"), "cpu_us_per_request"),
+                    "cpu_e_over_d": ratio(bare("e"), bare("d"), "cpu_us_per_request"),
+                    "cpu_b_over_c": ratio(bare("b"), bare("c"), "cpu_us_per_request"),
                     "rss_c_over_b": ratio(bare("c"), bare("b"), "peak_rss_kib"),
                     "rss_d_over_b": ratio(bare("d"), bare("b"), "peak_rss_kib"),
                 },
                 "ratios_with_subscriber": {
                     "rps_c_over_e": ratio(fmt("c"), fmt("e"), "rps"),
                     "rps_d_over_e": ratio(fmt("d"), fmt("e"), "rps"),
+                    "cpu_e_over_d": ratio(fmt("e"), fmt("d"), "cpu_us_per_request"),
+                    "cpu_d_without_over_with": ratio(bare("d"), fmt("d"), "cpu_us_per_request"),
                     "rps_c_with_over_without": ratio(fmt("c"), bare("c"), "rps"),
                     "rps_d_with_over_without": ratio(fmt("d"), bare("d"), "rps"),
                     "rps_e_with_over_without": ratio(fmt("e"), bare("e"), "rps"),
