@@ -950,3 +950,79 @@ impl Report {
         let _ = writeln!(out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn report(load: Value) -> Report {
+        Report {
+            machine: Machine {
+                cpu: String::new(),
+                logical_cpus: 2,
+                memory: String::new(),
+                kernel: String::new(),
+                rustc: String::new(),
+                load_before: String::new(),
+                load_after: String::new(),
+                date: String::new(),
+            },
+            quick: false,
+            load_args: String::new(),
+            people_count: "0",
+            micro: BTreeMap::new(),
+            people: Value::Null,
+            collector: Value::Null,
+            load,
+            limits: Value::Null,
+            profile: None,
+            analysis: None,
+        }
+    }
+
+    fn route(path: &str, rps: f64) -> Value {
+        json!({ "path": path, "what": "w", "rps": rps, "p50_us": 1.0, "p99_us": 2.0,
+                "cpu_us_per_request": 10.0, "peak_rss_kib": 1024.0 })
+    }
+
+    #[test]
+    fn the_load_section_compares_ours_with_the_hand_written_route() {
+        let load = json!({
+            "settings": { "rounds": 5 },
+            "summary": { "axum": {
+                "routes": {
+                    "a": route("/raw", 5.0), "b": route("/json", 4.0), "c": route("/ours", 3.0),
+                    "d": route("/ours-verified", 2.0), "e": route("/hand", 1.0),
+                },
+                "routes_with_subscriber": {
+                    "c": route("/ours", 3.5), "d": route("/ours-verified", 2.5),
+                    "e": route("/hand", 1.5),
+                },
+                "ratios": { "rps_c_over_b": 1.0, "rps_d_over_b": 1.0, "rps_c_over_a": 1.0,
+                            "rps_c_over_e": 1.25, "rps_d_over_e": 0.95, "cpu_e_over_c": 1.5,
+                            "cpu_e_over_d": 0.99, "cpu_b_over_c": 1.1, "rss_c_over_b": 1.0,
+                            "rss_d_over_b": 1.0 },
+                "ratios_with_subscriber": { "rps_c_over_e": 1.125, "rps_d_over_e": 0.875,
+                                            "cpu_e_over_d": 0.9, "rps_d_with_over_without": 0.5,
+                                            "cpu_d_without_over_with": 0.75,
+                                            "rps_e_with_over_without": 0.625 },
+            }},
+        });
+        let mut out = String::new();
+        let mut misses = Vec::new();
+        report(load).render_load(&mut out, &mut misses);
+        for row in [
+            "| axum | (e) `/hand` w | 1 | 1 µs | 2 µs | 10.0 µs | 1.0 MiB |",
+            "| axum | (d) + `fmt` `/ours-verified` w | 2 |",
+            "| axum | 1.000 (met) | 1.100 | 1.000 (met) |",
+            "| axum | 1.250 | 0.950 (**missed**) | 1.500 | 0.990 |",
+            "| axum | 1.125 | 0.875 | 0.900 | 0.500 | 0.750 | 0.625 |",
+        ] {
+            assert!(out.contains(row), "no `{row}` in:\n{out}");
+        }
+        assert_eq!(misses.len(), 1, "{misses:?}");
+        assert!(misses[0].contains("0.950x") && misses[0].contains("written by hand"));
+    }
+}
