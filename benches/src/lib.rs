@@ -6,7 +6,8 @@
 //!   [`server::ROUTES`] (route (e) is the hand-written receiver of [`hand`]), started and
 //!   stopped by `bench-load`.
 //! - `bench-load`: a keep-alive HTTP/1.1 load driver, in its own process, that measures every
-//!   route of every framework alternately over several rounds, and the server's peak RSS.
+//!   route of every framework alternately over several rounds, and the server's CPU time per
+//!   request and peak RSS.
 //! - `bench-size`: decoding a 10,000-person batch answer, and bodies at and over the limit, with
 //!   a counting allocator.
 //!
