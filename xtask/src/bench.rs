@@ -149,10 +149,11 @@ fn bench(root: &Path, options: &Options) -> Result<(), String> {
             "500",
         ]
     } else {
+        // Seven rounds: requests/s ratios on this shared machine need more than five to settle.
         vec![
             "load",
             "--rounds",
-            "5",
+            "7",
             "--requests",
             "20000",
             "--warmup",
