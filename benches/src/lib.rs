@@ -3,9 +3,11 @@
 //! - `benches/pipeline.rs` (criterion, `cargo bench -p enrich-benches`): the pipeline's stages
 //!   against plain `serde_json` and plain HMAC-SHA256 on the same bodies.
 //! - `bench-server-{axum,rocket,poem}`: one server per framework with the four routes of
-//!   [`server::ROUTES`], started and stopped by `bench-load`.
+//!   [`server::ROUTES`] (route (e) is the hand-written receiver of [`hand`]), started and
+//!   stopped by `bench-load`.
 //! - `bench-load`: a keep-alive HTTP/1.1 load driver, in its own process, that measures every
-//!   route of every framework alternately over several rounds, and the server's peak RSS.
+//!   route of every framework alternately over several rounds, and the server's CPU time per
+//!   request and peak RSS.
 //! - `bench-size`: decoding a 10,000-person batch answer, and bodies at and over the limit, with
 //!   a counting allocator.
 //!
@@ -13,6 +15,7 @@
 //! during `cargo test`.
 
 pub mod client;
+pub mod hand;
 pub mod payload;
 pub mod server;
 
@@ -23,6 +26,19 @@ pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
         let rest = line.strip_prefix(field)?.strip_prefix(':')?;
         rest.trim().strip_suffix("kB")?.trim().parse().ok()
     })
+}
+
+/// The CPU time all threads of process `pid` have run so far, in nanoseconds: the sum of the
+/// first field of each `/proc/<pid>/task/<tid>/schedstat` (user and kernel time alike). Threads
+/// that already ended are not counted, so take differences over a span in which none ends.
+pub fn process_cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in tasks {
+        let schedstat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }
 
 /// The median of `values` (the mean of the middle two for an even count); `NaN` when empty.
@@ -49,6 +65,18 @@ mod tests {
         let pid = std::process::id();
         assert!(proc_status_kib(pid, "VmHWM").is_some_and(|kib| kib > 0));
         assert_eq!(proc_status_kib(pid, "NoSuchField"), None);
+    }
+
+    #[test]
+    fn counts_this_process_cpu_time() {
+        let pid = std::process::id();
+        let before = process_cpu_ns(pid).unwrap();
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        assert!(process_cpu_ns(pid).unwrap() > before);
+        assert_eq!(process_cpu_ns(u32::MAX), None);
     }
 
     #[test]

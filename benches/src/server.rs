@@ -6,8 +6,8 @@ use enrich_webhook::WebhookConfig;
 
 use crate::payload::SECRET;
 
-/// The four routes every benchmark server serves, all taking the same request.
-pub const ROUTES: [Route; 4] = [
+/// The five routes every benchmark server serves, all taking the same request.
+pub const ROUTES: [Route; 5] = [
     Route {
         key: "a",
         path: "/raw",
@@ -28,12 +28,17 @@ pub const ROUTES: [Route; 4] = [
         path: "/ours-verified",
         what: "our Event extractor, verification on",
     },
+    Route {
+        key: "e",
+        path: "/hand",
+        what: "hand-written: raw body, hmac + sha2 check, serde_json::from_slice",
+    },
 ];
 
 /// One route of the benchmark servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
-    /// Its letter in the report: `a` to `d`.
+    /// Its letter in the report: `a` to `e`.
     pub key: &'static str,
     /// The path it is served at.
     pub path: &'static str,
@@ -44,8 +49,8 @@ pub struct Route {
 /// The frameworks, by the name of their server binary's suffix.
 pub const FRAMEWORKS: [&str; 3] = ["axum", "rocket", "poem"];
 
-/// A server's command line: `--port <port>` (required), `--workers <n>` (default 1) and
-/// `--verify`.
+/// A server's command line: `--port <port>` (required), `--workers <n>` (default 1),
+/// `--verify` and `--subscriber`.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerArgs {
     /// Where to listen, on 127.0.0.1.
@@ -57,6 +62,9 @@ pub struct ServerArgs {
     /// passes it when it measures route (d); servers that configure each route on its own ignore
     /// it.
     pub verify: bool,
+    /// Install a `tracing_subscriber::fmt` subscriber at INFO (see [`install_subscriber`]), as
+    /// an application following the quick starts does.
+    pub subscriber: bool,
 }
 
 impl ServerArgs {
@@ -65,11 +73,19 @@ impl ServerArgs {
         let mut port = None;
         let mut workers = 1;
         let mut verify = false;
+        let mut subscriber = false;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
-            if arg == "--verify" {
-                verify = true;
-                continue;
+            match arg.as_str() {
+                "--verify" => {
+                    verify = true;
+                    continue;
+                }
+                "--subscriber" => {
+                    subscriber = true;
+                    continue;
+                }
+                _ => {}
             }
             let value = args.next().and_then(|value| value.parse::<u64>().ok());
             match (arg.as_str(), value) {
@@ -83,11 +99,16 @@ impl ServerArgs {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             workers,
             verify,
+            subscriber,
         }
     }
 
-    /// A Tokio runtime with [`ServerArgs::workers`] worker threads.
+    /// A Tokio runtime with [`ServerArgs::workers`] worker threads, after installing the
+    /// subscriber when [`ServerArgs::subscriber`] asks for it.
     pub fn runtime(&self) -> tokio::runtime::Runtime {
+        if self.subscriber {
+            install_subscriber();
+        }
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.workers)
             .enable_all()
@@ -100,7 +121,9 @@ impl ServerArgs {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench-server-<framework> --port <port> [--workers <n>] [--verify]");
+    eprintln!(
+        "usage: bench-server-<framework> --port <port> [--workers <n>] [--verify] [--subscriber]"
+    );
     std::process::exit(2)
 }
 
@@ -116,4 +139,24 @@ pub fn verified() -> WebhookConfig {
         eprintln!("{error}");
         std::process::exit(2)
     })
+}
+
+/// Installs a `tracing_subscriber::fmt` subscriber at INFO writing to stderr, as the quick
+/// starts do, but without the `log` bridge that `init()` adds: through it Rocket's own request
+/// logs (`log` records at INFO) would be formatted too, and the runs would measure Rocket's
+/// logging rather than this library's `tracing`.
+pub fn install_subscriber() {
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .with_writer(std::io::stderr)
+        .finish();
+    if let Err(error) = tracing::subscriber::set_global_default(subscriber) {
+        eprintln!("cannot install the tracing subscriber: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// Route (e)'s signing secret: the benchmark secret, as a hand-written receiver holds it.
+pub fn hand_secret() -> &'static [u8] {
+    SECRET.as_bytes()
 }

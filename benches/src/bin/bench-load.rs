@@ -8,12 +8,14 @@
 //! bench-load hit <port> <path> <requests>   # load a server started by hand (for profilers)
 //! ```
 //!
-//! `load`: one fresh server per (round, framework, route), so that its peak RSS (`VmHWM`) belongs
-//! to that route alone; the realistic person event on every route, the same request bytes
-//! (`Content-Type: application/json` and an `x-surfe-signature` signed with the benchmark secret
-//! at the start of the run, which route (d) verifies with the default tolerance); a warm-up, then
-//! a fixed number of requests over a fixed number of keep-alive connections. The order of
-//! frameworks and routes rotates every round.
+//! `load`: one fresh server per (round, framework, route, subscriber), so that its peak RSS
+//! (`VmHWM`) belongs to that route alone; the realistic person event on every route, the same
+//! request bytes (`Content-Type: application/json` and an `x-surfe-signature` signed with the
+//! benchmark secret at the start of the run, which routes (d) and (e) verify with the default
+//! tolerance); a warm-up, then a fixed number of requests over a fixed number of keep-alive
+//! connections. Every route runs in a server without a `tracing` subscriber; routes (c), (d) and
+//! (e) run again in a server with a `fmt` subscriber at INFO ([`SUBSCRIBED_ROUTES`]). The order
+//! of frameworks and of these runs rotates every round.
 //!
 //! `limits`: route (c) of a fresh server per case, given a body exactly at the 1 MiB limit, then
 //! one 100x over it (declared with `Content-Length`, and streamed chunked with no declared
@@ -31,7 +33,11 @@ use std::time::{Duration, Instant};
 use enrich_benches::client::{Body, post_request, run_load, send_single};
 use enrich_benches::payload::{SECRET, event_of_size, realistic_event};
 use enrich_benches::server::{FRAMEWORKS, ROUTES, Route};
-use enrich_benches::{median, proc_status_kib};
+
+/// The routes also measured in a server with a `tracing_subscriber::fmt` subscriber at INFO:
+/// ours, and the hand-written one they are compared with.
+const SUBSCRIBED_ROUTES: [&str; 3] = ["c", "d", "e"];
+use enrich_benches::{median, proc_status_kib, process_cpu_ns};
 use enrich_webhook::DEFAULT_BODY_LIMIT;
 use enrich_webhook::testing::{now, sign};
 use serde_json::{Value, json};
@@ -96,7 +102,12 @@ struct Server {
 }
 
 impl Server {
-    async fn start(framework: &str, workers: usize, verify: bool) -> io::Result<Self> {
+    async fn start(
+        framework: &str,
+        workers: usize,
+        verify: bool,
+        subscriber: bool,
+    ) -> io::Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut command = Command::new(server_binary(framework)?);
@@ -111,6 +122,9 @@ impl Server {
             .stdout(Stdio::null());
         if verify {
             command.arg("--verify");
+        }
+        if subscriber {
+            command.arg("--subscriber");
         }
         let server = Self {
             child: command.spawn()?,
@@ -130,6 +144,10 @@ impl Server {
 
     fn peak_rss_kib(&self) -> Option<u64> {
         proc_status_kib(self.child.id(), "VmHWM")
+    }
+
+    fn cpu_ns(&self) -> Option<u64> {
+        process_cpu_ns(self.child.id())
     }
 }
 
@@ -170,15 +188,21 @@ fn as_refs<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a 
         .collect()
 }
 
-/// One measured (round, framework, route).
+/// One measured (round, framework, route, subscriber).
 async fn measure(
     options: &Options,
     framework: &str,
-    route: &Route,
+    (route, subscriber): (&Route, bool),
     round: usize,
 ) -> io::Result<Value> {
     let body = realistic_event();
-    let server = Server::start(framework, options.server_workers, route.key == "d").await?;
+    let server = Server::start(
+        framework,
+        options.server_workers,
+        route.key == "d",
+        subscriber,
+    )
+    .await?;
     // Signed now, so route (d) checks a fresh timestamp with the default tolerance.
     let headers = signed_headers(&body);
     let headers = as_refs(&headers);
@@ -206,7 +230,16 @@ async fn measure(
         options.concurrency,
     )
     .await?;
+    let cpu_before = server.cpu_ns();
     let result = run_load(server.addr, request, options.requests, options.concurrency).await?;
+    // The server's own CPU time per request (user and kernel): unlike requests/s, it barely
+    // depends on how much of the machine other processes take meanwhile.
+    let cpu_us = match (cpu_before, server.cpu_ns()) {
+        (Some(before), Some(after)) if result.requests > 0 => {
+            Some(after.saturating_sub(before) as f64 / 1_000.0 / result.requests as f64)
+        }
+        _ => None,
+    };
     let peak_rss_kib = server.peak_rss_kib();
     drop(server);
     if warmup.non_ok + result.non_ok > 0 {
@@ -219,21 +252,25 @@ async fn measure(
     let run = json!({
         "framework": framework,
         "route": route.key,
+        "subscriber": subscriber,
         "round": round,
         "requests": result.requests,
         "seconds": result.elapsed.as_secs_f64(),
         "rps": result.requests_per_second(),
         "p50_us": result.percentile_us(0.50),
         "p99_us": result.percentile_us(0.99),
+        "cpu_us_per_request": cpu_us,
         "peak_rss_kib": peak_rss_kib,
     });
     eprintln!(
-        "round {round} {framework:6} ({}) {:>14}: {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  VmHWM {} KiB",
+        "round {round} {framework:6} ({}) {:>14}{}: {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  CPU {:>5.1} µs/req  VmHWM {} KiB",
         route.key,
         route.path,
+        if subscriber { " +fmt" } else { "" },
         result.requests_per_second(),
         result.percentile_us(0.50),
         result.percentile_us(0.99),
+        cpu_us.unwrap_or(f64::NAN),
         peak_rss_kib.map_or("?".to_owned(), |kib| kib.to_string()),
     );
     Ok(run)
@@ -249,47 +286,69 @@ fn rotated<T: Clone>(items: &[T], by: usize) -> Vec<T> {
 }
 
 async fn load(options: Options) -> io::Result<Value> {
+    let variants: Vec<(&Route, bool)> = ROUTES
+        .iter()
+        .map(|route| (route, false))
+        .chain(
+            ROUTES
+                .iter()
+                .filter(|route| SUBSCRIBED_ROUTES.contains(&route.key))
+                .map(|route| (route, true)),
+        )
+        .collect();
     let mut runs = Vec::new();
     for round in 0..options.rounds {
         for framework in rotated(&options.frameworks, round) {
-            for route in rotated(&ROUTES, round) {
-                runs.push(measure(&options, &framework, &route, round).await?);
+            for variant in rotated(&variants, round) {
+                runs.push(measure(&options, &framework, variant, round).await?);
             }
         }
     }
     let field = |run: &Value, key: &str| run[key].as_f64().unwrap_or(f64::NAN);
     let mut summary = serde_json::Map::new();
     for framework in &options.frameworks {
-        let of = |route: &str| -> Vec<&Value> {
+        let of = |route: &str, subscriber: bool| -> Vec<&Value> {
             runs.iter()
-                .filter(|run| run["framework"] == framework.as_str() && run["route"] == route)
+                .filter(|run| {
+                    run["framework"] == framework.as_str()
+                        && run["route"] == route
+                        && run["subscriber"] == subscriber
+                })
                 .collect()
         };
-        let mut routes = serde_json::Map::new();
-        for route in &ROUTES {
-            let runs = of(route.key);
-            let values = |key: &str| runs.iter().map(|run| field(run, key)).collect::<Vec<_>>();
-            routes.insert(
-                route.key.to_owned(),
-                json!({
-                    "path": route.path,
-                    "what": route.what,
-                    "rps": median(&values("rps")),
-                    "p50_us": median(&values("p50_us")),
-                    "p99_us": median(&values("p99_us")),
-                    "peak_rss_kib": median(&values("peak_rss_kib")),
-                }),
-            );
-        }
-        // Ratios within each round (the routes of a round ran minutes apart at most), then
-        // their median over the rounds.
-        let ratio = |top: &str, bottom: &str, key: &str| {
+        let summarize = |subscriber: bool| {
+            let mut routes = serde_json::Map::new();
+            for route in &ROUTES {
+                let runs = of(route.key, subscriber);
+                if runs.is_empty() {
+                    continue;
+                }
+                let values = |key: &str| runs.iter().map(|run| field(run, key)).collect::<Vec<_>>();
+                routes.insert(
+                    route.key.to_owned(),
+                    json!({
+                        "path": route.path,
+                        "what": route.what,
+                        "rps": median(&values("rps")),
+                        "p50_us": median(&values("p50_us")),
+                        "p99_us": median(&values("p99_us")),
+                        "cpu_us_per_request": median(&values("cpu_us_per_request")),
+                        "peak_rss_kib": median(&values("peak_rss_kib")),
+                    }),
+                );
+            }
+            routes
+        };
+        // Ratios within each round (the runs of a round are minutes apart at most), then their
+        // median over the rounds. `top` and `bottom` are (route, with a subscriber).
+        let ratio = |top: (&str, bool), bottom: (&str, bool), key: &str| {
             let per_round: Vec<f64> = (0..options.rounds)
                 .filter_map(|round| {
-                    let find = |route: &str| {
+                    let find = |(route, subscriber): (&str, bool)| {
                         runs.iter().find(|run| {
                             run["framework"] == framework.as_str()
                                 && run["route"] == route
+                                && run["subscriber"] == subscriber
                                 && run["round"] == round
                         })
                     };
@@ -298,16 +357,34 @@ async fn load(options: Options) -> io::Result<Value> {
                 .collect();
             median(&per_round)
         };
+        let bare = |route| (route, false);
+        let fmt = |route| (route, true);
         summary.insert(
             framework.clone(),
             json!({
-                "routes": routes,
+                "routes": summarize(false),
+                "routes_with_subscriber": summarize(true),
                 "ratios": {
-                    "rps_c_over_b": ratio("c", "b", "rps"),
-                    "rps_d_over_b": ratio("d", "b", "rps"),
-                    "rps_c_over_a": ratio("c", "a", "rps"),
-                    "rss_c_over_b": ratio("c", "b", "peak_rss_kib"),
-                    "rss_d_over_b": ratio("d", "b", "peak_rss_kib"),
+                    "rps_c_over_b": ratio(bare("c"), bare("b"), "rps"),
+                    "rps_d_over_b": ratio(bare("d"), bare("b"), "rps"),
+                    "rps_c_over_a": ratio(bare("c"), bare("a"), "rps"),
+                    "rps_c_over_e": ratio(bare("c"), bare("e"), "rps"),
+                    "rps_d_over_e": ratio(bare("d"), bare("e"), "rps"),
+                    // Server CPU per request, (e) over ours: above 1 when ours needs less.
+                    "cpu_e_over_c": ratio(bare("e"), bare("c"), "cpu_us_per_request"),
+                    "cpu_e_over_d": ratio(bare("e"), bare("d"), "cpu_us_per_request"),
+                    "cpu_b_over_c": ratio(bare("b"), bare("c"), "cpu_us_per_request"),
+                    "rss_c_over_b": ratio(bare("c"), bare("b"), "peak_rss_kib"),
+                    "rss_d_over_b": ratio(bare("d"), bare("b"), "peak_rss_kib"),
+                },
+                "ratios_with_subscriber": {
+                    "rps_c_over_e": ratio(fmt("c"), fmt("e"), "rps"),
+                    "rps_d_over_e": ratio(fmt("d"), fmt("e"), "rps"),
+                    "cpu_e_over_d": ratio(fmt("e"), fmt("d"), "cpu_us_per_request"),
+                    "cpu_d_without_over_with": ratio(bare("d"), fmt("d"), "cpu_us_per_request"),
+                    "rps_c_with_over_without": ratio(fmt("c"), bare("c"), "rps"),
+                    "rps_d_with_over_without": ratio(fmt("d"), bare("d"), "rps"),
+                    "rps_e_with_over_without": ratio(fmt("e"), bare("e"), "rps"),
                 },
             }),
         );
@@ -334,7 +411,7 @@ async fn limit_case(
     chunked: bool,
     length: u64,
 ) -> io::Result<Value> {
-    let server = Server::start(framework, 1, false).await?;
+    let server = Server::start(framework, 1, false, false).await?;
     let headers = [("content-type", "application/json")];
     let result = tokio::time::timeout(
         Duration::from_secs(120),

@@ -6,6 +6,11 @@
 //!
 //! Cases: `{value,typed,hmac,decode,verify,pipeline}-{minimal,compact,realistic}`. `hmac` here is
 //! the test signer (a fresh key per call), for reference only.
+//!
+//! `--subscriber info` installs a `tracing_subscriber::fmt` subscriber at INFO first (the
+//! `webhook_delivery` span, at DEBUG, is then disabled); `--subscriber span` one that records
+//! every span but only events at INFO and above: what the span would cost an operator at INFO
+//! were it at INFO.
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -17,9 +22,20 @@ use enrich_webhook::testing::{now, sign};
 use enrich_webhook::{RequestHeaders, Tolerance, WebhookConfig};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--subscriber") {
+        let kind = args.get(at + 1).cloned().unwrap_or_default();
+        args.drain(at..(at + 2).min(args.len()));
+        if !install_subscriber(&kind) {
+            eprintln!("--subscriber takes `info` or `span`");
+            return ExitCode::from(2);
+        }
+    }
     let (Some(case), iterations) = (args.first(), args.get(1).and_then(|n| n.parse().ok())) else {
-        eprintln!("usage: bench-profile <routine>-<minimal|compact|realistic> [iterations]");
+        eprintln!(
+            "usage: bench-profile <routine>-<minimal|compact|realistic> [iterations] \
+             [--subscriber info|span]"
+        );
         return ExitCode::from(2);
     };
     let iterations: u64 = iterations.unwrap_or(10_000);
@@ -78,4 +94,31 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Installs the subscriber `kind` names (see the module docs); `false` for an unknown kind.
+fn install_subscriber(kind: &str) -> bool {
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::prelude::*;
+
+    match kind {
+        // What the benchmark servers install.
+        "info" => enrich_benches::server::install_subscriber(),
+        "span" => {
+            let layer = tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter_fn(|metadata| {
+                    metadata.is_span() || *metadata.level() <= tracing::Level::INFO
+                }));
+            if tracing_subscriber::registry()
+                .with(layer)
+                .try_init()
+                .is_err()
+            {
+                return false;
+            }
+        }
+        _ => return false,
+    }
+    true
 }

@@ -1,15 +1,16 @@
-//! The Poem benchmark server: the four routes of `enrich_benches::server::ROUTES`.
+//! The Poem benchmark server: the five routes of `enrich_benches::server::ROUTES`.
 
 use std::hint::black_box;
 
 use bytes::Bytes;
-use enrich_benches::server::{ServerArgs, unverified, verified};
+use enrich_benches::hand::{self, SIGNATURE_HEADER};
+use enrich_benches::server::{ServerArgs, hand_secret, unverified, verified};
 use enrich_poem::{Event, Webhook};
 use enrich_webhook::enrich_types::WebhookEvent;
 use poem::http::StatusCode;
 use poem::listener::TcpListener;
 use poem::web::Json;
-use poem::{EndpointExt, Route, Server, handler, post};
+use poem::{EndpointExt, Request, Route, Server, handler, post};
 
 #[handler]
 fn raw(body: Bytes) -> StatusCode {
@@ -29,11 +30,25 @@ fn ours(Webhook(event): Event) -> StatusCode {
     StatusCode::OK
 }
 
+/// Route (e): the hand-written receiver.
+#[handler]
+fn hand_written(req: &Request, body: Bytes) -> StatusCode {
+    let signature = req
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .map(|value| value.as_bytes());
+    let status = hand::receive(hand_secret(), signature, &body, |event| {
+        black_box(&event);
+    });
+    StatusCode::from_u16(status.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 fn main() {
     let args = ServerArgs::from_env();
     let app = Route::new()
         .at("/raw", post(raw))
         .at("/json", post(json))
+        .at("/hand", post(hand_written))
         .at("/ours", post(ours).data(unverified()))
         .at("/ours-verified", post(ours).data(verified()));
     let served = args

@@ -1,4 +1,4 @@
-//! The Rocket benchmark server: the four routes of `enrich_benches::server::ROUTES`.
+//! The Rocket benchmark server: the five routes of `enrich_benches::server::ROUTES`.
 //!
 //! Rocket holds one `WebhookConfig` per server (managed state), so `/ours` and `/ours-verified`
 //! share it: verification is on with `--verify`, off without. The load driver starts a server
@@ -6,12 +6,14 @@
 
 use std::hint::black_box;
 
-use enrich_benches::server::{ServerArgs, unverified, verified};
+use enrich_benches::hand::{self, SIGNATURE_HEADER};
+use enrich_benches::server::{ServerArgs, hand_secret, unverified, verified};
 use enrich_rocket::Event;
 use enrich_webhook::enrich_types::WebhookEvent;
 use rocket::config::LogLevel;
 use rocket::data::{Data, ToByteUnit};
 use rocket::http::Status;
+use rocket::request::{self, FromRequest, Request};
 use rocket::serde::json::Json;
 use rocket::{post, routes};
 
@@ -45,6 +47,33 @@ fn ours_verified(event: Event) -> Status {
     Status::Ok
 }
 
+/// The `x-surfe-signature` header, if any: the request guard a hand-written Rocket receiver needs.
+struct Signature<'r>(Option<&'r str>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Signature<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        request::Outcome::Success(Signature(req.headers().get_one(SIGNATURE_HEADER)))
+    }
+}
+
+/// Route (e): the hand-written receiver.
+#[post("/hand", data = "<data>")]
+async fn hand_written(signature: Signature<'_>, data: Data<'_>) -> Status {
+    let body = match data.open(1.mebibytes()).into_bytes().await {
+        Ok(body) if body.is_complete() => body.into_inner(),
+        Ok(_) => return Status::PayloadTooLarge,
+        Err(_) => return Status::BadRequest,
+    };
+    let signature = signature.0.map(str::as_bytes);
+    let status = hand::receive(hand_secret(), signature, &body, |event| {
+        black_box(&event);
+    });
+    Status::new(status.code())
+}
+
 fn main() {
     let args = ServerArgs::from_env();
     let config = rocket::Config {
@@ -63,7 +92,7 @@ fn main() {
     let launched = args.runtime().block_on(
         rocket::custom(config)
             .manage(webhook)
-            .mount("/", routes![raw, json, ours, ours_verified])
+            .mount("/", routes![raw, json, ours, ours_verified, hand_written])
             .register("/", enrich_rocket::catchers())
             .launch(),
     );

@@ -186,19 +186,48 @@ impl IntoResponse for WebhookRejection {
 /// Reads the body through axum's limited body into the pipeline, under the stricter limit.
 async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Rejection> {
     let (mut parts, body) = request.with_limited_body().into_parts();
-    let config = match layer_limit(&mut parts.extensions) {
-        Some(limit) if limit < config.max_body_bytes() => config.body_limit(limit),
-        _ => config,
-    };
     let first = |name: &str| parts.headers.get(name).map(HeaderValue::as_bytes);
     let headers = RequestHeaders::new(
         first(header::CONTENT_TYPE.as_str()),
         first(header::CONTENT_LENGTH.as_str()),
         first(SIGNATURE_HEADER),
     );
-    config
+    if !fits_layer_limit(&headers, &body) {
+        let config = stricter_limit(config, &mut parts.extensions);
+        return config
+            .receive_body(&headers, body.into_data_stream(), classify)
+            .await;
+    }
+    // The layer's limit is at least the declared length, so only a body longer than its own
+    // `Content-Length` could reach it: its 413 names the limit that applied, read only then.
+    match config
         .receive_body(&headers, body.into_data_stream(), classify)
         .await
+    {
+        Err(Rejection::PayloadTooLarge { .. }) => Err(Rejection::PayloadTooLarge {
+            limit: stricter_limit(config, &mut parts.extensions).max_body_bytes(),
+        }),
+        result => result,
+    }
+}
+
+/// Whether axum's `DefaultBodyLimit` is known, without reading it, to be no stricter than the
+/// declared `Content-Length`: the limited body still promises exactly that many bytes (the
+/// `http_body_util::Limited` it is wrapped in caps its size hint at the limit).
+fn fits_layer_limit(headers: &RequestHeaders<'_>, body: &Body) -> bool {
+    let declared = headers
+        .content_length
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    declared.is_some_and(|length| body.size_hint().exact() == Some(length))
+}
+
+/// `config`, with its body limit lowered to axum's `DefaultBodyLimit` when that is stricter.
+fn stricter_limit(config: WebhookConfig, extensions: &mut Extensions) -> WebhookConfig {
+    match layer_limit(extensions) {
+        Some(limit) if limit < config.max_body_bytes() => config.body_limit(limit),
+        _ => config,
+    }
 }
 
 /// The limit axum's `DefaultBodyLimit` puts on this request (its 2 MB default when no layer set

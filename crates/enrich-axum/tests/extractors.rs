@@ -294,7 +294,12 @@ async fn a_looser_default_body_limit_layer_leaves_the_pipelines_limit() {
     let router = router.layer(DefaultBodyLimit::max(1000));
     let signed = SignedRequest::builder(PERSON).build();
     let chunks = vec![Ok(Bytes::from(signed.body.clone()))];
-    let response = send(router, streamed("/person", &signed, chunks)).await;
+    let response = send(router.clone(), streamed("/person", &signed, chunks)).await;
+    assert_answer(response, rejected(Rejection::PayloadTooLarge { limit: 64 })).await;
+
+    // Declared within the layer's limit (which is then not read up front) but over the
+    // pipeline's: refused before reading, naming the pipeline's limit.
+    let response = send(router, request("/person", &signed)).await;
     assert_answer(response, rejected(Rejection::PayloadTooLarge { limit: 64 })).await;
 }
 

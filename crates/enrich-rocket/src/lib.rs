@@ -58,6 +58,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::Cursor;
 use std::ops::{Deref, DerefMut};
@@ -313,17 +314,11 @@ async fn receive<'r>(req: &'r Request<'_>, data: Data<'r>) -> Result<Delivery, R
         usize::try_from(limit.as_u64()).unwrap_or(usize::MAX)
     });
     let limit = rocket_limit.min(config.max_body_bytes());
-    // Rocket drops header values that are not UTF-8; the rest are passed as sent.
-    let header = |name| req.headers().get_one(name).map(str::as_bytes);
-    let headers = RequestHeaders::new(
-        header("Content-Type"),
-        header("Content-Length"),
-        header(SIGNATURE_HEADER),
-    );
+    let headers = request_headers(req);
     // One byte past the limit is read, so that the collector sees a body over it and refuses it.
-    let declared = req
-        .headers()
-        .get_one("Content-Length")
+    let declared = headers
+        .content_length
+        .and_then(|length| std::str::from_utf8(length).ok())
         .and_then(|length| length.parse::<usize>().ok());
     let buffer = declared.map_or(READ_BUFFER, |length| length.min(READ_BUFFER - 1) + 1);
     let stream = data.open(ByteUnit::from(limit.saturating_add(1)));
@@ -335,6 +330,37 @@ async fn receive<'r>(req: &'r Request<'_>, data: Data<'r>) -> Result<Delivery, R
     } else {
         config.receive_body(&headers, chunks, classify).await
     }
+}
+
+/// The first value of each header the pipeline reads (Rocket drops header values that are not
+/// UTF-8; the rest are passed as sent).
+///
+/// One pass over the request's few headers, comparing names without case: cheaper than a hashed
+/// lookup per name in Rocket's header map (which hashes each name byte by byte, case-folded),
+/// and it finds the same first values.
+fn request_headers<'r>(req: &'r Request<'_>) -> RequestHeaders<'r> {
+    let map = req.headers();
+    let mut headers = RequestHeaders::default();
+    for header in map.iter() {
+        let (name, slot) = if header.name() == "Content-Type" {
+            ("Content-Type", &mut headers.content_type)
+        } else if header.name() == "Content-Length" {
+            ("Content-Length", &mut headers.content_length)
+        } else if header.name() == SIGNATURE_HEADER {
+            (SIGNATURE_HEADER, &mut headers.signature)
+        } else {
+            continue;
+        };
+        if slot.is_none() {
+            // The iterator lends the map's own values; were one ever copied, look it up instead.
+            let value = match header.value {
+                Cow::Borrowed(value) => Some(value),
+                Cow::Owned(_) => map.get_one(name),
+            };
+            *slot = value.map(str::as_bytes);
+        }
+    }
+    headers
 }
 
 /// The README's code blocks, compiled (and the runnable ones run) as doctests.

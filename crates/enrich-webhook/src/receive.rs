@@ -12,7 +12,7 @@ use crate::config::{Verification, WebhookConfig};
 use crate::decode::decode_event;
 use crate::delivery::Delivery;
 use crate::rejection::Rejection;
-use crate::signature;
+use crate::signature::{self, SignatureHeader, SigningKeys};
 
 /// The header values the pipeline reads, as raw bytes (a header value need not be UTF-8; what
 /// such a value means is decided here, not by each adapter). `None` means the header is absent.
@@ -77,16 +77,21 @@ impl WebhookConfig {
     /// chunk, then call [`WebhookConfig::receive`].
     pub fn start(&self, headers: &RequestHeaders<'_>) -> Result<BodyCollector, Rejection> {
         check_before_body(self, headers, SystemTime::now()).inspect_err(log_rejection)?;
+        Ok(self.collector(headers))
+    }
+
+    /// An empty collector for a body whose headers passed [`check_before_body`].
+    fn collector(&self, headers: &RequestHeaders<'_>) -> BodyCollector {
         let declared = headers
             .declared_length()
             .and_then(|length| usize::try_from(length).ok());
-        Ok(BodyCollector {
+        BodyCollector {
             limit: self.body_limit,
             declared,
             received: 0,
             first: None,
             buffer: Vec::new(),
-        })
+        }
     }
 
     /// Runs every check on a delivery whose body has been read, and decodes it.
@@ -110,29 +115,11 @@ impl WebhookConfig {
         body: impl Into<Bytes>,
         now: SystemTime,
     ) -> Result<Delivery, Rejection> {
-        let span = tracing::debug_span!(
-            "webhook_delivery",
-            event_type = Empty,
-            enrichment_id = Empty,
-            verified = Empty,
-            outcome = Empty,
-        );
-        let result = span.in_scope(|| self.run_checks(headers, body.into(), now));
-        match result {
-            Ok(delivery) => {
-                span.record("event_type", delivery.event.event_type());
-                span.record("enrichment_id", delivery.event.enrichment_id());
-                span.record("verified", delivery.verified);
-                span.record("outcome", "accepted");
-                span.in_scope(|| tracing::debug!("webhook delivery accepted"));
-                Ok(Delivery { span, ..delivery })
-            }
-            Err(rejection) => {
-                span.record("outcome", rejection.code());
-                span.in_scope(|| log_rejection(&rejection));
-                Err(rejection)
-            }
-        }
+        let body = body.into();
+        traced(|| {
+            let pending = check_before_body(self, headers, now)?;
+            self.check_body(headers, pending, body, now)
+        })
     }
 
     /// Reads a body from `chunks` into the pipeline's [`BodyCollector`] and runs every check:
@@ -168,7 +155,12 @@ impl WebhookConfig {
     where
         S: Stream<Item = Result<Bytes, E>>,
     {
-        let mut collector = self.start(headers)?;
+        // What `start` then `receive` check, with the signature header parsed once: the header
+        // checks before the first poll, the rest (the freshness again, as of the end of the read)
+        // once the body is in.
+        let pending =
+            check_before_body(self, headers, SystemTime::now()).inspect_err(log_rejection)?;
+        let mut collector = self.collector(headers);
         let mut chunks = pin!(chunks);
         while let Some(chunk) = poll_fn(|cx| chunks.as_mut().poll_next(cx)).await {
             match chunk.map_err(|error| classify(&error)) {
@@ -177,28 +169,31 @@ impl WebhookConfig {
                 Err(BodyError::Failed) => return Err(collector.read_failed()),
             }
         }
-        self.receive(headers, collector.finish())
+        let body = collector.finish();
+        traced(|| self.check_body(headers, pending, body, SystemTime::now()))
     }
 
-    fn run_checks(
+    /// The checks that need the body, after [`check_before_body`] passed (`pending` is what it
+    /// returned): size, signature (its freshness again as of `now`, then the tag), decoding.
+    fn check_body(
         &self,
         headers: &RequestHeaders<'_>,
+        pending: Option<PendingSignature<'_, '_>>,
         body: Bytes,
         now: SystemTime,
     ) -> Result<Delivery, Rejection> {
-        check_before_body(self, headers, now)?;
         if body.len() > self.body_limit {
             return Err(Rejection::PayloadTooLarge {
                 limit: self.body_limit,
             });
         }
-        let (signed_at, verified) = match (&self.verification, headers.signature) {
-            (Verification::Secrets(keys), Some(header)) => {
-                let signed_at = signature::verify(keys, header, &body, self.tolerance, now)?;
-                (Some(signed_at), true)
+        let (signed_at, verified) = match pending {
+            Some(PendingSignature { keys, header }) => {
+                header.check_freshness(self.tolerance, now)?;
+                (Some(header.verify(keys, &body)?), true)
             }
-            (Verification::Secrets(_), None) => return Err(Rejection::MissingSignature),
-            (Verification::Skipped, header) => (header.and_then(signature::timestamp_of), false),
+            // An unverified delivery's `t` is read from the kept header when asked for.
+            None => (None, false),
         };
         let event = decode_event(&body)?;
         Ok(Delivery {
@@ -226,11 +221,48 @@ pub enum BodyError {
     Failed,
 }
 
-fn check_before_body(
-    config: &WebhookConfig,
-    headers: &RequestHeaders<'_>,
+/// Runs `checks` in a new `webhook_delivery` span (DEBUG), records the outcome on it, logs a
+/// rejection in it, and hands an accepted delivery the span.
+fn traced(checks: impl FnOnce() -> Result<Delivery, Rejection>) -> Result<Delivery, Rejection> {
+    let span = tracing::debug_span!(
+        "webhook_delivery",
+        event_type = Empty,
+        enrichment_id = Empty,
+        verified = Empty,
+        outcome = Empty,
+    );
+    match span.in_scope(checks) {
+        Ok(delivery) => {
+            span.record("event_type", delivery.event.event_type());
+            span.record("enrichment_id", delivery.event.enrichment_id());
+            span.record("verified", delivery.verified);
+            span.record("outcome", "accepted");
+            span.in_scope(|| tracing::debug!("webhook delivery accepted"));
+            Ok(Delivery { span, ..delivery })
+        }
+        Err(rejection) => {
+            span.record("outcome", rejection.code());
+            span.in_scope(|| log_rejection(&rejection));
+            Err(rejection)
+        }
+    }
+}
+
+/// A signature header that passed the checks before the body (well-formed, fresh), still to be
+/// verified against the body with these keys.
+struct PendingSignature<'c, 'h> {
+    keys: &'c SigningKeys,
+    header: SignatureHeader<'h>,
+}
+
+/// The checks the headers alone decide: media type, declared length, and, when verifying, a
+/// signature header that is present, well-formed and fresh (returned parsed, for
+/// [`WebhookConfig::check_body`]). `None` when verification is skipped.
+fn check_before_body<'c, 'h>(
+    config: &'c WebhookConfig,
+    headers: &RequestHeaders<'h>,
     now: SystemTime,
-) -> Result<(), Rejection> {
+) -> Result<Option<PendingSignature<'c, 'h>>, Rejection> {
     if let Some(content_type) = headers.content_type
         && !is_json_media_type(content_type)
     {
@@ -243,11 +275,17 @@ fn check_before_body(
             limit: config.body_limit,
         });
     }
-    if let Verification::Secrets(_) = config.verification {
-        let header = headers.signature.ok_or(Rejection::MissingSignature)?;
-        signature::check_header(header, config.tolerance, now)?;
+    match &config.verification {
+        Verification::Secrets(keys) => {
+            let header = headers.signature.ok_or(Rejection::MissingSignature)?;
+            let header = SignatureHeader::parse(header).map_err(|problem| {
+                Rejection::from(signature::SignatureError::Malformed(problem))
+            })?;
+            header.check_freshness(config.tolerance, now)?;
+            Ok(Some(PendingSignature { keys, header }))
+        }
+        Verification::Skipped => Ok(None),
     }
-    Ok(())
 }
 
 /// Logs a rejection: signature failures at WARN (a wrong secret or an attack: the operator should

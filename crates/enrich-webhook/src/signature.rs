@@ -160,22 +160,7 @@ pub fn verify(
 ) -> Result<SignatureTimestamp, SignatureError> {
     let header = SignatureHeader::parse(header).map_err(SignatureError::Malformed)?;
     header.check_freshness(tolerance, now)?;
-    let mut matched = subtle::Choice::from(0);
-    for secret in keys.0.iter() {
-        let expected = tag(
-            secret.expose_secret().as_bytes(),
-            header.timestamp_text,
-            body,
-        );
-        for candidate in &header.signatures {
-            matched |= expected.ct_eq(candidate);
-        }
-    }
-    if bool::from(matched) {
-        Ok(header.timestamp)
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    header.verify(keys, body)
 }
 
 /// The headers-only part of [`verify`]: the header is well-formed and its `t` is within
@@ -385,45 +370,86 @@ impl SignatureTimestamp {
 /// elements other than `t` and `v0` are skipped (the scheme may add versions). `t` must be decimal
 /// digits (Unix **milliseconds**: a 10-digit seconds value reads as a time in early 1970 and so is
 /// stale), and there must be at least one `v0` of 64 hex digits (either case).
+///
+/// The receive pipeline parses a request's header once, before reading the body, and verifies
+/// the body against this parsed form once it has been read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct SignatureHeader<'a> {
+pub(crate) struct SignatureHeader<'a> {
     /// `t` exactly as written: the signed payload uses these bytes, not a re-formatted number.
     timestamp_text: &'a str,
     timestamp: SignatureTimestamp,
-    signatures: Vec<[u8; TAG_LEN]>,
+    /// The `v0` tags: the first `count` entries are set (at most [`MAX_SIGNATURES`], kept in
+    /// place rather than on the heap).
+    tags: [[u8; TAG_LEN]; MAX_SIGNATURES],
+    count: usize,
 }
 
 impl<'a> SignatureHeader<'a> {
-    fn parse(value: &'a [u8]) -> Result<Self, SignatureProblem> {
+    pub(crate) fn parse(value: &'a [u8]) -> Result<Self, SignatureProblem> {
         if value.len() > MAX_HEADER_BYTES {
             return Err(SignatureProblem::TooLong);
         }
         let mut timestamp = None;
-        let mut signatures = Vec::with_capacity(1);
+        let mut tags = [[0; TAG_LEN]; MAX_SIGNATURES];
+        let mut count = 0;
         for element in elements(value)? {
             match element? {
                 ("t", _) if timestamp.is_some() => return Err(SignatureProblem::RepeatedTimestamp),
                 ("t", item) => timestamp = Some(parse_timestamp(item)?),
-                ("v0", _) if signatures.len() == MAX_SIGNATURES => {
-                    return Err(SignatureProblem::TooManySignatures);
+                ("v0", item) => {
+                    let slot = tags
+                        .get_mut(count)
+                        .ok_or(SignatureProblem::TooManySignatures)?;
+                    *slot = parse_tag(item)?;
+                    count += 1;
                 }
-                ("v0", item) => signatures.push(parse_tag(item)?),
                 _ => {}
             }
         }
         let (timestamp_text, timestamp) = timestamp.ok_or(SignatureProblem::MissingTimestamp)?;
-        if signatures.is_empty() {
+        if count == 0 {
             return Err(SignatureProblem::MissingV0);
         }
         Ok(Self {
             timestamp_text,
             timestamp,
-            signatures,
+            tags,
+            count,
         })
     }
 
+    /// The `v0` tags, in header order.
+    fn signatures(&self) -> &[[u8; TAG_LEN]] {
+        &self.tags[..self.count]
+    }
+
+    /// Checks `body` against every `v0` under every key, in constant time (every pair is
+    /// compared, so the time taken tells nothing about which one matched). Returns `t`.
+    pub(crate) fn verify(
+        &self,
+        keys: &SigningKeys,
+        body: &[u8],
+    ) -> Result<SignatureTimestamp, SignatureError> {
+        let mut matched = subtle::Choice::from(0);
+        for secret in keys.0.iter() {
+            let expected = tag(secret.expose_secret().as_bytes(), self.timestamp_text, body);
+            for candidate in self.signatures() {
+                matched |= expected.ct_eq(candidate);
+            }
+        }
+        if bool::from(matched) {
+            Ok(self.timestamp)
+        } else {
+            Err(SignatureError::Mismatch)
+        }
+    }
+
     /// Refuses a timestamp outside `tolerance` around `now`.
-    fn check_freshness(&self, tolerance: Tolerance, now: SystemTime) -> Result<(), SignatureError> {
+    pub(crate) fn check_freshness(
+        &self,
+        tolerance: Tolerance,
+        now: SystemTime,
+    ) -> Result<(), SignatureError> {
         let now_ms = SignatureTimestamp::from_system_time(now).unix_millis();
         let signed_ms = self.timestamp.unix_millis();
         let age_ms = i128::from(now_ms) - i128::from(signed_ms);
@@ -501,7 +527,7 @@ mod tests {
         let header = SignatureHeader::parse(value.as_bytes()).unwrap();
         assert_eq!(header.timestamp_text, "1758468698287");
         assert_eq!(header.timestamp.unix_millis(), 1_758_468_698_287);
-        assert_eq!(header.signatures, vec![[0xaa; 32], [0xbb; 32]]);
+        assert_eq!(header.signatures(), &[[0xaa; 32], [0xbb; 32]]);
     }
 
     #[test]
@@ -557,7 +583,7 @@ mod tests {
         let value = format!("t=1{}", v0.repeat(MAX_SIGNATURES));
         assert!(value.len() <= MAX_HEADER_BYTES);
         let header = SignatureHeader::parse(value.as_bytes()).unwrap();
-        assert_eq!(header.signatures.len(), MAX_SIGNATURES);
+        assert_eq!(header.signatures().len(), MAX_SIGNATURES);
     }
 
     #[test]
