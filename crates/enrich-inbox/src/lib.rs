@@ -18,7 +18,7 @@
 //! - Operations: [`Inbox::counts`], [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
 //!   [`Inbox::replay`], [`Inbox::purge`] (bodies first, keys after a longer window) and
 //!   [`Inbox::verify`] (a stored delivery against the signing secrets again).
-//! - [Reconciliation](reconcile): [`Inbox::reconcile_people`] stores, as reconciled deliveries
+//! - [Reconciliation](mod@reconcile): [`Inbox::reconcile_people`] stores, as reconciled deliveries
 //!   under the keys their webhooks would have had, the people of an enrichment whose delivery
 //!   never arrived; with the `reconcile` feature, `reconcile` fetches them through
 //!   `enrich-client` and `reconcile_on_batch_completed` does it when the batch completion event
@@ -54,6 +54,7 @@
 //! server groups the WAL flushes of concurrent commits.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 mod backoff;

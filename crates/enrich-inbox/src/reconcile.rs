@@ -36,7 +36,7 @@ pub struct Reconciliation {
     /// People whose delivery never arrived, stored now as reconciled deliveries.
     pub added: u64,
     /// People left alone because their webhook's key cannot be rebuilt: those without an
-    /// `externalID` (see the [module](crate::reconcile) docs).
+    /// `externalID` (see the [module](mod@crate::reconcile) docs).
     pub unmatched: u64,
 }
 
@@ -59,7 +59,7 @@ impl Inbox {
     /// Stores every person of enrichment `enrichment_id` whose delivery the inbox does not hold,
     /// as a reconciled delivery with the key its webhook would have had; `people` are the
     /// enrichment's results (`GET /v2/people/enrich/{id}`, such as `enrich_client`'s
-    /// `Client::all_people`). See the [module](crate::reconcile) for people without an
+    /// `Client::all_people`). See the [module](mod@crate::reconcile) for people without an
     /// `externalID`. Safe to run again, and concurrently with webhooks arriving: the key is
     /// unique, so each person is stored once.
     ///
@@ -105,6 +105,7 @@ impl Inbox {
 }
 
 #[cfg(feature = "reconcile")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
 pub use with_client::{ReconcileError, reconcile, reconcile_on_batch_completed};
 
 #[cfg(feature = "reconcile")]
