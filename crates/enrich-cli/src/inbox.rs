@@ -21,9 +21,15 @@ pub async fn open(url: &InboxUrl) -> Result<Inbox, String> {
             clean(path)
         ));
     }
-    Inbox::open(&url.url)
-        .await
-        .map_err(|error| format!("cannot open the inbox: {error}"))
+    Inbox::open(&url.url).await.map_err(|error| {
+        // A refused connection reaches the pool as a timeout, which does not say why.
+        let hint = if url.url.starts_with("postgres") {
+            " (is its Postgres server running and reachable?)"
+        } else {
+            ""
+        };
+        format!("cannot open the inbox{hint}: {error}")
+    })
 }
 
 /// The file of a `sqlite:` URL (`None` for other URLs and in-memory databases).

@@ -207,6 +207,18 @@ async fn inbox_commands_operate_a_real_sqlite_inbox() {
         &["inbox", "stats", "--inbox", "mysql://h/db"],
         "must start with `sqlite:`",
     );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    assert_fails(
+        &[
+            "inbox",
+            "dead",
+            "--inbox",
+            &format!("postgres://postgres@{closed}/inbox"),
+        ],
+        "is its Postgres server running and reachable?",
+    );
 
     // Retry every dead letter, then the failing ones die again.
     let all = enrich_json(&["inbox", "retry", "--all", "--inbox", &url]);
