@@ -31,6 +31,83 @@ pub enum Command {
     Send(SendArgs),
     /// Run the local fake of the API, which delivers signed webhooks.
     Sim(SimArgs),
+    /// Operate a receiver's inbox: counts, dead letters, retry, replay, purge.
+    #[command(subcommand)]
+    Inbox(InboxCommand),
+    /// Store in an inbox every person of an enrichment whose webhook never arrived.
+    Reconcile(ReconcileArgs),
+}
+
+/// The inbox to operate on.
+#[derive(Debug, Clone, Args)]
+pub struct InboxUrl {
+    /// The inbox database: `sqlite:PATH` (the file must exist) or `postgres://…`.
+    #[arg(
+        long = "inbox",
+        value_name = "URL",
+        env = enrich_inbox::INBOX_URL_ENV_VAR,
+        hide_env_values = true
+    )]
+    pub url: String,
+}
+
+/// `inbox …`.
+#[derive(Debug, Subcommand)]
+pub enum InboxCommand {
+    /// How many deliveries are in each state.
+    Stats(InboxUrl),
+    /// The dead letters (deliveries that failed every attempt), oldest first.
+    Dead {
+        /// Show at most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        inbox: InboxUrl,
+    },
+    /// Put a dead letter (or every one, with --all) back in line, attempts reset.
+    #[command(group = clap::ArgGroup::new("which").required(true))]
+    Retry {
+        /// The delivery's id (from `inbox dead`).
+        #[arg(group = "which")]
+        id: Option<i64>,
+        /// Every dead letter.
+        #[arg(long, group = "which")]
+        all: bool,
+        #[command(flatten)]
+        inbox: InboxUrl,
+    },
+    /// Process a done delivery once more.
+    Replay {
+        /// The delivery's id.
+        id: i64,
+        #[command(flatten)]
+        inbox: InboxUrl,
+    },
+    /// Drop the bodies of deliveries processed longer ago than --older-than, and forget their
+    /// keys after --keep-keys (a redelivery after that is stored anew).
+    Purge {
+        /// Drop bodies processed longer ago than this (such as 7d, 12h, 30m).
+        #[arg(long, value_name = "DURATION", value_parser = crate::sim::parse_duration)]
+        older_than: std::time::Duration,
+        /// Forget keys processed longer ago than this (at least --older-than).
+        #[arg(long, value_name = "DURATION", value_parser = crate::sim::parse_duration, default_value = "30d")]
+        keep_keys: std::time::Duration,
+        #[command(flatten)]
+        inbox: InboxUrl,
+    },
+}
+
+/// `reconcile ENRICHMENT_ID`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The people enrichment id (`enrichmentID`).
+    pub id: String,
+
+    #[command(flatten)]
+    pub inbox: InboxUrl,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 /// `people …` and `companies …`.

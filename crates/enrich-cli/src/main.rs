@@ -7,8 +7,10 @@
 
 mod cli;
 mod enrichment;
+mod inbox;
 mod input;
 mod output;
+mod reconcile;
 mod send;
 mod sim;
 
@@ -53,6 +55,8 @@ async fn run(cli: Cli) -> Result<bool, String> {
             true,
         ),
         Command::Send(args) => send::run(args, cli.json).await?,
+        Command::Inbox(command) => (inbox::run(command, cli.json).await?, true),
+        Command::Reconcile(args) => (reconcile::run(args, cli.json).await?, true),
         Command::Sim(args) => {
             sim::run(args).await?;
             (String::new(), true)

@@ -76,7 +76,7 @@ pub async fn run(args: SimArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads `500ms`, `5s`, `2m` or a plain number of seconds.
+/// Reads `500ms`, `5s`, `2m`, `3h`, `7d` or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
@@ -85,13 +85,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     let number: u64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 5s or 2m"))?;
+        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 5s, 2m, 3h or 7d"))?;
     match unit {
         "ms" => Ok(Duration::from_millis(number)),
         "s" => Ok(Duration::from_secs(number)),
         "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(number.saturating_mul(3600))),
+        "d" => Ok(Duration::from_secs(number.saturating_mul(86_400))),
         _ => Err(format!(
-            "{text:?} is not a duration such as 500ms, 5s or 2m"
+            "{text:?} is not a duration such as 500ms, 5s, 2m, 3h or 7d"
         )),
     }
 }
@@ -115,7 +117,9 @@ mod tests {
         assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        for bad in ["", "s", "5h", "-1s", "1.5s"] {
+        assert_eq!(parse_duration("3h"), Ok(Duration::from_secs(3 * 3600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        for bad in ["", "s", "5w", "-1s", "1.5s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_rate("0.25"), Ok(0.25));

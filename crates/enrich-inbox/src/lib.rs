@@ -18,6 +18,11 @@
 //! - Operations: [`Inbox::counts`], [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
 //!   [`Inbox::replay`], [`Inbox::purge`] (bodies first, keys after a longer window) and
 //!   [`Inbox::verify`] (a stored delivery against the signing secrets again).
+//! - [Reconciliation](mod@reconcile): [`Inbox::reconcile_people`] stores, as reconciled deliveries
+//!   under the keys their webhooks would have had, the people of an enrichment whose delivery
+//!   never arrived; with the `reconcile` feature, `reconcile` fetches them through
+//!   `enrich-client` and `reconcile_on_batch_completed` does it when the batch completion event
+//!   is processed.
 //!
 //! ```no_run
 //! # async fn run(delivery: enrich_webhook::Delivery) -> Result<(), Box<dyn std::error::Error>> {
@@ -49,12 +54,14 @@
 //! server groups the WAL flushes of concurrent commits.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 mod backoff;
 mod error;
 mod inbox;
 mod options;
+pub mod reconcile;
 mod record;
 mod verify;
 mod worker;
@@ -63,6 +70,10 @@ pub use backoff::Backoff;
 pub use error::{DatabaseError, Error, StoreError};
 pub use inbox::{Inbox, Retention};
 pub use options::{InboxOptions, KeyFn, SqliteDurability, default_key};
+pub use reconcile::Reconciliation;
+#[cfg(feature = "reconcile")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
+pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
 pub use record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
 pub use verify::Verification;
 pub use worker::{

@@ -1,0 +1,391 @@
+//! `enrich inbox …` and `enrich reconcile`, run as processes against real SQLite inbox files
+//! (and, for `reconcile`, the local fake of the API).
+
+#![allow(
+    clippy::field_reassign_with_default,
+    reason = "enrich-types structs are #[non_exhaustive]: they are built from Default, field by field"
+)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use enrich_inbox::{DeliveryId, Inbox, Job, State, Worker, WorkerOptions};
+use enrich_sim::{Sim, SimConfig};
+use fixtures::event;
+use serde_json::Value;
+
+const KEY: &str = "sk_cli_inbox_test";
+
+/// Events to store, built from their JSON.
+mod fixtures {
+    use enrich_types::WebhookEvent;
+
+    /// A `person.enrichment.completed` event and its JSON.
+    pub fn event(enrichment_id: &str, external_id: &str) -> (WebhookEvent, Vec<u8>) {
+        let body = format!(
+            r#"{{"eventType":"person.enrichment.completed","data":{{"enrichmentID":"{enrichment_id}","person":{{"externalID":"{external_id}"}}}}}}"#
+        );
+        let event = serde_json::from_str(&body).expect("a valid event");
+        (event, body.into_bytes())
+    }
+}
+
+/// `enrich` with `args`, with none of the variables it reads inherited.
+fn enrich(args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_enrich"));
+    for variable in [
+        "SURFE_API_KEY",
+        "SURFE_API_URL",
+        "SURFE_WEBHOOK_SECRET",
+        "ENRICH_LOG",
+        "ENRICH_INBOX_URL",
+    ] {
+        command.env_remove(variable);
+    }
+    command.args(args).output().expect("enrich runs")
+}
+
+/// `enrich --json args…`, which must succeed; its output decoded.
+fn enrich_json(args: &[&str]) -> Value {
+    let output = enrich(&[&["--json"], args].concat());
+    assert!(
+        output.status.success(),
+        "enrich {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON output")
+}
+
+/// Asserts `enrich args…` failed with exit status 1 and said `needle`, without a panic.
+fn assert_fails(args: &[&str], needle: &str) {
+    let output = enrich(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "enrich {args:?}: {stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A fresh SQLite inbox URL in the temporary directory (files removed when dropped).
+struct TempInbox(PathBuf);
+
+impl TempInbox {
+    fn new(name: &str) -> Self {
+        static SEQUENCE: AtomicUsize = AtomicUsize::new(0);
+        Self(std::env::temp_dir().join(format!(
+            "enrich-cli-inbox-{}-{}-{name}.db",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        )))
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite:{}", self.0.display())
+    }
+}
+
+impl Drop for TempInbox {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+/// Processes every due delivery once: `crm-fail-…` people fail (and, with one attempt allowed,
+/// become dead letters); the others are done.
+async fn process_all(inbox: &Inbox) {
+    let worker = Worker::new(inbox.clone(), |job: Job| async move {
+        match job.event().external_id() {
+            Some(id) if id.starts_with("crm-fail") => Err(std::io::Error::other("refused by test")),
+            _ => Ok(()),
+        }
+    })
+    .options(
+        WorkerOptions::default()
+            .max_attempts(1)
+            .poll_interval(Duration::from_millis(10)),
+    )
+    .spawn();
+    for _ in 0..3000 {
+        let counts = inbox.counts().await.expect("counts");
+        if counts.pending == 0 && counts.processing == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    worker.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_commands_operate_a_real_sqlite_inbox() {
+    let file = TempInbox::new("ops");
+    let url = file.url();
+    let inbox = Inbox::open(&url).await.expect("open");
+    for external_id in ["crm-1", "crm-2", "crm-3", "crm-fail-1", "crm-fail-2"] {
+        let (event, raw) = event("e-1", external_id);
+        inbox
+            .store_reconciled(&event, raw.into())
+            .await
+            .expect("store");
+    }
+    process_all(&inbox).await;
+
+    let stats = enrich_json(&["inbox", "stats", "--inbox", &url]);
+    assert_eq!(stats["done"], 3, "{stats}");
+    assert_eq!(stats["dead"], 2, "{stats}");
+    assert_eq!(stats["pending"], 0, "{stats}");
+    assert_eq!(stats["total"], 5, "{stats}");
+    let table =
+        String::from_utf8_lossy(&enrich(&["inbox", "stats", "--inbox", &url]).stdout).into_owned();
+    assert!(
+        table
+            .lines()
+            .any(|line| line.split_whitespace().eq(["dead", "2"])),
+        "{table}"
+    );
+
+    let dead = enrich_json(&["inbox", "dead", "--inbox", &url]);
+    let dead = dead.as_array().expect("an array");
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0]["externalID"], "crm-fail-1");
+    assert_eq!(dead[0]["attempts"], 1);
+    assert_eq!(dead[0]["lastError"], "refused by test");
+    let dead_id = dead[0]["id"].as_i64().expect("an id");
+    let table =
+        String::from_utf8_lossy(&enrich(&["inbox", "dead", "--inbox", &url]).stdout).into_owned();
+    assert!(
+        table.contains("refused by test") && table.contains("crm-fail-2"),
+        "{table}"
+    );
+
+    // Retry one, by id, through the environment variable.
+    let output = Command::new(env!("CARGO_BIN_EXE_enrich"))
+        .args(["--json", "inbox", "retry", &dead_id.to_string()])
+        .env("ENRICH_INBOX_URL", &url)
+        .output()
+        .expect("enrich runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let retried: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(retried["requeued"], 1);
+    let delivery = inbox
+        .get(DeliveryId(dead_id))
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(delivery.state, State::Pending);
+    assert_eq!(delivery.attempts, 0);
+
+    // Clear errors: an unknown id, a delivery in another state, a missing file.
+    assert_fails(
+        &["inbox", "retry", "9999", "--inbox", &url],
+        "the inbox holds no delivery 9999",
+    );
+    assert_fails(
+        &["inbox", "retry", &dead_id.to_string(), "--inbox", &url],
+        "is pending, not a dead letter",
+    );
+    assert_fails(
+        &["inbox", "replay", &dead_id.to_string(), "--inbox", &url],
+        "not a done delivery",
+    );
+    let missing = format!("{url}.missing");
+    assert_fails(
+        &["inbox", "stats", "--inbox", &missing],
+        "the file does not exist",
+    );
+    assert!(
+        !std::path::Path::new(&missing["sqlite:".len()..]).exists(),
+        "no file created"
+    );
+    assert_fails(
+        &["inbox", "stats", "--inbox", "mysql://h/db"],
+        "must start with `sqlite:`",
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    assert_fails(
+        &[
+            "inbox",
+            "dead",
+            "--inbox",
+            &format!("postgres://postgres@{closed}/inbox"),
+        ],
+        "is its Postgres server running and reachable?",
+    );
+
+    // Retry every dead letter, then the failing ones die again.
+    let all = enrich_json(&["inbox", "retry", "--all", "--inbox", &url]);
+    assert_eq!(all["requeued"], 1, "the other one is already pending");
+    process_all(&inbox).await;
+    assert_eq!(inbox.counts().await.expect("counts").dead, 2);
+
+    // Replay a done delivery.
+    let done = inbox.list(State::Done, 1).await.expect("list");
+    let done_id = done[0].id;
+    let replayed = enrich_json(&["inbox", "replay", &done_id.to_string(), "--inbox", &url]);
+    assert_eq!(replayed["replayed"], done_id.0);
+    assert_eq!(
+        inbox.get(done_id).await.expect("get").expect("kept").state,
+        State::Pending
+    );
+    process_all(&inbox).await;
+
+    // Purge: nothing is old enough for a day; with no retention every done delivery goes.
+    let kept = enrich_json(&["inbox", "purge", "--older-than", "1d", "--inbox", &url]);
+    assert_eq!(kept["bodiesDropped"], 0);
+    assert_eq!(kept["keysForgotten"], 0);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let purged = enrich_json(&[
+        "inbox",
+        "purge",
+        "--older-than",
+        "0s",
+        "--keep-keys",
+        "0s",
+        "--inbox",
+        &url,
+    ]);
+    assert_eq!(purged["keysForgotten"], 3, "{purged}");
+    let counts = inbox.counts().await.expect("counts");
+    assert_eq!((counts.done, counts.dead, counts.total()), (0, 2, 2));
+    inbox.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_stores_the_people_whose_delivery_never_arrived() {
+    // Every delivery goes to a closed port: none arrives.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let sim = Sim::start(
+        SimConfig::default()
+            .api_key(KEY)
+            .item_delay(Duration::from_millis(1))
+            .retry_schedule(Vec::new()),
+    )
+    .await
+    .expect("the fake starts");
+    let client = enrich_client::Client::builder()
+        .base_url(sim.url())
+        .api_key(KEY)
+        .build()
+        .expect("a client");
+    let people: Vec<enrich_types::PersonToEnrich> = (0..8)
+        .map(|index| {
+            let mut person = enrich_types::PersonToEnrich::default();
+            person.first_name = Some(format!("First{index}"));
+            person.last_name = Some("Last".to_owned());
+            person.company_domain = Some("engines.example".to_owned());
+            person.external_id = (index < 7).then(|| format!("crm-{index}"));
+            person
+        })
+        .collect();
+    let mut include = enrich_types::Include::default();
+    include.email = true;
+    let request = enrich_types::EnrichPeopleRequest::new(include, people)
+        .expect("a request")
+        .with_webhook_url(&format!("http://{closed}/webhook"))
+        .expect("a loopback URL");
+    let id = client
+        .start_people(&request)
+        .await
+        .expect("started")
+        .enrichment_id
+        .expect("an id");
+    assert!(sim.finished(&id).await);
+
+    // Three people already in the inbox (as if their webhook had arrived).
+    let file = TempInbox::new("reconcile");
+    let url = file.url();
+    let inbox = Inbox::open(&url).await.expect("open");
+    for external_id in ["crm-0", "crm-3", "crm-6"] {
+        let (event, raw) = event(&id, external_id);
+        inbox
+            .store_reconciled(&event, raw.into())
+            .await
+            .expect("store");
+    }
+
+    let api = sim.url();
+    let args = [
+        "reconcile",
+        id.as_str(),
+        "--inbox",
+        &url,
+        "--api",
+        &api,
+        "--api-key",
+        KEY,
+    ];
+    let first = enrich_json(&args);
+    assert_eq!(first["added"], 4, "{first}");
+    assert_eq!(first["alreadyStored"], 3, "{first}");
+    assert_eq!(first["unmatched"], 1, "{first}");
+    assert_eq!(first["people"], 8, "{first}");
+    assert_eq!(inbox.counts().await.expect("counts").total(), 7);
+
+    let again = enrich(&args);
+    assert!(again.status.success());
+    let table = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert!(
+        table
+            .lines()
+            .any(|line| line.starts_with("added") && line.ends_with(" 0")),
+        "a second run adds nothing:\n{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|line| line.starts_with("already stored") && line.ends_with(" 7")),
+        "{table}"
+    );
+    assert_eq!(inbox.counts().await.expect("counts").total(), 7);
+
+    // Clear errors: a wrong key, an unknown enrichment, no inbox.
+    let wrong = [
+        "reconcile",
+        id.as_str(),
+        "--inbox",
+        &url,
+        "--api",
+        &api,
+        "--api-key",
+        "sk_wrong",
+    ];
+    assert_fails(&wrong, "401");
+    assert_fails(
+        &[
+            "reconcile",
+            "no-such-id",
+            "--inbox",
+            &url,
+            "--api",
+            &api,
+            "--api-key",
+            KEY,
+        ],
+        "404",
+    );
+    let missing = format!("{url}.missing");
+    assert_fails(
+        &[
+            "reconcile",
+            id.as_str(),
+            "--inbox",
+            &missing,
+            "--api",
+            &api,
+            "--api-key",
+            KEY,
+        ],
+        "the file does not exist",
+    );
+    inbox.close().await;
+}

@@ -1,0 +1,297 @@
+//! Reconciliation over loopback: the local fake of the API delivers to an example receiver
+//! (a real process storing in an SQLite inbox) and drops some deliveries for good;
+//! reconciliation must add exactly the dropped people, and nothing on a second run. The batch
+//! completion helper does the same from a worker's handler.
+
+#![allow(
+    clippy::field_reassign_with_default,
+    reason = "enrich-types structs are #[non_exhaustive]: they are built from Default, field by field"
+)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::{Extension, Router, http::StatusCode, routing::post};
+use enrich_axum::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+use enrich_client::Client;
+use enrich_inbox::{
+    Inbox, Job, Reconciliation, Source, State, Worker, reconcile, reconcile_on_batch_completed,
+};
+use enrich_sim::{Outcome, Sim, SimConfig};
+use enrich_webhook::enrich_types::{EnrichPeopleRequest, Include, PersonToEnrich};
+use support::receiver::{Example, Receiver};
+use support::{SECRET, TestDb, eventually};
+
+const KEY: &str = "sk_reconcile_test";
+
+async fn start_sim() -> Sim {
+    Sim::start(
+        SimConfig::default()
+            .api_key(KEY)
+            .webhook_secret(SECRET)
+            .seed(7)
+            .item_delay(Duration::from_millis(1))
+            .retry_schedule(vec![Duration::from_millis(50)])
+            .drop_rate(0.3)
+            .duplicate_rate(0.2),
+    )
+    .await
+    .expect("the fake starts")
+}
+
+fn client(sim: &Sim) -> Client {
+    Client::builder()
+        .base_url(sim.url())
+        .api_key(KEY)
+        .build()
+        .expect("a client")
+}
+
+/// Starts an enrichment of `with_ids` people with an `externalID` and `without_ids` people
+/// without one, delivered to `webhook_url`; waits until the fake finished delivering.
+async fn enrich(sim: &Sim, webhook_url: &str, with_ids: usize, without_ids: usize) -> String {
+    let people: Vec<PersonToEnrich> = (0..with_ids + without_ids)
+        .map(|index| {
+            let mut person = PersonToEnrich::default();
+            person.first_name = Some(format!("First{index}"));
+            person.last_name = Some(format!("Last{index}"));
+            person.company_domain = Some("engines.example".to_owned());
+            person.external_id = (index < with_ids).then(|| format!("crm-{index}"));
+            person
+        })
+        .collect();
+    let mut include = Include::default();
+    include.email = true;
+    let request = EnrichPeopleRequest::new(include, people)
+        .expect("a valid request")
+        .with_webhook_url(webhook_url)
+        .expect("a loopback webhook URL");
+    let accepted = client(sim)
+        .start_people(&request)
+        .await
+        .expect("the fake accepts the enrichment");
+    let id = accepted.enrichment_id.expect("an enrichment id");
+    assert!(sim.finished(&id).await, "the fake knows the enrichment");
+    id
+}
+
+/// The `externalID`s of the people whose delivery the fake dropped.
+fn dropped(sim: &Sim, enrichment_id: &str) -> BTreeSet<String> {
+    sim.attempts()
+        .into_iter()
+        .filter(|attempt| attempt.enrichment_id == enrichment_id)
+        .filter(|attempt| attempt.outcome == Outcome::Dropped)
+        .filter_map(|attempt| attempt.external_id)
+        .collect()
+}
+
+/// The `externalID`s of the reconciled deliveries of `enrichment_id` in the inbox.
+async fn reconciled(inbox: &Inbox, enrichment_id: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for state in State::ALL {
+        for delivery in inbox.list(state, 10_000).await.expect("list") {
+            if delivery.source == Source::Reconciled
+                && delivery.enrichment_id.as_deref() == Some(enrichment_id)
+            {
+                let external_id = delivery.external_id.expect("a reconciled person has an id");
+                assert!(
+                    ids.insert(external_id),
+                    "one reconciled delivery per person"
+                );
+            }
+        }
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_adds_exactly_the_dropped_people_once() {
+    let db = TestDb::sqlite("reconcile_dropped");
+    let receiver = Receiver::start(Example::Axum, &db.url, &[]).await;
+    let sim = start_sim().await;
+    let webhook_url = format!("http://{}/webhook", receiver.addr);
+    let id = enrich(&sim, &webhook_url, 20, 2).await;
+
+    let dropped = dropped(&sim, &id);
+    assert!(
+        !dropped.is_empty() && dropped.len() < 20,
+        "the seed drops some deliveries of people with an id, not all: {dropped:?}"
+    );
+    let inbox = Inbox::open(&db.url)
+        .await
+        .expect("open the receiver's inbox");
+    let before = inbox.counts().await.expect("counts").total();
+    assert!(reconciled(&inbox, &id).await.is_empty());
+
+    let client = client(&sim);
+    let first = reconcile(&inbox, &client, &id).await.expect("reconcile");
+    let added = u64::try_from(dropped.len()).expect("a small count");
+    assert_eq!(first.added, added, "{first:?}");
+    assert_eq!(first.already_stored, 20 - added, "{first:?}");
+    assert_eq!(first.unmatched, 2, "the two people without an externalID");
+    assert_eq!(first.people(), 22);
+    assert_eq!(reconciled(&inbox, &id).await, dropped);
+    assert_eq!(
+        inbox.counts().await.expect("counts").total(),
+        before + added
+    );
+
+    let second = reconcile(&inbox, &client, &id)
+        .await
+        .expect("reconcile again");
+    let mut expected = Reconciliation::default();
+    expected.already_stored = 20;
+    expected.unmatched = 2;
+    assert_eq!(second, expected, "a second run adds nothing");
+    assert_eq!(
+        inbox.counts().await.expect("counts").total(),
+        before + added
+    );
+
+    // A reconciled delivery decodes as the event its webhook would have carried.
+    let any = dropped.iter().next().expect("one dropped person");
+    let delivery = inbox
+        .list(State::Pending, 10_000)
+        .await
+        .expect("list")
+        .into_iter()
+        .chain(inbox.list(State::Done, 10_000).await.expect("list"))
+        .find(|delivery| delivery.external_id.as_deref() == Some(any.as_str()))
+        .expect("the reconciled delivery");
+    assert_eq!(delivery.source, Source::Reconciled);
+    assert_eq!(delivery.signature_header, None);
+    let body = delivery.raw_body.expect("a body");
+    let event: enrich_webhook::enrich_types::WebhookEvent =
+        serde_json::from_slice(&body).expect("the stored body decodes");
+    assert_eq!(event.event_type(), "person.enrichment.completed");
+    assert_eq!(event.enrichment_id(), Some(id.as_str()));
+    assert_eq!(event.external_id(), Some(any.as_str()));
+    inbox.close().await;
+    drop(receiver);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_enrichment_is_an_api_error_and_stores_nothing() {
+    let db = TestDb::sqlite("reconcile_unknown");
+    let inbox = Inbox::open(&db.url).await.expect("open");
+    let sim = start_sim().await;
+    let error = reconcile(&inbox, &client(&sim), "no-such-enrichment")
+        .await
+        .expect_err("an unknown enrichment");
+    assert!(
+        matches!(&error, enrich_inbox::ReconcileError::Api(api) if api.status() == Some(404)),
+        "{error}"
+    );
+    assert_eq!(inbox.counts().await.expect("counts").total(), 0);
+}
+
+/// An in-process receiver storing into `inbox`, as the README shows; its address.
+async fn serve(inbox: Inbox) -> std::net::SocketAddr {
+    async fn webhook(
+        Extension(inbox): Extension<Inbox>,
+        Webhook(delivery): WebhookDelivery,
+    ) -> Result<StatusCode, WebhookRejection> {
+        inbox.store(&delivery).await.map_err(Rejection::from)?;
+        Ok(StatusCode::OK)
+    }
+    let app = Router::new()
+        .route("/webhook", post(webhook))
+        .layer(Extension(inbox))
+        .with_state(WebhookConfig::with_secret(SECRET).expect("a secret"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batch_completion_event_reconciles_when_the_worker_opts_in() {
+    let db = TestDb::sqlite("reconcile_on_batch");
+    let inbox = Inbox::open(&db.url).await.expect("open");
+    let sim = start_sim().await;
+    let addr = serve(inbox.clone()).await;
+
+    // The worker records which people it processed and how, and reconciles on the batch event.
+    let processed: Arc<Mutex<Vec<(String, Source)>>> = Arc::default();
+    let reports: Arc<Mutex<Vec<Reconciliation>>> = Arc::default();
+    let worker = {
+        let (inbox, client) = (inbox.clone(), client(&sim));
+        let (processed, reports) = (processed.clone(), reports.clone());
+        Worker::new(inbox.clone(), move |job: Job| {
+            let (inbox, client) = (inbox.clone(), client.clone());
+            let (processed, reports) = (processed.clone(), reports.clone());
+            async move {
+                if let Some(report) =
+                    reconcile_on_batch_completed(&inbox, &client, job.event()).await?
+                {
+                    reports.lock().expect("reports").push(report);
+                }
+                if let Some(external_id) = job.event().external_id() {
+                    processed
+                        .lock()
+                        .expect("processed")
+                        .push((external_id.to_owned(), job.delivery().source));
+                }
+                Ok::<(), enrich_inbox::ReconcileError>(())
+            }
+        })
+        .spawn()
+    };
+
+    let id = enrich(&sim, &format!("http://{addr}/webhook"), 20, 0).await;
+    let dropped = dropped(&sim, &id);
+    assert!(!dropped.is_empty(), "the seed drops some deliveries");
+    let batch_delivered = sim.attempts().iter().any(|attempt| {
+        attempt.enrichment_id == id
+            && attempt.external_id.is_none()
+            && attempt.outcome.is_delivered()
+    });
+    assert!(batch_delivered, "the batch completion event was delivered");
+
+    let processed = eventually("every person processed", || {
+        let processed = processed.clone();
+        async move {
+            let processed = processed.lock().expect("processed").clone();
+            (processed.len() >= 20).then_some(processed)
+        }
+    })
+    .await;
+    worker.shutdown(Duration::from_secs(10)).await;
+
+    let people: BTreeSet<&str> = processed.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        processed.len(),
+        20,
+        "each person processed once: {processed:?}"
+    );
+    assert_eq!(people.len(), 20);
+    let by_reconciliation: BTreeSet<String> = processed
+        .iter()
+        .filter(|(_, source)| *source == Source::Reconciled)
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(by_reconciliation, dropped);
+    let reports = reports.lock().expect("reports").clone();
+    assert_eq!(
+        reports.len(),
+        1,
+        "one batch event, reconciled once: {reports:?}"
+    );
+    assert_eq!(
+        reports[0].added,
+        u64::try_from(dropped.len()).expect("a small count")
+    );
+
+    // Any other event is left alone.
+    let event: enrich_webhook::enrich_types::WebhookEvent =
+        serde_json::from_str(&support::person_body(&id, "crm-0")).expect("an event");
+    let none = reconcile_on_batch_completed(&inbox, &client(&sim), &event)
+        .await
+        .expect("nothing to do");
+    assert_eq!(none, None);
+}
