@@ -22,7 +22,7 @@ use std::process::Command;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use crate::demo::{Children, Running, fresh_secret, free_port, target_dir};
+use crate::demo::{Children, Running, free_port, fresh_secret, target_dir};
 use crate::workspace_root;
 
 /// How many people the enrichment has.
@@ -98,9 +98,10 @@ fn enrich_end_to_end(
     let receiver_address = free_port()?;
     let inbox = format!("sqlite:{}", database.display());
     println!(
-        "\nAn enrichment end to end: the fake API (enrich sim --seed {SEED} --duplicate-rate \
-         {DUPLICATE_RATE} --drop-rate {DROP_RATE} --retry-schedule {RETRY_SCHEDULE}), {PEOPLE} \
-         people, axum_receiver with an SQLite inbox, started after the first delivery was refused:"
+        "\nAn enrichment end to end: {PEOPLE} people, the fake API delivering to axum_receiver with an \
+         SQLite inbox\n(enrich sim --seed {SEED} --duplicate-rate {DUPLICATE_RATE} --drop-rate \
+         {DROP_RATE} --retry-schedule {RETRY_SCHEDULE};\n the receiver started once a delivery \
+         was refused):"
     );
 
     let started = cli.run(&[
@@ -136,11 +137,16 @@ fn enrich_end_to_end(
         "--max-interval",
         "1",
     ])?;
-    follow(&sim, &mut attempts, "the batch completion event", |attempts| {
-        attempts
-            .iter()
-            .any(|attempt| attempt.item.is_none() && attempt.delivered())
-    })?;
+    follow(
+        &sim,
+        &mut attempts,
+        "the batch completion event",
+        |attempts| {
+            attempts
+                .iter()
+                .any(|attempt| attempt.item.is_none() && attempt.delivered())
+        },
+    )?;
     let mut other_events = 0;
     let by_webhook = processed(&cli, &inbox, &receiver, &mut other_events)?;
 
@@ -179,7 +185,14 @@ fn enrich_end_to_end(
 fn build_cli() -> Result<(), String> {
     let status = Command::new(env!("CARGO"))
         .current_dir(workspace_root())
-        .args(["build", "--quiet", "--package", "enrich-cli", "--bin", "enrich"])
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "enrich-cli",
+            "--bin",
+            "enrich",
+        ])
         .status()
         .map_err(|error| format!("cannot run cargo: {error}"))?;
     status
@@ -228,14 +241,48 @@ impl Cli<'_> {
 /// Writes the people to enrich as CSV; returns their `externalID`s, in order.
 fn write_people(path: &Path) -> Result<Vec<String>, String> {
     const FIRST: [&str; PEOPLE] = [
-        "Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Margaret",
-        "Ken", "Radia", "Dennis", "Sophie", "Tim", "Hedy", "Claude", "Katherine", "Niklaus",
-        "Annie", "Leslie",
+        "Ada",
+        "Alan",
+        "Grace",
+        "Edsger",
+        "Barbara",
+        "Donald",
+        "Frances",
+        "John",
+        "Margaret",
+        "Ken",
+        "Radia",
+        "Dennis",
+        "Sophie",
+        "Tim",
+        "Hedy",
+        "Claude",
+        "Katherine",
+        "Niklaus",
+        "Annie",
+        "Leslie",
     ];
     const LAST: [&str; PEOPLE] = [
-        "Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Backus",
-        "Hamilton", "Thompson", "Perlman", "Ritchie", "Wilson", "Berners-Lee", "Lamarr", "Shannon",
-        "Johnson", "Wirth", "Easley", "Lamport",
+        "Lovelace",
+        "Turing",
+        "Hopper",
+        "Dijkstra",
+        "Liskov",
+        "Knuth",
+        "Allen",
+        "Backus",
+        "Hamilton",
+        "Thompson",
+        "Perlman",
+        "Ritchie",
+        "Wilson",
+        "Berners-Lee",
+        "Lamarr",
+        "Shannon",
+        "Johnson",
+        "Wirth",
+        "Easley",
+        "Lamport",
     ];
     let mut csv = String::from("firstName,lastName,companyDomain,externalID\n");
     let mut ids = Vec::with_capacity(PEOPLE);
@@ -249,9 +296,7 @@ fn write_people(path: &Path) -> Result<Vec<String>, String> {
 }
 
 fn remove_files(database: &Path, people_file: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
-    }
+    crate::demo_inbox::remove_database(database);
     let _ = std::fs::remove_file(people_file);
 }
 
@@ -438,7 +483,10 @@ fn report(external_ids: &[String], outcome: &Outcome) -> bool {
         let arrived = match (webhook, reconciliation, first_delivery) {
             (0, 0, _) => "never".to_owned(),
             (_, 0, Some(attempt)) if attempt.attempt == 1 => "webhook, first try".to_owned(),
-            (_, 0, Some(attempt)) => format!("webhook, attempt {}", attempt.attempt),
+            (_, 0, Some(attempt)) => match attempt.attempt - 1 {
+                1 => "webhook after 1 retry".to_owned(),
+                retries => format!("webhook after {retries} retries"),
+            },
             (_, 0, None) => "webhook (not in the log)".to_owned(),
             (0, _, _) => "reconciliation".to_owned(),
             _ => "webhook and reconciliation".to_owned(),
@@ -508,14 +556,18 @@ mod tests {
         .unwrap();
         assert!(refused.refused() && !refused.delivered());
         assert_eq!(refused.short(), "refused");
-        let duplicate = read("person.enrichment.completed item 4 (duplicate) attempt 2: 200").unwrap();
+        let duplicate =
+            read("person.enrichment.completed item 4 (duplicate) attempt 2: 200").unwrap();
         assert!(duplicate.duplicate && duplicate.delivered());
-        assert_eq!((duplicate.attempt, duplicate.short().as_str()), (2, "dup 200"));
+        assert_eq!(
+            (duplicate.attempt, duplicate.short().as_str()),
+            (2, "dup 200")
+        );
         let dropped = read("person.enrichment.completed item 7: dropped, not sent").unwrap();
         assert!(dropped.dropped() && !dropped.delivered());
         assert_eq!(dropped.item, Some(7));
-        let rejected = read("person.enrichment.completed item 1 attempt 1: 503 inbox_unavailable")
-            .unwrap();
+        let rejected =
+            read("person.enrichment.completed item 1 attempt 1: 503 inbox_unavailable").unwrap();
         assert!(!rejected.delivered());
         let batch = read("person.batch-enrichment.completed attempt 1: 200").unwrap();
         assert!(batch.item.is_none() && batch.delivered());
@@ -526,7 +578,8 @@ mod tests {
     fn only_person_events_count_as_people() {
         let person = r#"{"eventType":"person.enrichment.completed","data":{"enrichmentID":"x","person":{"externalID":"crm-01"}}}"#;
         assert_eq!(person_id(person).as_deref(), Some("crm-01"));
-        let batch = r#"{"eventType":"person.batch-enrichment.completed","data":{"enrichmentID":"x"}}"#;
+        let batch =
+            r#"{"eventType":"person.batch-enrichment.completed","data":{"enrichmentID":"x"}}"#;
         assert_eq!(person_id(batch), None);
         assert_eq!(person_id("not json"), None);
     }
