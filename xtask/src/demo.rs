@@ -4,7 +4,8 @@
 //! free loopback port with a fresh secret, sends each the same deliveries (signed with the
 //! `test-util` signer), and prints a table of what each answered and printed. Exits non-zero if
 //! any answer differs from the documented one. Then shows the durable inbox on an SQLite file
-//! (see [`crate::demo_inbox`]). The receivers are stopped on every path: normal exit, failure,
+//! (see [`crate::demo_inbox`]), and an enrichment end to end, from the local fake of the API to
+//! an inbox (see [`crate::demo_e2e`]). The receivers are stopped on every path: normal exit, failure,
 //! and Ctrl-C.
 
 use std::collections::hash_map::RandomState;
@@ -95,7 +96,8 @@ fn demo() -> Result<bool, String> {
     children.stop_all();
     let answers_ok = report(&cases, &results);
     let inbox_ok = crate::demo_inbox::run(&children, &secret)?;
-    Ok(answers_ok && inbox_ok)
+    let end_to_end_ok = crate::demo_e2e::run(&children, &secret)?;
+    Ok(answers_ok && inbox_ok && end_to_end_ok)
 }
 
 pub(crate) fn build_examples() -> Result<(), String> {
@@ -117,12 +119,16 @@ pub(crate) fn build_examples() -> Result<(), String> {
 }
 
 fn example_binary(example: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    target
+    target_dir()
         .join("debug")
         .join("examples")
         .join(format!("{example}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR`, else `target/` in the workspace.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
 /// A secret nobody else has: 128 bits from the standard library's per-process random keys.
@@ -219,16 +225,40 @@ impl Children {
         secret: &str,
         env: &[(&str, String)],
     ) -> Result<Running, String> {
-        let address = free_port()?;
-        let mut child = Command::new(example_binary(example))
+        self.start_on(free_port()?, example, secret, env)
+    }
+
+    /// Starts `example` listening on `address` (a port chosen beforehand, such as one a sender
+    /// was already told about).
+    pub(crate) fn start_on(
+        &self,
+        address: SocketAddr,
+        example: &str,
+        secret: &str,
+        env: &[(&str, String)],
+    ) -> Result<Running, String> {
+        let mut command = Command::new(example_binary(example));
+        command
             .env("PORT", address.port().to_string())
             .env(SECRET_ENV_VAR, secret)
-            .envs(env.iter().map(|(name, value)| (name, value)))
+            .envs(env.iter().map(|(name, value)| (name, value)));
+        self.spawn(example, command, address)
+    }
+
+    /// Runs `command` (stdout piped to [`Running::lines`], stderr discarded) and waits until
+    /// something listens on `address`.
+    pub(crate) fn spawn(
+        &self,
+        name: &str,
+        mut command: Command,
+        address: SocketAddr,
+    ) -> Result<Running, String> {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|error| format!("cannot start {example}: {error}"))?;
+            .map_err(|error| format!("cannot start {name}: {error}"))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let pid = child.id();
         self.0.lock().map_err(|_| "lock poisoned")?.push(child);
@@ -244,10 +274,10 @@ impl Children {
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
             if Instant::now() > deadline {
-                return Err(format!("{example} did not start listening on {address}"));
+                return Err(format!("{name} did not start listening on {address}"));
             }
             if self.exited() {
-                return Err(format!("{example} exited before listening on {address}"));
+                return Err(format!("{name} exited before listening on {address}"));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -286,7 +316,7 @@ impl Drop for Children {
 }
 
 /// A loopback port that was free a moment ago (the receiver binds it right after).
-fn free_port() -> Result<SocketAddr, String> {
+pub(crate) fn free_port() -> Result<SocketAddr, String> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map_err(|error| format!("no free port: {error}"))

@@ -7,7 +7,7 @@
 //! 3. A receiver started again on the same file, with its worker, prints the stored delivery:
 //!    what was acknowledged was not lost.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use enrich_webhook::testing::SignedRequest;
@@ -82,7 +82,7 @@ pub(crate) fn run(children: &Children, secret: &str) -> Result<bool, String> {
         verdict(recovered_ok)
     );
     children.stop_all();
-    let _ = std::fs::remove_file(&database);
+    remove_database(&database);
     Ok(ok)
 }
 
@@ -108,10 +108,15 @@ fn database_file() -> Result<PathBuf, String> {
     let dir = workspace_root().join("target").join("demo");
     std::fs::create_dir_all(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
     let file = dir.join(format!("inbox-{}.db", std::process::id()));
+    remove_database(&file);
+    Ok(file)
+}
+
+/// Removes an SQLite file and its write-ahead log files, if they exist.
+pub(crate) fn remove_database(file: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }
-    Ok(file)
 }
 
 fn person_event(external_id: &str) -> Vec<u8> {

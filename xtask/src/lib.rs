@@ -11,6 +11,7 @@ pub mod bench;
 pub mod bench_inbox;
 pub mod ci;
 pub mod demo;
+pub mod demo_e2e;
 pub mod demo_inbox;
 pub mod fuzz;
 pub mod openapi;
