@@ -547,18 +547,31 @@ pub fn cases() -> Vec<Case> {
         ),
         case(
             "nested_arrays_10000",
-            "10,000 nested arrays hit the nesting limit: malformed JSON, no stack overflow.",
-            to(Webhook, {
-                let mut body =
-                    br#"{"eventType":"person.enrichment.completed","data":{"person":{"departments":"#
-                        .to_vec();
-                body.extend(std::iter::repeat_n(b'[', 10_000));
-                body.extend(std::iter::repeat_n(b']', 10_000));
-                body.extend_from_slice(b"}}}");
+            "10,000 nested arrays in a modelled field are valid JSON of the wrong type: 422 at the \
+             first element, no nesting limit, no stack overflow.",
+            to(Webhook, nested_departments(10_000, 10_000)).one(),
+            Expect::invalid_payload("/data/person/departments/0"),
+        ),
+        case(
+            "nested_arrays_10000_unclosed",
+            "10,000 nested arrays with one left open are broken JSON: 400 malformed_json.",
+            to(Webhook, nested_departments(10_000, 9_999)).one(),
+            Expect::rejected(400, "malformed_json"),
+        ),
+        case(
+            "unknown_event_with_deep_data",
+            "An event type this version does not know is never refused for what its data holds: \
+             1,000 nested arrays (beyond serde_json's nesting limit) and a number beyond f64 are \
+             acknowledged and kept as sent.",
+            to(Event, {
+                let mut body = br#"{"eventType":"person.enrichment.archived","data":{"big":1e309,"deep":"#.to_vec();
+                body.extend(std::iter::repeat_n(b'[', 1_000));
+                body.extend(std::iter::repeat_n(b']', 1_000));
+                body.extend_from_slice(b"}}");
                 body
             })
             .one(),
-            Expect::rejected(400, "malformed_json"),
+            Expect::handled(Event, "person.enrichment.archived"),
         ),
         // JSON that is not a webhook event.
         case(
@@ -1042,6 +1055,16 @@ pub fn cases() -> Vec<Case> {
             Expect::invalid_payload("/data/company/employeeCount"),
         ),
     ]
+}
+
+/// A person event whose `departments` opens `open` arrays and closes `close` of them.
+fn nested_departments(open: usize, close: usize) -> Vec<u8> {
+    let mut body =
+        br#"{"eventType":"person.enrichment.completed","data":{"person":{"departments":"#.to_vec();
+    body.extend(std::iter::repeat_n(b'[', open));
+    body.extend(std::iter::repeat_n(b']', close));
+    body.extend_from_slice(b"}}}");
+    body
 }
 
 #[cfg(test)]

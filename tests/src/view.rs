@@ -117,9 +117,14 @@ pub fn handler_view(seen: Seen<'_>) -> Vec<u8> {
     })
 }
 
+/// The event re-serialized, as JSON values; an event that values cannot hold (an unknown event
+/// whose raw `data` nests deeper than serde_json's limit or holds a number beyond `f64`) as its
+/// re-serialized text instead, which shows it was kept byte for byte.
 fn to_value(event: &WebhookEvent) -> Value {
-    serde_json::to_value(event)
-        .unwrap_or_else(|error| json!({ "serializeError": error.to_string() }))
+    serde_json::to_value(event).unwrap_or_else(|_| match serde_json::to_string(event) {
+        Ok(text) => json!({ "asText": text }),
+        Err(error) => json!({ "serializeError": error.to_string() }),
+    })
 }
 
 /// A real inbox whose database is closed: storing in it fails as a database outage does, for

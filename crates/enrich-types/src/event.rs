@@ -5,7 +5,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::company::EnrichedCompanyResponse;
 use crate::open_enum::open_enum;
@@ -171,14 +172,27 @@ impl BatchEventName {
     }
 }
 
-/// An event of a type this version does not know: its type and its `data` object, as received.
+/// An event of a type this version does not know: its type and its `data` object, exactly as
+/// received.
 ///
-/// It is made only by decoding, so its type is never one of the known ones.
-#[derive(Debug, Clone, PartialEq)]
+/// It is made only by decoding, so its type is never one of the known ones. Its `data` is kept as
+/// the raw JSON text, never parsed into values: an event type this version does not know is never
+/// refused for what its `data` holds (nesting of any depth, numbers of any size), and encoding
+/// the event again writes `data` back byte for byte.
+#[derive(Debug, Clone)]
 pub struct UnknownEvent {
     event_type: String,
     /// Always a JSON object: decoding refuses any other `data`.
-    data: Value,
+    data: Box<RawValue>,
+    /// `data.enrichmentID` when it is a string, read once while decoding.
+    enrichment_id: Option<String>,
+}
+
+impl PartialEq for UnknownEvent {
+    /// Equal when the type and the `data` text are the same.
+    fn eq(&self, other: &Self) -> bool {
+        self.event_type == other.event_type && self.data.get() == other.data.get()
+    }
 }
 
 impl UnknownEvent {
@@ -187,23 +201,29 @@ impl UnknownEvent {
         &self.event_type
     }
 
-    /// The `data` object as received: always a [`Value::Object`], with every key and value.
-    ///
-    /// It is a `serde_json::Value`, so the order of its keys is the one of your build's
-    /// `serde_json`: sorted by default, as received when some crate of the build enables
-    /// serde_json's `preserve_order` feature (this crate never does). Encoding the event again
-    /// writes the keys in that order; compare decoded values rather than the text.
+    /// The `data` object exactly as received: its JSON text, always an object.
     ///
     /// ```
     /// use enrich_types::WebhookEvent;
     ///
     /// let body = r#"{"eventType":"person.enrichment.archived","data":{"enrichmentID":"b-1","size":2}}"#;
     /// let WebhookEvent::Unknown(event) = serde_json::from_str(body)? else { unreachable!() };
-    /// assert_eq!(event.data()["size"], 2);
+    /// assert_eq!(event.data().get(), r#"{"enrichmentID":"b-1","size":2}"#);
+    /// assert_eq!(event.data_value()?["size"], 2);
     /// # Ok::<(), serde_json::Error>(())
     /// ```
-    pub fn data(&self) -> &Value {
+    pub fn data(&self) -> &RawValue {
         &self.data
+    }
+
+    /// The `data` object parsed into a [`Value`]. It fails only where [`Value`] cannot hold what
+    /// was received (nesting deeper than serde_json's limit, a number beyond `f64`).
+    ///
+    /// The order of its keys is the one of your build's `serde_json`: sorted by default, as
+    /// received when some crate of the build enables serde_json's `preserve_order` feature (this
+    /// crate never does).
+    pub fn data_value(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(self.data.get())
     }
 }
 
@@ -244,7 +264,7 @@ impl WebhookEvent {
             Self::PersonEnrichmentCompleted(data) => data.enrichment_id.as_deref(),
             Self::CompanyEnrichmentCompleted(data) => data.enrichment_id.as_deref(),
             Self::BatchEnrichmentCompleted(data) => data.batch_id(),
-            Self::Unknown(event) => event.data.get("enrichmentID").and_then(Value::as_str),
+            Self::Unknown(event) => event.enrichment_id.as_deref(),
         }
     }
 
@@ -322,8 +342,9 @@ enum EnvelopeKey {
 enum EnvelopeData {
     /// Decoded in place, because `eventType` came first (the usual order): error paths stay exact.
     Decoded(WebhookEvent),
-    /// Buffered, because `data` came before `eventType`; decoded once the type is known.
-    Buffered(Value),
+    /// Buffered as raw JSON, because `data` came before `eventType`; decoded once the type is
+    /// known (raw, so that an unknown type's `data` is kept exactly and never depth-limited).
+    Buffered(Box<RawValue>),
 }
 
 struct EnvelopeVisitor;
@@ -361,10 +382,27 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         let event_type = event_type.ok_or_else(|| de::Error::missing_field("eventType"))?;
         match data.ok_or_else(|| de::Error::missing_field("data"))? {
             EnvelopeData::Decoded(event) => Ok(event),
-            EnvelopeData::Buffered(value) => DataSeed(&event_type)
-                .deserialize(value)
+            EnvelopeData::Buffered(raw) => DataSeed(&event_type)
+                .deserialize(&mut serde_json::Deserializer::from_str(raw.get()))
                 .map_err(de::Error::custom),
         }
+    }
+}
+
+/// `enrichmentID` of a raw `data` object, when it is a string. Everything else is skipped
+/// without being parsed into values (no depth limit, no number range).
+fn enrichment_id_of(data: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Ids {
+        #[serde(rename = "enrichmentID", default)]
+        enrichment_id: Option<Value>,
+    }
+    match serde_json::from_str::<Ids>(data.get())
+        .ok()?
+        .enrichment_id?
+    {
+        Value::String(id) => Some(id),
+        _ => None,
     }
 }
 
@@ -393,10 +431,20 @@ impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
                     ..Deserialize::deserialize(deserializer)?
                 })
             }
-            EventType::Other(event_type) => WebhookEvent::Unknown(UnknownEvent {
-                event_type: event_type.as_str().to_owned(),
-                data: Value::Object(Map::deserialize(deserializer)?),
-            }),
+            EventType::Other(event_type) => {
+                let data = Box::<RawValue>::deserialize(deserializer)?;
+                if !data.get().starts_with('{') {
+                    return Err(de::Error::invalid_type(
+                        de::Unexpected::Other("a value that is not an object"),
+                        &"a map",
+                    ));
+                }
+                WebhookEvent::Unknown(UnknownEvent {
+                    event_type: event_type.as_str().to_owned(),
+                    enrichment_id: enrichment_id_of(&data),
+                    data,
+                })
+            }
         })
     }
 }

@@ -8,9 +8,15 @@ use crate::rejection::Rejection;
 /// Decodes `body` as a webhook event.
 ///
 /// The common case pays for one plain `serde_json` decode. Only when that fails is the body
-/// read again: first as any JSON (a syntax error anywhere is `malformed_json`, even after the
-/// point where the event stopped fitting, since syntax is checked before shape), then with path
-/// tracking, to name the failing value as a JSON Pointer.
+/// read again: first for its syntax alone (a syntax error anywhere is `malformed_json`, even
+/// after the point where the event stopped fitting, since syntax is checked before shape), then
+/// with path tracking, to name the failing value as a JSON Pointer.
+///
+/// One rule for nesting and number size, everywhere: syntactically valid JSON is never
+/// `malformed_json`. What the event's types read must fit them (`invalid_payload` otherwise,
+/// a number beyond `f64` in a number field included); what they do not read (keys this version
+/// does not know, the whole `data` of an unknown event type) is kept or skipped without a depth
+/// or number limit, so an event is never refused for content it does not model.
 pub(crate) fn decode_event(body: &[u8]) -> Result<WebhookEvent, Rejection> {
     // One UTF-8 check of the whole body is cheaper than `from_slice` checking each string; a
     // body that is not UTF-8 still goes through `from_slice`, for its exact error position.
@@ -22,14 +28,20 @@ pub(crate) fn decode_event(body: &[u8]) -> Result<WebhookEvent, Rejection> {
         Ok(event) => return Ok(event),
         Err(error) => error,
     };
-    if error.classify() != Category::Data {
-        return Err(malformed_json(&error));
+    // Syntax alone: `IgnoredAny` skips values without a depth limit or parsing numbers. It does
+    // not check UTF-8 inside strings, so a body that is not UTF-8 is judged by `Value`, which
+    // names the place where it breaks.
+    let syntax = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str::<serde::de::IgnoredAny>(text).map(drop),
+        Err(_) => serde_json::from_slice::<serde_json::Value>(body).map(drop),
+    };
+    if let Err(syntax_error) = syntax {
+        return Err(malformed_json(&syntax_error));
     }
-    // `Value` (not `IgnoredAny`) so that the nesting limit applies here too.
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Err(syntax_error) => Err(malformed_json(&syntax_error)),
-        Ok(document) => Err(invalid_payload(body, &document, error)),
-    }
+    // Valid JSON that does not fit the event. The document as values, to say what kind of value
+    // sits at the failing place, unless `Value` cannot hold it (deep nesting, huge numbers).
+    let document = serde_json::from_slice::<serde_json::Value>(body).ok();
+    Err(invalid_payload(body, document.as_ref(), error))
 }
 
 fn malformed_json(error: &serde_json::Error) -> Rejection {
@@ -79,7 +91,7 @@ const SYNTAX_MESSAGES: &[&str] = &[
 /// decoding the buffered `data` on its own.
 fn invalid_payload(
     body: &[u8],
-    document: &serde_json::Value,
+    document: Option<&serde_json::Value>,
     fast_error: serde_json::Error,
 ) -> Rejection {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -93,7 +105,7 @@ fn invalid_payload(
             }
             // The path stops at the envelope: either the envelope itself is wrong, or `data` was
             // buffered; in the second case `data` decoded apart names the place.
-            tracked => match data_error(document) {
+            tracked => match document.and_then(data_error) {
                 Some((pointer, error)) => (pointer, error, (None, None)),
                 None => {
                     let error = tracked
@@ -104,7 +116,7 @@ fn invalid_payload(
                 }
             },
         };
-    let found = document.pointer(&pointer);
+    let found = document.and_then(|document| document.pointer(&pointer));
     let location = if pointer.is_empty() {
         "the document".to_owned()
     } else {
@@ -126,6 +138,9 @@ fn invalid_payload(
 /// that could quote the body. An expectation this function does not know is left out rather
 /// than quoted.
 fn describe(message: &str, found: Option<&serde_json::Value>) -> String {
+    if message.starts_with("number out of range") {
+        return "a number too large for this field".to_owned();
+    }
     for prefix in ["missing field `", "duplicate field `"] {
         if let Some(name) = message
             .strip_prefix(prefix)
@@ -263,8 +278,11 @@ mod tests {
         for body in ["", "{", "{} x", "{\"a\":\u{1}}", "[[[[", "nul"] {
             assert_eq!(rejection(body).code(), "malformed_json", "{body:?}");
         }
+        // Valid JSON, however deep, is never malformed_json; broken JSON, however deep, is.
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
-        assert_eq!(rejection(&deep).code(), "malformed_json");
+        assert_eq!(rejection(&deep).code(), "invalid_payload");
+        let deep_and_broken = "[".repeat(10_000) + &"]".repeat(9_999);
+        assert_eq!(rejection(&deep_and_broken).code(), "malformed_json");
         for body in [
             "[]",
             "42",
@@ -329,6 +347,54 @@ mod tests {
         assert!(
             detail(r#"{"data":{}}"#).ends_with(": missing field `eventType` (at the document)")
         );
+    }
+
+    #[test]
+    fn one_rule_for_depth_and_number_size() {
+        let deep = |inner: &str| "[".repeat(100_000) + inner + &"]".repeat(100_000);
+        // An unknown event type is never refused for what its data holds, and is kept exactly.
+        for data in [
+            format!(r#"{{"nested":{}}}"#, deep("1")),
+            r#"{"huge":1e309,"enrichmentID":"b-1"}"#.to_owned(),
+        ] {
+            let body = format!(r#"{{"eventType":"person.enrichment.archived","data":{data}}}"#);
+            let event = decode_event(body.as_bytes()).expect("an unknown event is kept");
+            let WebhookEvent::Unknown(unknown) = &event else {
+                panic!("expected an unknown event");
+            };
+            assert_eq!(unknown.data().get(), data);
+            assert_eq!(serde_json::to_string(&event).unwrap(), body);
+            // The same data before the event type is kept the same way.
+            let data_first =
+                format!(r#"{{"data":{data},"eventType":"person.enrichment.archived"}}"#);
+            assert!(decode_event(data_first.as_bytes()).is_ok());
+        }
+        // Keys a known event does not model are skipped, whatever they hold.
+        let person = format!(
+            r#"{{"eventType":"person.enrichment.completed","data":{{"future":{},"big":1e309,"person":{{"externalID":"p-1"}}}}}}"#,
+            deep("{}")
+        );
+        assert!(decode_event(person.as_bytes()).is_ok());
+        // What the event's types read must fit them: a number beyond f64 in a number field is
+        // invalid_payload (valid JSON), not malformed_json.
+        let huge = r#"{"eventType":"person.enrichment.completed","data":{"person":{"mobilePhones":[{"confidenceScore":1e309}]}}}"#;
+        let Rejection::InvalidPayload {
+            pointer, detail, ..
+        } = rejection(huge)
+        else {
+            panic!("expected invalid_payload");
+        };
+        assert_eq!(pointer, "/data/person/mobilePhones/0/confidenceScore");
+        assert!(
+            detail.contains("a number too large for this field"),
+            "{detail}"
+        );
+        // A known event with a wrong type deep in a modelled field is invalid_payload too.
+        let wrong = format!(
+            r#"{{"eventType":"person.enrichment.completed","data":{{"person":{{"departments":{}}}}}}}"#,
+            deep("1")
+        );
+        assert_eq!(rejection(&wrong).code(), "invalid_payload");
     }
 
     #[test]

@@ -68,8 +68,8 @@ pub enum Rejection {
     },
     /// No `v0` matches the body under any configured secret.
     InvalidSignature,
-    /// The body is not a single JSON document (empty, not UTF-8, truncated, trailing bytes, or
-    /// nested too deeply).
+    /// The body is not a single JSON document (empty, not UTF-8, truncated, or trailing bytes).
+    /// Valid JSON, however deep, is never this.
     MalformedJson {
         /// What is wrong, without any of the body's content.
         detail: String,
