@@ -18,29 +18,21 @@ impl Client {
         &self,
         request: &EnrichPeopleRequest,
     ) -> Result<Vec<EnrichmentAccepted>, Error> {
-        let parts: Vec<EnrichPeopleRequest> = request
-            .people
-            .chunks(self.people_per_request)
-            .map(|people| {
-                let mut part = request.clone();
-                part.people = people.to_vec();
-                part
-            })
-            .collect();
+        let parts = split(
+            request,
+            &request.people,
+            self.people_per_request,
+            |part, people| {
+                part.people = people;
+            },
+        );
         if parts.is_empty() {
             request.validate()?;
         }
         for part in &parts {
             part.validate()?;
         }
-        let mut started = Vec::with_capacity(parts.len());
-        for part in &parts {
-            match self.start_people(part).await {
-                Ok(accepted) => started.push(accepted),
-                Err(error) => return Err(partially(started, error)),
-            }
-        }
-        Ok(started)
+        start_in_order(&parts, async |part| self.start_people(part).await).await
     }
 
     /// Starts a company enrichment of any size, split into requests of at most the client's
@@ -50,30 +42,54 @@ impl Client {
         &self,
         request: &EnrichCompaniesRequest,
     ) -> Result<Vec<EnrichmentAccepted>, Error> {
-        let parts: Vec<EnrichCompaniesRequest> = request
-            .companies
-            .chunks(self.companies_per_request)
-            .map(|companies| {
-                let mut part = request.clone();
-                part.companies = companies.to_vec();
-                part
-            })
-            .collect();
+        let parts = split(
+            request,
+            &request.companies,
+            self.companies_per_request,
+            |part, companies| part.companies = companies,
+        );
         if parts.is_empty() {
             request.validate()?;
         }
         for part in &parts {
             part.validate()?;
         }
-        let mut started = Vec::with_capacity(parts.len());
-        for part in &parts {
-            match self.start_companies(part).await {
-                Ok(accepted) => started.push(accepted),
-                Err(error) => return Err(partially(started, error)),
-            }
-        }
-        Ok(started)
+        start_in_order(&parts, async |part| self.start_companies(part).await).await
     }
+}
+
+/// `request` once per chunk of at most `size` of its `items`, in order, each a copy of `request`
+/// holding only its chunk (put in place by `set`).
+fn split<R: Clone, T: Clone>(
+    request: &R,
+    items: &[T],
+    size: usize,
+    set: impl Fn(&mut R, Vec<T>),
+) -> Vec<R> {
+    items
+        .chunks(size)
+        .map(|chunk| {
+            let mut part = request.clone();
+            set(&mut part, chunk.to_vec());
+            part
+        })
+        .collect()
+}
+
+/// Starts `parts` one after the other; a failure after some started is
+/// [`Error::PartiallyStarted`] (see [`partially`]).
+async fn start_in_order<R>(
+    parts: &[R],
+    start: impl AsyncFn(&R) -> Result<EnrichmentAccepted, Error>,
+) -> Result<Vec<EnrichmentAccepted>, Error> {
+    let mut started = Vec::with_capacity(parts.len());
+    for part in parts {
+        match start(part).await {
+            Ok(accepted) => started.push(accepted),
+            Err(error) => return Err(partially(started, error)),
+        }
+    }
+    Ok(started)
 }
 
 /// `error` as is when nothing was started yet, else wrapped with what was.
