@@ -45,7 +45,7 @@ pub struct InboxUrl {
     #[arg(
         long = "inbox",
         value_name = "URL",
-        env = enrich_inbox::INBOX_URL_ENV_VAR,
+        env = "ENRICH_INBOX_URL",
         hide_env_values = true
     )]
     pub url: String,

@@ -76,18 +76,12 @@ pub use reconcile::Reconciliation;
 pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
 pub use record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
 pub use verify::Verification;
-pub use worker::{
-    EnvVarError, HandlerError, Job, ShutdownReport, WORKER_ENV_VARS, Worker, WorkerHandle,
-    WorkerOptions,
-};
+pub use worker::{HandlerError, Job, ShutdownReport, Worker, WorkerHandle, WorkerOptions};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
-
-/// The environment variable the example receivers read the inbox URL from (as `--inbox URL`).
-pub const INBOX_URL_ENV_VAR: &str = "ENRICH_INBOX_URL";
 
 #[cfg(test)]
 mod tests {

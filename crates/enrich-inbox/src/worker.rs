@@ -92,60 +92,7 @@ impl Default for WorkerOptions {
     }
 }
 
-/// Environment variables [`WorkerOptions::from_env`] reads, each optional.
-pub const WORKER_ENV_VARS: [&str; 4] = [
-    "ENRICH_INBOX_CONCURRENCY",
-    "ENRICH_INBOX_LEASE_MS",
-    "ENRICH_INBOX_MAX_ATTEMPTS",
-    "ENRICH_INBOX_POLL_MS",
-];
-
-/// An environment variable of [`WORKER_ENV_VARS`] is set to something other than a positive
-/// whole number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvVarError {
-    /// The variable.
-    pub name: &'static str,
-}
-
-impl std::fmt::Display for EnvVarError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} must be a positive whole number", self.name)
-    }
-}
-
-impl std::error::Error for EnvVarError {}
-
 impl WorkerOptions {
-    /// The defaults, overridden by `ENRICH_INBOX_CONCURRENCY`, `ENRICH_INBOX_LEASE_MS`,
-    /// `ENRICH_INBOX_MAX_ATTEMPTS` and `ENRICH_INBOX_POLL_MS` where set.
-    pub fn from_env() -> Result<Self, EnvVarError> {
-        fn read(name: &'static str) -> Result<Option<u64>, EnvVarError> {
-            match std::env::var(name) {
-                Err(_) => Ok(None),
-                Ok(text) => match text.trim().parse::<u64>() {
-                    Ok(value) if value > 0 => Ok(Some(value)),
-                    _ => Err(EnvVarError { name }),
-                },
-            }
-        }
-        let [concurrency, lease, attempts, poll] = WORKER_ENV_VARS;
-        let mut options = Self::default();
-        if let Some(value) = read(concurrency)? {
-            options = options.concurrency(usize::try_from(value).unwrap_or(usize::MAX));
-        }
-        if let Some(value) = read(lease)? {
-            options = options.lease(Duration::from_millis(value));
-        }
-        if let Some(value) = read(attempts)? {
-            options = options.max_attempts(u32::try_from(value).unwrap_or(u32::MAX));
-        }
-        if let Some(value) = read(poll)? {
-            options = options.poll_interval(Duration::from_millis(value));
-        }
-        Ok(options)
-    }
-
     /// How many deliveries run at once (at least 1).
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);

@@ -1,0 +1,105 @@
+//! A complete receiver: `POST /webhook` on `127.0.0.1:$PORT` (default 3000).
+//!
+//! Verifies with `SURFE_WEBHOOK_SECRET` (comma-separated while rotating); without it, refuses to
+//! start unless given `--insecure-skip-verification`. Prints each accepted event, re-serialized,
+//! as one line of JSON on stdout (answering `500` if it cannot); logs go to stderr (`RUST_LOG`).
+//! The server limits are in `limits.rs`.
+//!
+//! With `--inbox URL` (or `ENRICH_INBOX_URL`; `sqlite:PATH` or `postgres://…`), each delivery is
+//! stored before it is answered (`503` when it cannot be), and a worker prints it once processed.
+//! `ENRICH_INBOX_WORKER=off` only stores (a web tier); `ENRICH_INBOX_WORKER=only` only processes
+//! (a worker tier, no server).
+//!
+//! ```text
+//! SURFE_WEBHOOK_SECRET=whsec_… cargo run -p enrich-axum --example axum_receiver -- --inbox sqlite:inbox.db
+//! ```
+
+mod limits;
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::{Extension, Router, routing::post};
+use enrich_axum::enrich_webhook::{ConfigError, enrich_types::WebhookEvent};
+use enrich_axum::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+use enrich_inbox::{Inbox, Job, Worker};
+use tracing_subscriber::EnvFilter;
+
+async fn webhook(
+    Extension(inbox): Extension<Option<Inbox>>,
+    Webhook(delivery): WebhookDelivery,
+) -> Result<StatusCode, WebhookRejection> {
+    if let Some(inbox) = inbox {
+        // Answered only once stored; a duplicate is answered 200 too, so the sender stops.
+        inbox.store(&delivery).await.map_err(Rejection::from)?;
+        return Ok(StatusCode::OK);
+    }
+    match print(delivery.event()) {
+        Ok(()) => Ok(StatusCode::OK),
+        Err(error) => {
+            eprintln!("axum_receiver: cannot print the event: {error}");
+            Ok(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// Whether the command line holds `name`.
+fn flag(name: &str) -> bool {
+    std::env::args().any(|arg| arg == name)
+}
+
+/// Prints `event` as one line of JSON on stdout.
+fn print(event: &WebhookEvent) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", serde_json::to_string(event)?)?;
+    stdout.flush()
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let log = std::io::stderr;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_writer(log)
+        .with_ansi(log().is_terminal())
+        .with_env_filter(filter)
+        .init();
+    let config = match WebhookConfig::from_env() {
+        Err(ConfigError::EnvVarMissing) if flag("--insecure-skip-verification") => {
+            WebhookConfig::insecure_skip_verification()
+        }
+        config => config.map_err(|error| format!("refusing to start: {error}"))?,
+    };
+    let url = std::env::args().skip_while(|arg| arg != "--inbox").nth(1);
+    let inbox = match url.or_else(|| std::env::var("ENRICH_INBOX_URL").ok()) {
+        Some(url) => Some(Inbox::open(&url).await?),
+        None => None,
+    };
+    // `off`: this process only stores (a web tier); `only`: it only processes (a worker tier).
+    let mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();
+    let worker = inbox
+        .clone()
+        .filter(|_| mode != "off")
+        .map(|inbox| Worker::new(inbox, |job: Job| async move { print(job.event()) }).spawn());
+    if mode == "only" {
+        tokio::signal::ctrl_c().await?;
+        if let Some(worker) = worker {
+            worker.shutdown(Duration::from_secs(30)).await;
+        }
+        return Ok(());
+    }
+    let app = Router::new()
+        .route("/webhook", post(webhook))
+        .layer(Extension(inbox))
+        .with_state(config);
+    let port: u16 = std::env::var("PORT").map_or(Ok(3000), |port| port.parse())?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    eprintln!("listening on http://{}/webhook", listener.local_addr()?);
+    let limits = limits::ServerLimits {
+        header_read: Duration::from_secs(10),
+        request: Duration::from_secs(30),
+        max_connections: 1024,
+    };
+    Ok(limits::serve(listener, app, limits).await?)
+}

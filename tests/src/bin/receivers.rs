@@ -1,0 +1,300 @@
+//! The receiver fixture the tests and `cargo xtask` drive: one binary serving
+//! `POST /webhook` with any of the three adapters, the way the example receivers do, with every
+//! port, mode and limit a switch (`receivers --help`).
+//!
+//! The examples (`crates/enrich-*/examples/*_receiver`) teach; this fixture is what the demo, the
+//! attack, the soak and the inbox's process tests start. It serves under the examples' own server
+//! limits (their `limits.rs`, compiled in here), so what the attack proves holds for what a user
+//! copies. Each accepted delivery is printed as one line of JSON on stdout (`500` if it cannot
+//! be); with `--inbox`, stored before it is answered and printed by the worker once processed.
+//! The signing secret comes from `SURFE_WEBHOOK_SECRET`, never from the command line.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
+use enrich_webhook::enrich_types::WebhookEvent;
+use enrich_webhook::{ConfigError, Rejection, WebhookConfig};
+
+#[path = "../../../crates/enrich-axum/examples/axum_receiver/limits.rs"]
+mod axum_limits;
+#[path = "../../../crates/enrich-poem/examples/poem_receiver/limits.rs"]
+mod poem_limits;
+
+/// The web framework serving `/webhook`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Framework {
+    Axum,
+    Rocket,
+    Poem,
+}
+
+/// Whether this process runs a worker on its inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum WorkerMode {
+    /// Serve and process.
+    On,
+    /// Serve and store only (a web tier).
+    Off,
+    /// Process only, no server (a worker tier).
+    Only,
+}
+
+/// A webhook receiver for tests: every switch the test suite and `cargo xtask` need.
+#[derive(Debug, Parser)]
+#[command(name = "receivers")]
+struct Args {
+    /// The framework to serve with.
+    #[arg(long, value_enum)]
+    framework: Framework,
+    /// The loopback port to listen on.
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Accept unsigned deliveries when `SURFE_WEBHOOK_SECRET` is unset.
+    #[arg(long)]
+    insecure_skip_verification: bool,
+    /// Store each delivery in this inbox before answering: `sqlite:PATH` or `postgres://…`.
+    #[arg(long, value_name = "URL")]
+    inbox: Option<String>,
+    /// Whether to run a worker on the inbox.
+    #[arg(long, value_enum, default_value_t = WorkerMode::On)]
+    worker: WorkerMode,
+    /// Deliveries the worker runs at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// The worker's lease, in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    lease_ms: u64,
+    /// Attempts before a dead letter.
+    #[arg(long, default_value_t = 10)]
+    max_attempts: u32,
+    /// How often an idle worker polls, in milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    poll_ms: u64,
+    /// Time for a request's headers to arrive (axum), in seconds.
+    #[arg(long, default_value_t = 10)]
+    header_read_timeout_secs: u64,
+    /// Time a connection may stay idle (Poem), in seconds.
+    #[arg(long, default_value_t = 10)]
+    idle_timeout_secs: u64,
+    /// Time for a whole request, in seconds.
+    #[arg(long, default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Connections open at once (axum and Poem).
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Streams one HTTP/2 connection may open at once (Poem).
+    #[arg(long, default_value_t = 32)]
+    http2_max_streams: u32,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,rocket::server=warn".into());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .init();
+    let args = Args::parse();
+    let config = match WebhookConfig::from_env() {
+        Err(ConfigError::EnvVarMissing) if args.insecure_skip_verification => {
+            WebhookConfig::insecure_skip_verification()
+        }
+        config => config.map_err(|error| format!("refusing to start: {error}"))?,
+    };
+    let inbox = match &args.inbox {
+        Some(url) => Some(Inbox::open(url).await?),
+        None => None,
+    };
+    let options = WorkerOptions::default()
+        .concurrency(args.concurrency)
+        .lease(Duration::from_millis(args.lease_ms))
+        .max_attempts(args.max_attempts)
+        .poll_interval(Duration::from_millis(args.poll_ms));
+    let worker = match (&inbox, args.worker) {
+        (Some(inbox), WorkerMode::On | WorkerMode::Only) => Some(
+            Worker::new(inbox.clone(), |job: Job| async move { print(job.event()) })
+                .options(options)
+                .spawn(),
+        ),
+        _ => None,
+    };
+    if args.worker == WorkerMode::Only {
+        tokio::signal::ctrl_c().await?;
+        if let Some(worker) = worker {
+            worker.shutdown(Duration::from_secs(30)).await;
+        }
+        return Ok(());
+    }
+    match args.framework {
+        Framework::Axum => axum_app::serve(&args, config, inbox).await?,
+        Framework::Rocket => rocket_app::serve(&args, config, inbox).await?,
+        Framework::Poem => poem_app::serve(&args, config, inbox).await?,
+    }
+    drop(worker);
+    Ok(())
+}
+
+/// Prints `event`, re-serialized, as one line of JSON on stdout.
+fn print(event: &WebhookEvent) -> std::io::Result<()> {
+    let line = serde_json::to_string(event)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
+}
+
+/// What the receiver does with an accepted delivery: stores it (`Ok(true)`: answer 200), or,
+/// without an inbox, prints it (`Ok(false)`: printing failed, answer 500).
+async fn accept(
+    inbox: Option<&Inbox>,
+    delivery: &enrich_webhook::Delivery,
+) -> Result<bool, Rejection> {
+    if let Some(inbox) = inbox {
+        inbox.store(delivery).await.map_err(Rejection::from)?;
+        return Ok(true);
+    }
+    match print(delivery.event()) {
+        Ok(()) => Ok(true),
+        Err(error) => {
+            eprintln!("receivers: cannot print the event: {error}");
+            Ok(false)
+        }
+    }
+}
+
+mod axum_app {
+    use std::time::Duration;
+
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    use axum::{Extension, Router};
+    use enrich_axum::{Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+    use enrich_inbox::Inbox;
+
+    use super::axum_limits::{ServerLimits, serve as serve_with};
+
+    async fn webhook(
+        Extension(inbox): Extension<Option<Inbox>>,
+        Webhook(delivery): WebhookDelivery,
+    ) -> Result<StatusCode, WebhookRejection> {
+        Ok(match super::accept(inbox.as_ref(), &delivery).await? {
+            true => StatusCode::OK,
+            false => StatusCode::INTERNAL_SERVER_ERROR,
+        })
+    }
+
+    pub(super) async fn serve(
+        args: &super::Args,
+        config: WebhookConfig,
+        inbox: Option<Inbox>,
+    ) -> std::io::Result<()> {
+        let app = Router::new()
+            .route("/webhook", post(webhook))
+            .layer(Extension(inbox))
+            .with_state(config);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+        let limits = ServerLimits {
+            header_read: Duration::from_secs(args.header_read_timeout_secs),
+            request: Duration::from_secs(args.request_timeout_secs),
+            max_connections: args.max_connections,
+        };
+        serve_with(listener, app, limits).await
+    }
+}
+
+mod rocket_app {
+    use enrich_inbox::Inbox;
+    use enrich_rocket::{Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+    use rocket::http::Status;
+    use rocket::{State, post, routes};
+
+    #[post("/webhook", data = "<delivery>")]
+    async fn webhook(
+        inbox: &State<Option<Inbox>>,
+        delivery: WebhookDelivery,
+    ) -> Result<Status, WebhookRejection> {
+        let Webhook(delivery) = delivery;
+        Ok(match super::accept(inbox.inner().as_ref(), &delivery).await? {
+            true => Status::Ok,
+            false => Status::InternalServerError,
+        })
+    }
+
+    pub(super) async fn serve(
+        args: &super::Args,
+        config: WebhookConfig,
+        inbox: Option<Inbox>,
+    ) -> Result<(), Box<rocket::Error>> {
+        let figment = rocket::Config::figment()
+            .merge(("address", "127.0.0.1"))
+            .merge(("port", args.port))
+            .merge(("log_level", "off"))
+            .merge(("cli_colors", false));
+        rocket::custom(figment)
+            .manage(config)
+            .manage(inbox)
+            .mount("/", routes![webhook])
+            .mount("/", enrich_rocket::post_only("/webhook"))
+            .register("/", enrich_rocket::catchers())
+            .launch()
+            .await
+            .map_err(Box::new)?;
+        Ok(())
+    }
+}
+
+mod poem_app {
+    use std::time::Duration;
+
+    use enrich_inbox::Inbox;
+    use enrich_poem::{Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+    use poem::error::MethodNotAllowedError;
+    use poem::http::StatusCode;
+    use poem::listener::{Listener, TcpListener};
+    use poem::web::Data;
+    use poem::{EndpointExt, Response, Route, handler, post};
+
+    use super::poem_limits::{ServerLimits, serve as serve_with};
+
+    #[handler]
+    async fn receive(
+        Data(inbox): Data<&Option<Inbox>>,
+        Webhook(delivery): WebhookDelivery,
+    ) -> poem::Result<StatusCode> {
+        match super::accept(inbox.as_ref(), &delivery).await {
+            Ok(true) => Ok(StatusCode::OK),
+            Ok(false) => Ok(StatusCode::INTERNAL_SERVER_ERROR),
+            Err(rejection) => Err(WebhookRejection::from(rejection).into()),
+        }
+    }
+
+    pub(super) async fn serve(
+        args: &super::Args,
+        config: WebhookConfig,
+        inbox: Option<Inbox>,
+    ) -> std::io::Result<()> {
+        let app = Route::new()
+            .at("/webhook", post(receive))
+            .data(config)
+            .data(inbox)
+            .catch_error(|_: MethodNotAllowedError| async {
+                Response::builder()
+                    .status(StatusCode::METHOD_NOT_ALLOWED)
+                    .header("allow", "POST")
+                    .finish()
+            });
+        let acceptor = TcpListener::bind(format!("127.0.0.1:{}", args.port))
+            .into_acceptor()
+            .await?;
+        let limits = ServerLimits {
+            idle: Duration::from_secs(args.idle_timeout_secs),
+            request: Duration::from_secs(args.request_timeout_secs),
+            http2_streams: args.http2_max_streams,
+            max_connections: args.max_connections,
+        };
+        serve_with(acceptor, app, limits).await
+    }
+}
