@@ -22,7 +22,7 @@ use enrich_inbox::{
 };
 use enrich_sim::{Outcome, Sim, SimConfig};
 use enrich_webhook::enrich_types::{EnrichPeopleRequest, Include, PersonToEnrich};
-use support::receiver::{Example, Receiver};
+use support::receiver::{Framework, Receiver};
 use support::{SECRET, TestDb, eventually};
 
 const KEY: &str = "sk_reconcile_test";
@@ -110,7 +110,7 @@ async fn reconciled(inbox: &Inbox, enrichment_id: &str) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_adds_exactly_the_dropped_people_once() {
     let db = TestDb::sqlite("reconcile_dropped");
-    let receiver = Receiver::start(Example::Axum, &db.url, &[]).await;
+    let receiver = Receiver::start(Framework::Axum, &db.url, &[]).await;
     let sim = start_sim().await;
     let webhook_url = format!("http://{}/webhook", receiver.addr);
     let id = enrich(&sim, &webhook_url, 20, 2).await;

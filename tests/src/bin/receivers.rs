@@ -217,10 +217,12 @@ mod rocket_app {
         delivery: WebhookDelivery,
     ) -> Result<Status, WebhookRejection> {
         let Webhook(delivery) = delivery;
-        Ok(match super::accept(inbox.inner().as_ref(), &delivery).await? {
-            true => Status::Ok,
-            false => Status::InternalServerError,
-        })
+        Ok(
+            match super::accept(inbox.inner().as_ref(), &delivery).await? {
+                true => Status::Ok,
+                false => Status::InternalServerError,
+            },
+        )
     }
 
     pub(super) async fn serve(

@@ -1,7 +1,7 @@
-//! Example receivers as real processes: built once per test binary with cargo, started with
-//! `--inbox`, fed signed deliveries over loopback, killed with SIGKILL.
+//! The receiver fixture (the conformance crate's `receivers`) as real processes: built once per
+//! test binary with cargo, started with `--inbox`, fed signed deliveries over loopback, killed
+//! with SIGKILL.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -13,61 +13,57 @@ use conformance::client::{self, RawRequest};
 
 use super::{SECRET, signed_request};
 
-/// Which example receiver to run.
+/// Which framework the receiver fixture serves with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Example {
-    /// `enrich-axum`'s `axum_receiver`.
+pub enum Framework {
+    /// `enrich-axum`.
     Axum,
-    /// `enrich-poem`'s `poem_receiver`.
+    /// `enrich-poem`.
     Poem,
-    /// `enrich-rocket`'s `rocket_receiver`.
+    /// `enrich-rocket`.
     Rocket,
 }
 
-impl Example {
-    fn package_and_name(self) -> (&'static str, &'static str) {
+impl Framework {
+    fn name(self) -> &'static str {
         match self {
-            Self::Axum => ("enrich-axum", "axum_receiver"),
-            Self::Poem => ("enrich-poem", "poem_receiver"),
-            Self::Rocket => ("enrich-rocket", "rocket_receiver"),
+            Self::Axum => "axum",
+            Self::Poem => "poem",
+            Self::Rocket => "rocket",
         }
     }
 }
 
-/// The example's executable, built with `$CARGO build` the first time it is asked for.
-pub fn binary(example: Example) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<Example, PathBuf>>> = OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    built
-        .entry(example)
-        .or_insert_with(|| build(example))
-        .clone()
+/// The conformance crate's `receivers` fixture, built with `$CARGO build` the first time it is
+/// asked for.
+pub fn binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(build).clone()
 }
 
-fn build(example: Example) -> PathBuf {
-    let (package, name) = example.package_and_name();
+fn build() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
-        .args(["build", "-p", package, "--example", name])
+        .args(["build", "-p", "conformance", "--bin", "receivers"])
         .arg("--message-format=json-render-diagnostics")
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .stderr(Stdio::inherit())
         .output()
         .expect("run cargo build");
-    assert!(output.status.success(), "cargo build of {name} failed");
+    assert!(
+        output.status.success(),
+        "cargo build of the receivers fixture failed"
+    );
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| message["reason"] == "compiler-artifact")
-        .filter(|message| message["target"]["name"] == name)
+        .filter(|message| message["target"]["name"] == "receivers")
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo build reported no executable for {name}"))
+        .unwrap_or_else(|| panic!("cargo build reported no executable for the receivers fixture"))
 }
 
-/// A running example receiver.
+/// A running receiver fixture.
 pub struct Receiver {
     child: Child,
     /// Where it listens.
@@ -78,20 +74,20 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Starts `example` on a free port with `--inbox inbox_url`, the test secret, and `env`,
-    /// and waits until it accepts connections.
-    pub async fn start(example: Example, inbox_url: &str, env: &[(&str, &str)]) -> Self {
-        let binary = binary(example);
+    /// Starts the fixture serving with `framework` on a free port with `--inbox inbox_url`, the
+    /// test secret, and the switches `args`, and waits until it accepts connections.
+    pub async fn start(framework: Framework, inbox_url: &str, args: &[&str]) -> Self {
+        let binary = binary();
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
         let mut child = Command::new(binary)
-            .args(["--inbox", inbox_url])
+            .args(["--framework", framework.name(), "--inbox", inbox_url])
+            .args(["--port", &port.to_string()])
+            .args(args)
             .env("SURFE_WEBHOOK_SECRET", SECRET)
-            .env("PORT", port.to_string())
             .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
