@@ -37,6 +37,7 @@
 pub mod adapters;
 pub mod cases;
 pub mod client;
+pub mod fixture;
 pub mod runner;
 pub mod server;
 pub mod view;

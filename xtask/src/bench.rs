@@ -64,23 +64,12 @@ struct Options {
 }
 
 /// The `bench` command.
-pub fn run(args: &[String]) -> ExitCode {
+pub fn run(quick: bool, out: Option<PathBuf>) -> ExitCode {
     let root = crate::workspace_root();
-    let mut options = Options {
-        quick: false,
-        out: root.join("BENCHMARKS.md"),
+    let options = Options {
+        quick,
+        out: out.unwrap_or_else(|| root.join("BENCHMARKS.md")),
     };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--quick" => options.quick = true,
-            "--out" => match args.next() {
-                Some(path) => options.out = PathBuf::from(path),
-                None => return usage(),
-            },
-            _ => return usage(),
-        }
-    }
     match bench(&root, &options) {
         Ok(()) => {
             eprintln!("\nwrote {}", options.out.display());
@@ -91,11 +80,6 @@ pub fn run(args: &[String]) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask bench [--quick] [--out <file>]");
-    ExitCode::from(2)
 }
 
 fn bench(root: &Path, options: &Options) -> Result<(), String> {

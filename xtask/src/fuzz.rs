@@ -15,16 +15,13 @@ use std::process::{Command, ExitCode, Stdio};
 /// The fuzz targets of `fuzz/Cargo.toml`.
 pub const TARGETS: &[&str] = &["pipeline", "signed_envelope"];
 
-const USAGE: &str = "usage: cargo xtask fuzz [--time SECONDS] [pipeline|signed_envelope…]";
-
 /// The `fuzz` command.
-pub fn run(args: &[String]) -> ExitCode {
-    let (seconds, targets) = match parse(args) {
-        Ok(parsed) => parsed,
-        Err(message) => {
-            eprintln!("{message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+/// Runs each of `targets` (every one of [`TARGETS`] when empty) for `seconds`.
+pub fn run(seconds: u64, targets: &[String]) -> ExitCode {
+    let targets: Vec<&str> = if targets.is_empty() {
+        TARGETS.to_vec()
+    } else {
+        targets.iter().map(String::as_str).collect()
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let fuzz_dir = crate::workspace_root().join("fuzz");
@@ -50,33 +47,6 @@ pub fn run(args: &[String]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-fn parse(args: &[String]) -> Result<(u64, Vec<&'static str>), String> {
-    let mut seconds = 60;
-    let mut targets = Vec::new();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--time" => {
-                let value = args.next().ok_or("--time needs a number of seconds")?;
-                seconds = value
-                    .parse()
-                    .map_err(|_| format!("--time {value}: not a number of seconds"))?;
-            }
-            name => {
-                let target = TARGETS
-                    .iter()
-                    .find(|target| **target == name)
-                    .ok_or_else(|| format!("unknown fuzz target `{name}`"))?;
-                targets.push(*target);
-            }
-        }
-    }
-    if targets.is_empty() {
-        targets.extend(TARGETS);
-    }
-    Ok((seconds, targets))
 }
 
 /// Installs cargo-fuzz with `cargo install` when `cargo fuzz` does not run.
@@ -147,19 +117,6 @@ fn fuzz(cargo: &OsString, fuzz_dir: &Path, target: &str, seconds: u64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arguments_parse() {
-        let args = |list: &[&str]| list.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>();
-        assert_eq!(parse(&[]).unwrap(), (60, TARGETS.to_vec()));
-        assert_eq!(
-            parse(&args(&["--time", "5", "pipeline"])).unwrap(),
-            (5, vec!["pipeline"])
-        );
-        assert!(parse(&args(&["--time"])).is_err());
-        assert!(parse(&args(&["--time", "x"])).is_err());
-        assert!(parse(&args(&["nope"])).is_err());
-    }
 
     #[test]
     fn every_target_has_a_source_file_and_a_corpus() {

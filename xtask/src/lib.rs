@@ -1,24 +1,20 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
-//! Each command lives in its own module with a `run(args) -> ExitCode` entry point; `main.rs`
-//! only dispatches. The generation logic is public so tests can call it: a plain `cargo test`
+//! Each command lives in its own module with a `run(…) -> ExitCode` entry point; `main.rs`
+//! parses the arguments (clap) and dispatches. The generation logic is public so tests can call it: a plain `cargo test`
 //! fails when the committed `schema/` files are stale.
 
 use std::path::{Path, PathBuf};
 
-pub mod attack;
 pub mod bench;
 pub mod bench_inbox;
 pub mod ci;
-pub mod demo;
-pub mod demo_e2e;
-pub mod demo_inbox;
+pub mod drive;
 pub mod fuzz;
 pub mod openapi;
 pub mod openapi_check;
 pub mod reference;
 pub mod schema;
-pub mod soak;
 
 /// The workspace root: the directory that holds the top-level `Cargo.toml`.
 pub fn workspace_root() -> PathBuf {

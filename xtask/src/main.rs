@@ -1,46 +1,82 @@
 //! `cargo xtask <command>`: project automation. See `cargo xtask help`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: cargo xtask <command> [args]
+use clap::{Parser, Subcommand};
 
-commands:
-  schema [--check]   write the generated files of schema/ (--check: only compare, write nothing)
-  demo               start the three example receivers and show how each answers the same deliveries
-  openapi-check      validate schema/openapi.json (openapi-spec-validator) and run schemathesis
-                     against the local fake API (installs both into target/xtask-venv)
-  bench [--quick]    run the benchmarks of benches/ and write BENCHMARKS.md
-  fuzz [--time S]    run the cargo-fuzz targets of fuzz/ for S seconds each (default 60)
-  attack [--quick]   run bounded hostile senders against the three example receivers
-  soak [--deliveries N --concurrency C]
-                     send N signed deliveries to each example receiver, C at once
-  ci                 run every check CI runs: fmt, clippy, tests, doctests, packaging, the demo,
-                     the fuzz corpus replay, the reduced attack, schema --check, openapi-check
-  help               print this message";
+/// Project automation: generated files, CI, the demo, benchmarks, fuzzing and stress runs.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Xtask {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write the generated files of schema/.
+    Schema {
+        /// Only compare with the committed files; write nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Start the three receivers and show how each answers the same deliveries, then the durable
+    /// inbox, then an enrichment end to end (the conformance crate's `demo` test).
+    Demo,
+    /// Validate schema/openapi.json (openapi-spec-validator) and run schemathesis against the
+    /// local fake API (installs both into target/xtask-venv).
+    OpenapiCheck,
+    /// Run the benchmarks of benches/ and write BENCHMARKS.md.
+    Bench {
+        /// Shorten every step (numbers not worth publishing).
+        #[arg(long)]
+        quick: bool,
+        /// Write the report here instead of BENCHMARKS.md.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Run the cargo-fuzz targets of fuzz/ for a bounded time each.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        time: u64,
+        /// The targets to run (default: all).
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(xtask::fuzz::TARGETS))]
+        targets: Vec<String>,
+    },
+    /// Run bounded hostile senders against the three receivers (the `attack` test).
+    Attack {
+        /// The reduced attack `cargo test` runs: seconds, not minutes.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Send signed deliveries to each receiver from many connections at once (the `soak` test).
+    Soak {
+        /// Deliveries per receiver.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+        deliveries: u64,
+        /// Connections at once.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+        concurrency: u64,
+    },
+    /// Run every check CI runs: fmt, clippy, tests (the attack included), doctests, packaging,
+    /// the demo, the fuzz corpus replay, schema --check, openapi-check.
+    Ci,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    match command.as_str() {
-        "schema" => xtask::schema::run(rest),
-        "ci" => xtask::ci::run(rest),
-        "demo" => xtask::demo::run(rest),
-        "bench" => xtask::bench::run(rest),
-        "openapi-check" => xtask::openapi_check::run(rest),
-        "fuzz" => xtask::fuzz::run(rest),
-        "attack" => xtask::attack::run(rest),
-        "soak" => xtask::soak::run(rest),
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        other => {
-            eprintln!("unknown command `{other}`\n\n{USAGE}");
-            ExitCode::from(2)
-        }
+    match Xtask::parse().command {
+        Command::Schema { check } => xtask::schema::run(check),
+        Command::Demo => xtask::drive::demo(),
+        Command::OpenapiCheck => xtask::openapi_check::run(),
+        Command::Bench { quick, out } => xtask::bench::run(quick, out),
+        Command::Fuzz { time, targets } => xtask::fuzz::run(time, &targets),
+        Command::Attack { quick } => xtask::drive::attack(quick),
+        Command::Soak {
+            deliveries,
+            concurrency,
+        } => xtask::drive::soak(deliveries, concurrency.min(deliveries)),
+        Command::Ci => xtask::ci::run(),
     }
 }

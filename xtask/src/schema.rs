@@ -159,15 +159,7 @@ fn stale_files(dir: &Path, files: &[GeneratedFile]) -> io::Result<Vec<String>> {
 }
 
 /// The `schema` command: `cargo xtask schema` writes `schema/`; `--check` only compares.
-pub fn run(args: &[String]) -> ExitCode {
-    let check_only = match args {
-        [] => false,
-        [flag] if flag == "--check" => true,
-        _ => {
-            eprintln!("usage: cargo xtask schema [--check]");
-            return ExitCode::from(2);
-        }
-    };
+pub fn run(check_only: bool) -> ExitCode {
     match run_inner(&schema_dir(), check_only) {
         Ok(code) => code,
         Err(message) => {

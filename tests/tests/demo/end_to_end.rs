@@ -1,9 +1,9 @@
-//! The third part of `cargo xtask demo`: an enrichment end to end, from the local fake of the API
+//! The third part of the demo: an enrichment end to end, from the local fake of the API
 //! to a receiver's inbox, every person processed exactly once.
 //!
 //! 1. `enrich sim` (the fake API) starts with a fixed seed that makes it send some deliveries
 //!    twice and drop some for good (never sent), and a short retry schedule.
-//! 2. `enrich people start` sends 20 people to it, with the webhook URL of an `axum_receiver`
+//! 2. `enrich people start` sends 20 people to it, with the webhook URL of an axum receiver
 //!    that is not listening yet: the first deliveries are refused and retried. Once the fake's
 //!    log shows a refusal, the receiver starts, with an SQLite inbox and its worker.
 //! 3. `enrich people wait`; then the fake's log is followed until the batch completion event is
@@ -22,8 +22,9 @@ use std::process::Command;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use crate::demo::{Children, Running, free_port, fresh_secret, target_dir};
-use crate::workspace_root;
+use conformance::fixture::{
+    Processes, Running, free_port, fresh_secret, remove_database, scratch_dir, workspace_root,
+};
 
 /// How many people the enrichment has.
 const PEOPLE: usize = 20;
@@ -46,10 +47,9 @@ const LAST_LINES: Duration = Duration::from_millis(300);
 
 /// Runs the end-to-end part; `Ok(false)` when a person is not processed exactly once as expected,
 /// or when the run shows no retry, duplicate or drop.
-pub(crate) fn run(children: &Children, secret: &str) -> Result<bool, String> {
+pub fn run(children: &Processes, secret: &str) -> Result<bool, String> {
     build_cli()?;
-    let dir = workspace_root().join("target").join("demo");
-    std::fs::create_dir_all(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+    let dir = scratch_dir()?;
     let stem = format!("e2e-{}", std::process::id());
     let database = dir.join(format!("{stem}.db"));
     let people_file = dir.join(format!("{stem}-people.csv"));
@@ -76,7 +76,7 @@ struct Outcome {
 }
 
 fn enrich_end_to_end(
-    children: &Children,
+    children: &Processes,
     secret: &str,
     database: &Path,
     people_file: &Path,
@@ -98,7 +98,7 @@ fn enrich_end_to_end(
     let receiver_address = free_port()?;
     let inbox = format!("sqlite:{}", database.display());
     println!(
-        "\nAn enrichment end to end: {PEOPLE} people, the fake API delivering to axum_receiver with an \
+        "\nAn enrichment end to end: {PEOPLE} people, the fake API delivering to an axum receiver with an \
          SQLite inbox\n(enrich sim --seed {SEED} --duplicate-rate {DUPLICATE_RATE} --drop-rate \
          {DROP_RATE} --retry-schedule {RETRY_SCHEDULE};\n the receiver started once a delivery \
          was refused):"
@@ -120,12 +120,7 @@ fn enrich_end_to_end(
         attempts.iter().any(Attempt::refused)
     })?;
 
-    let receiver = children.start_on(
-        receiver_address,
-        "axum_receiver",
-        secret,
-        &[("ENRICH_INBOX_URL", inbox.clone())],
-    )?;
+    let receiver = children.receiver_on(receiver_address, "axum", secret, &["--inbox", &inbox])?;
     cli.run(&[
         "people",
         "wait",
@@ -181,7 +176,7 @@ fn enrich_end_to_end(
     })
 }
 
-/// Builds the `enrich` command line (the examples are built by the first part).
+/// Builds the `enrich` command line.
 fn build_cli() -> Result<(), String> {
     let status = Command::new(env!("CARGO"))
         .current_dir(workspace_root())
@@ -201,10 +196,14 @@ fn build_cli() -> Result<(), String> {
         .ok_or_else(|| "building the enrich command line failed".to_owned())
 }
 
+/// Where `build_cli` put `enrich`: beside this test's own `deps/` directory.
 fn cli_binary() -> PathBuf {
-    target_dir()
-        .join("debug")
-        .join(format!("enrich{}", std::env::consts::EXE_SUFFIX))
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."));
+    profile.join(format!("enrich{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Runs `enrich` commands with the demo's API key (in the environment, not on the command line).
@@ -296,7 +295,7 @@ fn write_people(path: &Path) -> Result<Vec<String>, String> {
 }
 
 fn remove_files(database: &Path, people_file: &Path) {
-    crate::demo_inbox::remove_database(database);
+    remove_database(database);
     let _ = std::fs::remove_file(people_file);
 }
 
@@ -539,48 +538,40 @@ fn report(external_ids: &[String], outcome: &Outcome) -> bool {
     all_ok && shown
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#[test]
+fn attempt_lines_are_read_as_the_fake_writes_them() {
+    let id = "0195be44-1a0d-718a-967b-042c9d17ffd7";
+    let read = |line: &str| Attempt::parse(&format!("{id} {line}"));
+    let first = read("person.enrichment.completed item 3 attempt 1: 200").unwrap();
+    assert_eq!(first.item, Some(3));
+    assert!(first.delivered() && !first.duplicate && !first.dropped());
+    let refused =
+        read("person.enrichment.completed item 0 attempt 1: connection failed: Connection refused")
+            .unwrap();
+    assert!(refused.refused() && !refused.delivered());
+    assert_eq!(refused.short(), "refused");
+    let duplicate = read("person.enrichment.completed item 4 (duplicate) attempt 2: 200").unwrap();
+    assert!(duplicate.duplicate && duplicate.delivered());
+    assert_eq!(
+        (duplicate.attempt, duplicate.short().as_str()),
+        (2, "dup 200")
+    );
+    let dropped = read("person.enrichment.completed item 7: dropped, not sent").unwrap();
+    assert!(dropped.dropped() && !dropped.delivered());
+    assert_eq!(dropped.item, Some(7));
+    let rejected =
+        read("person.enrichment.completed item 1 attempt 1: 503 inbox_unavailable").unwrap();
+    assert!(!rejected.delivered());
+    let batch = read("person.batch-enrichment.completed attempt 1: 200").unwrap();
+    assert!(batch.item.is_none() && batch.delivered());
+    assert_eq!(Attempt::parse("no colon here"), None);
+}
 
-    #[test]
-    fn attempt_lines_are_read_as_the_fake_writes_them() {
-        let id = "0195be44-1a0d-718a-967b-042c9d17ffd7";
-        let read = |line: &str| Attempt::parse(&format!("{id} {line}"));
-        let first = read("person.enrichment.completed item 3 attempt 1: 200").unwrap();
-        assert_eq!(first.item, Some(3));
-        assert!(first.delivered() && !first.duplicate && !first.dropped());
-        let refused = read(
-            "person.enrichment.completed item 0 attempt 1: connection failed: Connection refused",
-        )
-        .unwrap();
-        assert!(refused.refused() && !refused.delivered());
-        assert_eq!(refused.short(), "refused");
-        let duplicate =
-            read("person.enrichment.completed item 4 (duplicate) attempt 2: 200").unwrap();
-        assert!(duplicate.duplicate && duplicate.delivered());
-        assert_eq!(
-            (duplicate.attempt, duplicate.short().as_str()),
-            (2, "dup 200")
-        );
-        let dropped = read("person.enrichment.completed item 7: dropped, not sent").unwrap();
-        assert!(dropped.dropped() && !dropped.delivered());
-        assert_eq!(dropped.item, Some(7));
-        let rejected =
-            read("person.enrichment.completed item 1 attempt 1: 503 inbox_unavailable").unwrap();
-        assert!(!rejected.delivered());
-        let batch = read("person.batch-enrichment.completed attempt 1: 200").unwrap();
-        assert!(batch.item.is_none() && batch.delivered());
-        assert_eq!(Attempt::parse("no colon here"), None);
-    }
-
-    #[test]
-    fn only_person_events_count_as_people() {
-        let person = r#"{"eventType":"person.enrichment.completed","data":{"enrichmentID":"x","person":{"externalID":"crm-01"}}}"#;
-        assert_eq!(person_id(person).as_deref(), Some("crm-01"));
-        let batch =
-            r#"{"eventType":"person.batch-enrichment.completed","data":{"enrichmentID":"x"}}"#;
-        assert_eq!(person_id(batch), None);
-        assert_eq!(person_id("not json"), None);
-    }
+#[test]
+fn only_person_events_count_as_people() {
+    let person = r#"{"eventType":"person.enrichment.completed","data":{"enrichmentID":"x","person":{"externalID":"crm-01"}}}"#;
+    assert_eq!(person_id(person).as_deref(), Some("crm-01"));
+    let batch = r#"{"eventType":"person.batch-enrichment.completed","data":{"enrichmentID":"x"}}"#;
+    assert_eq!(person_id(batch), None);
+    assert_eq!(person_id("not json"), None);
 }

@@ -1,13 +1,13 @@
-//! `cargo xtask soak [--deliveries N] [--concurrency C]`: N signed deliveries to each example
-//! receiver from C keep-alive connections at once.
+//! The soak: N signed deliveries to each receiver (the `receivers` fixture) from C keep-alive
+//! connections at once. `#[ignore]`d (minutes); `cargo xtask soak [--deliveries N]
+//! [--concurrency C]` runs it with `SOAK_DELIVERIES` and `SOAK_CONCURRENCY` set.
 //!
 //! Reports, per receiver: answers other than `200`, transport errors, lines printed (one per
 //! accepted delivery is expected), deliveries per second, and the receiver's memory (`VmRSS`, and
-//! the peak `VmHWM`) at the start, after 10% and after 100% of the deliveries. Exits non-zero if
-//! any delivery was not answered `200` or not printed exactly once.
+//! the peak `VmHWM`) at the start, after 10% and after 100% of the deliveries. Fails if any
+//! delivery was not answered `200` or not printed exactly once.
 
 use std::net::{SocketAddr, TcpStream};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,63 +15,35 @@ use std::time::{Duration, Instant};
 use http1_wire::{ResponseReader, read_final_response};
 use std::io::Write;
 
-use crate::attack::{Memory, head, memory, person_delivery};
-use crate::demo::{Children, RECEIVERS, Running, build_examples, fresh_secret};
+use conformance::fixture::{
+    FRAMEWORKS, Memory, Processes, Running, fresh_secret, head, memory, person_delivery,
+};
 
-const USAGE: &str = "usage: cargo xtask soak [--deliveries N] [--concurrency C]";
-
-/// The `soak` command.
-pub fn run(args: &[String]) -> ExitCode {
-    let (deliveries, concurrency) = match parse(args) {
-        Ok(parsed) => parsed,
-        Err(message) => {
-            eprintln!("{message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+#[test]
+#[ignore = "minutes: run by `cargo xtask soak`"]
+fn soak() {
+    let setting = |name: &str, default: u64| {
+        std::env::var(name).map_or(default, |value| {
+            value
+                .parse()
+                .unwrap_or_else(|_| panic!("{name} is not a whole number: {value:?}"))
+        })
     };
-    match soak_all(deliveries, concurrency) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(message) => {
-            eprintln!("soak failed: {message}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn parse(args: &[String]) -> Result<(u64, u64), String> {
-    let (mut deliveries, mut concurrency) = (10_000, 64);
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a number"))?;
-        let number: u64 = value
-            .parse()
-            .map_err(|_| format!("{flag} {value}: not a number"))?;
-        match flag.as_str() {
-            "--deliveries" => deliveries = number,
-            "--concurrency" => concurrency = number,
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    if deliveries == 0 || concurrency == 0 {
-        return Err("--deliveries and --concurrency must be at least 1".to_owned());
-    }
-    Ok((deliveries, concurrency.min(deliveries)))
+    let deliveries = setting("SOAK_DELIVERIES", 10_000).max(1);
+    let concurrency = setting("SOAK_CONCURRENCY", 64).clamp(1, deliveries);
+    assert_eq!(soak_all(deliveries, concurrency), Ok(true));
 }
 
 fn soak_all(deliveries: u64, concurrency: u64) -> Result<bool, String> {
-    build_examples()?;
-    let children = Children::default();
+    let processes = Processes::new(env!("CARGO_BIN_EXE_receivers"));
     let secret = fresh_secret();
     let mut all_ok = true;
     println!("{deliveries} signed deliveries per receiver, {concurrency} connections at once");
-    for (framework, _, example) in RECEIVERS {
-        let receiver = children.start_with(example, &secret, &[("RUST_LOG", "warn".to_owned())])?;
+    for framework in FRAMEWORKS {
+        let receiver = processes.receiver(framework, &secret, &[])?;
         let ok = soak_one(framework, &receiver, &secret, deliveries, concurrency)?;
         all_ok &= ok;
-        children.stop_all();
+        processes.stop_all();
     }
     Ok(all_ok)
 }
@@ -202,23 +174,4 @@ fn send(
         *connection = None;
     }
     Ok(response.status)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arguments_parse() {
-        let args = |list: &[&str]| list.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>();
-        assert_eq!(parse(&[]).unwrap(), (10_000, 64));
-        assert_eq!(
-            parse(&args(&["--deliveries", "100000", "--concurrency", "8"])).unwrap(),
-            (100_000, 8)
-        );
-        assert_eq!(parse(&args(&["--deliveries", "3"])).unwrap(), (3, 3));
-        assert!(parse(&args(&["--deliveries"])).is_err());
-        assert!(parse(&args(&["--concurrency", "0"])).is_err());
-        assert!(parse(&args(&["--speed", "1"])).is_err());
-    }
 }

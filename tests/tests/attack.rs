@@ -1,5 +1,5 @@
-//! `cargo xtask attack [--quick]`: the three example receivers under bounded hostile senders over
-//! loopback.
+//! The three receivers (the `receivers` fixture, under the example receivers' own server limits)
+//! under bounded hostile senders over loopback.
 //!
 //! Each receiver is started with short server limits (see [`Plan`]), then all attacks run on it at
 //! once, each from its own connections:
@@ -19,43 +19,44 @@
 //! some open: expected, and reported). The receiver's peak memory (`VmHWM`) must stay under the
 //! bound [`memory_bound`] derives. Exits non-zero on any difference.
 //!
-//! `--quick` (run by `cargo xtask ci`) uses fewer connections and takes seconds.
+//! `attack_quick` (always on) uses fewer connections and takes seconds; `attack_full` is
+//! `#[ignore]`d and run by `cargo xtask attack`.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use conformance::fixture::{
+    FRAMEWORKS, Processes, Running, deliver, fresh_secret, head, memory, person_delivery,
+};
 use enrich_webhook::DEFAULT_BODY_LIMIT;
 use enrich_webhook::testing::SignedRequest;
 use http1_wire::{ResponseReader, read_final_response, read_response};
 
-use crate::demo::{Children, RECEIVERS, Running, build_examples, fresh_secret};
-
 /// How many connections each attack opens, and the server limits the receivers run with.
 #[derive(Debug, Clone, Copy)]
-pub struct Plan {
+struct Plan {
     /// Slowloris connections.
-    pub slowloris: usize,
+    slowloris: usize,
     /// Slow-body connections.
-    pub slow_bodies: usize,
+    slow_bodies: usize,
     /// Idle keep-alive connections.
-    pub idle: usize,
+    idle: usize,
     /// Held unsigned uploads.
-    pub unsigned_uploads: usize,
+    unsigned_uploads: usize,
     /// Streams opened on the one h2c connection.
-    pub h2c_streams: u32,
+    h2c_streams: u32,
     /// Connections sending a body in 1-byte chunks.
-    pub one_byte_chunks: usize,
+    one_byte_chunks: usize,
     /// The receivers' header-read and idle timeouts.
-    pub header_timeout: Duration,
+    header_timeout: Duration,
     /// The receivers' request timeout.
-    pub request_timeout: Duration,
+    request_timeout: Duration,
 }
 
 impl Plan {
     /// The full attack.
-    pub const FULL: Self = Self {
+    const FULL: Self = Self {
         slowloris: 300,
         slow_bodies: 200,
         idle: 200,
@@ -67,7 +68,7 @@ impl Plan {
     };
 
     /// The reduced attack of `cargo xtask ci`: seconds, not minutes.
-    pub const QUICK: Self = Self {
+    const QUICK: Self = Self {
         slowloris: 20,
         slow_bodies: 20,
         idle: 20,
@@ -87,19 +88,20 @@ impl Plan {
             + 1
     }
 
-    /// The environment that sets the example receivers' limits (names from their
-    /// `ServerLimits::from_env`).
-    fn env(&self) -> Vec<(&'static str, String)> {
+    /// The fixture's switches that set these limits.
+    fn args(&self) -> Vec<String> {
         let header = self.header_timeout.as_secs().to_string();
-        vec![
-            ("HEADER_READ_TIMEOUT_SECS", header.clone()),
-            ("IDLE_TIMEOUT_SECS", header),
-            (
-                "REQUEST_TIMEOUT_SECS",
-                self.request_timeout.as_secs().to_string(),
-            ),
-            ("RUST_LOG", "warn".to_owned()),
+        let request = self.request_timeout.as_secs().to_string();
+        [
+            "--header-read-timeout-secs",
+            &header,
+            "--idle-timeout-secs",
+            &header,
+            "--request-timeout-secs",
+            &request,
         ]
+        .map(str::to_owned)
+        .to_vec()
     }
 }
 
@@ -143,37 +145,29 @@ fn closing(framework: &str, attack: &str) -> Closing {
     }
 }
 
-/// The `attack` command.
-pub fn run(args: &[String]) -> ExitCode {
-    let plan = match args {
-        [] => Plan::FULL,
-        [quick] if quick == "--quick" => Plan::QUICK,
-        _ => {
-            eprintln!("usage: cargo xtask attack [--quick]");
-            return ExitCode::from(2);
-        }
-    };
-    match attack_all(&plan) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(message) => {
-            eprintln!("attack failed: {message}");
-            ExitCode::FAILURE
-        }
-    }
+#[test]
+fn attack_quick() {
+    assert_eq!(attack_all(&Plan::QUICK), Ok(true));
+}
+
+#[test]
+#[ignore = "minutes: run by `cargo xtask attack`"]
+fn attack_full() {
+    assert_eq!(attack_all(&Plan::FULL), Ok(true));
 }
 
 fn attack_all(plan: &Plan) -> Result<bool, String> {
-    build_examples()?;
-    let children = Children::default();
+    let processes = Processes::new(env!("CARGO_BIN_EXE_receivers"));
     let secret = fresh_secret();
     let mut all_ok = true;
-    for (framework, _, example) in RECEIVERS {
-        let receiver = children.start_with(example, &secret, &plan.env())?;
-        println!("\n{framework} ({example}) on {}", receiver.address);
+    let args = plan.args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    for framework in FRAMEWORKS {
+        let receiver = processes.receiver(framework, &secret, &args)?;
+        println!("\n{framework} on {}", receiver.address);
         let ok = attack_one(framework, &receiver, &secret, plan)?;
         all_ok &= ok;
-        children.stop_all();
+        processes.stop_all();
     }
     println!(
         "\n{}",
@@ -251,28 +245,6 @@ impl Attacker {
             self.closed_at = Some(elapsed);
         }
     }
-}
-
-/// A signed delivery's head for `POST /webhook`, with `extra` header lines.
-pub(crate) fn head(request: &SignedRequest, extra: &[&str]) -> Vec<u8> {
-    let mut head = String::from("POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-    for (name, value) in &request.header_pairs {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    for line in extra {
-        head.push_str(line);
-        head.push_str("\r\n");
-    }
-    head.push_str("\r\n");
-    head.into_bytes()
-}
-
-/// A realistic signed `person.enrichment.completed` delivery, told apart by `n`.
-pub(crate) fn person_delivery(secret: &str, n: u64) -> SignedRequest {
-    let body = format!(
-        r#"{{"eventType":"person.enrichment.completed","data":{{"enrichmentID":"0195be44-1a0d-718a-967b-042c9d17ffd7","person":{{"externalID":"crm-{n}","firstName":"Ada","lastName":"Lovelace","jobTitle":"Analyst","companyName":"Analytical Engines","emails":[{{"email":"ada@example.com","validationStatus":"VALID","emailType":"professional"}}],"mobilePhones":[{{"mobilePhone":"+33 6 12 34 56 78","confidenceScore":0.92}}],"status":"COMPLETED"}}}}}}"#
-    );
-    SignedRequest::builder(body).secret(secret).build()
 }
 
 fn attack_one(
@@ -363,7 +335,7 @@ fn attack_one(
 /// connection task, parser state), plus the body bytes the attack can make it hold (each slow body
 /// and 1-byte-chunk body is under 64 KiB, times 1.1 for the body collector's growth), plus a
 /// constant for allocator slack and worker threads.
-pub fn memory_bound(baseline: u64, plan: &Plan) -> u64 {
+fn memory_bound(baseline: u64, plan: &Plan) -> u64 {
     let streams = u64::try_from(plan.connections()).unwrap_or(u64::MAX)
         + u64::from(plan.h2c_streams.min(H2C_STREAM_ALLOWANCE));
     let bodies = u64::try_from(plan.slow_bodies + plan.one_byte_chunks).unwrap_or(u64::MAX)
@@ -372,9 +344,9 @@ pub fn memory_bound(baseline: u64, plan: &Plan) -> u64 {
 }
 
 /// Memory allowed per attacking connection or stream (see [`memory_bound`]).
-pub const PER_CONNECTION: u64 = 64 * 1024;
+const PER_CONNECTION: u64 = 64 * 1024;
 /// Allowance for the receiver's own threads and allocator slack (see [`memory_bound`]).
-pub const CONSTANT: u64 = 32 * 1024 * 1024;
+const CONSTANT: u64 = 32 * 1024 * 1024;
 /// Streams counted against the bound for the h2c flood: the stream cap (Poem's, 32) with room for
 /// streams refused but not yet freed.
 const H2C_STREAM_ALLOWANCE: u32 = 256;
@@ -618,80 +590,27 @@ fn frame(bytes: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) 
     bytes.extend_from_slice(payload);
 }
 
-/// Sends `request` on a fresh connection and returns the final status.
-pub(crate) fn deliver(address: SocketAddr, request: &SignedRequest) -> Result<u16, String> {
-    let mut stream = TcpStream::connect(address).map_err(|error| format!("connect: {error}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .map_err(|error| format!("socket: {error}"))?;
-    let mut bytes = head(request, &["connection: close"]);
-    bytes.extend_from_slice(&request.body);
-    stream
-        .write_all(&bytes)
-        .map_err(|error| format!("write: {error}"))?;
-    read_final_response(&mut stream, &mut ResponseReader::new())
-        .map(|response| response.status)
-        .map_err(|error| format!("no answer: {error}"))
-}
-
-/// A process's memory figures from `/proc/<pid>/status`, in bytes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Memory {
-    /// Resident set size now.
-    pub(crate) rss: u64,
-    /// Peak resident set size.
-    pub(crate) hwm: u64,
-}
-
-pub(crate) fn memory(pid: u32) -> Result<Memory, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|error| format!("cannot read the memory of process {pid}: {error}"))?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map(|kib| kib * 1024)
-            .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))
-    };
-    Ok(Memory {
-        rss: field("VmRSS:")?,
-        hwm: field("VmHWM:")?,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_h2c_flood_is_well_framed() {
-        let bytes = h2c_flood(3);
-        let mut at = 24;
-        let mut frames = Vec::new();
-        while at < bytes.len() {
-            let length = usize::from(bytes[at]) << 16
-                | usize::from(bytes[at + 1]) << 8
-                | usize::from(bytes[at + 2]);
-            let stream =
-                u32::from_be_bytes([bytes[at + 5], bytes[at + 6], bytes[at + 7], bytes[at + 8]]);
-            frames.push((bytes[at + 3], stream));
-            at += 9 + length;
-        }
-        assert_eq!(at, bytes.len());
-        assert_eq!(frames, [(4, 0), (1, 1), (1, 3), (1, 5)]);
+#[test]
+fn the_h2c_flood_is_well_framed() {
+    let bytes = h2c_flood(3);
+    let mut at = 24;
+    let mut frames = Vec::new();
+    while at < bytes.len() {
+        let length = usize::from(bytes[at]) << 16
+            | usize::from(bytes[at + 1]) << 8
+            | usize::from(bytes[at + 2]);
+        let stream =
+            u32::from_be_bytes([bytes[at + 5], bytes[at + 6], bytes[at + 7], bytes[at + 8]]);
+        frames.push((bytes[at + 3], stream));
+        at += 9 + length;
     }
+    assert_eq!(at, bytes.len());
+    assert_eq!(frames, [(4, 0), (1, 1), (1, 3), (1, 5)]);
+}
 
-    #[test]
-    fn the_bound_grows_with_the_attack() {
-        let quick = memory_bound(10 << 20, &Plan::QUICK);
-        let full = memory_bound(10 << 20, &Plan::FULL);
-        assert!(quick > 10 << 20 && full > quick);
-    }
+#[test]
+fn the_bound_grows_with_the_attack() {
+    let quick = memory_bound(10 << 20, &Plan::QUICK);
+    let full = memory_bound(10 << 20, &Plan::FULL);
+    assert!(quick > 10 << 20 && full > quick);
 }
