@@ -34,6 +34,31 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Builds with `cargo build ARGS` (from the workspace root) and returns the path of the
+/// executable named `name` that cargo reports: a binary or an example of another package, which
+/// `CARGO_BIN_EXE_…` does not name.
+pub fn cargo_build(args: &[&str], name: &str) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .arg("build")
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(workspace_root())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|error| format!("cannot run cargo: {error}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo build {} failed", args.join(" ")));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| message["target"]["name"] == name)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| format!("cargo build reported no executable named {name}"))
+}
+
 /// A scratch directory under `target/` for the files a test makes (removed by the test).
 pub fn scratch_dir() -> Result<PathBuf, String> {
     let dir = workspace_root().join("target").join("demo");

@@ -207,22 +207,21 @@ mod axum_app {
 
 mod rocket_app {
     use enrich_inbox::Inbox;
-    use enrich_rocket::{Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+    use enrich_rocket::{WebhookConfig, WebhookDelivery, WebhookRejection};
     use rocket::http::Status;
     use rocket::{State, post, routes};
 
-    #[post("/webhook", data = "<delivery>")]
-    async fn webhook(
+    #[post("/webhook", data = "<webhook>")]
+    async fn receive(
+        webhook: WebhookDelivery,
         inbox: &State<Option<Inbox>>,
-        delivery: WebhookDelivery,
     ) -> Result<Status, WebhookRejection> {
-        let Webhook(delivery) = delivery;
-        Ok(
-            match super::accept(inbox.inner().as_ref(), &delivery).await? {
-                true => Status::Ok,
-                false => Status::InternalServerError,
-            },
-        )
+        let stored_or_printed = super::accept(inbox.inner().as_ref(), &webhook.0).await?;
+        Ok(if stored_or_printed {
+            Status::Ok
+        } else {
+            Status::InternalServerError
+        })
     }
 
     pub(super) async fn serve(
@@ -230,17 +229,19 @@ mod rocket_app {
         config: WebhookConfig,
         inbox: Option<Inbox>,
     ) -> Result<(), Box<rocket::Error>> {
-        let figment = rocket::Config::figment()
-            .merge(("address", "127.0.0.1"))
-            .merge(("port", args.port))
-            .merge(("log_level", "off"))
-            .merge(("cli_colors", false));
-        rocket::custom(figment)
-            .manage(config)
-            .manage(inbox)
-            .mount("/", routes![webhook])
-            .mount("/", enrich_rocket::post_only("/webhook"))
+        let rocket_config = rocket::Config {
+            address: std::net::Ipv4Addr::LOCALHOST.into(),
+            port: args.port,
+            log_level: rocket::config::LogLevel::Off,
+            cli_colors: false,
+            ..rocket::Config::default()
+        };
+        rocket::custom(rocket_config)
             .register("/", enrich_rocket::catchers())
+            .mount("/", routes![receive])
+            .mount("/", enrich_rocket::post_only("/webhook"))
+            .manage(inbox)
+            .manage(config)
             .launch()
             .await
             .map_err(Box::new)?;

@@ -17,13 +17,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use conformance::fixture::{
-    Processes, Running, free_port, fresh_secret, remove_database, scratch_dir, workspace_root,
+    Processes, Running, cargo_build, free_port, fresh_secret, remove_database, scratch_dir,
 };
 
 /// How many people the enrichment has.
@@ -48,14 +48,15 @@ const LAST_LINES: Duration = Duration::from_millis(300);
 /// Runs the end-to-end part; `Ok(false)` when a person is not processed exactly once as expected,
 /// or when the run shows no retry, duplicate or drop.
 pub fn run(children: &Processes, secret: &str) -> Result<bool, String> {
-    build_cli()?;
+    let enrich = cargo_build(&["-p", "enrich-cli", "--bin", "enrich"], "enrich")?;
     let dir = scratch_dir()?;
     let stem = format!("e2e-{}", std::process::id());
     let database = dir.join(format!("{stem}.db"));
     let people_file = dir.join(format!("{stem}-people.csv"));
     remove_files(&database, &people_file);
     let external_ids = write_people(&people_file)?;
-    let result = enrich_end_to_end(children, secret, &database, &people_file, &external_ids);
+    let files = (database.as_path(), people_file.as_path());
+    let result = enrich_end_to_end(children, secret, &enrich, files, &external_ids);
     children.stop_all();
     remove_files(&database, &people_file);
     let outcome = result?;
@@ -78,14 +79,17 @@ struct Outcome {
 fn enrich_end_to_end(
     children: &Processes,
     secret: &str,
-    database: &Path,
-    people_file: &Path,
+    enrich: &Path,
+    (database, people_file): (&Path, &Path),
     external_ids: &[String],
 ) -> Result<Outcome, String> {
     let api_key = fresh_secret().replacen("whsec_", "sk_", 1);
-    let cli = Cli { api_key: &api_key };
+    let cli = Cli {
+        binary: enrich,
+        api_key: &api_key,
+    };
     let sim_address = free_port()?;
-    let mut sim_command = Command::new(cli_binary());
+    let mut sim_command = Command::new(enrich);
     sim_command
         .args(["sim", "--port", &sim_address.port().to_string()])
         .args(["--seed", SEED, "--duplicate-rate", DUPLICATE_RATE])
@@ -176,45 +180,16 @@ fn enrich_end_to_end(
     })
 }
 
-/// Builds the `enrich` command line.
-fn build_cli() -> Result<(), String> {
-    let status = Command::new(env!("CARGO"))
-        .current_dir(workspace_root())
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "enrich-cli",
-            "--bin",
-            "enrich",
-        ])
-        .status()
-        .map_err(|error| format!("cannot run cargo: {error}"))?;
-    status
-        .success()
-        .then_some(())
-        .ok_or_else(|| "building the enrich command line failed".to_owned())
-}
-
-/// Where `build_cli` put `enrich`: beside this test's own `deps/` directory.
-fn cli_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_default();
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("."));
-    profile.join(format!("enrich{}", std::env::consts::EXE_SUFFIX))
-}
-
 /// Runs `enrich` commands with the demo's API key (in the environment, not on the command line).
 struct Cli<'a> {
+    binary: &'a Path,
     api_key: &'a str,
 }
 
 impl Cli<'_> {
     /// Runs `enrich ARGS` to its end; its stdout, or its error message if it fails.
     fn run(&self, args: &[&str]) -> Result<String, String> {
-        let output = Command::new(cli_binary())
+        let output = Command::new(self.binary)
             .args(args)
             .env("SURFE_API_KEY", self.api_key)
             .stdin(std::process::Stdio::null())

@@ -42,25 +42,8 @@ pub fn binary() -> PathBuf {
 }
 
 fn build() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = Command::new(cargo)
-        .args(["build", "-p", "conformance", "--bin", "receivers"])
-        .arg("--message-format=json-render-diagnostics")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo build");
-    assert!(
-        output.status.success(),
-        "cargo build of the receivers fixture failed"
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-artifact")
-        .filter(|message| message["target"]["name"] == "receivers")
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo build reported no executable for the receivers fixture"))
+    conformance::fixture::cargo_build(&["-p", "conformance", "--bin", "receivers"], "receivers")
+        .unwrap_or_else(|error| panic!("{error}"))
 }
 
 /// A running receiver fixture.

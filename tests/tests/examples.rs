@@ -1,0 +1,77 @@
+//! The example receivers (`crates/enrich-*/examples/*_receiver`), as a user runs them: each is
+//! built, started with `PORT` and `SURFE_WEBHOOK_SECRET`, sent one signed delivery, and must answer
+//! `200` and print the event as one line of JSON; the axum one again with `ENRICH_INBOX_URL` and
+//! `ENRICH_INBOX_WORKER=off`, where it stores the delivery and prints nothing. What the examples
+//! promise beyond that is tested on the `receivers` fixture, which serves under their limits.
+
+use std::process::Command;
+use std::time::Duration;
+
+use conformance::fixture::{
+    Processes, cargo_build, deliver, free_port, fresh_secret, person_delivery, remove_database,
+    scratch_dir,
+};
+use enrich_webhook::SECRET_ENV_VAR;
+
+const EXAMPLES: [(&str, &str); 3] = [
+    ("enrich-axum", "axum_receiver"),
+    ("enrich-rocket", "rocket_receiver"),
+    ("enrich-poem", "poem_receiver"),
+];
+
+/// Starts `example` with the secret and `env`, sends one delivery; its answer and what it printed.
+fn one_delivery(
+    example: &str,
+    env: &[(&str, &str)],
+) -> Result<(u16, Option<String>, Vec<u8>), String> {
+    let package = EXAMPLES
+        .iter()
+        .find_map(|(package, name)| (*name == example).then_some(*package))
+        .ok_or("no such example")?;
+    let binary = cargo_build(&["-p", package, "--example", example], example)?;
+    let (secret, address) = (fresh_secret(), free_port()?);
+    let mut command = Command::new(binary);
+    command
+        .env("PORT", address.port().to_string())
+        .env(SECRET_ENV_VAR, &secret)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied());
+    let processes = Processes::new(env!("CARGO_BIN_EXE_receivers"));
+    let running = processes.spawn(example, command, address)?;
+    let request = person_delivery(&secret, 7);
+    let status = deliver(address, &request)?;
+    let printed = running.lines.recv_timeout(Duration::from_secs(2)).ok();
+    Ok((status, printed, request.body))
+}
+
+#[test]
+fn each_example_answers_and_prints_a_signed_delivery() {
+    for (_, example) in EXAMPLES {
+        let (status, printed, sent) =
+            one_delivery(example, &[]).unwrap_or_else(|error| panic!("{example}: {error}"));
+        assert_eq!(status, 200, "{example}");
+        let printed: serde_json::Value = serde_json::from_str(&printed.unwrap_or_default())
+            .unwrap_or_else(|error| panic!("{example} printed no JSON line: {error}"));
+        let sent: serde_json::Value = serde_json::from_slice(&sent).unwrap_or_default();
+        assert_eq!(
+            printed["data"]["person"]["externalID"], sent["data"]["person"]["externalID"],
+            "{example}"
+        );
+    }
+}
+
+#[test]
+fn the_axum_example_stores_without_printing_when_its_worker_is_off() {
+    let database = scratch_dir()
+        .map(|dir| dir.join(format!("example-{}.db", std::process::id())))
+        .unwrap_or_else(|error| panic!("{error}"));
+    remove_database(&database);
+    let url = format!("sqlite:{}", database.display());
+    let answered = one_delivery(
+        "axum_receiver",
+        &[("ENRICH_INBOX_URL", &url), ("ENRICH_INBOX_WORKER", "off")],
+    );
+    remove_database(&database);
+    let (status, printed, _) = answered.unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!((status, printed), (200, None));
+}
