@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 pub mod bench;
-pub mod bench_inbox;
 pub mod ci;
 pub mod drive;
 pub mod fuzz;
