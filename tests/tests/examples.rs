@@ -1,10 +1,13 @@
 //! The example receivers (`crates/enrich-*/examples/*_receiver`), as a user runs them: each is
 //! built, started with `PORT` and `SURFE_WEBHOOK_SECRET`, sent one signed delivery, and must answer
 //! `200` and print the event as one line of JSON; the axum one again with `ENRICH_INBOX_URL` and
-//! `ENRICH_INBOX_WORKER=off`, where it stores the delivery and prints nothing. What the examples
+//! `ENRICH_INBOX_WORKER=off`, where it stores the delivery and prints nothing, and then with
+//! `ENRICH_INBOX_WORKER=only` on the same file, where it serves nothing and prints what was stored. What the examples
 //! promise beyond that is tested on the `receivers` fixture, which serves under their limits.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::channel;
 use std::time::Duration;
 
 use conformance::fixture::{
@@ -61,17 +64,52 @@ fn each_example_answers_and_prints_a_signed_delivery() {
 }
 
 #[test]
-fn the_axum_example_stores_without_printing_when_its_worker_is_off() {
+fn the_axum_example_stores_when_its_worker_is_off_and_processes_when_it_is_only_a_worker() {
     let database = scratch_dir()
         .map(|dir| dir.join(format!("example-{}.db", std::process::id())))
         .unwrap_or_else(|error| panic!("{error}"));
     remove_database(&database);
     let url = format!("sqlite:{}", database.display());
-    let answered = one_delivery(
+    let stored = one_delivery(
         "axum_receiver",
         &[("ENRICH_INBOX_URL", &url), ("ENRICH_INBOX_WORKER", "off")],
     );
+    let processed = stored
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|_| worker_only("axum_receiver", &url));
     remove_database(&database);
-    let (status, printed, _) = answered.unwrap_or_else(|error| panic!("{error}"));
-    assert_eq!((status, printed), (200, None));
+    let (status, printed, _) = stored.unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!((status, printed), (200, None), "stored, not printed");
+    let line = processed.unwrap_or_else(|error| panic!("{error}"));
+    assert!(line.contains(r#""externalID":"crm-7""#), "{line}");
+}
+
+/// Runs `example` with `ENRICH_INBOX_WORKER=only` on the inbox at `url` (no `PORT`: it serves
+/// nothing) and returns the first line its worker prints.
+fn worker_only(example: &str, url: &str) -> Result<String, String> {
+    let binary = cargo_build(&["-p", "enrich-axum", "--example", example], example)?;
+    let mut child = Command::new(binary)
+        .env(SECRET_ENV_VAR, fresh_secret())
+        .env("ENRICH_INBOX_URL", url)
+        .env("ENRICH_INBOX_WORKER", "only")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|error| format!("cannot start {example}: {error}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (sender, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let line = lines.recv_timeout(Duration::from_secs(15));
+    let _ = child.kill();
+    let _ = child.wait();
+    line.map_err(|_| format!("{example} as a worker printed nothing"))
 }
