@@ -54,6 +54,9 @@ struct Args {
     /// Accept unsigned deliveries when `SURFE_WEBHOOK_SECRET` is unset.
     #[arg(long)]
     insecure_skip_verification: bool,
+    /// The pipeline's body limit, in bytes (default: the library's, 1 MiB).
+    #[arg(long, value_name = "BYTES")]
+    body_limit: Option<usize>,
     /// Store each delivery in this inbox before answering: `sqlite:PATH` or `postgres://…`.
     #[arg(long, value_name = "URL")]
     inbox: Option<String>,
@@ -104,6 +107,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             WebhookConfig::insecure_skip_verification()
         }
         config => config.map_err(|error| format!("refusing to start: {error}"))?,
+    };
+    let config = match args.body_limit {
+        Some(limit) => config.body_limit(limit),
+        None => config,
     };
     let inbox = match &args.inbox {
         Some(url) => Some(Inbox::open(url).await?),
