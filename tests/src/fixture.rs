@@ -10,7 +10,7 @@ use std::hash::BuildHasher;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -152,30 +152,10 @@ impl Processes {
     pub fn spawn(
         &self,
         name: &str,
-        mut command: Command,
+        command: Command,
         address: SocketAddr,
     ) -> Result<Running, String> {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|error| format!("cannot start {name}: {error}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let pid = child.id();
-        self.children
-            .lock()
-            .map_err(|_| "lock poisoned")?
-            .push(child);
-
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (pid, lines) = self.run(name, command)?;
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
             if Instant::now() > deadline {
@@ -191,6 +171,24 @@ impl Processes {
             lines,
             pid,
         })
+    }
+
+    /// Runs `command` (stdout piped, stderr discarded), stopped with the others; its process id
+    /// and each line it prints. For a process that listens on nothing; see [`Processes::spawn`].
+    pub fn run(&self, name: &str, mut command: Command) -> Result<(u32, Receiver<String>), String> {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| format!("cannot start {name}: {error}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let pid = child.id();
+        self.children
+            .lock()
+            .map_err(|_| "lock poisoned")?
+            .push(child);
+        Ok((pid, lines_of(stdout)))
     }
 
     fn exited(&self) -> bool {
@@ -219,6 +217,19 @@ impl Drop for Processes {
             self.stop_all();
         }
     }
+}
+
+/// Each line `stdout` prints, as it is printed (read on a thread of its own until it ends).
+pub fn lines_of(stdout: ChildStdout) -> Receiver<String> {
+    let (sender, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
 
 /// A signed delivery's head for `POST /webhook`, with `extra` header lines.

@@ -5,9 +5,7 @@
 //! `ENRICH_INBOX_WORKER=only` on the same file, where it serves nothing and prints what was stored. What the examples
 //! promise beyond that is tested on the `receivers` fixture, which serves under their limits.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc::channel;
+use std::process::Command;
 use std::time::Duration;
 
 use conformance::fixture::{
@@ -89,27 +87,15 @@ fn the_axum_example_stores_when_its_worker_is_off_and_processes_when_it_is_only_
 /// nothing) and returns the first line its worker prints.
 fn worker_only(example: &str, url: &str) -> Result<String, String> {
     let binary = cargo_build(&["-p", "enrich-axum", "--example", example], example)?;
-    let mut child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .env(SECRET_ENV_VAR, fresh_secret())
         .env("ENRICH_INBOX_URL", url)
         .env("ENRICH_INBOX_WORKER", "only")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|error| format!("cannot start {example}: {error}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let (sender, lines) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
+        .env("RUST_LOG", "warn");
+    let processes = Processes::new(env!("CARGO_BIN_EXE_receivers"));
+    let (_, lines) = processes.run(example, command)?;
     let line = lines.recv_timeout(Duration::from_secs(15));
-    let _ = child.kill();
-    let _ = child.wait();
+    processes.stop_all();
     line.map_err(|_| format!("{example} as a worker printed nothing"))
 }
