@@ -4,6 +4,7 @@ use bytes::Bytes;
 use enrich_webhook::SignatureTimestamp;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
+use super::Undecodable;
 use crate::error::Error;
 use crate::record::{DeliveryId, Source, State, StoredDelivery, from_millis};
 
@@ -45,5 +46,22 @@ where
         due_at: from_millis(row.try_get(13)?),
         last_error: row.try_get(14)?,
         finished_at: finished_at_ms.map(from_millis),
+    })
+}
+
+/// A claimed row: its delivery, or, when it does not read back, its id and why.
+pub fn claimed<R>(row: &R) -> Result<StoredDelivery, Undecodable>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    delivery(row).map_err(|error| Undecodable {
+        // The id is the primary key: an integer whatever else the row holds.
+        id: DeliveryId(row.try_get(0).unwrap_or_default()),
+        error,
     })
 }
