@@ -475,7 +475,8 @@ async fn process(
         // Every earlier run lost its lease without an outcome (its worker died, froze or lost
         // the database each time): a delivery that, say, kills its process is not run forever.
         Ran::Failed(format!(
-            "claimed {attempt} times with no outcome recorded for the last {} (each run's              worker stopped or lost its lease)",
+            "claimed {attempt} times with no outcome recorded for the last {} \
+             (each run's worker stopped or lost its lease)",
             attempt.saturating_sub(options.max_attempts)
         ))
     } else {
