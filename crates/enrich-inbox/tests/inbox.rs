@@ -253,10 +253,13 @@ on_both_engines! {
         assert_eq!(state_of(&inbox, id).await, State::Processing);
         assert!(!stopped.load(Ordering::SeqCst));
 
-        // The lease made to expire (as if the stuck worker's heartbeats had not reached the
-        // database): another worker takes the delivery, and the stuck worker's next heartbeat
-        // finds it gone and stops its handler.
-        db.execute("UPDATE enrich_inbox_deliveries SET due_at_ms = 0").await;
+        // The lease taken from the stuck worker (as a claim after its heartbeats had failed to
+        // reach the database for a whole lease would): its next heartbeat finds the delivery
+        // gone and stops its handler, and another worker takes the delivery, now due.
+        db.execute(
+            "UPDATE enrich_inbox_deliveries SET lease_token = lease_token + 1, due_at_ms = 0",
+        )
+        .await;
         let processed = Arc::new(AtomicUsize::new(0));
         let counter = processed.clone();
         let rescuer = Worker::new(inbox.clone(), move |job: Job| {
