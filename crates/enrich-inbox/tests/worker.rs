@@ -612,12 +612,7 @@ impl Outage {
             }
             Some((admin_url, name)) => {
                 let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
-                sqlx::query(&format!(
-                    "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"
-                ))
-                .execute(&mut admin)
-                .await
-                .unwrap();
+                allow_connections(&mut admin, name, false).await;
                 sqlx::query(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
                 )
@@ -636,16 +631,19 @@ impl Outage {
     async fn end(self) {
         match self {
             Self::Sqlite(holder) => holder.release().await,
-            Self::Postgres { mut admin, name } => {
-                sqlx::query(&format!(
-                    "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"
-                ))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-            }
+            Self::Postgres { mut admin, name } => allow_connections(&mut admin, &name, true).await,
         }
     }
+}
+
+/// Lets the Postgres database `name` accept connections, or not.
+async fn allow_connections(admin: &mut sqlx::PgConnection, name: &str, allow: bool) {
+    sqlx::query(&format!(
+        "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {allow}"
+    ))
+    .execute(admin)
+    .await
+    .unwrap();
 }
 
 // Issue 16, item 8: Postgres replicas migrating one fresh database at once, under

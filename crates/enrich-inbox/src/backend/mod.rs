@@ -48,12 +48,18 @@ pub(crate) struct NewRecord {
     pub verified: bool,
 }
 
-/// A claimed row that does not read back (a `source` written by a newer version, a manual
-/// edit): it becomes a dead letter with `error` as its reason.
+/// A row that does not read back (a `source` written by a newer version, a manual edit); a
+/// claimed one becomes a dead letter with `error` as its reason.
 #[derive(Debug)]
 pub(crate) struct Undecodable {
     pub id: DeliveryId,
     pub error: Error,
+}
+
+impl From<Undecodable> for Error {
+    fn from(undecodable: Undecodable) -> Self {
+        undecodable.error
+    }
 }
 
 /// The engine an inbox runs on.
@@ -207,7 +213,7 @@ impl Backend {
                                 .fetch_all(connection)
                                 .await?
                                 .iter()
-                                .map(rows::claimed)
+                                .map(rows::delivery)
                                 .collect::<Vec<_>>())
                         })
                     })
@@ -221,7 +227,7 @@ impl Backend {
                 .fetch_all(&engine.pool)
                 .await?
                 .iter()
-                .map(rows::claimed)
+                .map(rows::delivery)
                 .collect(),
         };
         Ok(rows)
@@ -313,7 +319,7 @@ impl Backend {
             .fetch_all(pool)
             .await?
             .iter()
-            .map(rows::delivery)
+            .map(|row| rows::delivery(row).map_err(Error::from))
             .collect())
     }
 
@@ -324,7 +330,7 @@ impl Backend {
             .fetch_optional(pool)
             .await?
             .as_ref()
-            .map(rows::delivery)
+            .map(|row| rows::delivery(row).map_err(Error::from))
             .transpose())
     }
 

@@ -147,6 +147,23 @@ impl TestDb {
     }
 }
 
+/// Runs `$body` with `$connection` a new connection to the test database `$db`, on its engine.
+macro_rules! raw_sql {
+    ($db:expr, $connection:ident => $body:expr) => {
+        if $db.is_sqlite() {
+            let mut $connection = sqlx::SqliteConnection::connect(&$db.url)
+                .await
+                .expect("connect to the SQLite file");
+            $body
+        } else {
+            let mut $connection = PgConnection::connect(&$db.url)
+                .await
+                .expect("connect to the Postgres database");
+            $body
+        }
+    };
+}
+
 impl TestDb {
     /// Whether this is a SQLite file (else a Postgres database).
     pub fn is_sqlite(&self) -> bool {
@@ -164,46 +181,19 @@ impl TestDb {
     /// Runs `statement` on a connection of its own (raw SQL, as an operator or another version
     /// of the crate would); the rows it changed.
     pub async fn execute(&self, statement: &str) -> u64 {
-        if self.is_sqlite() {
-            let mut connection = sqlx::SqliteConnection::connect(&self.url)
-                .await
-                .expect("connect to the SQLite file");
-            sqlx::query(statement)
-                .execute(&mut connection)
-                .await
-                .unwrap_or_else(|error| panic!("`{statement}` failed: {error}"))
-                .rows_affected()
-        } else {
-            let mut connection = PgConnection::connect(&self.url)
-                .await
-                .expect("connect to the Postgres database");
-            sqlx::query(statement)
-                .execute(&mut connection)
-                .await
-                .unwrap_or_else(|error| panic!("`{statement}` failed: {error}"))
-                .rows_affected()
-        }
+        raw_sql!(self, connection => sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap_or_else(|error| panic!("`{statement}` failed: {error}"))
+            .rows_affected())
     }
 
     /// The one text value `query` selects.
     pub async fn text(&self, query: &str) -> Option<String> {
-        if self.is_sqlite() {
-            let mut connection = sqlx::SqliteConnection::connect(&self.url)
-                .await
-                .expect("connect to the SQLite file");
-            sqlx::query_scalar(query)
-                .fetch_one(&mut connection)
-                .await
-                .unwrap_or_else(|error| panic!("`{query}` failed: {error}"))
-        } else {
-            let mut connection = PgConnection::connect(&self.url)
-                .await
-                .expect("connect to the Postgres database");
-            sqlx::query_scalar(query)
-                .fetch_one(&mut connection)
-                .await
-                .unwrap_or_else(|error| panic!("`{query}` failed: {error}"))
-        }
+        raw_sql!(self, connection => sqlx::query_scalar(query)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap_or_else(|error| panic!("`{query}` failed: {error}")))
     }
 }
 
