@@ -273,6 +273,14 @@ impl Inbox {
         ))
     }
 
+    /// The database's plan for the worker's claim, a line per step (`EXPLAIN QUERY PLAN` on
+    /// SQLite, `EXPLAIN` on Postgres), without running it: for checking that a claim reads the
+    /// due index rather than sorting the backlog.
+    #[doc(hidden)]
+    pub async fn claim_plan(&self) -> Result<Vec<String>, Error> {
+        self.inner.backend.claim_plan().await
+    }
+
     /// Closes the inbox: waits for the stores already queued, then closes the connections.
     /// Every later operation on it (or a clone) fails with [`Error::Closed`], and a store with
     /// a [`StoreError`] (so a receiver answers `503`).

@@ -503,6 +503,38 @@ on_both_engines! {
         worker.shutdown(Duration::from_secs(10)).await;
     }
 
+    // Issue 22, item 1: the claim reads due rows from the partial index `enrich_inbox_due`
+    // in its order, whatever the backlog: no sort of the backlog (SQLite's `USE TEMP B-TREE
+    // FOR ORDER BY`, a Postgres `Sort`), so a claim is O(log n). Read from the database's own
+    // plan, with 20,000 rows of which half are due.
+    async fn the_claim_reads_the_due_index_without_sorting_the_backlog(db) {
+        let inbox = open(db).await;
+        let numbers = if db.is_sqlite() {
+            "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+             SELECT i FROM n) AS numbers"
+        } else {
+            "generate_series(1, 20000) AS numbers(i)"
+        };
+        db.execute(&format!(
+            "INSERT INTO enrich_inbox_deliveries (idempotency_key, source, state, event_type, \
+             verified, received_at_ms, attempts, due_at_ms, finished_at_ms) \
+             SELECT 'k' || i, 'webhook', CASE WHEN i % 2 = 0 THEN 'done' ELSE 'pending' END, \
+             'person.enrichment.completed', false, 0, 0, i, CASE WHEN i % 2 = 0 THEN i END \
+             FROM {numbers}"
+        ))
+        .await;
+        db.execute("ANALYZE").await;
+        let plan = inbox.claim_plan().await.expect("the claim's plan");
+        let says = |words: &str| plan.iter().any(|line| line.contains(words));
+        if db.is_sqlite() {
+            assert!(says("INDEX enrich_inbox_due"), "{plan:#?}");
+            assert!(!says("TEMP B-TREE"), "{plan:#?}");
+        } else {
+            assert!(says("Index Scan using enrich_inbox_due"), "{plan:#?}");
+            assert!(!says("Sort"), "{plan:#?}");
+        }
+    }
+
     // Issue 16, faults: a replica (a child process) frozen with SIGSTOP mid-handler for three
     // leases while this process runs a worker. This worker takes the deliveries once their
     // leases expire and finishes them while the replica is frozen; on SIGCONT the replica's

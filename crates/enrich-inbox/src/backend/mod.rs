@@ -233,6 +233,37 @@ impl Backend {
         Ok(rows)
     }
 
+    /// The database's plan for the claim (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on
+    /// Postgres), a line per step; the claim itself is not run.
+    pub async fn claim_plan(&self) -> Result<Vec<String>, Error> {
+        let (lease_ms, token, limit) = (0_i64, 0_i64, 1_i64);
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => {
+                let explain = format!("EXPLAIN QUERY PLAN {}", sql::sqlite::CLAIM_SQLITE);
+                sqlx::query(&explain)
+                    .bind(lease_ms)
+                    .bind(token)
+                    .bind(limit)
+                    .fetch_all(&engine.pool)
+                    .await?
+                    .iter()
+                    .map(|row| sqlx::Row::try_get::<String, _>(row, "detail").map_err(Error::from))
+                    .collect()
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => {
+                let explain = format!("EXPLAIN {}", sql::postgres::CLAIM_POSTGRES);
+                Ok(sqlx::query_scalar(&explain)
+                    .bind(lease_ms)
+                    .bind(token)
+                    .bind(limit)
+                    .fetch_all(&engine.pool)
+                    .await?)
+            }
+        }
+    }
+
     /// Extends the lease of a claimed delivery to `lease_ms` from the database's now (a
     /// heartbeat); `false` when the claim under `token` no longer holds it.
     pub async fn extend_lease(
