@@ -286,8 +286,9 @@ pub struct ShutdownReport {
 }
 
 impl WorkerHandle {
-    /// Stops claiming, waits up to `deadline` for in-flight deliveries, then cancels the rest and
-    /// gives them back to the inbox.
+    /// Stops claiming (a claim already sent to the database finishes, and what it took is given
+    /// back at once, its attempt not counted), waits up to `deadline` for in-flight deliveries,
+    /// then cancels the rest and gives them back to the inbox.
     pub async fn shutdown(self, deadline: Duration) -> ShutdownReport {
         let _ = self.stop.send(Some(deadline));
         self.task.await.unwrap_or_default()
