@@ -10,7 +10,7 @@
 //! 3. A receiver started again on the same file, with its worker, prints every stored delivery:
 //!    what was acknowledged was not lost.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -142,6 +142,7 @@ fn drop_while_storing(receiver: &Running, secret: &str) -> Result<(Vec<String>, 
     let address = receiver.address;
     let mut acknowledged = Vec::new();
     let mut waited = 0;
+    let mut refused: BTreeMap<u16, usize> = BTreeMap::new();
     for round in 0..ROUNDS {
         let senders: Vec<_> = (0..2 * SENDERS)
             .map(|n| {
@@ -168,8 +169,9 @@ fn drop_while_storing(receiver: &Running, secret: &str) -> Result<(Vec<String>, 
                 .map_err(|_| "a sender panicked".to_owned())??;
             if let Some((status, id)) = answered {
                 waited += 1;
-                if status == 200 {
-                    acknowledged.push(id);
+                match status {
+                    200 => acknowledged.push(id),
+                    other => *refused.entry(other).or_insert(0) += 1,
                 }
             }
         }
@@ -177,17 +179,23 @@ fn drop_while_storing(receiver: &Running, secret: &str) -> Result<(Vec<String>, 
     for n in 0..AFTERWARDS {
         let request = person_delivery(secret, 9_000 + n);
         waited += 1;
-        if deliver(address, &request)? == 200 {
-            acknowledged.push(external_id(&request));
+        match deliver(address, &request)? {
+            200 => acknowledged.push(external_id(&request)),
+            other => *refused.entry(other).or_insert(0) += 1,
         }
     }
     let all_answered = acknowledged.len() == waited;
+    let others: Vec<String> = refused
+        .iter()
+        .map(|(status, count)| format!(", {count} answered {status}"))
+        .collect();
     println!(
         "  {} senders dropping their connection while storing, among {} that waited, then {AFTERWARDS} \
-         more: {} of {waited} answered 200; the receiver killed  {}",
+         more: {} of {waited} answered 200{}; the receiver killed  {}",
         ROUNDS * SENDERS,
         ROUNDS * SENDERS,
         acknowledged.len(),
+        others.concat(),
         verdict(all_answered)
     );
     Ok((acknowledged, all_answered))
