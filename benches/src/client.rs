@@ -76,6 +76,22 @@ pub async fn run_load(
     total: usize,
     concurrency: usize,
 ) -> io::Result<LoadResult> {
+    run_load_of(addr, Arc::from(vec![request]), total, concurrency).await
+}
+
+/// Like [`run_load`], but the `n`th request sent is `requests[n % requests.len()]` (distinct
+/// deliveries, so that a durable receiver stores each one rather than answering duplicates).
+///
+/// Fails at once when `requests` is empty.
+pub async fn run_load_of(
+    addr: SocketAddr,
+    requests: Arc<[Arc<[u8]>]>,
+    total: usize,
+    concurrency: usize,
+) -> io::Result<LoadResult> {
+    if requests.is_empty() {
+        return Err(io::Error::other("no request to send"));
+    }
     let mut streams = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let stream = TcpStream::connect(addr).await?;
@@ -87,9 +103,9 @@ pub async fn run_load(
     let tasks: Vec<_> = streams
         .into_iter()
         .map(|stream| {
-            let request = Arc::clone(&request);
+            let requests = Arc::clone(&requests);
             let next = Arc::clone(&next);
-            tokio::spawn(connection(stream, request, next, total))
+            tokio::spawn(connection(stream, requests, next, total))
         })
         .collect();
     let mut latencies_us = Vec::with_capacity(total);
@@ -111,16 +127,20 @@ pub async fn run_load(
 
 async fn connection(
     mut stream: TcpStream,
-    request: Arc<[u8]>,
+    requests: Arc<[Arc<[u8]>]>,
     next: Arc<AtomicUsize>,
     total: usize,
 ) -> io::Result<(Vec<u32>, usize)> {
     let mut latencies = Vec::with_capacity(total / 16);
     let mut non_ok = 0;
     let mut buffer = ResponseReader::new();
-    while next.fetch_add(1, Ordering::Relaxed) < total {
+    loop {
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        if index >= total {
+            break;
+        }
         let sent = Instant::now();
-        stream.write_all(&request).await?;
+        stream.write_all(&requests[index % requests.len()]).await?;
         let (status, _) = read_response(&mut stream, &mut buffer, false).await?;
         let micros = sent.elapsed().as_micros();
         latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));

@@ -11,10 +11,14 @@
 //! - `bench-size`: decoding a 10,000-person batch answer, and bodies at and over the limit, with
 //!   a counting allocator.
 //!
+//! - `bench-durable`: the durable path: acknowledgements/s of the shipped `axum_receiver` with
+//!   an inbox against the same receiver without one, and the worker's drain rate ([`durable`]).
+//!
 //! `cargo xtask bench` builds and runs all of them and writes `BENCHMARKS.md`. None of them runs
 //! during `cargo test`.
 
 pub mod client;
+pub mod durable;
 pub mod hand;
 pub mod payload;
 pub mod server;

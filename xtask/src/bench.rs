@@ -1,10 +1,12 @@
 //! `cargo xtask bench [--quick] [--out FILE]`: runs every benchmark of `benches/` and writes
 //! `BENCHMARKS.md`.
 //!
-//! 1. `cargo build --release -p enrich-benches --bins`
+//! 1. `cargo build --release -p enrich-benches --bins`, and the `axum_receiver` example (which
+//!    `bench-durable` measures)
 //! 2. `cargo bench -p enrich-benches --bench pipeline` (criterion, its results under
 //!    `target/criterion-enrich`)
-//! 3. `target/release/bench-report`: the other measurements (sizes, load, callgrind, the inbox),
+//! 3. `target/release/bench-report`: the other measurements (sizes, load, callgrind, the inbox,
+//!    the durable path),
 //!    checked against the performance targets it holds as data, and the report written
 //!
 //! `--quick` shortens every step (for trying the command out; its numbers are not worth
@@ -42,6 +44,20 @@ fn bench(root: &Path, quick: bool, out: &Path) -> Result<(), String> {
         "build",
         &cargo,
         &["build", "--release", "-p", "enrich-benches", "--bins"],
+        root,
+    )?;
+    // `bench-durable` measures the shipped example receiver, not a bench server.
+    step(
+        "build the example receiver",
+        &cargo,
+        &[
+            "build",
+            "--release",
+            "-p",
+            "enrich-axum",
+            "--example",
+            "axum_receiver",
+        ],
         root,
     )?;
 

@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use enrich_benches::durable::{Engine, fresh};
 use enrich_benches::median;
 use enrich_benches::payload::{ENRICHMENT_ID, Rng, Shape, person};
 use enrich_inbox::Inbox;
@@ -45,12 +46,6 @@ const INSERT: &str = "INSERT INTO enrich_inbox_deliveries \
      signature_header, signed_at_ms, verified, received_at_ms, attempts, due_at_ms) \
     VALUES ($1, 'webhook', 'pending', $2, $3, $4, $5, $6, $7, TRUE, $8, 0, $8) \
     ON CONFLICT (idempotency_key) DO NOTHING";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Engine {
-    Sqlite,
-    Postgres,
-}
 
 /// One measured run: how many acknowledgements per second, and their latencies.
 #[derive(Debug, Clone)]
@@ -123,68 +118,6 @@ where
     }
     let latencies: Vec<u64> = tasks.join_all().await.into_iter().flatten().collect();
     run_of(latencies, started.elapsed())
-}
-
-/// A fresh database of `engine` with the inbox's schema; its URL and a guard that removes it.
-async fn fresh(engine: Engine, admin_url: &str, label: &str) -> (String, Cleanup) {
-    match engine {
-        Engine::Sqlite => {
-            let path = std::env::temp_dir().join(format!(
-                "enrich_bench_inbox_{}_{label}.db",
-                std::process::id()
-            ));
-            remove_sqlite(&path);
-            (format!("sqlite:{}", path.display()), Cleanup::Sqlite(path))
-        }
-        Engine::Postgres => {
-            let name = format!("enrich_bench_inbox_{}_{label}", std::process::id());
-            let mut admin = sqlx::PgConnection::connect(admin_url)
-                .await
-                .expect("connect to Postgres");
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await
-                .expect("drop the old database");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .await
-                .expect("create the database");
-            let (base, _) = admin_url.rsplit_once('/').expect("a database in the URL");
-            (
-                format!("{base}/{name}"),
-                Cleanup::Postgres {
-                    admin_url: admin_url.to_owned(),
-                    name,
-                },
-            )
-        }
-    }
-}
-
-enum Cleanup {
-    Sqlite(std::path::PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Cleanup {
-    async fn run(self) {
-        match self {
-            Self::Sqlite(path) => remove_sqlite(&path),
-            Self::Postgres { admin_url, name } => {
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await;
-                }
-            }
-        }
-    }
-}
-
-fn remove_sqlite(path: &std::path::Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
 }
 
 /// Stores `items[range]` through the inbox from `concurrency` tasks.
@@ -367,7 +300,9 @@ async fn main() {
                 (false, _) => 250,
             };
             let items = Arc::new(deliveries(2 * rounds * count));
-            let (url, cleanup) = fresh(engine, &admin_url, &format!("{concurrency}")).await;
+            let (url, cleanup) = fresh(engine, &admin_url, &format!("inbox_{concurrency}"))
+                .await
+                .expect("a fresh database");
             let inbox = Inbox::open(&url).await.expect("open the inbox");
             let floor = Floor::connect(engine, &url, concurrency).await;
             let (mut inbox_runs, mut floor_runs) = (Vec::new(), Vec::new());

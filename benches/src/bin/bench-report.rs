@@ -8,6 +8,8 @@
 //!    driver in its own process, 127.0.0.1 only)
 //! 4. if `valgrind` is installed, `callgrind` instruction counts of the pipeline's stages
 //! 5. `bench-inbox`: the inbox's durable acknowledgements against each engine's floor
+//! 6. `bench-durable`: the shipped `axum_receiver` with and without an inbox, and the worker's
+//!    drain rate (JSON, rendered here against its targets)
 //!
 //! Then it writes `BENCHMARKS.md` (`--out`), every figure checked against [`TARGETS`], the
 //! performance targets as data. All ratios in the report come from this one run; `--quick`
@@ -111,7 +113,7 @@ impl Target {
 
 /// Every target the report checks.
 #[cfg(test)]
-const TARGETS: [Target; 7] = [
+const TARGETS: [Target; 10] = [
     TYPED_SPEEDUP,
     PIPELINE_OVER_FLOOR,
     ADAPTER_OVER_JSON,
@@ -119,6 +121,9 @@ const TARGETS: [Target; 7] = [
     RSS_OVER_JSON,
     VERIFIED_OVER_HAND,
     PEAK_HEAP_OVER_DOCUMENT,
+    DRAIN_LARGE_OVER_SMALL,
+    DRAIN_OVER_ACKS,
+    COUNTS_POLL_COST,
 ];
 
 /// The target on decoding to `Value` ÷ the typed decode (criterion).
@@ -135,6 +140,13 @@ const RSS_OVER_JSON: Target = Target::at_most("1.10", 1.10);
 const VERIFIED_OVER_HAND: Target = Target::at_least("0.97", 0.97);
 /// The target on peak heap while decoding a people answer ÷ the document.
 const PEAK_HEAP_OVER_DOCUMENT: Target = Target::at_most("3", 3.0);
+/// The target on the worker's drain rate at the large backlog ÷ at the small one.
+const DRAIN_LARGE_OVER_SMALL: Target = Target::at_least("0.8", 0.8);
+/// The target on the worker's drain rate (the slower backlog) ÷ the receiver's acks/s.
+const DRAIN_OVER_ACKS: Target = Target::at_least("1.0", 1.0);
+/// The target on what polling `Inbox::counts` every second costs a drain: the fraction of its
+/// rate lost.
+const COUNTS_POLL_COST: Target = Target::at_most("0.10", 0.10);
 
 /// Instructions per call of each pipeline stage, per profiled case.
 type Profile = Vec<(String, Vec<(String, u64)>)>;
@@ -230,7 +242,11 @@ fn measure_and_write(options: &Options) -> Result<(), String> {
     let load = json_of(&bin("bench-load"), &load_args)?;
     let limits = json_of(&bin("bench-load"), &["limits"])?;
     let profile = callgrind(&bin("bench-profile"), options.quick);
-    let inbox = inbox_section(&bin("bench-inbox"), options.quick)?;
+    let inbox = section_of(&bin("bench-inbox"), options.quick)?;
+    let durable = json_of(
+        &bin("bench-durable"),
+        if options.quick { &["--quick"] } else { &[] },
+    )?;
     let load_after = load_average();
 
     let report = Report {
@@ -247,13 +263,16 @@ fn measure_and_write(options: &Options) -> Result<(), String> {
         analysis: std::fs::read_to_string(root.join("benches/ANALYSIS.md")).ok(),
         dependency_cost: std::fs::read_to_string(root.join("benches/DEPENDENCY-COST.md")).ok(),
         hardening: std::fs::read_to_string(root.join("benches/HARDENING.md")).ok(),
+        inbox,
+        durable,
     };
-    std::fs::write(&options.out, report.render() + &inbox)
+    std::fs::write(&options.out, report.render())
         .map_err(|error| format!("{}: {error}", options.out.display()))
 }
 
-/// Runs `bench-inbox` (`--quick` when asked) and returns the Markdown section it prints.
-fn inbox_section(binary: &Path, quick: bool) -> Result<String, String> {
+/// Runs a benchmark binary that writes its own section (`bench-inbox`, `bench-durable`;
+/// `--quick` when asked) and returns the Markdown it prints.
+fn section_of(binary: &Path, quick: bool) -> Result<String, String> {
     let mut command = Command::new(binary);
     if quick {
         command.arg("--quick");
@@ -475,6 +494,10 @@ struct Report {
     dependency_cost: Option<String>,
     /// `benches/HARDENING.md`: the figures of `cargo xtask fuzz | attack | soak`, by hand.
     hardening: Option<String>,
+    /// The section `bench-inbox` writes, appended as is.
+    inbox: String,
+    /// What `bench-durable` measured (`Null`: not run).
+    durable: Value,
 }
 
 fn met(ok: bool) -> &'static str {
@@ -513,6 +536,8 @@ impl Report {
         self.render_load(&mut out, &mut misses);
         self.render_size(&mut out, &mut misses);
         self.render_profile(&mut out);
+        let mut durable = String::new();
+        self.render_durable(&mut durable, &mut misses);
         let _ = writeln!(out, "## Targets missed in this run\n");
         if misses.is_empty() {
             let _ = writeln!(out, "None: every target was met in this run.");
@@ -542,6 +567,8 @@ impl Report {
         if let Some(hardening) = &self.hardening {
             let _ = writeln!(out, "\n{}", hardening.trim_end());
         }
+        out.push_str(&self.inbox);
+        out.push_str(&durable);
         out
     }
 
@@ -1057,6 +1084,142 @@ impl Report {
         }
         let _ = writeln!(out);
     }
+
+    /// Section 5: `bench-durable`'s figures against their targets.
+    fn render_durable(&self, out: &mut String, misses: &mut Vec<String>) {
+        let d = &self.durable;
+        if d.is_null() {
+            return;
+        }
+        let count = |key: &str| d[key].as_u64().unwrap_or(0);
+        let (small, large) = (
+            d["backlogs"][0].as_u64().unwrap_or(0),
+            d["backlogs"][1].as_u64().unwrap_or(0),
+        );
+        let _ = writeln!(
+            out,
+            "\n## 5. The durable path (`axum_receiver` and the worker)\n\n\
+             `bench-durable`{quick}: the shipped `axum_receiver` example (release, \
+             `--insecure-skip-verification`, so that storage and not HMAC is measured) at {conc} \
+             keep-alive connections, every request a distinct ~1.9 KB person event: without an \
+             inbox (it prints each event, to `/dev/null`), and with `--inbox` on each engine \
+             (`ENRICH_INBOX_WORKER=off`: the web tier alone), a fresh process and database each \
+             time, the kinds alternating within each of {rounds} rounds of {requests} requests \
+             (after {warmup} of warm-up). Figures are medians over the rounds; `÷ without` is the \
+             median of the rounds' ratios.{note}\n\n\
+             | receiver | acks/s | ÷ without |\n|---|---:|---:|\n\
+             | `axum_receiver`, no inbox | {without:.0} | 1.00× |",
+            quick = if d["quick"].as_bool() == Some(true) {
+                " --quick"
+            } else {
+                ""
+            },
+            conc = count("concurrency"),
+            rounds = count("rounds"),
+            requests = count("requests"),
+            warmup = count("warmup"),
+            note = if self.quick {
+                " **Quick run: not for publishing.**"
+            } else {
+                ""
+            },
+            without = number(&d["without_per_second"]),
+        );
+        let empty = Vec::new();
+        let acks = d["acks"].as_array().unwrap_or(&empty);
+        for engine in acks {
+            let _ = writeln!(
+                out,
+                "| `axum_receiver --inbox`, {} | {:.0} | {:.2}× |",
+                engine["engine"].as_str().unwrap_or("?"),
+                number(&engine["acks_per_second"]),
+                number(&engine["over_without"]),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nThe worker's drain rate: a backlog of pending deliveries stored through the library \
+             (`Inbox::store` from 64 tasks), then a default `Worker` (what the examples run) timed \
+             from its start until its handler has seen every delivery; a fresh database each \
+             time; at {small} pending the median of {runs} runs, at {large} one run. `drain ÷ \
+             acks` divides the slower of the two drain rates by the engine's acknowledgements/s \
+             above (≥ 1: the worker keeps up with the receiver).\n\n\
+             | engine | handler | drained/s at {small} | drained/s at {large} | {large} ÷ {small}, target {} | drain ÷ acks, target {} |\n\
+             |---|---|---:|---:|---:|---:|",
+            DRAIN_LARGE_OVER_SMALL.label(),
+            DRAIN_OVER_ACKS.label(),
+            runs = count("small_runs"),
+        );
+        let drains = d["drains"].as_array().unwrap_or(&empty);
+        for engine in drains {
+            let name = engine["engine"].as_str().unwrap_or("?");
+            let acks_rate = acks
+                .iter()
+                .find(|acks| acks["engine"].as_str() == Some(name))
+                .map_or(f64::NAN, |acks| number(&acks["acks_per_second"]));
+            for handler in engine["handlers"].as_array().unwrap_or(&empty) {
+                let label = handler["handler"].as_str().unwrap_or("?");
+                let (at_small, at_large) = (number(&handler["small"]), number(&handler["large"]));
+                let kept = at_large / at_small;
+                let keeps = at_small.min(at_large) / acks_rate;
+                let _ = writeln!(
+                    out,
+                    "| {name} | {label} | {at_small:.0} | {at_large:.0} | {kept:.2}× ({}) | {keeps:.2}× ({}) |",
+                    met(DRAIN_LARGE_OVER_SMALL.met(kept)),
+                    met(DRAIN_OVER_ACKS.met(keeps)),
+                );
+                if DRAIN_LARGE_OVER_SMALL.missed(kept) {
+                    misses.push(format!(
+                        "{name}, handler {label}: the worker drains {kept:.2}x as fast at \
+                         {large} pending as at {small} (target {}x).",
+                        DRAIN_LARGE_OVER_SMALL.written
+                    ));
+                }
+                if DRAIN_OVER_ACKS.missed(keeps) {
+                    misses.push(format!(
+                        "{name}, handler {label}: the worker drains {keeps:.2}x the rate the \
+                         receiver acknowledges (target {}x): under sustained load the backlog \
+                         grows.",
+                        DRAIN_OVER_ACKS.written
+                    ));
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nCounting while draining: the same drain of {large} (no-op handler) with \
+             `Inbox::counts` (what `enrich inbox stats` runs) polled every second, run right \
+             after one without.\n\n\
+             | engine | drained/s | with counts polled | polls | rate lost, target {} |\n\
+             |---|---:|---:|---:|---:|",
+            COUNTS_POLL_COST.label()
+        );
+        for engine in drains {
+            let name = engine["engine"].as_str().unwrap_or("?");
+            let cost = 1.0 - number(&engine["polled"]) / number(&engine["unpolled"]);
+            let _ = writeln!(
+                out,
+                "| {name} | {:.0} | {:.0} | {} | {cost:.3} ({}) |",
+                number(&engine["unpolled"]),
+                number(&engine["polled"]),
+                engine["polls"].as_u64().unwrap_or(0),
+                met(COUNTS_POLL_COST.met(cost)),
+            );
+            if COUNTS_POLL_COST.missed(cost) {
+                misses.push(format!(
+                    "{name}: polling the inbox's counts every second costs the drain {cost:.3} \
+                     of its rate (target {}).",
+                    COUNTS_POLL_COST.written
+                ));
+            }
+        }
+        if d["postgres"].as_bool() != Some(true) {
+            let _ = writeln!(
+                out,
+                "\nPostgres was unreachable in this run: its rows are missing."
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1089,6 +1252,8 @@ mod tests {
             analysis: None,
             dependency_cost: None,
             hardening: None,
+            inbox: String::new(),
+            durable: Value::Null,
         }
     }
 
@@ -1177,5 +1342,65 @@ mod tests {
         assert!(out.contains("| pipeline ÷ (HMAC + typed) | ≤ 1.10 | 0.955 (met) |"));
         assert_eq!(misses.len(), EVENTS.len(), "{misses:?}");
         assert!(misses.iter().all(|miss| miss.contains("(target 2x)")));
+    }
+
+    #[test]
+    fn the_durable_section_checks_each_engine_against_its_targets() {
+        let mut report = report(Value::Null);
+        report.durable = json!({
+            "quick": false, "postgres": true, "concurrency": 64, "rounds": 7,
+            "requests": 20000, "warmup": 2000, "backlogs": [1000, 100000], "small_runs": 3,
+            "without_per_second": 40000.0,
+            "acks": [
+                { "engine": "SQLite", "acks_per_second": 10000.0, "over_without": 0.25 },
+                { "engine": "Postgres", "acks_per_second": 2000.0, "over_without": 0.05 },
+            ],
+            "drains": [
+                { "engine": "SQLite", "unpolled": 1000.0, "polled": 950.0, "polls": 100,
+                  "handlers": [
+                      { "handler": "no-op", "small": 2000.0, "large": 1000.0 },
+                      { "handler": "prints the line", "small": 12000.0, "large": 11000.0 },
+                  ] },
+                { "engine": "Postgres", "unpolled": 3000.0, "polled": 2000.0, "polls": 30,
+                  "handlers": [
+                      { "handler": "no-op", "small": 3000.0, "large": 3000.0 },
+                  ] },
+            ],
+        });
+        let (mut out, mut misses) = (String::new(), Vec::new());
+        report.render_durable(&mut out, &mut misses);
+        assert!(
+            out.contains("| `axum_receiver --inbox`, Postgres | 2000 | 0.05× |"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "| SQLite | no-op | 2000 | 1000 | 0.50× (**missed**) | 0.10× (**missed**) |"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "| SQLite | prints the line | 12000 | 11000 | 0.92× (met) | 1.10× (met) |"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("| Postgres | no-op | 3000 | 3000 | 1.00× (met) | 1.50× (met) |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| SQLite | 1000 | 950 | 100 | 0.050 (met) |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| Postgres | 3000 | 2000 | 30 | 0.333 (**missed**) |"),
+            "{out}"
+        );
+        assert_eq!(misses.len(), 3, "{misses:?}");
+        let mut nothing = String::new();
+        report.durable = Value::Null;
+        report.render_durable(&mut nothing, &mut misses);
+        assert!(nothing.is_empty());
     }
 }
