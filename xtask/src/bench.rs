@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick] [--out FILE]`: runs every benchmark of `benches/` and writes
+//! `cargo xtask bench [--quick] [--out FILE] [--durable-only]`: runs every benchmark of `benches/` and writes
 //! `BENCHMARKS.md`.
 //!
 //! 1. `cargo build --release -p enrich-benches --bins`, and the `axum_receiver` example (which
@@ -9,6 +9,9 @@
 //!    the durable path),
 //!    checked against the performance targets it holds as data, and the report written
 //!
+//! `--durable-only` builds, then runs `bench-report --durable-only`: `bench-durable` alone, its
+//! section of the report replaced and the rest kept.
+//!
 //! `--quick` shortens every step (for trying the command out; its numbers are not worth
 //! publishing). Nothing here runs during `cargo test`.
 
@@ -16,11 +19,12 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-/// The `bench` command: the report goes to `out` (default `BENCHMARKS.md`).
-pub fn run(quick: bool, out: Option<PathBuf>) -> ExitCode {
+/// The `bench` command: the report goes to `out` (default `BENCHMARKS.md`). With
+/// `durable_only`, only `bench-durable` runs, and its section replaces the one in `out`.
+pub fn run(quick: bool, out: Option<PathBuf>, durable_only: bool) -> ExitCode {
     let root = crate::workspace_root();
     let out = out.unwrap_or_else(|| root.join("BENCHMARKS.md"));
-    match bench(&root, quick, &out) {
+    match bench(&root, quick, &out, durable_only) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("\nbench failed: {message}");
@@ -29,7 +33,7 @@ pub fn run(quick: bool, out: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn bench(root: &Path, quick: bool, out: &Path) -> Result<(), String> {
+fn bench(root: &Path, quick: bool, out: &Path, durable_only: bool) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -60,6 +64,23 @@ fn bench(root: &Path, quick: bool, out: &Path) -> Result<(), String> {
         ],
         root,
     )?;
+    let report = target.join("release").join("bench-report");
+    if durable_only {
+        let mut command = Command::new(&report);
+        command.arg("--durable-only").arg("--out").arg(out);
+        if quick {
+            command.arg("--quick");
+        }
+        let status = command
+            .current_dir(root)
+            .status()
+            .map_err(|error| format!("{}: {error}", report.display()))?;
+        return if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{}: {status}", report.display()))
+        };
+    }
 
     let criterion_home = target.join("criterion-enrich");
     // Only this command writes there; stale results must not pass for this run's.
@@ -82,7 +103,6 @@ fn bench(root: &Path, quick: bool, out: &Path) -> Result<(), String> {
         return Err(format!("cargo bench: {status}"));
     }
 
-    let report = target.join("release").join("bench-report");
     let mut command = Command::new(&report);
     command
         .arg("--criterion")

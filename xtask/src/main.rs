@@ -35,6 +35,10 @@ enum Command {
         /// Write the report here instead of BENCHMARKS.md.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Measure only the durable path (`bench-durable`) and replace its section of the
+        /// report, keeping the rest as it was.
+        #[arg(long)]
+        durable_only: bool,
     },
     /// Run the cargo-fuzz targets of fuzz/ for a bounded time each.
     Fuzz {
@@ -70,7 +74,11 @@ fn main() -> ExitCode {
         Command::Schema { check } => xtask::schema::run(check),
         Command::Demo => xtask::drive::demo(),
         Command::OpenapiCheck => xtask::openapi_check::run(),
-        Command::Bench { quick, out } => xtask::bench::run(quick, out),
+        Command::Bench {
+            quick,
+            out,
+            durable_only,
+        } => xtask::bench::run(quick, out, durable_only),
         Command::Fuzz { time, targets } => xtask::fuzz::run(time, &targets),
         Command::Attack { quick } => xtask::drive::attack(quick),
         Command::Soak {

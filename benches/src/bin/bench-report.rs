@@ -158,6 +158,8 @@ struct Options {
     out: PathBuf,
     load_before: String,
     started: u64,
+    /// Only `bench-durable`: its section replaces the one in `out`.
+    durable_only: bool,
 }
 
 impl Options {
@@ -168,12 +170,14 @@ impl Options {
             out: PathBuf::from("BENCHMARKS.md"),
             load_before: "?".to_owned(),
             started: 0,
+            durable_only: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
             match arg.as_str() {
                 "--quick" => options.quick = true,
+                "--durable-only" => options.durable_only = true,
                 "--criterion" => options.criterion = PathBuf::from(value()?),
                 "--out" => options.out = PathBuf::from(value()?),
                 "--load-before" => options.load_before = first_three(&value()?),
@@ -191,7 +195,11 @@ impl Options {
 
 fn main() -> ExitCode {
     let result = Options::parse().and_then(|options| {
-        measure_and_write(&options)?;
+        if options.durable_only {
+            measure_durable_alone(&options)?;
+        } else {
+            measure_and_write(&options)?;
+        }
         Ok(options.out)
     });
     match result {
@@ -268,6 +276,45 @@ fn measure_and_write(options: &Options) -> Result<(), String> {
     };
     std::fs::write(&options.out, report.render())
         .map_err(|error| format!("{}: {error}", options.out.display()))
+}
+
+/// The heading [`render_durable`] starts its section with.
+const DURABLE_HEADING: &str = "\n## 5. The durable path";
+
+/// `--durable-only`: runs `bench-durable` and replaces its section, the last of `out`, keeping
+/// everything before it; the section lists its own missed targets, since the report's list
+/// was written by an earlier run.
+fn measure_durable_alone(options: &Options) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|error| format!("own path: {error}"))?;
+    let dir = exe.parent().ok_or("no directory of its own")?;
+    let args: &[&str] = if options.quick { &["--quick"] } else { &[] };
+    let durable = json_of(&dir.join("bench-durable"), args)?;
+    let before = std::fs::read_to_string(&options.out)
+        .map_err(|error| format!("{}: {error}", options.out.display()))?;
+    let kept = before
+        .find(DURABLE_HEADING)
+        .map_or(before.as_str(), |at| &before[..at]);
+    let (mut section, mut misses) = (String::new(), Vec::new());
+    render_durable(&durable, options.quick, &mut section, &mut misses);
+    section.push_str(&format!(
+        "\nThis section was measured alone (`cargo xtask bench --durable-only`, {}); the \
+         sections above come from an earlier run. Its targets missed: {}\n",
+        utc_date(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs())
+        ),
+        if misses.is_empty() {
+            "none.".to_owned()
+        } else {
+            format!("\n\n- {}", misses.join("\n- "))
+        }
+    ));
+    std::fs::write(
+        &options.out,
+        format!("{}{section}", kept.trim_end_matches('\n').to_owned() + "\n"),
+    )
+    .map_err(|error| format!("{}: {error}", options.out.display()))
 }
 
 /// Runs a benchmark binary that writes its own section (`bench-inbox`, `bench-durable`;
@@ -537,7 +584,7 @@ impl Report {
         self.render_size(&mut out, &mut misses);
         self.render_profile(&mut out);
         let mut durable = String::new();
-        self.render_durable(&mut durable, &mut misses);
+        render_durable(&self.durable, self.quick, &mut durable, &mut misses);
         let _ = writeln!(out, "## Targets missed in this run\n");
         if misses.is_empty() {
             let _ = writeln!(out, "None: every target was met in this run.");
@@ -1084,21 +1131,21 @@ impl Report {
         }
         let _ = writeln!(out);
     }
+}
 
-    /// Section 5: `bench-durable`'s figures against their targets.
-    fn render_durable(&self, out: &mut String, misses: &mut Vec<String>) {
-        let d = &self.durable;
-        if d.is_null() {
-            return;
-        }
-        let count = |key: &str| d[key].as_u64().unwrap_or(0);
-        let (small, large) = (
-            d["backlogs"][0].as_u64().unwrap_or(0),
-            d["backlogs"][1].as_u64().unwrap_or(0),
-        );
-        let _ = writeln!(
-            out,
-            "\n## 5. The durable path (`axum_receiver` and the worker)\n\n\
+/// Section 5: `bench-durable`'s figures `d` against their targets (nothing when `Null`).
+fn render_durable(d: &Value, quick: bool, out: &mut String, misses: &mut Vec<String>) {
+    if d.is_null() {
+        return;
+    }
+    let count = |key: &str| d[key].as_u64().unwrap_or(0);
+    let (small, large) = (
+        d["backlogs"][0].as_u64().unwrap_or(0),
+        d["backlogs"][1].as_u64().unwrap_or(0),
+    );
+    let _ = writeln!(
+        out,
+        "{DURABLE_HEADING} (`axum_receiver` and the worker)\n\n\
              `bench-durable`{quick}: the shipped `axum_receiver` example (release, \
              `--insecure-skip-verification`, so that storage and not HMAC is measured) at {conc} \
              keep-alive connections, every request a distinct ~1.9 KB person event: without an \
@@ -1109,36 +1156,36 @@ impl Report {
              median of the rounds' ratios.{note}\n\n\
              | receiver | acks/s | ÷ without |\n|---|---:|---:|\n\
              | `axum_receiver`, no inbox | {without:.0} | 1.00× |",
-            quick = if d["quick"].as_bool() == Some(true) {
-                " --quick"
-            } else {
-                ""
-            },
-            conc = count("concurrency"),
-            rounds = count("rounds"),
-            requests = count("requests"),
-            warmup = count("warmup"),
-            note = if self.quick {
-                " **Quick run: not for publishing.**"
-            } else {
-                ""
-            },
-            without = number(&d["without_per_second"]),
-        );
-        let empty = Vec::new();
-        let acks = d["acks"].as_array().unwrap_or(&empty);
-        for engine in acks {
-            let _ = writeln!(
-                out,
-                "| `axum_receiver --inbox`, {} | {:.0} | {:.2}× |",
-                engine["engine"].as_str().unwrap_or("?"),
-                number(&engine["acks_per_second"]),
-                number(&engine["over_without"]),
-            );
-        }
+        quick = if d["quick"].as_bool() == Some(true) {
+            " --quick"
+        } else {
+            ""
+        },
+        conc = count("concurrency"),
+        rounds = count("rounds"),
+        requests = count("requests"),
+        warmup = count("warmup"),
+        note = if quick {
+            " **Quick run: not for publishing.**"
+        } else {
+            ""
+        },
+        without = number(&d["without_per_second"]),
+    );
+    let empty = Vec::new();
+    let acks = d["acks"].as_array().unwrap_or(&empty);
+    for engine in acks {
         let _ = writeln!(
             out,
-            "\nThe worker's drain rate: a backlog of pending deliveries stored through the library \
+            "| `axum_receiver --inbox`, {} | {:.0} | {:.2}× |",
+            engine["engine"].as_str().unwrap_or("?"),
+            number(&engine["acks_per_second"]),
+            number(&engine["over_without"]),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nThe worker's drain rate: a backlog of pending deliveries stored through the library \
              (`Inbox::store` from 64 tasks), then a default `Worker` (what the examples run) timed \
              from its start until its handler has seen every delivery; a fresh database each \
              time; at {small} pending the median of {runs} runs, at {large} one run. `drain ÷ \
@@ -1146,79 +1193,78 @@ impl Report {
              above (≥ 1: the worker keeps up with the receiver).\n\n\
              | engine | handler | drained/s at {small} | drained/s at {large} | {large} ÷ {small}, target {} | drain ÷ acks, target {} |\n\
              |---|---|---:|---:|---:|---:|",
-            DRAIN_LARGE_OVER_SMALL.label(),
-            DRAIN_OVER_ACKS.label(),
-            runs = count("small_runs"),
-        );
-        let drains = d["drains"].as_array().unwrap_or(&empty);
-        for engine in drains {
-            let name = engine["engine"].as_str().unwrap_or("?");
-            let acks_rate = acks
-                .iter()
-                .find(|acks| acks["engine"].as_str() == Some(name))
-                .map_or(f64::NAN, |acks| number(&acks["acks_per_second"]));
-            for handler in engine["handlers"].as_array().unwrap_or(&empty) {
-                let label = handler["handler"].as_str().unwrap_or("?");
-                let (at_small, at_large) = (number(&handler["small"]), number(&handler["large"]));
-                let kept = at_large / at_small;
-                let keeps = at_small.min(at_large) / acks_rate;
-                let _ = writeln!(
-                    out,
-                    "| {name} | {label} | {at_small:.0} | {at_large:.0} | {kept:.2}× ({}) | {keeps:.2}× ({}) |",
-                    met(DRAIN_LARGE_OVER_SMALL.met(kept)),
-                    met(DRAIN_OVER_ACKS.met(keeps)),
-                );
-                if DRAIN_LARGE_OVER_SMALL.missed(kept) {
-                    misses.push(format!(
-                        "{name}, handler {label}: the worker drains {kept:.2}x as fast at \
+        DRAIN_LARGE_OVER_SMALL.label(),
+        DRAIN_OVER_ACKS.label(),
+        runs = count("small_runs"),
+    );
+    let drains = d["drains"].as_array().unwrap_or(&empty);
+    for engine in drains {
+        let name = engine["engine"].as_str().unwrap_or("?");
+        let acks_rate = acks
+            .iter()
+            .find(|acks| acks["engine"].as_str() == Some(name))
+            .map_or(f64::NAN, |acks| number(&acks["acks_per_second"]));
+        for handler in engine["handlers"].as_array().unwrap_or(&empty) {
+            let label = handler["handler"].as_str().unwrap_or("?");
+            let (at_small, at_large) = (number(&handler["small"]), number(&handler["large"]));
+            let kept = at_large / at_small;
+            let keeps = at_small.min(at_large) / acks_rate;
+            let _ = writeln!(
+                out,
+                "| {name} | {label} | {at_small:.0} | {at_large:.0} | {kept:.2}× ({}) | {keeps:.2}× ({}) |",
+                met(DRAIN_LARGE_OVER_SMALL.met(kept)),
+                met(DRAIN_OVER_ACKS.met(keeps)),
+            );
+            if DRAIN_LARGE_OVER_SMALL.missed(kept) {
+                misses.push(format!(
+                    "{name}, handler {label}: the worker drains {kept:.2}x as fast at \
                          {large} pending as at {small} (target {}x).",
-                        DRAIN_LARGE_OVER_SMALL.written
-                    ));
-                }
-                if DRAIN_OVER_ACKS.missed(keeps) {
-                    misses.push(format!(
-                        "{name}, handler {label}: the worker drains {keeps:.2}x the rate the \
+                    DRAIN_LARGE_OVER_SMALL.written
+                ));
+            }
+            if DRAIN_OVER_ACKS.missed(keeps) {
+                misses.push(format!(
+                    "{name}, handler {label}: the worker drains {keeps:.2}x the rate the \
                          receiver acknowledges (target {}x): under sustained load the backlog \
                          grows.",
-                        DRAIN_OVER_ACKS.written
-                    ));
-                }
+                    DRAIN_OVER_ACKS.written
+                ));
             }
         }
-        let _ = writeln!(
-            out,
-            "\nCounting while draining: the same drain of {large} (no-op handler) with \
+    }
+    let _ = writeln!(
+        out,
+        "\nCounting while draining: the same drain of {large} (no-op handler) with \
              `Inbox::counts` (what `enrich inbox stats` runs) polled every second, run right \
              after one without.\n\n\
              | engine | drained/s | with counts polled | polls | rate lost, target {} |\n\
              |---|---:|---:|---:|---:|",
-            COUNTS_POLL_COST.label()
+        COUNTS_POLL_COST.label()
+    );
+    for engine in drains {
+        let name = engine["engine"].as_str().unwrap_or("?");
+        let cost = 1.0 - number(&engine["polled"]) / number(&engine["unpolled"]);
+        let _ = writeln!(
+            out,
+            "| {name} | {:.0} | {:.0} | {} | {cost:.3} ({}) |",
+            number(&engine["unpolled"]),
+            number(&engine["polled"]),
+            engine["polls"].as_u64().unwrap_or(0),
+            met(COUNTS_POLL_COST.met(cost)),
         );
-        for engine in drains {
-            let name = engine["engine"].as_str().unwrap_or("?");
-            let cost = 1.0 - number(&engine["polled"]) / number(&engine["unpolled"]);
-            let _ = writeln!(
-                out,
-                "| {name} | {:.0} | {:.0} | {} | {cost:.3} ({}) |",
-                number(&engine["unpolled"]),
-                number(&engine["polled"]),
-                engine["polls"].as_u64().unwrap_or(0),
-                met(COUNTS_POLL_COST.met(cost)),
-            );
-            if COUNTS_POLL_COST.missed(cost) {
-                misses.push(format!(
-                    "{name}: polling the inbox's counts every second costs the drain {cost:.3} \
+        if COUNTS_POLL_COST.missed(cost) {
+            misses.push(format!(
+                "{name}: polling the inbox's counts every second costs the drain {cost:.3} \
                      of its rate (target {}).",
-                    COUNTS_POLL_COST.written
-                ));
-            }
+                COUNTS_POLL_COST.written
+            ));
         }
-        if d["postgres"].as_bool() != Some(true) {
-            let _ = writeln!(
-                out,
-                "\nPostgres was unreachable in this run: its rows are missing."
-            );
-        }
+    }
+    if d["postgres"].as_bool() != Some(true) {
+        let _ = writeln!(
+            out,
+            "\nPostgres was unreachable in this run: its rows are missing."
+        );
     }
 }
 
@@ -1368,7 +1414,7 @@ mod tests {
             ],
         });
         let (mut out, mut misses) = (String::new(), Vec::new());
-        report.render_durable(&mut out, &mut misses);
+        render_durable(&report.durable, false, &mut out, &mut misses);
         assert!(
             out.contains("| `axum_receiver --inbox`, Postgres | 2000 | 0.05× |"),
             "{out}"
@@ -1399,8 +1445,7 @@ mod tests {
         );
         assert_eq!(misses.len(), 3, "{misses:?}");
         let mut nothing = String::new();
-        report.durable = Value::Null;
-        report.render_durable(&mut nothing, &mut misses);
+        render_durable(&Value::Null, false, &mut nothing, &mut misses);
         assert!(nothing.is_empty());
     }
 }
