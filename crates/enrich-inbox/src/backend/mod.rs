@@ -7,6 +7,8 @@
 //! the WAL flushes of concurrent commits). What differs lives in each engine's module: the
 //! schema, how a migration takes its lock, and the claim.
 
+#[cfg(feature = "postgres")]
+mod completions;
 #[cfg(feature = "sqlite")]
 mod group_writer;
 #[cfg(feature = "postgres")]
@@ -284,6 +286,12 @@ impl Backend {
 
     /// Marks a claimed delivery done, if the claim under `token` still holds it.
     pub async fn complete(&self, id: DeliveryId, token: i64) -> Result<bool, Error> {
+        // Postgres records successes in groups (one commit for all waiting); SQLite's group
+        // writer already commits every write waiting in one transaction.
+        #[cfg(feature = "postgres")]
+        if let Backend::Postgres(engine) = self {
+            return engine.completions.complete(id.0, token).await;
+        }
         let done = write!(self, executor, sql => sqlx::query(sql::COMPLETE)
             .bind(id.0)
             .bind(token)

@@ -3,6 +3,7 @@
 use sqlx::Connection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::completions::CompletionGroup;
 use super::{ConnectSettings, sql};
 use crate::error::Error;
 
@@ -42,10 +43,12 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
     ],
 )];
 
-/// The Postgres engine: one pool; each store is its own commit.
+/// The Postgres engine: one pool; each store is its own commit; successes are recorded in
+/// groups ([`CompletionGroup`]).
 #[derive(Debug)]
 pub struct PostgresBackend {
     pub pool: PgPool,
+    pub completions: CompletionGroup,
 }
 
 impl PostgresBackend {
@@ -57,7 +60,8 @@ impl PostgresBackend {
             .connect(url)
             .await?;
         migrate(&pool).await?;
-        Ok(Self { pool })
+        let completions = CompletionGroup::start(pool.clone());
+        Ok(Self { pool, completions })
     }
 }
 

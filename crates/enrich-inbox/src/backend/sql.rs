@@ -126,6 +126,18 @@ macro_rules! statements {
              WHERE id = $1 AND lease_token = $2 AND state = 'processing'"
         );
 
+        /// [`COMPLETE`] for many claims at once (Postgres only: it reads arrays): delivery
+        /// `$1[i]` under claim `$2[i]`; the ids it marked done.
+        pub const COMPLETE_MANY: &str = concat!(
+            "UPDATE enrich_inbox_deliveries AS d \
+             SET state = 'done', finished_at_ms = ",
+            $now,
+            ", last_error = NULL, lease_token = NULL \
+             FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS c(id, token) \
+             WHERE d.id = c.id AND d.lease_token = c.token AND d.state = 'processing' \
+             RETURNING d.id"
+        );
+
         /// Records a failed attempt under claim `$2`: state `$3` (`pending` or `dead`), due `$4`
         /// milliseconds from now, error `$5`; a dead letter is finished now.
         pub const FAIL: &str = concat!(
