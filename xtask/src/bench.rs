@@ -68,18 +68,7 @@ fn bench(root: &Path, quick: bool, out: &Path, durable_only: bool) -> Result<(),
     if durable_only {
         let mut command = Command::new(&report);
         command.arg("--durable-only").arg("--out").arg(out);
-        if quick {
-            command.arg("--quick");
-        }
-        let status = command
-            .current_dir(root)
-            .status()
-            .map_err(|error| format!("{}: {error}", report.display()))?;
-        return if status.success() {
-            Ok(())
-        } else {
-            Err(format!("{}: {status}", report.display()))
-        };
+        return run_report(command, &report, root, quick);
     }
 
     let criterion_home = target.join("criterion-enrich");
@@ -115,6 +104,11 @@ fn bench(root: &Path, quick: bool, out: &Path, durable_only: bool) -> Result<(),
             "--started",
             &started.to_string(),
         ]);
+    run_report(command, &report, root, quick)
+}
+
+/// Runs `bench-report` (at `report`) as `command`, with `--quick` when asked.
+fn run_report(mut command: Command, report: &Path, root: &Path, quick: bool) -> Result<(), String> {
     if quick {
         command.arg("--quick");
     }
