@@ -3,7 +3,7 @@
 //! Shaped like juniper's `run_http_test_suite`:
 //!
 //! - [`cases::cases`] is the table: what goes on the wire, under which configuration, and what
-//!   must come back (the handler's view, the pipeline's acknowledgement, or a rejection's status
+//!   must come back (the handler's view, the pipeline's acknowledgement, or a refusal's status
 //!   and code);
 //! - [`server::Adapter`] is the trait: start a real server on `127.0.0.1:0` with the adapter's
 //!   extractors on `POST /webhook` (`WebhookDelivery`), `POST /event` (`Event`) and

@@ -28,7 +28,7 @@ use axum::routing::post;
 use axum::{Extension, Router};
 use enrich_axum::enrich_webhook::ConfigError;
 use enrich_axum::enrich_webhook::enrich_types::WebhookEvent;
-use enrich_axum::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+use enrich_axum::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
 use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -40,10 +40,10 @@ use tracing_subscriber::EnvFilter;
 async fn webhook(
     Extension(inbox): Extension<Option<Inbox>>,
     Webhook(delivery): WebhookDelivery,
-) -> Result<StatusCode, WebhookRejection> {
+) -> Result<StatusCode, WebhookRefusal> {
     if let Some(inbox) = inbox {
         // Answered only once stored; a duplicate is answered 200 too, so the sender stops.
-        inbox.store(&delivery).await.map_err(Rejection::from)?;
+        inbox.store(&delivery).await.map_err(Refusal::from)?;
         return Ok(StatusCode::OK);
     }
     match print_event(delivery.event()) {

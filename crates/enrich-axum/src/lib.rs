@@ -4,8 +4,9 @@
 //! [`WebhookDelivery`] — and put a [`WebhookConfig`] in the router state. Every decision (body
 //! limit, media type, signature, decoding, the status and body of each answer) is made by
 //! [`enrich_webhook`]; this crate only reads the body, hands it over and renders the outcome. A
-//! refused request never reaches the handler: it gets the pipeline's answer through
-//! [`WebhookRejection`].
+//! refused request never reaches the handler, nor does a genuine event the extractor does not
+//! take: the extractor's [`WebhookRejection`] answers with the pipeline's [`Refusal`] or
+//! [`Acknowledgement`]. A handler refuses a delivery itself by returning a [`WebhookRefusal`].
 //!
 //! ```no_run
 //! use axum::{Router, routing::post};
@@ -104,11 +105,11 @@ pub type WebhookDelivery = Webhook<Delivery>;
 pub type Event = Webhook<WebhookEvent>;
 
 /// A `person.enrichment.completed` event. Any other genuine event is acknowledged with `200 OK`
-/// ([`Rejection::Ignored`]) without calling the handler, so the sender does not retry it.
+/// (an [`Acknowledgement`]) without calling the handler, so the sender does not retry it.
 pub type PersonEvent = Webhook<PersonEnrichmentCompleted>;
 
 /// A `company.enrichment.completed` event. Any other genuine event is acknowledged with `200 OK`
-/// ([`Rejection::Ignored`]) without calling the handler.
+/// (an [`Acknowledgement`]) without calling the handler.
 pub type CompanyEvent = Webhook<CompanyEnrichmentCompleted>;
 
 impl<T> Deref for Webhook<T> {
@@ -135,56 +136,109 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let delivery = receive(request, WebhookConfig::from_ref(state)).await?;
-        Ok(Self(T::from_delivery(delivery)?))
+        match delivery.extract() {
+            Extracted::Taken(value) => Ok(Self(value)),
+            Extracted::Ignored(acknowledgement) => Err(WebhookRejection::Ignored(acknowledgement)),
+        }
     }
 }
 
-/// Why the handler was not called, as an axum response: exactly the pipeline's [`Answer`] for
-/// the [`Rejection`] (status, `Content-Type`, `Retry-After` when any, and body bytes).
+/// Why the handler was not called: the extractor's rejection, as axum names it.
 ///
-/// Return it from a handler to answer with a rejection of your own, such as
-/// [`Rejection::StorageUnavailable`] when storing the delivery failed.
+/// axum calls no handler whose extractor fails, and an extractor can only fail with its
+/// `Rejection` type; so the acknowledgement of an event the extractor does not take travels here
+/// too, beside the refusals, though it is no error: it answers `200`. As a response it is exactly
+/// the pipeline's [`Answer`] (status, `Content-Type`, `Retry-After` when any, and body bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookRejection(pub Rejection);
+#[non_exhaustive]
+pub enum WebhookRejection {
+    /// The delivery is refused (4xx or 5xx).
+    Refused(Refusal),
+    /// A genuine event of a type the extractor does not take, acknowledged with `200`.
+    Ignored(Acknowledgement),
+}
 
-impl From<Rejection> for WebhookRejection {
-    fn from(rejection: Rejection) -> Self {
-        Self(rejection)
+impl From<Refusal> for WebhookRejection {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
     }
 }
 
 impl fmt::Display for WebhookRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Refused(refusal) => refusal.fmt(f),
+            Self::Ignored(acknowledgement) => write!(
+                f,
+                "{} is not taken by this endpoint; acknowledged with 200",
+                acknowledgement.event_type()
+            ),
+        }
+    }
+}
+
+impl StdError for WebhookRejection {}
+
+impl IntoResponse for WebhookRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Refused(refusal) => render(Answer::from(&refusal)),
+            Self::Ignored(acknowledgement) => render(Answer::from(&acknowledgement)),
+        }
+    }
+}
+
+/// A refusal as an axum response: exactly the pipeline's [`Answer`] for the [`Refusal`].
+///
+/// Return it from a handler to refuse a delivery yourself, such as
+/// [`Refusal::StorageUnavailable`] when storing it failed (`?` turns a [`Refusal`] into one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRefusal(pub Refusal);
+
+impl From<Refusal> for WebhookRefusal {
+    fn from(refusal: Refusal) -> Self {
+        Self(refusal)
+    }
+}
+
+impl fmt::Display for WebhookRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
 }
 
-impl StdError for WebhookRejection {
+impl StdError for WebhookRefusal {
+    /// Transparent, as [`Display`](fmt::Display) is: the refusal's own source, so that no message
+    /// prints twice.
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         self.0.source()
     }
 }
 
-impl IntoResponse for WebhookRejection {
+impl IntoResponse for WebhookRefusal {
     fn into_response(self) -> Response {
-        let answer = Answer::from(&self.0);
-        let mut response = Response::new(Body::from(answer.body));
-        *response.status_mut() =
-            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(answer.content_type),
-        );
-        if let Some(seconds) = answer.retry_after_secs {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
+        render(Answer::from(&self.0))
     }
 }
 
+/// The axum response of an [`Answer`].
+fn render(answer: Answer) -> Response {
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type),
+    );
+    if let Some(seconds) = answer.retry_after_secs {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
 /// Reads the body through axum's limited body into the pipeline, under the stricter limit.
-async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Rejection> {
+async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Refusal> {
     let (mut parts, body) = request.with_limited_body().into_parts();
     let first = |name: &str| parts.headers.get(name).map(HeaderValue::as_bytes);
     let headers = RequestHeaders::new(
@@ -204,8 +258,8 @@ async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Re
         .receive_body(&headers, body.into_data_stream(), classify)
         .await
     {
-        Err(Rejection::PayloadTooLarge { .. }) => Err(Rejection::PayloadTooLarge {
-            limit: stricter_limit(config, &mut parts.extensions).max_body_bytes(),
+        Err(Refusal::PayloadTooLarge { .. }) => Err(Refusal::PayloadTooLarge {
+            limit: stricter_limit(config, &mut parts.extensions).get_body_limit(),
         }),
         result => result,
     }
@@ -225,7 +279,7 @@ fn fits_layer_limit(headers: &RequestHeaders<'_>, body: &Body) -> bool {
 /// `config`, with its body limit lowered to axum's `DefaultBodyLimit` when that is stricter.
 fn stricter_limit(config: WebhookConfig, extensions: &mut Extensions) -> WebhookConfig {
     match layer_limit(extensions) {
-        Some(limit) if limit < config.max_body_bytes() => config.body_limit(limit),
+        Some(limit) if limit < config.get_body_limit() => config.body_limit(limit),
         _ => config,
     }
 }

@@ -11,7 +11,9 @@ use axum::routing::post;
 use enrich_axum::enrich_webhook::Answer;
 use enrich_axum::enrich_webhook::enrich_types::WebhookEvent;
 use enrich_axum::enrich_webhook::testing::SignedRequest;
-use enrich_axum::{Event, PersonEvent, Rejection, Webhook, WebhookConfig, WebhookDelivery};
+use enrich_axum::{
+    Acknowledgement, Event, PersonEvent, Refusal, Webhook, WebhookConfig, WebhookDelivery,
+};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -129,8 +131,8 @@ async fn assert_answer(response: Response, answer: Answer) {
     );
 }
 
-fn rejected(rejection: Rejection) -> Answer {
-    Answer::from(&rejection)
+fn rejected(refusal: Refusal) -> Answer {
+    Answer::from(&refusal)
 }
 
 #[tokio::test]
@@ -177,7 +179,7 @@ async fn an_unsigned_delivery_gets_the_pipelines_401() {
     let (router, seen) = router(secured());
     let unsigned = SignedRequest::builder(PERSON).unsigned().build();
     let response = send(router, request("/person", &unsigned)).await;
-    assert_answer(response, rejected(Rejection::MissingSignature)).await;
+    assert_answer(response, rejected(Refusal::MissingSignature)).await;
     assert!(seen.lock().unwrap().is_empty());
 }
 
@@ -188,7 +190,7 @@ async fn a_non_json_content_type_gets_the_pipelines_415() {
         .content_type(Some("text/plain"))
         .build();
     let response = send(router, request("/delivery", &text)).await;
-    assert_answer(response, rejected(Rejection::UnsupportedMediaType)).await;
+    assert_answer(response, rejected(Refusal::UnsupportedMediaType)).await;
 }
 
 #[tokio::test]
@@ -199,9 +201,7 @@ async fn a_company_event_at_a_person_route_is_acknowledged_without_the_handler()
         request("/person", &SignedRequest::builder(COMPANY).build()),
     )
     .await;
-    let ignored = Rejection::Ignored {
-        event_type: "company.enrichment.completed".into(),
-    };
+    let ignored = Acknowledgement::of_event_type("company.enrichment.completed");
     assert_answer(response, Answer::from(&ignored)).await;
     assert!(seen.lock().unwrap().is_empty());
 }
@@ -214,7 +214,7 @@ async fn a_declared_length_over_the_limit_gets_413() {
         request("/person", &SignedRequest::builder(PERSON).build()),
     )
     .await;
-    assert_answer(response, rejected(Rejection::PayloadTooLarge { limit: 64 })).await;
+    assert_answer(response, rejected(Refusal::PayloadTooLarge { limit: 64 })).await;
     assert!(seen.lock().unwrap().is_empty());
 }
 
@@ -228,7 +228,7 @@ async fn a_streamed_body_over_the_limit_gets_413() {
         .map(|chunk| Ok(Bytes::copy_from_slice(chunk)))
         .collect();
     let response = send(router, streamed("/person", &signed, chunks)).await;
-    assert_answer(response, rejected(Rejection::PayloadTooLarge { limit: 64 })).await;
+    assert_answer(response, rejected(Refusal::PayloadTooLarge { limit: 64 })).await;
 }
 
 #[tokio::test]
@@ -254,7 +254,7 @@ async fn a_body_that_fails_to_read_is_incomplete() {
         Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
     ];
     let response = send(router, streamed("/person", &signed, chunks)).await;
-    assert_answer(response, rejected(Rejection::IncompleteBody)).await;
+    assert_answer(response, rejected(Refusal::IncompleteBody)).await;
 }
 
 #[tokio::test]
@@ -266,20 +266,12 @@ async fn a_stricter_default_body_limit_layer_wins_and_is_named() {
 
     // Declared length: refused before reading.
     let response = send(router.clone(), request("/person", &signed)).await;
-    assert_answer(
-        response,
-        rejected(Rejection::PayloadTooLarge { limit: 200 }),
-    )
-    .await;
+    assert_answer(response, rejected(Refusal::PayloadTooLarge { limit: 200 })).await;
 
     // Streamed in one chunk: axum's `Limited` body refuses it.
     let chunks = vec![Ok(Bytes::from(body))];
     let response = send(router.clone(), streamed("/person", &signed, chunks)).await;
-    assert_answer(
-        response,
-        rejected(Rejection::PayloadTooLarge { limit: 200 }),
-    )
-    .await;
+    assert_answer(response, rejected(Refusal::PayloadTooLarge { limit: 200 })).await;
 
     // At the layer's limit exactly: accepted.
     let at_limit = SignedRequest::builder(padded(200)).build();
@@ -295,12 +287,12 @@ async fn a_looser_default_body_limit_layer_leaves_the_pipelines_limit() {
     let signed = SignedRequest::builder(PERSON).build();
     let chunks = vec![Ok(Bytes::from(signed.body.clone()))];
     let response = send(router.clone(), streamed("/person", &signed, chunks)).await;
-    assert_answer(response, rejected(Rejection::PayloadTooLarge { limit: 64 })).await;
+    assert_answer(response, rejected(Refusal::PayloadTooLarge { limit: 64 })).await;
 
     // Declared within the layer's limit (which is then not read up front) but over the
     // pipeline's: refused before reading, naming the pipeline's limit.
     let response = send(router, request("/person", &signed)).await;
-    assert_answer(response, rejected(Rejection::PayloadTooLarge { limit: 64 })).await;
+    assert_answer(response, rejected(Refusal::PayloadTooLarge { limit: 64 })).await;
 }
 
 #[tokio::test]
@@ -310,7 +302,7 @@ async fn axums_implicit_two_megabyte_limit_applies_without_a_layer() {
     let response = send(router.clone(), request("/person", &signed)).await;
     assert_answer(
         response,
-        rejected(Rejection::PayloadTooLarge { limit: 2_097_152 }),
+        rejected(Refusal::PayloadTooLarge { limit: 2_097_152 }),
     )
     .await;
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use enrich_webhook::Rejection;
+use enrich_webhook::Refusal;
 
 /// A failure of the database behind the inbox. Its message is the driver's; it never contains
 /// a delivery's body.
@@ -107,14 +107,14 @@ impl From<sqlx::Error> for Error {
 }
 
 /// A delivery could not be stored. The receiver must not acknowledge it: answer it with
-/// [`Rejection::StorageUnavailable`] (`503` with `Retry-After`), which `From` gives:
+/// [`Refusal::StorageUnavailable`] (`503` with `Retry-After`), which `From` gives:
 ///
 /// ```no_run
 /// # async fn handler(inbox: enrich_inbox::Inbox, delivery: enrich_webhook::Delivery)
-/// #     -> Result<(), enrich_webhook::Rejection> {
-/// use enrich_webhook::Rejection;
+/// #     -> Result<(), enrich_webhook::Refusal> {
+/// use enrich_webhook::Refusal;
 ///
-/// inbox.store(&delivery).await.map_err(Rejection::from)?;
+/// inbox.store(&delivery).await.map_err(Refusal::from)?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -148,10 +148,10 @@ impl std::error::Error for StoreError {
     }
 }
 
-impl From<StoreError> for Rejection {
+impl From<StoreError> for Refusal {
     /// `storage_unavailable` (`503`) with the inbox's `Retry-After`.
     fn from(error: StoreError) -> Self {
-        Rejection::StorageUnavailable {
+        Refusal::StorageUnavailable {
             retry_after_secs: error.retry_after_secs,
         }
     }

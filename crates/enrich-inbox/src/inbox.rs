@@ -114,7 +114,7 @@ impl Inbox {
     /// Stores a verified delivery: its raw body exactly as signed, signature header, signature
     /// time, receive time, event type, ids and idempotency key. Returns only once the write is
     /// durable: [`Stored::New`] the first time its key is seen, [`Stored::Duplicate`] after.
-    /// Answer `200` either way; on an error, answer the [`Rejection`](enrich_webhook::Rejection)
+    /// Answer `200` either way; on an error, answer the [`Refusal`](enrich_webhook::Refusal)
     /// it converts into (`503`).
     pub async fn store(&self, delivery: &Delivery) -> Result<Stored, StoreError> {
         let event = delivery.event();

@@ -10,7 +10,7 @@
 //!   [`Stored::Duplicate`] only once the write is durable. The key is unique in the database
 //!   (`INSERT … ON CONFLICT DO NOTHING`), so storage is exactly once under any concurrency. A
 //!   failure is a [`StoreError`], which converts into the `503` `storage_unavailable`
-//!   [`Rejection`](enrich_webhook::Rejection) with `Retry-After`.
+//!   [`Refusal`](enrich_webhook::Refusal) with `Retry-After`.
 //! - A [`Worker`] claims due deliveries under a lease, runs your async handler with a [`Job`]
 //!   (the decoded event and the stored metadata), and marks them done; an error or a panic is
 //!   retried with exponential [`Backoff`] and jitter, and after the last attempt the delivery is
@@ -27,7 +27,7 @@
 //! ```no_run
 //! # async fn run(delivery: enrich_webhook::Delivery) -> Result<(), Box<dyn std::error::Error>> {
 //! use enrich_inbox::{Inbox, Job, Worker};
-//! use enrich_webhook::Rejection;
+//! use enrich_webhook::Refusal;
 //!
 //! let inbox = Inbox::open("sqlite:inbox.db").await?;
 //! let _worker = Worker::new(inbox.clone(), |job: Job| async move {
@@ -37,7 +37,7 @@
 //! .spawn();
 //!
 //! // In the webhook handler, after the adapter verified the delivery:
-//! inbox.store(&delivery).await.map_err(Rejection::from)?; // then answer 200
+//! inbox.store(&delivery).await.map_err(Refusal::from)?; // then answer 200
 //! # Ok(()) }
 //! ```
 //!

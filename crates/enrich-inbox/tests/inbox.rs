@@ -12,7 +12,7 @@ use enrich_inbox::{
     Worker, WorkerOptions,
 };
 use enrich_webhook::enrich_types::WebhookEvent;
-use enrich_webhook::{Rejection, SigningKeys};
+use enrich_webhook::{Refusal, SigningKeys};
 use support::{SECRET, delivery, eventually, person_body};
 
 /// Quick settings: idle polls every 20 ms, retries after 10–40 ms.
@@ -372,9 +372,9 @@ on_both_engines! {
         inbox.close().await;
         let error = inbox.store(&delivery(&person_body("b", "p"))).await.unwrap_err();
         assert!(matches!(error.error(), Error::Closed), "{error:?}");
-        let rejection = Rejection::from(error);
-        assert_eq!((rejection.status(), rejection.code()), (503, "storage_unavailable"));
-        assert_eq!(rejection.retry_after_secs(), Some(30));
+        let refusal = Refusal::from(error);
+        assert_eq!((refusal.status(), refusal.code()), (503, "storage_unavailable"));
+        assert_eq!(refusal.retry_after_secs(), Some(30));
         assert!(matches!(inbox.counts().await, Err(Error::Closed)));
     }
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::{Extension, Router, http::StatusCode, routing::post};
-use enrich_axum::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+use enrich_axum::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
 use enrich_client::Client;
 use enrich_inbox::{
     Inbox, Job, Reconciliation, Source, State, Worker, reconcile, reconcile_on_batch_completed,
@@ -193,8 +193,8 @@ async fn serve(inbox: Inbox) -> std::net::SocketAddr {
     async fn webhook(
         Extension(inbox): Extension<Inbox>,
         Webhook(delivery): WebhookDelivery,
-    ) -> Result<StatusCode, WebhookRejection> {
-        inbox.store(&delivery).await.map_err(Rejection::from)?;
+    ) -> Result<StatusCode, WebhookRefusal> {
+        inbox.store(&delivery).await.map_err(Refusal::from)?;
         Ok(StatusCode::OK)
     }
     let app = Router::new()

@@ -28,7 +28,7 @@ use std::time::Duration;
 use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
 use enrich_poem::enrich_webhook::ConfigError;
 use enrich_poem::enrich_webhook::enrich_types::WebhookEvent;
-use enrich_poem::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+use enrich_poem::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
 use poem::error::{InternalServerError, MethodNotAllowedError};
 use poem::http::StatusCode;
 use poem::http::uri::Scheme;
@@ -49,7 +49,7 @@ async fn receive(
         inbox
             .store(&delivery)
             .await
-            .map_err(|error| WebhookRejection::from(Rejection::from(error)))?;
+            .map_err(|error| WebhookRefusal::from(Refusal::from(error)))?;
         return Ok(());
     }
     print_event(delivery.event()).map_err(InternalServerError)

@@ -7,7 +7,8 @@ use enrich_poem::enrich_webhook::SIGNATURE_HEADER;
 use enrich_poem::enrich_webhook::testing::{SignedRequest, now, sign};
 use enrich_poem::enrich_webhook::{Answer, PROBLEM_CONTENT_TYPE};
 use enrich_poem::{
-    Event, PersonEvent, Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection,
+    Acknowledgement, Event, PersonEvent, Refusal, Webhook, WebhookConfig, WebhookDelivery,
+    WebhookRefusal,
 };
 use poem::http::StatusCode;
 use poem::test::{TestClient, TestResponse};
@@ -45,14 +46,12 @@ fn person(Webhook(event): PersonEvent, calls: Data<&Calls>) -> String {
 }
 
 #[handler]
-fn own_answer(result: poem::Result<WebhookDelivery>) -> String {
+fn own_answer(result: poem::Result<PersonEvent>) -> String {
     match result {
         Ok(_) => "accepted".to_owned(),
-        Err(error) => match error.downcast_ref::<WebhookRejection>() {
-            Some(WebhookRejection(rejection)) if rejection.is_refusal() => {
-                format!("refused: {}", rejection.code())
-            }
-            _ => "other".to_owned(),
+        Err(error) => match error.downcast_ref::<WebhookRefusal>() {
+            Some(WebhookRefusal(refusal)) => format!("refused: {}", refusal.code()),
+            None => format!("other: {}", error.status().as_u16()),
         },
     }
 }
@@ -107,12 +106,12 @@ async fn assert_answer(response: TestResponse, status: u16, content_type: &str, 
     );
 }
 
-async fn assert_rejection(response: TestResponse, rejection: Rejection) {
+async fn assert_refusal(response: TestResponse, refusal: Refusal) {
     assert_answer(
         response,
-        rejection.status(),
+        refusal.status(),
         PROBLEM_CONTENT_TYPE,
-        &rejection.body(),
+        &refusal.body(),
     )
     .await;
 }
@@ -150,7 +149,7 @@ async fn an_unsigned_delivery_gets_401_problem_json_with_the_pipelines_bytes() {
             SignedRequest::builder(PERSON).unsigned().build(),
         )
         .await;
-        assert_rejection(response, Rejection::MissingSignature).await;
+        assert_refusal(response, Refusal::MissingSignature).await;
     }
     assert_eq!(calls.count(), 0);
 }
@@ -164,9 +163,7 @@ async fn a_company_event_at_a_person_route_is_acknowledged_without_the_handler()
         (UNKNOWN, "person.enrichment.archived"),
     ] {
         let response = send(&client, "/person", SignedRequest::builder(body).build()).await;
-        let answer = Answer::from(&Rejection::Ignored {
-            event_type: event_type.to_owned(),
-        });
+        let answer = Answer::from(&Acknowledgement::of_event_type(event_type));
         assert_answer(response, 200, answer.content_type, &answer.body).await;
     }
     assert_eq!(calls.count(), 0, "the handler must not run");
@@ -178,7 +175,7 @@ async fn a_company_event_at_a_person_route_is_acknowledged_without_the_handler()
         SignedRequest::builder(COMPANY).unsigned().build(),
     )
     .await;
-    assert_rejection(response, Rejection::MissingSignature).await;
+    assert_refusal(response, Refusal::MissingSignature).await;
 }
 
 #[tokio::test]
@@ -193,7 +190,7 @@ async fn an_unknown_event_reaches_the_event_extractor() {
 async fn the_body_limit_holds_with_and_without_a_content_length() {
     let limit = PERSON.len();
     let client = client(verifying().body_limit(limit), &Calls::default());
-    let too_large = Rejection::PayloadTooLarge { limit };
+    let too_large = Refusal::PayloadTooLarge { limit };
 
     // Exactly at the limit: accepted.
     let response = send(&client, "/event", SignedRequest::builder(PERSON).build()).await;
@@ -207,7 +204,7 @@ async fn the_body_limit_holds_with_and_without_a_content_length() {
         SignedRequest::builder(over.clone()).build(),
     )
     .await;
-    assert_rejection(response, too_large.clone()).await;
+    assert_refusal(response, too_large.clone()).await;
 
     // Streamed in chunks with no Content-Length: refused at the chunk that crosses the limit.
     let pulled = Arc::new(AtomicUsize::new(0));
@@ -223,7 +220,7 @@ async fn the_body_limit_holds_with_and_without_a_content_length() {
         .body(Body::from_bytes_stream(chunks))
         .send()
         .await;
-    assert_rejection(response, too_large).await;
+    assert_refusal(response, too_large).await;
     assert!(
         pulled.load(Ordering::SeqCst) <= limit / 64 + 1,
         "reading stops at the first refused chunk"
@@ -244,7 +241,7 @@ async fn a_body_read_error_is_an_incomplete_body() {
         .body(Body::from_bytes_stream(chunks))
         .send()
         .await;
-    assert_rejection(response, Rejection::IncompleteBody).await;
+    assert_refusal(response, Refusal::IncompleteBody).await;
 }
 
 #[tokio::test]
@@ -269,7 +266,7 @@ async fn the_pipelines_checks_come_through_unchanged() {
             .receive(&request.headers(), request.body.clone())
             .unwrap_err();
         let response = send(&client, "/delivery", request).await;
-        assert_rejection(response, expected).await;
+        assert_refusal(response, expected).await;
     }
 }
 
@@ -318,27 +315,29 @@ async fn a_handler_can_take_the_result_and_answer_itself() {
     .await;
     response.assert_status_is_ok();
     response.assert_text("refused: missing_signature").await;
+
+    // The acknowledgement of an event not taken is no refusal: a `catch_error::<WebhookRefusal>`
+    // middleware never sees it, though Poem carries it as an error (with status 200).
+    let response = send(&client, "/own", SignedRequest::builder(COMPANY).build()).await;
+    response.assert_text("other: 200").await;
 }
 
 #[tokio::test]
-async fn the_rejection_renders_the_pipelines_answer() {
+async fn the_refusal_renders_the_pipelines_answer() {
     use poem::error::ResponseError;
     use std::error::Error;
 
-    let rejection = WebhookRejection::from(Rejection::InvalidSignature);
-    assert_eq!(rejection.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        rejection.to_string(),
-        Rejection::InvalidSignature.to_string()
-    );
-    assert!(rejection.source().is_none(), "each message prints once");
-    let response = rejection.as_response();
+    let refusal = WebhookRefusal::from(Refusal::InvalidSignature);
+    assert_eq!(refusal.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refusal.to_string(), Refusal::InvalidSignature.to_string());
+    assert!(refusal.source().is_none(), "each message prints once");
+    let response = refusal.as_response();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.content_type(), Some(PROBLEM_CONTENT_TYPE));
     let body = response.into_body().into_vec().await.unwrap();
-    assert_eq!(body, Rejection::InvalidSignature.body());
+    assert_eq!(body, Refusal::InvalidSignature.body());
 
-    let busy = WebhookRejection::from(Rejection::StorageUnavailable {
+    let busy = WebhookRefusal::from(Refusal::StorageUnavailable {
         retry_after_secs: 7,
     });
     let response = busy.as_response();

@@ -26,18 +26,18 @@ use std::io::{IsTerminal, Write};
 use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
 use enrich_rocket::enrich_webhook::ConfigError;
 use enrich_rocket::enrich_webhook::enrich_types::WebhookEvent;
-use enrich_rocket::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+use enrich_rocket::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
 use rocket::{State, post, routes};
 
 #[post("/webhook", data = "<delivery>")]
 async fn webhook(
     inbox: &State<Option<Inbox>>,
     delivery: WebhookDelivery,
-) -> Result<(), WebhookRejection> {
+) -> Result<(), WebhookRefusal> {
     let Webhook(delivery) = delivery;
     if let Some(inbox) = inbox.inner() {
         // Answered only once stored; a duplicate is answered 200 too, so the sender stops.
-        inbox.store(&delivery).await.map_err(Rejection::from)?;
+        inbox.store(&delivery).await.map_err(Refusal::from)?;
         return Ok(());
     }
     if let Err(error) = print_event(delivery.event()) {

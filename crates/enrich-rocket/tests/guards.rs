@@ -3,8 +3,8 @@
 use std::sync::Mutex;
 
 use enrich_rocket::{
-    Event, LIMIT_KEY, PersonEvent, Rejection, WebhookConfig, WebhookDelivery, WebhookRejection,
-    catchers,
+    Acknowledgement, Event, LIMIT_KEY, PersonEvent, Refusal, WebhookConfig, WebhookDelivery,
+    WebhookRejection, catchers,
 };
 use enrich_webhook::Answer;
 use enrich_webhook::testing::SignedRequest;
@@ -161,7 +161,7 @@ async fn an_unsigned_delivery_gets_the_pipelines_exact_401() {
     let request = SignedRequest::builder(PERSON).unsigned().build();
     for uri in ["/person", "/event", "/delivery", "/manual"] {
         let response = send(&client, uri, &request, &[]).await;
-        assert_answer(response, &Answer::from(&Rejection::MissingSignature)).await;
+        assert_answer(response, &Answer::from(&Refusal::MissingSignature)).await;
     }
     assert!(seen(&client).is_empty());
 }
@@ -198,9 +198,9 @@ async fn every_rejection_is_the_pipelines_answer() {
 async fn a_company_event_at_a_person_route_is_acknowledged_without_the_handler() {
     let client = start(app(Some(config()), true)).await;
     let response = send(&client, "/person", &signed(COMPANY), &[]).await;
-    let expected = Answer::from(&Rejection::Ignored {
-        event_type: "company.enrichment.completed".into(),
-    });
+    let expected = Answer::from(&Acknowledgement::of_event_type(
+        "company.enrichment.completed",
+    ));
     assert_answer(response, &expected).await;
     assert!(seen(&client).is_empty(), "the handler was called");
 }
@@ -230,7 +230,7 @@ fn padded(len: usize) -> SignedRequest {
 async fn the_config_limit_takes_a_body_exactly_at_it_and_refuses_one_byte_more() {
     let limit = PERSON.len() + 10;
     let client = start(app(Some(config().body_limit(limit)), true)).await;
-    let too_large = Answer::from(&Rejection::PayloadTooLarge { limit });
+    let too_large = Answer::from(&Refusal::PayloadTooLarge { limit });
     // With Content-Length the pipeline refuses before reading; without, the read stops at the
     // limit and `is_complete()` tells.
     for skip in [&[][..], &["content-length"][..]] {
@@ -247,7 +247,7 @@ async fn the_rocket_limit_applies_when_it_is_stricter() {
     let limit = PERSON.len() + 10;
     let figment = quiet().merge(("limits", Limits::default().limit(LIMIT_KEY, limit.bytes())));
     let client = start(app_with(figment, Some(config()), true)).await;
-    let too_large = Answer::from(&Rejection::PayloadTooLarge { limit });
+    let too_large = Answer::from(&Refusal::PayloadTooLarge { limit });
     for skip in [&[][..], &["content-length"][..]] {
         let response = send(&client, "/person", &padded(limit), skip).await;
         assert_eq!(response.status(), Status::Ok, "skipping {skip:?}");
@@ -278,7 +278,7 @@ async fn a_returned_rejection_renders_its_answer_without_the_catchers() {
     let client = start(app(Some(config()), false)).await;
     let request = SignedRequest::builder(PERSON).unsigned().build();
     let response = send(&client, "/manual", &request, &[]).await;
-    assert_answer(response, &Answer::from(&Rejection::MissingSignature)).await;
+    assert_answer(response, &Answer::from(&Refusal::MissingSignature)).await;
 }
 
 #[rocket::async_test]
