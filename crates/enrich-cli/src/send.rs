@@ -104,8 +104,10 @@ impl Fault {
     }
 }
 
-/// What one request got.
+/// What one request got. Its `--json` keys are camelCase (`asExpected`), as every other `--json`
+/// output's are (the API's own casing).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Answered {
     event: String,
     repeat: u32,
