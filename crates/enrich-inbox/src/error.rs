@@ -89,9 +89,11 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {
+    /// Defers past what `Display` already printed: the database error's own source, so that a
+    /// reporter walking the chain prints each message once.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Database(error) => Some(error),
+            Self::Database(error) => error.source(),
             _ => None,
         }
     }
@@ -143,8 +145,9 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {
+    /// Defers past what `Display` already printed (the inner [`Error`]'s message): its source.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
+        self.error.source()
     }
 }
 

@@ -372,6 +372,13 @@ on_both_engines! {
         inbox.close().await;
         let error = inbox.store(&delivery(&person_body("b", "p"))).await.unwrap_err();
         assert!(matches!(error.error(), Error::Closed), "{error:?}");
+        // Each message prints once: no error of the chain repeats its source's message.
+        let mut outer: &dyn std::error::Error = &error;
+        while let Some(inner) = outer.source() {
+            assert!(!outer.to_string().contains(&inner.to_string()), "{outer} repeats {inner}");
+            outer = inner;
+        }
+        assert_eq!(error.to_string(), "the delivery could not be stored: the inbox is closed");
         let refusal = Refusal::from(error);
         assert_eq!((refusal.status(), refusal.code()), (503, "storage_unavailable"));
         assert_eq!(refusal.retry_after_secs(), Some(30));
