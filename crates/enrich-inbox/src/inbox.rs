@@ -83,8 +83,10 @@ impl Retention {
 
 impl Inbox {
     /// Opens the inbox at `url` with the default [`InboxOptions`]: `sqlite:PATH` (the file is
-    /// created if missing, in WAL mode) or `postgres://…`. Migrations are applied on open, safely
-    /// when several processes open the same database at once.
+    /// created if missing, in WAL mode; the `sqlite` feature, on by default) or `postgres://…`
+    /// (the `postgres` feature: without it, this fails with [`Error::BackendNotCompiled`]).
+    /// Migrations are applied on open, safely when several processes open the same database at
+    /// once.
     pub async fn open(url: &str) -> Result<Self, Error> {
         Self::open_with(url, InboxOptions::default()).await
     }

@@ -23,7 +23,8 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     tracing_subscriber::fmt::init(); // refusals and warnings reach the operator
+//!     // Refusals and warnings reach the operator; no colour codes in log files.
+//!     tracing_subscriber::fmt().with_ansi(false).init();
 //!     let config = WebhookConfig::from_env()?; // SURFE_WEBHOOK_SECRET
 //!     let app = Route::new()
 //!         .at("/webhook", post(person_enriched))

@@ -73,16 +73,17 @@ pub use delivery::{Delivery, IdempotencyKey};
 pub use enrich_types;
 
 /// The names a webhook handler uses, in one place: every adapter crate re-exports these at its
-/// root, so `use enrich_axum::{WebhookEvent, Tolerance, IdempotencyKey};` works without naming
-/// this crate or `enrich-types`.
+/// root, so `use enrich_axum::{WebhookEvent, EnrichedPersonEmail, Refusal};` works without
+/// naming this crate or `enrich-types` (never `enrich_axum::enrich_webhook::enrich_types::…`).
 pub mod prelude {
     pub use crate::{
         Acknowledgement, ConfigError, Delivery, Extracted, FromDelivery, IdempotencyKey, Refusal,
         SignatureTimestamp, SigningKeys, Tolerance, WebhookConfig,
     };
     pub use enrich_types::{
-        CompanyEnrichmentCompleted, EnrichedCompanyResponse, EnrichedPersonResponse,
-        PersonEnrichmentCompleted, UnknownEvent, WebhookEvent,
+        BatchEnrichmentCompleted, CompanyEnrichmentCompleted, EmailType, EnrichedCompanyResponse,
+        EnrichedPersonEmail, EnrichedPersonMobilePhone, EnrichedPersonResponse, EnrichmentStatus,
+        JobPosition, PersonEnrichmentCompleted, UnknownEvent, ValidationStatus, WebhookEvent,
     };
 }
 pub use extract::{Extracted, FromDelivery};
