@@ -29,7 +29,7 @@ use axum::{Extension, Router};
 use enrich_axum::enrich_webhook::ConfigError;
 use enrich_axum::enrich_webhook::enrich_types::WebhookEvent;
 use enrich_axum::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
-use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
+use enrich_inbox::{Inbox, Job, Worker, WorkerConfig};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -90,7 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 inbox.clone(),
                 |job: Job| async move { print_event(job.event()) },
             )
-            .options(WorkerOptions::from_env()?)
+            .config(WorkerConfig::from_env()?)
             .spawn(),
         ),
         _ => None,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use enrich_client::{Client, ClientBuilder, PollPolicy};
+use enrich_client::{Client, ClientBuilder, PollConfig};
 use enrich_types::{
     EnrichCompaniesRequest, EnrichCompaniesResult, EnrichPeopleRequest, EnrichPeopleResult,
     EnrichmentAccepted, Include, NotificationOptions,
@@ -143,7 +143,7 @@ async fn fetch(kind: Kind, client: &Client, id: &str) -> Result<Fetched, String>
 }
 
 async fn wait(kind: Kind, args: WaitArgs, as_json: bool) -> Result<String, String> {
-    let poll = PollPolicy::default()
+    let poll = PollConfig::default()
         .first_interval(Duration::from_millis(500))
         .max_interval(Duration::from_secs(args.max_interval.max(1)))
         .give_up_after(args.timeout.map(Duration::from_secs));

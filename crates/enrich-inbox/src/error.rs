@@ -132,7 +132,7 @@ impl StoreError {
     }
 
     /// The `Retry-After` the answer asks for, in seconds
-    /// ([`InboxOptions::retry_after`](crate::InboxOptions::retry_after)).
+    /// ([`InboxConfig::retry_after`](crate::InboxConfig::retry_after)).
     pub fn retry_after_secs(&self) -> u32 {
         self.retry_after_secs
     }

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use crate::backend::{Backend, ConnectSettings, NewRecord};
 use crate::error::{Error, StoreError};
-use crate::options::{InboxOptions, SqliteDurability};
+use crate::options::{InboxConfig, SqliteDurability};
 use crate::record::{
     Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery, duration_millis,
     to_millis,
@@ -39,7 +39,7 @@ pub struct Inbox {
 
 struct Inner {
     backend: Backend,
-    options: InboxOptions,
+    options: InboxConfig,
     stored: Notify,
 }
 
@@ -82,17 +82,17 @@ impl Retention {
 }
 
 impl Inbox {
-    /// Opens the inbox at `url` with the default [`InboxOptions`]: `sqlite:PATH` (the file is
+    /// Opens the inbox at `url` with the default [`InboxConfig`]: `sqlite:PATH` (the file is
     /// created if missing, in WAL mode; the `sqlite` feature, on by default) or `postgres://…`
     /// (the `postgres` feature: without it, this fails with [`Error::BackendNotCompiled`]).
     /// Migrations are applied on open, safely when several processes open the same database at
     /// once.
     pub async fn open(url: &str) -> Result<Self, Error> {
-        Self::open_with(url, InboxOptions::default()).await
+        Self::open_with(url, InboxConfig::default()).await
     }
 
     /// Opens the inbox at `url` with `options`.
-    pub async fn open_with(url: &str, options: InboxOptions) -> Result<Self, Error> {
+    pub async fn open_with(url: &str, options: InboxConfig) -> Result<Self, Error> {
         let settings = ConnectSettings {
             max_connections: options.max_connections,
             busy_timeout: options.busy_timeout,

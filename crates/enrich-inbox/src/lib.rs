@@ -69,7 +69,7 @@ mod worker;
 pub use backoff::Backoff;
 pub use error::{DatabaseError, Error, StoreError};
 pub use inbox::{Inbox, Retention};
-pub use options::{InboxOptions, KeyFn, SqliteDurability, default_key};
+pub use options::{InboxConfig, KeyFn, SqliteDurability, default_key};
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
@@ -77,8 +77,8 @@ pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
 pub use record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
 pub use verify::Verification;
 pub use worker::{
-    EnvVarError, HandlerError, Job, ShutdownReport, WORKER_ENV_VARS, Worker, WorkerHandle,
-    WorkerOptions,
+    EnvVarError, HandlerError, Job, ShutdownReport, WORKER_ENV_VARS, Worker, WorkerConfig,
+    WorkerHandle,
 };
 
 /// The README's examples, compiled as doctests.

@@ -60,9 +60,9 @@ impl Job {
 ///
 /// ```
 /// use std::time::Duration;
-/// use enrich_inbox::{Backoff, WorkerOptions};
+/// use enrich_inbox::{Backoff, WorkerConfig};
 ///
-/// let options = WorkerOptions::default()
+/// let options = WorkerConfig::default()
 ///     .concurrency(8)
 ///     .lease(Duration::from_secs(120))
 ///     .max_attempts(5)
@@ -70,7 +70,7 @@ impl Job {
 /// # let _ = options;
 /// ```
 #[derive(Debug, Clone)]
-pub struct WorkerOptions {
+pub struct WorkerConfig {
     concurrency: usize,
     lease: Duration,
     max_attempts: u32,
@@ -78,7 +78,7 @@ pub struct WorkerOptions {
     poll_interval: Duration,
 }
 
-impl Default for WorkerOptions {
+impl Default for WorkerConfig {
     /// 4 deliveries at once, a 60 s lease, 10 attempts, [`Backoff::default`], polling every
     /// second when idle (a store in the same process wakes the worker at once).
     fn default() -> Self {
@@ -92,7 +92,7 @@ impl Default for WorkerOptions {
     }
 }
 
-/// Environment variables [`WorkerOptions::from_env`] reads, each optional.
+/// Environment variables [`WorkerConfig::from_env`] reads, each optional.
 pub const WORKER_ENV_VARS: [&str; 4] = [
     "ENRICH_INBOX_CONCURRENCY",
     "ENRICH_INBOX_LEASE_MS",
@@ -116,7 +116,7 @@ impl std::fmt::Display for EnvVarError {
 
 impl std::error::Error for EnvVarError {}
 
-impl WorkerOptions {
+impl WorkerConfig {
     /// The defaults, overridden by `ENRICH_INBOX_CONCURRENCY`, `ENRICH_INBOX_LEASE_MS`,
     /// `ENRICH_INBOX_MAX_ATTEMPTS` and `ENRICH_INBOX_POLL_MS` where set.
     pub fn from_env() -> Result<Self, EnvVarError> {
@@ -185,7 +185,7 @@ impl WorkerOptions {
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
-/// use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
+/// use enrich_inbox::{Inbox, Job, Worker, WorkerConfig};
 ///
 /// let inbox = Inbox::open("sqlite:inbox.db").await?;
 /// let worker = Worker::new(inbox, |job: Job| async move {
@@ -193,7 +193,7 @@ impl WorkerOptions {
 ///     println!("{} (attempt {})", job.event().event_type(), job.attempt());
 ///     Ok::<(), std::io::Error>(())
 /// })
-/// .options(WorkerOptions::default().concurrency(8))
+/// .config(WorkerConfig::default().concurrency(8))
 /// .spawn();
 /// // …
 /// let report = worker.shutdown(Duration::from_secs(10)).await;
@@ -203,7 +203,7 @@ impl WorkerOptions {
 pub struct Worker {
     inbox: Inbox,
     handler: BoxedHandler,
-    options: WorkerOptions,
+    options: WorkerConfig,
 }
 
 impl std::fmt::Debug for Worker {
@@ -231,13 +231,13 @@ impl Worker {
         Self {
             inbox,
             handler,
-            options: WorkerOptions::default(),
+            options: WorkerConfig::default(),
         }
     }
 
-    /// Runs with `options`.
-    pub fn options(mut self, options: WorkerOptions) -> Self {
-        self.options = options;
+    /// Runs with `config`.
+    pub fn config(mut self, config: WorkerConfig) -> Self {
+        self.options = config;
         self
     }
 
@@ -400,7 +400,7 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
 async fn process(
     inbox: Inbox,
     handler: BoxedHandler,
-    options: Arc<WorkerOptions>,
+    options: Arc<WorkerConfig>,
     delivery: StoredDelivery,
     token: i64,
 ) {

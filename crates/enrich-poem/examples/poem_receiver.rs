@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
+use enrich_inbox::{Inbox, Job, Worker, WorkerConfig};
 use enrich_poem::enrich_webhook::ConfigError;
 use enrich_poem::enrich_webhook::enrich_types::WebhookEvent;
 use enrich_poem::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
@@ -86,7 +86,7 @@ async fn main() -> std::io::Result<()> {
                 inbox.clone(),
                 |job: Job| async move { print_event(job.event()) },
             )
-            .options(WorkerOptions::from_env().map_err(std::io::Error::other)?)
+            .config(WorkerConfig::from_env().map_err(std::io::Error::other)?)
             .spawn(),
         ),
         _ => None,

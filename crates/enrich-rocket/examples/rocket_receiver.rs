@@ -23,7 +23,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
+use enrich_inbox::{Inbox, Job, Worker, WorkerConfig};
 use enrich_rocket::enrich_webhook::ConfigError;
 use enrich_rocket::enrich_webhook::enrich_types::WebhookEvent;
 use enrich_rocket::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
@@ -83,12 +83,12 @@ async fn main() {
     };
     // Prints each stored delivery once it is processed; runs as long as `main`.
     let _worker = inbox.as_ref().filter(|_| runs_worker()).map(|inbox| {
-        let options = WorkerOptions::from_env().unwrap_or_else(|error| exit(&error.to_string()));
+        let options = WorkerConfig::from_env().unwrap_or_else(|error| exit(&error.to_string()));
         Worker::new(
             inbox.clone(),
             |job: Job| async move { print_event(job.event()) },
         )
-        .options(options)
+        .config(options)
         .spawn()
     });
     let figment = rocket::Config::figment()
