@@ -169,11 +169,7 @@ impl fmt::Display for WebhookRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Refused(refusal) => refusal.fmt(f),
-            Self::Ignored(acknowledgement) => write!(
-                f,
-                "{} is not taken by this endpoint; acknowledged with 200",
-                acknowledgement.event_type()
-            ),
+            Self::Ignored(acknowledgement) => acknowledgement.fmt(f),
         }
     }
 }

@@ -6,9 +6,10 @@ use enrich_sim::{DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET, Sim, SimConfig};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::cli::SimArgs;
+use crate::error::Error;
 
 /// Runs the fake until Ctrl-C.
-pub async fn run(args: SimArgs) -> Result<(), String> {
+pub async fn run(args: SimArgs) -> Result<(), Error> {
     let config = SimConfig::default()
         .api_key(&args.api_key)
         .webhook_secret(&args.secret)
@@ -21,7 +22,7 @@ pub async fn run(args: SimArgs) -> Result<(), String> {
     let address = SocketAddr::from(([127, 0, 0, 1], args.port));
     let sim = Sim::bind(config, address)
         .await
-        .map_err(|error| format!("cannot listen on {address}: {error}"))?;
+        .map_err(Error::io(format!("cannot listen on {address}")))?;
     let shown = |value: &str, default: &str| {
         if value == default {
             format!("{value} (the default)")
@@ -66,7 +67,7 @@ pub async fn run(args: SimArgs) -> Result<(), String> {
                 Err(RecvError::Closed) => break,
             },
             stop = tokio::signal::ctrl_c() => {
-                stop.map_err(|error| format!("cannot wait for Ctrl-C: {error}"))?;
+                stop.map_err(Error::io("cannot wait for Ctrl-C"))?;
                 break;
             }
         }

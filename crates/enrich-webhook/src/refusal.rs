@@ -441,6 +441,15 @@ impl Acknowledgement {
     }
 }
 
+impl fmt::Display for Acknowledgement {
+    /// What happened, without the event type (a value from the body, kept out of log lines).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "the event type is not taken by this endpoint; acknowledged with 200 and ignored",
+        )
+    }
+}
+
 /// Compact JSON of a body made of strings and numbers only.
 fn to_json(body: &impl Serialize) -> Vec<u8> {
     // Strings and numbers always serialize; an empty body would still be a visible fault.
