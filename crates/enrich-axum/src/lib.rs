@@ -56,15 +56,14 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use axum::RequestExt;
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::{Body, HttpBody};
 use axum::extract::{FromRef, FromRequest, Request};
-use axum::http::{Extensions, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enrich_webhook::{Answer, BodyError, RequestHeaders, SIGNATURE_HEADER};
 use http_body_util::LengthLimitError;
@@ -236,64 +235,36 @@ fn render(answer: Answer) -> Response {
 
 /// Reads the body through axum's limited body into the pipeline, under the stricter limit.
 async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Refusal> {
-    let (mut parts, body) = request.with_limited_body().into_parts();
+    let own_bound = request.body().size_hint().upper();
+    let (parts, body) = request.with_limited_body().into_parts();
     let first = |name: &str| parts.headers.get(name).map(HeaderValue::as_bytes);
     let headers = RequestHeaders::new(
         first(header::CONTENT_TYPE.as_str()),
         first(header::CONTENT_LENGTH.as_str()),
         first(SIGNATURE_HEADER),
     );
-    if !fits_layer_limit(&headers, &body) {
-        let config = stricter_limit(config, &mut parts.extensions);
-        return config
-            .receive_body(&headers, body.into_data_stream(), classify)
-            .await;
-    }
-    // The layer's limit is at least the declared length, so only a body longer than its own
-    // `Content-Length` could reach it: its 413 names the limit that applied, read only then.
-    match config
-        .receive_body(&headers, body.into_data_stream(), classify)
-        .await
-    {
-        Err(Refusal::PayloadTooLarge { .. }) => Err(Refusal::PayloadTooLarge {
-            limit: stricter_limit(config, &mut parts.extensions).get_body_limit(),
-        }),
-        result => result,
-    }
-}
-
-/// Whether axum's `DefaultBodyLimit` is known, without reading it, to be no stricter than the
-/// declared `Content-Length`: the limited body still promises exactly that many bytes (the
-/// `http_body_util::Limited` it is wrapped in caps its size hint at the limit).
-fn fits_layer_limit(headers: &RequestHeaders<'_>, body: &Body) -> bool {
-    let declared = headers
-        .content_length
-        .and_then(|value| std::str::from_utf8(value).ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    declared.is_some_and(|length| body.size_hint().exact() == Some(length))
-}
-
-/// `config`, with its body limit lowered to axum's `DefaultBodyLimit` when that is stricter.
-fn stricter_limit(config: WebhookConfig, extensions: &mut Extensions) -> WebhookConfig {
-    match layer_limit(extensions) {
+    let config = match layer_limit(own_bound, &body) {
         Some(limit) if limit < config.get_body_limit() => config.body_limit(limit),
         _ => config,
-    }
+    };
+    config
+        .receive_body(&headers, body.into_data_stream(), classify)
+        .await
 }
 
-/// The limit axum's `DefaultBodyLimit` puts on this request (its 2 MB default when no layer set
-/// one), or `None` when disabled.
+/// The limit axum's `DefaultBodyLimit` puts on this body, when it can cut it short, so that a
+/// `413` names the limit that applied.
 ///
-/// axum keeps the setting private, so apply it to an empty body of unknown length: the upper
-/// bound of the size hint of the `http_body_util::Limited` it wraps that body in is the limit.
-fn layer_limit(extensions: &mut Extensions) -> Option<usize> {
-    let empty = futures_util::stream::empty::<Result<Bytes, Infallible>>();
-    let mut probe = Request::new(Body::from_stream(empty));
-    std::mem::swap(probe.extensions_mut(), extensions);
-    let mut probe = probe.with_limited_body();
-    std::mem::swap(probe.extensions_mut(), extensions);
-    let limit = probe.body().size_hint().upper()?;
-    usize::try_from(limit).ok()
+/// axum keeps the setting private, but `with_limited_body` wraps the body in an
+/// `http_body_util::Limited`, whose size hint is the body's own (`own_bound` its upper bound)
+/// capped at the limit. So a cap below the body's own bound is the limit; no cap means the limit
+/// is at least the body's length (or no limit applies), and it cannot cut the body.
+fn layer_limit(own_bound: Option<u64>, limited: &Body) -> Option<usize> {
+    let capped = limited.size_hint().upper()?;
+    if own_bound.is_some_and(|bound| bound <= capped) {
+        return None;
+    }
+    usize::try_from(capped).ok()
 }
 
 /// axum's length limit (found anywhere in the error's source chain) is the pipeline's
