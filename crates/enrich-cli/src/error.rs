@@ -116,17 +116,16 @@ impl Error {
     /// The whole message: this error, then each source whose text it does not already hold,
     /// joined by `: `.
     pub fn report(&self) -> String {
-        let mut message = self.to_string();
-        let mut next = std::error::Error::source(self);
-        while let Some(source) = next {
+        let sources =
+            std::iter::successors(std::error::Error::source(self), |error| error.source());
+        sources.fold(self.to_string(), |message, source| {
             let text = source.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
+            if message.contains(&text) {
+                message
+            } else {
+                format!("{message}: {text}")
             }
-            next = source.source();
-        }
-        message
+        })
     }
 }
 
