@@ -14,7 +14,6 @@ use crate::error::{Error, StoreError};
 use crate::options::{InboxConfig, SqliteDurability};
 use crate::record::{
     Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery, duration_millis,
-    to_millis,
 };
 use crate::verify::Verification;
 
@@ -132,7 +131,6 @@ impl Inbox {
                 .signed_at()
                 .map(|at| i64::try_from(at.unix_millis()).unwrap_or(i64::MAX)),
             verified: delivery.is_verified(),
-            received_at_ms: to_millis(SystemTime::now()),
             raw_body,
         };
         self.insert(record).await
@@ -156,7 +154,6 @@ impl Inbox {
             signature_header: None,
             signed_at_ms: None,
             verified: false,
-            received_at_ms: to_millis(SystemTime::now()),
             raw_body: raw_event,
         };
         self.insert(record).await
@@ -210,8 +207,7 @@ impl Inbox {
 
     /// Puts every dead letter back in line; returns how many.
     pub async fn retry_all_dead_letters(&self) -> Result<u64, Error> {
-        let now = to_millis(SystemTime::now());
-        let requeued = self.inner.backend.requeue_all(State::Dead, now).await?;
+        let requeued = self.inner.backend.requeue_all(State::Dead).await?;
         if requeued > 0 {
             self.inner.stored.notify_one();
         }
@@ -225,8 +221,7 @@ impl Inbox {
     }
 
     async fn requeue(&self, id: DeliveryId, from: State) -> Result<bool, Error> {
-        let now = to_millis(SystemTime::now());
-        let requeued = self.inner.backend.requeue(id, from, now).await?;
+        let requeued = self.inner.backend.requeue(id, from).await?;
         if requeued {
             self.inner.stored.notify_one();
         }
@@ -236,13 +231,15 @@ impl Inbox {
     /// Purges processed deliveries: drops the body and signature of those processed longer than
     /// `retention.bodies()` ago (their key stays, so a redelivery is still a duplicate), and
     /// deletes those processed longer than `retention.keys()` ago (a redelivery after that is
-    /// stored anew). Pending, processing and dead deliveries are never purged.
+    /// stored anew). Pending, processing and dead deliveries are never purged. Ages are read on
+    /// the database's clock.
     pub async fn purge(&self, retention: Retention) -> Result<PurgeReport, Error> {
-        let now = SystemTime::now();
-        let before = |age: Duration| to_millis(now) - duration_millis(age).min(to_millis(now));
         self.inner
             .backend
-            .purge(before(retention.bodies), before(retention.keys))
+            .purge(
+                duration_millis(retention.bodies),
+                duration_millis(retention.keys),
+            )
             .await
     }
 
@@ -270,7 +267,7 @@ impl Inbox {
                 header.as_bytes(),
                 body,
                 Tolerance::unchecked(),
-                SystemTime::now(),
+                self.process_now(),
             ) {
                 Ok(signed_at) => Verification::Genuine { signed_at },
                 Err(error) => Verification::Invalid(error),
@@ -278,11 +275,34 @@ impl Inbox {
         ))
     }
 
+    /// The database's plan for the worker's claim, a line per step (`EXPLAIN QUERY PLAN` on
+    /// SQLite, `EXPLAIN` on Postgres), without running it: for checking that a claim reads the
+    /// due index rather than sorting the backlog.
+    #[doc(hidden)]
+    pub async fn claim_plan(&self) -> Result<Vec<String>, Error> {
+        self.inner.backend.claim_plan().await
+    }
+
     /// Closes the inbox: waits for the stores already queued, then closes the connections.
     /// Every later operation on it (or a clone) fails with [`Error::Closed`], and a store with
     /// a [`StoreError`] (so a receiver answers `503`).
     pub async fn close(&self) {
         self.inner.backend.close().await;
+    }
+
+    /// The process's clock, as this inbox sees it (shifted by
+    /// [`InboxConfig::process_clock_offset`]). No lease, due time or recorded time reads it:
+    /// those come from the database's clock.
+    pub(crate) fn process_now(&self) -> SystemTime {
+        let offset = self.inner.options.process_clock_offset;
+        let now = SystemTime::now();
+        let magnitude = Duration::from_millis(offset.unsigned_abs());
+        let shifted = if offset >= 0 {
+            now.checked_add(magnitude)
+        } else {
+            now.checked_sub(magnitude)
+        };
+        shifted.unwrap_or(now)
     }
 
     pub(crate) fn backend(&self) -> &Backend {

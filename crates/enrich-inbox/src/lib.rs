@@ -11,10 +11,13 @@
 //!   (`INSERT … ON CONFLICT DO NOTHING`), so storage is exactly once under any concurrency. A
 //!   failure is a [`StoreError`], which converts into the `503` `storage_unavailable`
 //!   [`Refusal`](enrich_webhook::Refusal) with `Retry-After`.
-//! - A [`Worker`] claims due deliveries under a lease, runs your async handler with a [`Job`]
-//!   (the decoded event and the stored metadata), and marks them done; an error or a panic is
-//!   retried with exponential [`Backoff`] and jitter, and after the last attempt the delivery is
-//!   a dead letter. Processing is **at least once**: make the handler idempotent.
+//! - A [`Worker`] claims due deliveries under a lease, which a heartbeat extends while your
+//!   async handler runs with a [`Job`] (the decoded event and the stored metadata), and marks
+//!   them done; an error, a panic or a [timeout](WorkerConfig::handler_timeout) is retried with
+//!   exponential [`Backoff`] and jitter, and after the last attempt the delivery is a dead
+//!   letter. Processing is **at least once** (at most `2 × max_attempts` runs; exactly once
+//!   without crashes, freezes or outages): make the handler idempotent. Leases and due times
+//!   are read on the database's clock.
 //! - Operations: [`Inbox::counts`], [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
 //!   [`Inbox::replay`], [`Inbox::purge`] (bodies first, keys after a longer window) and
 //!   [`Inbox::verify`] (a stored delivery against the signing secrets again).

@@ -48,6 +48,7 @@ pub struct InboxConfig {
     pub(crate) max_connections: u32,
     pub(crate) busy_timeout: Duration,
     pub(crate) retry_after_secs: u32,
+    pub(crate) process_clock_offset: i64,
 }
 
 impl Default for InboxConfig {
@@ -60,6 +61,7 @@ impl Default for InboxConfig {
             max_connections: 8,
             busy_timeout: Duration::from_secs(10),
             retry_after_secs: 30,
+            process_clock_offset: 0,
         }
     }
 }
@@ -109,6 +111,18 @@ impl InboxConfig {
         self.retry_after_secs = u32::try_from(retry_after.as_secs())
             .unwrap_or(u32::MAX)
             .max(1);
+        self
+    }
+}
+
+impl InboxConfig {
+    /// For tests of clock skew: this inbox sees the process's clock shifted by `offset_ms`
+    /// milliseconds (positive: ahead). Leases, due times and recorded times never read the
+    /// process's clock (they come from the database's), so this changes none of them; it
+    /// exists so that a test can prove it.
+    #[doc(hidden)]
+    pub fn process_clock_offset(mut self, offset_ms: i64) -> Self {
+        self.process_clock_offset = offset_ms;
         self
     }
 }

@@ -213,13 +213,6 @@ pub struct PurgeReport {
     pub keys_forgotten: u64,
 }
 
-/// Milliseconds since the Unix epoch, as the inbox stores times.
-pub(crate) fn to_millis(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
-        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-    })
-}
-
 /// The instant `millis` milliseconds after the Unix epoch (negative values read as the epoch).
 pub(crate) fn from_millis(millis: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))

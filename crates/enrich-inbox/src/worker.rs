@@ -1,24 +1,28 @@
-//! The worker: claims due deliveries under a lease, runs the handler, records the outcome.
+//! The worker: claims due deliveries under a lease, keeps the lease alive while the handler
+//! runs (a heartbeat), records the outcome.
 //!
-//! Processing is **at least once**: a handler that finished but whose process died before the
-//! inbox recorded it as done runs again once the lease expires. Make handlers idempotent (the
-//! delivery's [`key`](crate::StoredDelivery::key) is a natural dedupe key downstream). Storage,
-//! in contrast, is exactly once.
+//! Processing is **at least once**: a handler whose worker lost its lease before the outcome
+//! was recorded (the process died or froze past the lease, or could not reach the database for
+//! a whole lease) runs again once the lease expires. Make handlers idempotent (the delivery's
+//! [`key`](crate::StoredDelivery::key) is a natural dedupe key downstream). Storage, in
+//! contrast, is exactly once. The exact bound is in the crate's README ("What it guarantees").
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use enrich_webhook::enrich_types::WebhookEvent;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
+use tokio::time::Instant;
 
+use crate::backend::Undecodable;
 use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::inbox::Inbox;
-use crate::record::{DeliveryId, StoredDelivery, duration_millis, to_millis};
+use crate::record::{DeliveryId, StoredDelivery, duration_millis};
 
 /// The error a handler returns.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
@@ -76,11 +80,13 @@ pub struct WorkerConfig {
     max_attempts: u32,
     backoff: Backoff,
     poll_interval: Duration,
+    handler_timeout: Duration,
 }
 
 impl Default for WorkerConfig {
-    /// 4 deliveries at once, a 60 s lease, 10 attempts, [`Backoff::default`], polling every
-    /// second when idle (a store in the same process wakes the worker at once).
+    /// 4 deliveries at once, a 60 s lease, a 30 s handler timeout, 10 attempts,
+    /// [`Backoff::default`], polling every second when idle (a store in the same process wakes
+    /// the worker at once).
     fn default() -> Self {
         Self {
             concurrency: 4,
@@ -88,6 +94,7 @@ impl Default for WorkerConfig {
             max_attempts: 10,
             backoff: Backoff::default(),
             poll_interval: Duration::from_secs(1),
+            handler_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -152,11 +159,22 @@ impl WorkerConfig {
         self
     }
 
-    /// How long a claim lasts. A delivery whose worker has not finished it by then (it died, or
-    /// the handler is that slow) is claimed again: make the lease longer than the slowest
-    /// handler run.
+    /// How long a claim lasts without news from its worker (60 s by default; at least 30 ms).
+    /// While the handler runs, the worker extends the lease every third of it (a heartbeat), so
+    /// a handler may take longer than the lease; the lease is how long a delivery waits after
+    /// its worker died, froze or lost the database before another worker takes it. A worker
+    /// that could not extend its lease before it ran out stops the handler (the delivery may
+    /// already be another worker's).
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
+        self.lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// How long one handler run may take (30 s by default, at least 1 ms). A handler still
+    /// running then is stopped (its future dropped), and the run counts as a failed attempt
+    /// with the error "the handler did not finish within its timeout of …".
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -268,8 +286,9 @@ pub struct ShutdownReport {
 }
 
 impl WorkerHandle {
-    /// Stops claiming, waits up to `deadline` for in-flight deliveries, then cancels the rest and
-    /// gives them back to the inbox.
+    /// Stops claiming (a claim already sent to the database finishes, and what it took is given
+    /// back at once, its attempt not counted), waits up to `deadline` for in-flight deliveries,
+    /// then cancels the rest and gives them back to the inbox.
     pub async fn shutdown(self, deadline: Duration) -> ShutdownReport {
         let _ = self.stop.send(Some(deadline));
         self.task.await.unwrap_or_default()
@@ -285,15 +304,19 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-fn now_ms() -> i64 {
-    to_millis(SystemTime::now())
-}
-
 /// Resolves when a stop is asked for or the handle is gone.
 async fn stop_asked(stopped: &mut watch::Receiver<Option<Duration>>) {
     if stopped.borrow_and_update().is_none() {
         let _ = stopped.changed().await;
     }
+}
+
+/// One claim of the worker: its token, and the instant the claim was sent (its lease runs from
+/// a moment after that, on the database's clock).
+#[derive(Debug, Clone, Copy)]
+struct Claim {
+    token: i64,
+    sent: Instant,
 }
 
 async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> ShutdownReport {
@@ -303,6 +326,7 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
         options,
     } = worker;
     let options = Arc::new(options);
+    let lease_ms = duration_millis(options.lease);
     let mut tasks = JoinSet::new();
     let mut claims: HashMap<tokio::task::Id, (DeliveryId, i64)> = HashMap::new();
     let finished = |claims: &mut HashMap<_, _>,
@@ -325,29 +349,54 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
             }
             continue;
         }
-        let now = now_ms();
-        let token = fastrand::i64(..);
-        let claimed = tokio::select! {
-            claimed = inbox.backend().claim(
-                now,
-                now.saturating_add(duration_millis(options.lease)),
-                token,
-                i64::try_from(free).unwrap_or(i64::MAX),
-            ) => claimed,
-            () = stop_asked(&mut stopped) => break,
+        let claim = Claim {
+            token: fastrand::i64(..),
+            sent: Instant::now(),
         };
+        let claiming = inbox.backend().claim(
+            lease_ms,
+            claim.token,
+            i64::try_from(free).unwrap_or(i64::MAX),
+        );
+        tokio::pin!(claiming);
+        // A claim is never cut short: dropped, it could still commit (rows leased to nobody
+        // until the lease ran out). Asked to stop meanwhile, the worker lets it finish and gives
+        // back whatever it claimed.
+        let (claimed, stopping) = tokio::select! {
+            claimed = &mut claiming => (claimed, false),
+            () = stop_asked(&mut stopped) => (claiming.await, true),
+        };
+        if stopping {
+            if let Ok(rows) = claimed {
+                for row in rows {
+                    let id = match row {
+                        Ok(delivery) => delivery.id,
+                        Err(undecodable) => undecodable.id,
+                    };
+                    give_back(&inbox, id, claim.token).await;
+                }
+            }
+            break;
+        }
         match claimed {
-            Ok(deliveries) if !deliveries.is_empty() => {
-                for delivery in deliveries {
-                    let id = delivery.id;
-                    let task = tasks.spawn(process(
-                        inbox.clone(),
-                        handler.clone(),
-                        options.clone(),
-                        delivery,
-                        token,
-                    ));
-                    claims.insert(task.id(), (id, token));
+            Ok(rows) if !rows.is_empty() => {
+                for row in rows {
+                    match row {
+                        Ok(delivery) => {
+                            let id = delivery.id;
+                            let task = tasks.spawn(process(
+                                inbox.clone(),
+                                handler.clone(),
+                                options.clone(),
+                                delivery,
+                                claim,
+                            ));
+                            claims.insert(task.id(), (id, claim.token));
+                        }
+                        Err(undecodable) => {
+                            tasks.spawn(bury(inbox.clone(), undecodable, claim.token));
+                        }
+                    }
                 }
             }
             Ok(_) => {
@@ -389,44 +438,72 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
     }
     let abandoned = claims.len();
     for (id, token) in claims.into_values() {
-        if let Err(error) = inbox.backend().release(id, token, now_ms()).await {
-            tracing::warn!(%error, delivery = %id, "enrich-inbox: could not give a claim back; it is processed again when its lease expires");
-        }
+        give_back(&inbox, id, token).await;
     }
     ShutdownReport { abandoned }
 }
 
-/// Runs the handler for one claimed delivery and records the outcome.
+/// Gives a claim back at shutdown (due at once, the attempt not counted).
+async fn give_back(inbox: &Inbox, id: DeliveryId, token: i64) {
+    if let Err(error) = record(id, || inbox.backend().release(id, token)).await {
+        tracing::warn!(%error, delivery = %id, "enrich-inbox: could not give a claim back; it is processed again when its lease expires");
+    }
+}
+
+/// How one handler run ended.
+enum Ran {
+    /// The handler returned `Ok`.
+    Succeeded,
+    /// A failed attempt: the handler's error, a panic, or the handler timeout.
+    Failed(String),
+    /// The worker could not keep the lease (another worker holds the delivery now, or the lease
+    /// ran out before a heartbeat could extend it): the handler was stopped, nothing recorded.
+    LeaseLost(&'static str),
+}
+
+/// Runs the handler for one claimed delivery, keeping the lease alive, and records the outcome.
 async fn process(
     inbox: Inbox,
     handler: BoxedHandler,
     options: Arc<WorkerConfig>,
     delivery: StoredDelivery,
-    token: i64,
+    claim: Claim,
 ) {
     let id = delivery.id;
     let attempt = delivery.attempts;
-    let outcome = if attempt > options.max_attempts {
-        // Claimed again after its last attempt's lease expired (its worker died).
-        Err("the lease of the last attempt expired before it finished".to_owned())
+    let token = claim.token;
+    let ran = if attempt > options.max_attempts.saturating_mul(2) {
+        // Every earlier run lost its lease without an outcome (its worker died, froze or lost
+        // the database each time): a delivery that, say, kills its process is not run forever.
+        Ran::Failed(format!(
+            "claimed {attempt} times with no outcome recorded for the last {} \
+             (each run's worker stopped or lost its lease)",
+            attempt.saturating_sub(options.max_attempts)
+        ))
     } else {
         match decode(&delivery) {
-            Err(problem) => Err(problem),
+            // A body that does not decode now never will: no retries.
+            Err(problem) => {
+                return finish_dead(&inbox, id, token, &problem).await;
+            }
             Ok(event) => {
-                let mut task = AbortOnDrop(tokio::spawn(handler(Job { event, delivery })));
-                match (&mut task.0).await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(error)) => Err(error.to_string()),
-                    Err(error) if error.is_panic() => Err("the handler panicked".to_owned()),
-                    Err(_) => Err("the handler was cancelled".to_owned()),
-                }
+                run_leased(&inbox, &handler, &options, Job { event, delivery }, claim).await
             }
         }
     };
-    let now = now_ms();
-    let recorded = match outcome {
-        Ok(()) => inbox.backend().complete(id, token, now).await,
-        Err(error) => {
+    let recorded = match ran {
+        Ran::LeaseLost(why) => {
+            tracing::warn!(
+                delivery = %id,
+                attempt,
+                "enrich-inbox: {why}; the handler was stopped, and the delivery is processed again by whoever claims it next"
+            );
+            return;
+        }
+        Ran::Succeeded => record(id, || inbox.backend().complete(id, token)).await,
+        Ran::Failed(error) => {
+            // An attempt past `max_attempts` (a rescue of an interrupted last attempt) that
+            // fails is the last.
             let next = (attempt < options.max_attempts).then(|| options.backoff.delay(attempt));
             match next {
                 Some(wait) => tracing::warn!(
@@ -441,16 +518,37 @@ async fn process(
                     "enrich-inbox: processing failed on the last attempt; it is now a dead letter"
                 ),
             }
-            let next_due = next.map(|wait| now.saturating_add(duration_millis(wait)));
+            let retry_in = next.map(duration_millis);
             let error = truncate(error, 2000);
-            inbox.backend().fail(id, token, now, next_due, &error).await
+            record(id, || inbox.backend().fail(id, token, retry_in, &error)).await
         }
     };
+    report_recorded(id, recorded);
+}
+
+/// A claimed row that does not read back: a dead letter at once, with the reason.
+async fn bury(inbox: Inbox, undecodable: Undecodable, token: i64) {
+    let Undecodable { id, error } = undecodable;
+    let reason = format!("the stored row does not read back: {error}");
+    finish_dead(&inbox, id, token, &reason).await;
+}
+
+/// Makes a claimed delivery a dead letter with `reason`, without running the handler.
+async fn finish_dead(inbox: &Inbox, id: DeliveryId, token: i64, reason: &str) {
+    tracing::warn!(
+        delivery = %id,
+        "enrich-inbox: a claimed delivery cannot be processed; it is now a dead letter"
+    );
+    let recorded = record(id, || inbox.backend().fail(id, token, None, reason)).await;
+    report_recorded(id, recorded);
+}
+
+fn report_recorded(id: DeliveryId, recorded: Result<bool, Error>) {
     match recorded {
         Ok(true) => {}
         Ok(false) => tracing::warn!(
             delivery = %id,
-            "enrich-inbox: the claim expired before the outcome was recorded; another worker may process it again"
+            "enrich-inbox: the claim was lost before the outcome was recorded; whoever holds the delivery now processes it again"
         ),
         Err(error) => tracing::warn!(
             %error,
@@ -460,6 +558,106 @@ async fn process(
     }
 }
 
+/// How long recording an outcome keeps retrying a transient failure.
+const RECORD_RETRY_FOR: Duration = Duration::from_secs(30);
+
+/// Runs `operation` (recording an outcome or giving a claim back), retrying a failure of the
+/// database with backoff for up to [`RECORD_RETRY_FOR`]: the outcome is worth keeping, and a
+/// delivery whose outcome is lost runs again.
+async fn record<F, Fut>(id: DeliveryId, mut operation: F) -> Result<bool, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool, Error>>,
+{
+    let backoff = Backoff::exponential(Duration::from_millis(50), Duration::from_secs(2));
+    let started = Instant::now();
+    let mut failures = 0u32;
+    loop {
+        match operation().await {
+            Ok(changed) => return Ok(changed),
+            Err(Error::Closed) => return Err(Error::Closed),
+            Err(error) => {
+                failures += 1;
+                let wait = backoff.delay(failures);
+                if started.elapsed() + wait > RECORD_RETRY_FOR {
+                    return Err(error);
+                }
+                tracing::warn!(
+                    %error,
+                    delivery = %id,
+                    retry_in_ms = duration_millis(wait),
+                    "enrich-inbox: could not record an outcome; retrying"
+                );
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+/// Runs the handler under its timeout, extending the lease every third of it. The handler is
+/// stopped (its task aborted) on a timeout or when the lease is lost.
+async fn run_leased(
+    inbox: &Inbox,
+    handler: &BoxedHandler,
+    options: &WorkerConfig,
+    job: Job,
+    claim: Claim,
+) -> Ran {
+    let id = job.delivery.id;
+    let lease = options.lease;
+    let lease_ms = duration_millis(lease);
+    let beat_every = lease / 3;
+    // The lease as this worker may rely on it: measured from before the statement that set it,
+    // so it never ends later here than in the database.
+    let mut lease_end = claim.sent + lease;
+    let mut next_beat = claim.sent + beat_every;
+    let mut task = AbortOnDrop(tokio::spawn(handler(job)));
+    let timeout = tokio::time::sleep(options.handler_timeout);
+    tokio::pin!(timeout);
+    loop {
+        tokio::select! {
+            biased;
+            joined = &mut task.0 => {
+                return match joined {
+                    Ok(Ok(())) => Ran::Succeeded,
+                    Ok(Err(error)) => Ran::Failed(error.to_string()),
+                    Err(error) if error.is_panic() => Ran::Failed("the handler panicked".to_owned()),
+                    Err(_) => Ran::Failed("the handler was cancelled".to_owned()),
+                };
+            }
+            () = &mut timeout => {
+                return Ran::Failed(format!(
+                    "the handler did not finish within its timeout of {} ms \
+                     (WorkerConfig::handler_timeout)",
+                    duration_millis(options.handler_timeout)
+                ));
+            }
+            () = tokio::time::sleep_until(next_beat.min(lease_end)) => {
+                let sent = Instant::now();
+                if sent >= lease_end {
+                    return Ran::LeaseLost("the lease ran out before a heartbeat could extend it");
+                }
+                let beat = inbox.backend().extend_lease(id, claim.token, lease_ms);
+                match tokio::time::timeout(lease_end - sent, beat).await {
+                    Ok(Ok(true)) => {
+                        lease_end = sent + lease;
+                        next_beat = sent + beat_every;
+                    }
+                    Ok(Ok(false)) => {
+                        return Ran::LeaseLost("the lease was taken over (another worker claimed the delivery)");
+                    }
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, delivery = %id, "enrich-inbox: a lease heartbeat failed; retrying");
+                        next_beat = Instant::now() + beat_every / 4;
+                    }
+                    Err(_) => {
+                        return Ran::LeaseLost("the lease ran out while a heartbeat was waiting for the database");
+                    }
+                }
+            }
+        }
+    }
+}
 /// The stored body decoded. The message names where it failed, never what it read.
 fn decode(delivery: &StoredDelivery) -> Result<WebhookEvent, String> {
     let body = delivery

@@ -223,15 +223,24 @@ on_both_engines! {
         worker.shutdown(Duration::from_secs(10)).await;
     }
 
-    async fn a_delivery_whose_lease_expires_is_claimed_again_and_the_late_worker_cannot_touch_it(db) {
+    async fn a_handler_whose_lease_is_taken_over_is_stopped_and_the_new_holder_finishes_it(db) {
         let inbox = open(db).await;
         let id = new_id(inbox.store(&delivery(&person_body("b", "p"))).await.unwrap());
         let started = Arc::new(tokio::sync::Notify::new());
-        let signal = started.clone();
-        // A worker that hangs on the delivery (as if its process froze), holding a short lease.
+        let (signal, stopped) = (started.clone(), Arc::new(AtomicBool::new(false)));
+        let stop_seen = stopped.clone();
+        /// Sets its flag when dropped: the worker stopped the handler.
+        struct Stopped(Arc<AtomicBool>);
+        impl Drop for Stopped {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        // A handler that hangs, on a worker whose heartbeat keeps its short lease alive.
         let stuck = Worker::new(inbox.clone(), move |_job: Job| {
-            let signal = signal.clone();
+            let (signal, guard) = (signal.clone(), Stopped(stop_seen.clone()));
             async move {
+                let _guard = guard;
                 signal.notify_one();
                 std::future::pending::<Result<(), std::io::Error>>().await
             }
@@ -239,7 +248,18 @@ on_both_engines! {
         .config(quick().concurrency(1).lease(Duration::from_millis(300)))
         .spawn();
         started.notified().await;
+        // Well past the lease, the heartbeat still holds it.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(state_of(&inbox, id).await, State::Processing);
+        assert!(!stopped.load(Ordering::SeqCst));
 
+        // The lease taken from the stuck worker (as a claim after its heartbeats had failed to
+        // reach the database for a whole lease would): its next heartbeat finds the delivery
+        // gone and stops its handler, and another worker takes the delivery, now due.
+        db.execute(
+            "UPDATE enrich_inbox_deliveries SET lease_token = lease_token + 1, due_at_ms = 0",
+        )
+        .await;
         let processed = Arc::new(AtomicUsize::new(0));
         let counter = processed.clone();
         let rescuer = Worker::new(inbox.clone(), move |job: Job| {
@@ -253,10 +273,12 @@ on_both_engines! {
         .config(quick())
         .spawn();
         wait_for_state(&inbox, id, State::Done).await;
+        eventually("the stuck handler to be stopped", || async {
+            stopped.load(Ordering::SeqCst).then_some(())
+        })
+        .await;
         assert_eq!(processed.load(Ordering::SeqCst), 1);
-
-        // The stuck worker gives its claim back on shutdown: its claim is stale, nothing changes.
-        assert_eq!(stuck.shutdown(Duration::ZERO).await.abandoned, 1);
+        assert_eq!(stuck.shutdown(Duration::ZERO).await.abandoned, 0);
         assert_eq!(state_of(&inbox, id).await, State::Done);
         rescuer.shutdown(Duration::from_secs(10)).await;
     }

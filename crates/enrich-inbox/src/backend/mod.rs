@@ -46,7 +46,20 @@ pub(crate) struct NewRecord {
     pub signature_header: Option<String>,
     pub signed_at_ms: Option<i64>,
     pub verified: bool,
-    pub received_at_ms: i64,
+}
+
+/// A row that does not read back (a `source` written by a newer version, a manual edit); a
+/// claimed one becomes a dead letter with `error` as its reason.
+#[derive(Debug)]
+pub(crate) struct Undecodable {
+    pub id: DeliveryId,
+    pub error: Error,
+}
+
+impl From<Undecodable> for Error {
+    fn from(undecodable: Undecodable) -> Self {
+        undecodable.error
+    }
 }
 
 /// The engine an inbox runs on.
@@ -78,12 +91,14 @@ macro_rules! read {
 }
 
 /// Runs the write `$body` (which may use `?`) with `$executor` bound to SQLite's group writer
-/// connection, or to the Postgres pool. Its value once durable, as a `Result<_, Error>`.
+/// connection, or to the Postgres pool, and `$sql` to the engine's copy of the statements
+/// ([`sql::sqlite`] or [`sql::postgres`]). Its value once durable, as a `Result<_, Error>`.
 macro_rules! write {
-    ($backend:expr, $executor:ident => $body:expr) => {
+    ($backend:expr, $executor:ident, $sql:ident => $body:expr) => {
         match $backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(engine) => {
+                use sql::sqlite as $sql;
                 engine
                     .writer
                     .write(move |$executor| Box::pin(async move { Ok::<_, Error>($body) }))
@@ -91,6 +106,7 @@ macro_rules! write {
             }
             #[cfg(feature = "postgres")]
             Backend::Postgres(engine) => {
+                use sql::postgres as $sql;
                 let $executor = &engine.pool;
                 Ok::<_, Error>($body)
             }
@@ -137,8 +153,6 @@ impl Backend {
                     .bind($record.signature_header)
                     .bind($record.signed_at_ms)
                     .bind($record.verified)
-                    .bind($record.received_at_ms)
-                    .bind($record.received_at_ms)
             };
         }
         match self {
@@ -148,7 +162,7 @@ impl Backend {
                     .writer
                     .write(move |connection| {
                         Box::pin(async move {
-                            let done = bind_record!(sqlx::query(sql::INSERT), record)
+                            let done = bind_record!(sqlx::query(sql::sqlite::INSERT), record)
                                 .execute(connection)
                                 .await?;
                             Ok(if done.rows_affected() == 1 {
@@ -164,7 +178,7 @@ impl Backend {
             Self::Postgres(engine) => {
                 // Its own commit: the server groups the WAL flushes of concurrent commits, and
                 // measured better than batching on one connection (statements run one by one).
-                let row = bind_record!(sqlx::query(sql::INSERT_RETURNING_ID), record)
+                let row = bind_record!(sqlx::query(sql::postgres::INSERT_RETURNING_ID), record)
                     .fetch_optional(&engine.pool)
                     .await?;
                 Ok(match row {
@@ -175,14 +189,16 @@ impl Backend {
         }
     }
 
-    /// Claims up to `limit` due deliveries under a lease ending at `lease_until_ms`.
+    /// Claims up to `limit` due deliveries (due by the database's clock) under a lease of
+    /// `lease_ms` from the database's now. A claimed row that does not read back is returned as
+    /// [`Undecodable`], so that it cannot fail the claim of its neighbours (nor, on SQLite, the
+    /// writes batched with it).
     pub async fn claim(
         &self,
-        now_ms: i64,
-        lease_until_ms: i64,
+        lease_ms: i64,
         token: i64,
         limit: i64,
-    ) -> Result<Vec<StoredDelivery>, Error> {
+    ) -> Result<Vec<Result<StoredDelivery, Undecodable>>, Error> {
         let rows = match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(engine) => {
@@ -190,68 +206,113 @@ impl Backend {
                     .writer
                     .write(move |connection| {
                         Box::pin(async move {
-                            sqlx::query(sql::CLAIM_SQLITE)
-                                .bind(now_ms)
-                                .bind(lease_until_ms)
+                            Ok(sqlx::query(sql::sqlite::CLAIM_SQLITE)
+                                .bind(lease_ms)
                                 .bind(token)
                                 .bind(limit)
                                 .fetch_all(connection)
                                 .await?
                                 .iter()
                                 .map(rows::delivery)
-                                .collect::<Result<Vec<_>, _>>()
+                                .collect::<Vec<_>>())
                         })
                     })
                     .await?
             }
             #[cfg(feature = "postgres")]
-            Self::Postgres(engine) => sqlx::query(sql::CLAIM_POSTGRES)
-                .bind(now_ms)
-                .bind(lease_until_ms)
+            Self::Postgres(engine) => sqlx::query(sql::postgres::CLAIM_POSTGRES)
+                .bind(lease_ms)
                 .bind(token)
                 .bind(limit)
                 .fetch_all(&engine.pool)
                 .await?
                 .iter()
                 .map(rows::delivery)
-                .collect::<Result<Vec<_>, _>>()?,
+                .collect(),
         };
         Ok(rows)
     }
 
-    /// Marks a claimed delivery done, if the claim under `token` still holds it.
-    pub async fn complete(&self, id: DeliveryId, token: i64, now_ms: i64) -> Result<bool, Error> {
-        let done = write!(self, executor => sqlx::query(sql::COMPLETE)
+    /// The database's plan for the claim (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on
+    /// Postgres), a line per step; the claim itself is not run.
+    pub async fn claim_plan(&self) -> Result<Vec<String>, Error> {
+        let (lease_ms, token, limit) = (0_i64, 0_i64, 1_i64);
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => {
+                let explain = format!("EXPLAIN QUERY PLAN {}", sql::sqlite::CLAIM_SQLITE);
+                sqlx::query(&explain)
+                    .bind(lease_ms)
+                    .bind(token)
+                    .bind(limit)
+                    .fetch_all(&engine.pool)
+                    .await?
+                    .iter()
+                    .map(|row| sqlx::Row::try_get::<String, _>(row, "detail").map_err(Error::from))
+                    .collect()
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => {
+                let explain = format!("EXPLAIN {}", sql::postgres::CLAIM_POSTGRES);
+                Ok(sqlx::query_scalar(&explain)
+                    .bind(lease_ms)
+                    .bind(token)
+                    .bind(limit)
+                    .fetch_all(&engine.pool)
+                    .await?)
+            }
+        }
+    }
+
+    /// Extends the lease of a claimed delivery to `lease_ms` from the database's now (a
+    /// heartbeat); `false` when the claim under `token` no longer holds it.
+    pub async fn extend_lease(
+        &self,
+        id: DeliveryId,
+        token: i64,
+        lease_ms: i64,
+    ) -> Result<bool, Error> {
+        let extended = write!(self, executor, sql => sqlx::query(sql::EXTEND_LEASE)
             .bind(id.0)
             .bind(token)
-            .bind(now_ms)
+            .bind(lease_ms)
+            .execute(executor)
+            .await?
+            .rows_affected())?;
+        Ok(extended == 1)
+    }
+
+    /// Marks a claimed delivery done, if the claim under `token` still holds it.
+    pub async fn complete(&self, id: DeliveryId, token: i64) -> Result<bool, Error> {
+        let done = write!(self, executor, sql => sqlx::query(sql::COMPLETE)
+            .bind(id.0)
+            .bind(token)
             .execute(executor)
             .await?
             .rows_affected())?;
         Ok(done == 1)
     }
 
-    /// Records a failed attempt: back to `pending` until `next_due_ms`, or `dead` when `None`.
+    /// Records a failed attempt: back to `pending`, due after `retry_in_ms`, or `dead` when
+    /// `None`.
     pub async fn fail(
         &self,
         id: DeliveryId,
         token: i64,
-        now_ms: i64,
-        next_due_ms: Option<i64>,
+        retry_in_ms: Option<i64>,
         error: &str,
     ) -> Result<bool, Error> {
-        let (state, due_ms, finished_ms) = match next_due_ms {
-            Some(due_ms) => (State::Pending, due_ms, None),
-            None => (State::Dead, now_ms, Some(now_ms)),
+        let (state, due_in_ms) = match retry_in_ms {
+            Some(wait) => (State::Pending, wait),
+            None => (State::Dead, 0),
         };
         let error = error.to_owned();
-        let changed = write!(self, executor => sqlx::query(sql::FAIL)
+        let changed = write!(self, executor, sql => sqlx::query(sql::FAIL)
             .bind(id.0)
             .bind(token)
             .bind(state.as_str())
-            .bind(due_ms)
+            .bind(due_in_ms)
             .bind(error)
-            .bind(finished_ms)
             .execute(executor)
             .await?
             .rows_affected())?;
@@ -259,11 +320,10 @@ impl Backend {
     }
 
     /// Gives a claim back untouched (for work abandoned at shutdown): due now, attempt not counted.
-    pub async fn release(&self, id: DeliveryId, token: i64, now_ms: i64) -> Result<bool, Error> {
-        let released = write!(self, executor => sqlx::query(sql::RELEASE)
+    pub async fn release(&self, id: DeliveryId, token: i64) -> Result<bool, Error> {
+        let released = write!(self, executor, sql => sqlx::query(sql::RELEASE)
             .bind(id.0)
             .bind(token)
-            .bind(now_ms)
             .execute(executor)
             .await?
             .rows_affected())?;
@@ -290,7 +350,7 @@ impl Backend {
             .fetch_all(pool)
             .await?
             .iter()
-            .map(rows::delivery)
+            .map(|row| rows::delivery(row).map_err(Error::from))
             .collect())
     }
 
@@ -301,15 +361,14 @@ impl Backend {
             .fetch_optional(pool)
             .await?
             .as_ref()
-            .map(rows::delivery)
+            .map(|row| rows::delivery(row).map_err(Error::from))
             .transpose())
     }
 
     /// Puts a delivery in state `from` back to `pending`, due now, with its attempts reset.
-    pub async fn requeue(&self, id: DeliveryId, from: State, now_ms: i64) -> Result<bool, Error> {
-        let changed = write!(self, executor => sqlx::query(sql::REQUEUE)
+    pub async fn requeue(&self, id: DeliveryId, from: State) -> Result<bool, Error> {
+        let changed = write!(self, executor, sql => sqlx::query(sql::REQUEUE)
             .bind(id.0)
-            .bind(now_ms)
             .bind(from.as_str())
             .execute(executor)
             .await?
@@ -318,29 +377,24 @@ impl Backend {
     }
 
     /// Puts every delivery in state `from` back to `pending`; returns how many.
-    pub async fn requeue_all(&self, from: State, now_ms: i64) -> Result<u64, Error> {
-        write!(self, executor => sqlx::query(sql::REQUEUE_ALL)
-            .bind(now_ms)
+    pub async fn requeue_all(&self, from: State) -> Result<u64, Error> {
+        write!(self, executor, sql => sqlx::query(sql::REQUEUE_ALL)
             .bind(from.as_str())
             .execute(executor)
             .await?
             .rows_affected())
     }
 
-    /// Forgets finished rows up to `keys_before_ms`, then drops the bodies of processed rows up
-    /// to `bodies_before_ms`.
-    pub async fn purge(
-        &self,
-        bodies_before_ms: i64,
-        keys_before_ms: i64,
-    ) -> Result<PurgeReport, Error> {
-        let keys_forgotten = write!(self, executor => sqlx::query(sql::FORGET_KEYS)
-            .bind(keys_before_ms)
+    /// Forgets finished rows finished at least `keys_age_ms` ago, then drops the bodies of
+    /// processed rows finished at least `bodies_age_ms` ago (ages by the database's clock).
+    pub async fn purge(&self, bodies_age_ms: i64, keys_age_ms: i64) -> Result<PurgeReport, Error> {
+        let keys_forgotten = write!(self, executor, sql => sqlx::query(sql::FORGET_KEYS)
+            .bind(keys_age_ms)
             .execute(executor)
             .await?
             .rows_affected())?;
-        let bodies_dropped = write!(self, executor => sqlx::query(sql::DROP_BODIES)
-            .bind(bodies_before_ms)
+        let bodies_dropped = write!(self, executor, sql => sqlx::query(sql::DROP_BODIES)
+            .bind(bodies_age_ms)
             .execute(executor)
             .await?
             .rows_affected())?;

@@ -1,10 +1,10 @@
 //! Postgres: many replicas on one database; each store is its own durable commit.
 
+use sqlx::Connection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{ConnectSettings, sql};
 use crate::error::Error;
-use crate::record::to_millis;
 
 /// The advisory lock key that serializes migrations across processes ("enrich_inbox" in ASCII,
 /// truncated to 8 bytes).
@@ -61,14 +61,34 @@ impl PostgresBackend {
     }
 }
 
-/// Applies the migrations this database lacks, under a transaction-scoped advisory lock so that
-/// replicas starting together migrate one after the other.
+/// Applies the migrations this database lacks, under a session advisory lock so that replicas
+/// starting together migrate one after the other.
+///
+/// The lock is taken on its own, before the migration's transaction begins: under
+/// `default_transaction_isolation = 'repeatable read'` (or `serializable`) a transaction's
+/// snapshot is taken at its first statement, so a lock taken inside it would come after a
+/// snapshot that misses what the replica before us applied. The version is read in the
+/// transaction that starts once the lock is held.
 async fn migrate(pool: &PgPool) -> Result<(), Error> {
-    let mut transaction = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    let mut connection = pool.acquire().await?;
+    // Should anything below fail, the connection is closed rather than pooled: that ends its
+    // session and so releases the lock.
+    connection.close_on_drop();
+    sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(MIGRATION_LOCK)
-        .execute(&mut *transaction)
+        .execute(&mut *connection)
         .await?;
+    apply_migrations(&mut connection).await?;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// Applies the missing migrations in one transaction (its snapshot taken after the lock).
+async fn apply_migrations(connection: &mut sqlx::PgConnection) -> Result<(), Error> {
+    let mut transaction = connection.begin().await?;
     sqlx::query(sql::MIGRATIONS_TABLE)
         .execute(&mut *transaction)
         .await?;
@@ -90,9 +110,8 @@ async fn migrate(pool: &PgPool) -> Result<(), Error> {
         for statement in statements {
             sqlx::query(statement).execute(&mut *transaction).await?;
         }
-        sqlx::query(sql::RECORD_VERSION)
+        sqlx::query(sql::postgres::RECORD_VERSION)
             .bind(version)
-            .bind(to_millis(std::time::SystemTime::now()))
             .execute(&mut *transaction)
             .await?;
     }

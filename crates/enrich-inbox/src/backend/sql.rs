@@ -1,5 +1,9 @@
 //! The statements both engines run, written once (`$N` placeholders read the same in SQLite and
-//! Postgres). Times are Unix milliseconds from the inbox's clock.
+//! Postgres). Times are Unix milliseconds **from the database's clock**: every statement that
+//! records a time or compares one with a lease or a due time reads the clock inside the
+//! statement, so replicas whose own clocks disagree still agree on who holds a lease and what is
+//! due. The texts are written once, in [`statements!`], with the engine's clock expression put
+//! in; [`sqlite`] and [`postgres`] hold each engine's copy.
 
 /// The columns [`super::rows::delivery`] reads, in order.
 macro_rules! columns {
@@ -41,68 +45,170 @@ macro_rules! columns {
     };
 }
 
-/// The insert of a delivery (a macro, so that both constants below share its text).
-macro_rules! insert {
-    () => {
-        "INSERT INTO enrich_inbox_deliveries \
-         (idempotency_key, source, state, event_type, enrichment_id, external_id, raw_body, \
-          signature_header, signed_at_ms, verified, received_at_ms, attempts, due_at_ms) \
-         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, 0, $11) \
-         ON CONFLICT (idempotency_key) DO NOTHING"
+/// Every statement whose text holds the database's clock, with `$now` (an SQL expression of
+/// the current Unix time in milliseconds) put in.
+macro_rules! statements {
+    ($now:literal) => {
+        /// The insert of a delivery, received and due now.
+        macro_rules! insert {
+            () => {
+                concat!(
+                    "INSERT INTO enrich_inbox_deliveries \
+                     (idempotency_key, source, state, event_type, enrichment_id, external_id, \
+                      raw_body, signature_header, signed_at_ms, verified, received_at_ms, \
+                      attempts, due_at_ms) \
+                     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, ",
+                    $now,
+                    ", 0, ",
+                    $now,
+                    ") ON CONFLICT (idempotency_key) DO NOTHING"
+                )
+            };
+        }
+
+        /// Stores a delivery unless its key exists: atomic under any concurrency, never
+        /// check-then-insert. SQLite reads the new id from the result (`last_insert_rowid`).
+        pub const INSERT: &str = insert!();
+
+        /// [`INSERT`] returning the new id (no row for a duplicate), for Postgres.
+        pub const INSERT_RETURNING_ID: &str = concat!(insert!(), " RETURNING id");
+
+        /// Claims due deliveries in one statement (SQLite serializes writers, so no row can be
+        /// claimed twice). `$1` the lease in milliseconds, `$2` claim token, `$3` how many.
+        /// The due rows are read from the partial index `enrich_inbox_due` in its order
+        /// (`INDEXED BY`: left to itself, SQLite's planner takes the `state` index and sorts the
+        /// whole backlog on every claim), so a claim costs O(log n) at any backlog.
+        pub const CLAIM_SQLITE: &str = concat!(
+            "UPDATE enrich_inbox_deliveries \
+             SET state = 'processing', attempts = attempts + 1, due_at_ms = ",
+            $now,
+            " + $1, lease_token = $2 \
+             WHERE id IN (SELECT id FROM enrich_inbox_deliveries INDEXED BY enrich_inbox_due \
+                          WHERE state IN ('pending', 'processing') AND due_at_ms <= ",
+            $now,
+            " ORDER BY due_at_ms, id LIMIT $3) \
+             RETURNING ",
+            columns!("")
+        );
+
+        /// Claims due deliveries, skipping rows another worker is claiming at this moment
+        /// (`FOR UPDATE SKIP LOCKED`), so replicas never wait on each other or claim one row
+        /// twice. The same parameters as [`CLAIM_SQLITE`].
+        pub const CLAIM_POSTGRES: &str = concat!(
+            "UPDATE enrich_inbox_deliveries AS d \
+             SET state = 'processing', attempts = d.attempts + 1, due_at_ms = ",
+            $now,
+            " + $1, lease_token = $2 \
+             FROM (SELECT id FROM enrich_inbox_deliveries \
+                   WHERE state IN ('pending', 'processing') AND due_at_ms <= ",
+            $now,
+            " ORDER BY due_at_ms, id LIMIT $3 \
+                   FOR UPDATE SKIP LOCKED) AS due \
+             WHERE d.id = due.id \
+             RETURNING ",
+            columns!("d.")
+        );
+
+        /// Extends the lease of claim `$2` on delivery `$1` to `$3` milliseconds from now (a
+        /// heartbeat); changes nothing when the claim no longer holds the delivery.
+        pub const EXTEND_LEASE: &str = concat!(
+            "UPDATE enrich_inbox_deliveries SET due_at_ms = ",
+            $now,
+            " + $3 WHERE id = $1 AND lease_token = $2 AND state = 'processing'"
+        );
+
+        /// Marks a claimed delivery done, only while the claim `$2` still holds it.
+        pub const COMPLETE: &str = concat!(
+            "UPDATE enrich_inbox_deliveries \
+             SET state = 'done', finished_at_ms = ",
+            $now,
+            ", last_error = NULL, lease_token = NULL \
+             WHERE id = $1 AND lease_token = $2 AND state = 'processing'"
+        );
+
+        /// Records a failed attempt under claim `$2`: state `$3` (`pending` or `dead`), due `$4`
+        /// milliseconds from now, error `$5`; a dead letter is finished now.
+        pub const FAIL: &str = concat!(
+            "UPDATE enrich_inbox_deliveries \
+             SET state = $3, due_at_ms = ",
+            $now,
+            " + $4, last_error = $5, finished_at_ms = CASE WHEN $3 = 'dead' THEN ",
+            $now,
+            " END, lease_token = NULL \
+             WHERE id = $1 AND lease_token = $2 AND state = 'processing'"
+        );
+
+        /// Gives a claim back: due now, and the attempt it counted is not counted.
+        pub const RELEASE: &str = concat!(
+            "UPDATE enrich_inbox_deliveries \
+             SET state = 'pending', due_at_ms = ",
+            $now,
+            ", attempts = attempts - 1, lease_token = NULL \
+             WHERE id = $1 AND lease_token = $2 AND state = 'processing'"
+        );
+
+        /// Back to `pending` from state `$2`, due now, attempts reset.
+        pub const REQUEUE: &str = concat!(
+            "UPDATE enrich_inbox_deliveries \
+             SET state = 'pending', attempts = 0, due_at_ms = ",
+            $now,
+            ", last_error = NULL, finished_at_ms = NULL, lease_token = NULL \
+             WHERE id = $1 AND state = $2"
+        );
+
+        /// Every row in state `$1` back to `pending`, due now, attempts reset.
+        pub const REQUEUE_ALL: &str = concat!(
+            "UPDATE enrich_inbox_deliveries \
+             SET state = 'pending', attempts = 0, due_at_ms = ",
+            $now,
+            ", last_error = NULL, finished_at_ms = NULL, lease_token = NULL \
+             WHERE state = $1"
+        );
+
+        /// Deletes processed rows (with or without their body) finished at least `$1`
+        /// milliseconds ago: their keys are forgotten.
+        pub const FORGET_KEYS: &str = concat!(
+            "DELETE FROM enrich_inbox_deliveries \
+             WHERE state IN ('done', 'purged') AND finished_at_ms <= ",
+            $now,
+            " - $1"
+        );
+
+        /// Drops the body and signature of processed rows finished at least `$1` milliseconds
+        /// ago, keeping the key.
+        pub const DROP_BODIES: &str = concat!(
+            "UPDATE enrich_inbox_deliveries \
+             SET state = 'purged', raw_body = NULL, signature_header = NULL \
+             WHERE state = 'done' AND finished_at_ms <= ",
+            $now,
+            " - $1"
+        );
+
+        /// Records an applied migration, applied now.
+        pub const RECORD_VERSION: &str = concat!(
+            "INSERT INTO enrich_inbox_migrations (version, applied_at_ms) VALUES ($1, ",
+            $now,
+            ")"
+        );
     };
 }
 
-/// Stores a delivery unless its key exists: atomic under any concurrency, never
-/// check-then-insert. SQLite reads the new id from the result (`last_insert_rowid`).
+/// SQLite's copy of the statements. Its clock: `julianday('now')`, whole milliseconds (every
+/// SQLite version has it; it is one value for a whole statement).
 #[cfg(feature = "sqlite")]
-pub const INSERT: &str = insert!();
+#[allow(dead_code)]
+pub mod sqlite {
+    statements!("CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)");
+}
 
-/// [`INSERT`] returning the new id (no row for a duplicate), for Postgres.
+/// Postgres's copy of the statements. Its clock: `statement_timestamp()`, the start of the
+/// statement (stable within it, so the due index serves the claim; `now()` would be the start
+/// of the transaction).
 #[cfg(feature = "postgres")]
-pub const INSERT_RETURNING_ID: &str = concat!(insert!(), " RETURNING id");
-
-/// Claims due deliveries in one statement (SQLite serializes writers, so no row can be claimed
-/// twice). `$1` now, `$2` lease end, `$3` claim token, `$4` how many.
-#[cfg(feature = "sqlite")]
-pub const CLAIM_SQLITE: &str = concat!(
-    "UPDATE enrich_inbox_deliveries \
-     SET state = 'processing', attempts = attempts + 1, due_at_ms = $2, lease_token = $3 \
-     WHERE id IN (SELECT id FROM enrich_inbox_deliveries \
-                  WHERE state IN ('pending', 'processing') AND due_at_ms <= $1 \
-                  ORDER BY due_at_ms, id LIMIT $4) \
-     RETURNING ",
-    columns!("")
-);
-
-/// Claims due deliveries, skipping rows another worker is claiming at this moment
-/// (`FOR UPDATE SKIP LOCKED`), so replicas never wait on each other or claim one row twice.
-#[cfg(feature = "postgres")]
-pub const CLAIM_POSTGRES: &str = concat!(
-    "UPDATE enrich_inbox_deliveries AS d \
-     SET state = 'processing', attempts = d.attempts + 1, due_at_ms = $2, lease_token = $3 \
-     FROM (SELECT id FROM enrich_inbox_deliveries \
-           WHERE state IN ('pending', 'processing') AND due_at_ms <= $1 \
-           ORDER BY due_at_ms, id LIMIT $4 \
-           FOR UPDATE SKIP LOCKED) AS due \
-     WHERE d.id = due.id \
-     RETURNING ",
-    columns!("d.")
-);
-
-/// Marks a claimed delivery done, only while the claim `$2` still holds it.
-pub const COMPLETE: &str = "UPDATE enrich_inbox_deliveries \
-    SET state = 'done', finished_at_ms = $3, last_error = NULL, lease_token = NULL \
-    WHERE id = $1 AND lease_token = $2 AND state = 'processing'";
-
-/// Records a failed attempt under claim `$2`: state `$3`, due `$4`, error `$5`, finished `$6`.
-pub const FAIL: &str = "UPDATE enrich_inbox_deliveries \
-    SET state = $3, due_at_ms = $4, last_error = $5, finished_at_ms = $6, lease_token = NULL \
-    WHERE id = $1 AND lease_token = $2 AND state = 'processing'";
-
-/// Gives a claim back: due now, and the attempt it counted is not counted.
-pub const RELEASE: &str = "UPDATE enrich_inbox_deliveries \
-    SET state = 'pending', due_at_ms = $3, attempts = attempts - 1, lease_token = NULL \
-    WHERE id = $1 AND lease_token = $2 AND state = 'processing'";
+#[allow(dead_code)]
+pub mod postgres {
+    statements!("CAST(FLOOR(EXTRACT(EPOCH FROM statement_timestamp()) * 1000) AS BIGINT)");
+}
 
 /// How many rows are in each state.
 pub const COUNTS: &str = "SELECT state, COUNT(*) FROM enrich_inbox_deliveries GROUP BY state";
@@ -121,35 +227,9 @@ pub const GET: &str = concat!(
     " FROM enrich_inbox_deliveries WHERE id = $1"
 );
 
-/// Back to `pending` from state `$3`, due `$2`, attempts reset.
-pub const REQUEUE: &str = "UPDATE enrich_inbox_deliveries \
-    SET state = 'pending', attempts = 0, due_at_ms = $2, last_error = NULL, \
-        finished_at_ms = NULL, lease_token = NULL \
-    WHERE id = $1 AND state = $3";
-
-/// Every row in state `$2` back to `pending`, due `$1`, attempts reset.
-pub const REQUEUE_ALL: &str = "UPDATE enrich_inbox_deliveries \
-    SET state = 'pending', attempts = 0, due_at_ms = $1, last_error = NULL, \
-        finished_at_ms = NULL, lease_token = NULL \
-    WHERE state = $2";
-
-/// Deletes processed rows (with or without their body) finished at or before `$1`: their keys
-/// are forgotten.
-pub const FORGET_KEYS: &str = "DELETE FROM enrich_inbox_deliveries \
-    WHERE state IN ('done', 'purged') AND finished_at_ms <= $1";
-
-/// Drops the body and signature of processed rows finished at or before `$1`, keeping the key.
-pub const DROP_BODIES: &str = "UPDATE enrich_inbox_deliveries \
-    SET state = 'purged', raw_body = NULL, signature_header = NULL \
-    WHERE state = 'done' AND finished_at_ms <= $1";
-
 /// The table of applied migrations (the same on both engines).
 pub const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS enrich_inbox_migrations \
     (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)";
 
 /// The newest applied migration (NULL when none).
 pub const CURRENT_VERSION: &str = "SELECT MAX(version) FROM enrich_inbox_migrations";
-
-/// Records an applied migration.
-pub const RECORD_VERSION: &str =
-    "INSERT INTO enrich_inbox_migrations (version, applied_at_ms) VALUES ($1, $2)";

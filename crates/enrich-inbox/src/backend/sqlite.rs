@@ -11,7 +11,6 @@ use sqlx::{Connection, Sqlite};
 use super::group_writer::GroupWriter;
 use super::{ConnectSettings, sql};
 use crate::error::Error;
-use crate::record::to_millis;
 
 /// The schema: migrations in order, each a list of statements.
 const MIGRATIONS: &[(i64, &[&str])] = &[(
@@ -116,9 +115,8 @@ async fn migrate(connection: &mut SqliteConnection) -> Result<(), Error> {
         for statement in statements {
             sqlx::query(statement).execute(&mut *transaction).await?;
         }
-        sqlx::query(sql::RECORD_VERSION)
+        sqlx::query(sql::sqlite::RECORD_VERSION)
             .bind(version)
-            .bind(to_millis(std::time::SystemTime::now()))
             .execute(&mut *transaction)
             .await?;
     }

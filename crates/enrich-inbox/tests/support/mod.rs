@@ -147,6 +147,56 @@ impl TestDb {
     }
 }
 
+/// Runs `$body` with `$connection` a new connection to the test database `$db`, on its engine.
+macro_rules! raw_sql {
+    ($db:expr, $connection:ident => $body:expr) => {
+        if $db.is_sqlite() {
+            let mut $connection = sqlx::SqliteConnection::connect(&$db.url)
+                .await
+                .expect("connect to the SQLite file");
+            $body
+        } else {
+            let mut $connection = PgConnection::connect(&$db.url)
+                .await
+                .expect("connect to the Postgres database");
+            $body
+        }
+    };
+}
+
+impl TestDb {
+    /// Whether this is a SQLite file (else a Postgres database).
+    pub fn is_sqlite(&self) -> bool {
+        self.url.starts_with("sqlite:")
+    }
+
+    /// The Postgres server's admin URL and this database's name (`None` on SQLite).
+    pub fn postgres_admin(&self) -> Option<(&str, &str)> {
+        match &self.cleanup {
+            Cleanup::Database { admin_url, name } => Some((admin_url, name)),
+            Cleanup::Files(_) => None,
+        }
+    }
+
+    /// Runs `statement` on a connection of its own (raw SQL, as an operator or another version
+    /// of the crate would); the rows it changed.
+    pub async fn execute(&self, statement: &str) -> u64 {
+        raw_sql!(self, connection => sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap_or_else(|error| panic!("`{statement}` failed: {error}"))
+            .rows_affected())
+    }
+
+    /// The one text value `query` selects.
+    pub async fn text(&self, query: &str) -> Option<String> {
+        raw_sql!(self, connection => sqlx::query_scalar(query)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap_or_else(|error| panic!("`{query}` failed: {error}")))
+    }
+}
+
 /// The URL from its host on (no user name or password).
 fn without_credentials(url: &str) -> &str {
     url.rsplit_once('@').map_or(url, |(_, host)| host)
