@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use enrich_webhook::Rejection;
+use enrich_webhook::Refusal;
 
 /// A failure of the database behind the inbox. Its message is the driver's; it never contains
 /// a delivery's body.
@@ -89,9 +89,11 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {
+    /// Defers past what `Display` already printed: the database error's own source, so that a
+    /// reporter walking the chain prints each message once.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Database(error) => Some(error),
+            Self::Database(error) => error.source(),
             _ => None,
         }
     }
@@ -107,14 +109,14 @@ impl From<sqlx::Error> for Error {
 }
 
 /// A delivery could not be stored. The receiver must not acknowledge it: answer it with
-/// [`Rejection::StorageUnavailable`] (`503` with `Retry-After`), which `From` gives:
+/// [`Refusal::StorageUnavailable`] (`503` with `Retry-After`), which `From` gives:
 ///
 /// ```no_run
 /// # async fn handler(inbox: enrich_inbox::Inbox, delivery: enrich_webhook::Delivery)
-/// #     -> Result<(), enrich_webhook::Rejection> {
-/// use enrich_webhook::Rejection;
+/// #     -> Result<(), enrich_webhook::Refusal> {
+/// use enrich_webhook::Refusal;
 ///
-/// inbox.store(&delivery).await.map_err(Rejection::from)?;
+/// inbox.store(&delivery).await.map_err(Refusal::from)?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -130,7 +132,7 @@ impl StoreError {
     }
 
     /// The `Retry-After` the answer asks for, in seconds
-    /// ([`InboxOptions::retry_after`](crate::InboxOptions::retry_after)).
+    /// ([`InboxConfig::retry_after`](crate::InboxConfig::retry_after)).
     pub fn retry_after_secs(&self) -> u32 {
         self.retry_after_secs
     }
@@ -143,15 +145,16 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {
+    /// Defers past what `Display` already printed (the inner [`Error`]'s message): its source.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
+        self.error.source()
     }
 }
 
-impl From<StoreError> for Rejection {
+impl From<StoreError> for Refusal {
     /// `storage_unavailable` (`503`) with the inbox's `Retry-After`.
     fn from(error: StoreError) -> Self {
-        Rejection::StorageUnavailable {
+        Refusal::StorageUnavailable {
             retry_after_secs: error.retry_after_secs,
         }
     }

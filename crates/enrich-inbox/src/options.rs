@@ -29,9 +29,9 @@ pub enum SqliteDurability {
 ///
 /// ```
 /// use std::time::Duration;
-/// use enrich_inbox::{InboxOptions, SqliteDurability};
+/// use enrich_inbox::{InboxConfig, SqliteDurability};
 ///
-/// let options = InboxOptions::default()
+/// let options = InboxConfig::default()
 ///     .sqlite_durability(SqliteDurability::Full)
 ///     .retry_after(Duration::from_secs(60))
 ///     // One delivery per person, whichever enrichment it came from.
@@ -42,7 +42,7 @@ pub enum SqliteDurability {
 /// # let _ = options;
 /// ```
 #[derive(Clone)]
-pub struct InboxOptions {
+pub struct InboxConfig {
     pub(crate) key: Arc<KeyFn>,
     pub(crate) sqlite_durability: SqliteDurability,
     pub(crate) max_connections: u32,
@@ -51,7 +51,7 @@ pub struct InboxOptions {
     pub(crate) process_clock_offset: i64,
 }
 
-impl Default for InboxOptions {
+impl Default for InboxConfig {
     /// The default key, `SqliteDurability::Full`, 8 connections, a 10 s wait for a lock or a
     /// connection, and `Retry-After: 30` on a storage failure.
     fn default() -> Self {
@@ -73,7 +73,7 @@ pub fn default_key(event: &WebhookEvent, raw_body: &[u8]) -> String {
     IdempotencyKey::of(event, raw_body).to_string()
 }
 
-impl InboxOptions {
+impl InboxConfig {
     /// Uses `key` to compute each delivery's idempotency key (from the decoded event and the raw
     /// body), instead of [`default_key`]. Deliveries with equal keys are one delivery.
     pub fn idempotency_key<F>(mut self, key: F) -> Self
@@ -115,7 +115,7 @@ impl InboxOptions {
     }
 }
 
-impl InboxOptions {
+impl InboxConfig {
     /// For tests of clock skew: this inbox sees the process's clock shifted by `offset_ms`
     /// milliseconds (positive: ahead). Leases, due times and recorded times never read the
     /// process's clock (they come from the database's), so this changes none of them; it
@@ -127,9 +127,9 @@ impl InboxOptions {
     }
 }
 
-impl fmt::Debug for InboxOptions {
+impl fmt::Debug for InboxConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InboxOptions")
+        f.debug_struct("InboxConfig")
             .field("sqlite_durability", &self.sqlite_durability)
             .field("max_connections", &self.max_connections)
             .field("busy_timeout", &self.busy_timeout)
