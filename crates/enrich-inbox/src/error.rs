@@ -47,6 +47,13 @@ pub enum Error {
         /// The newest migration this crate knows.
         known: i64,
     },
+    /// An [`InboxOptions`](crate::InboxOptions) value is out of range; nothing was opened.
+    InvalidOption {
+        /// The option, named as its method.
+        option: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
     /// The database failed.
     Database(DatabaseError),
     /// A stored row could not be read back (a value outside what the inbox writes).
@@ -76,6 +83,12 @@ impl fmt::Display for Error {
                 "the inbox database is at schema version {found}, newer than the {known} this \
                  version of enrich-inbox knows"
             ),
+            Self::InvalidOption { option, expected } => {
+                write!(
+                    f,
+                    "the inbox option `{option}` is out of range: it must be {expected}"
+                )
+            }
             Self::Database(error) => write!(f, "inbox database error: {error}"),
             Self::CorruptRow { column } => {
                 write!(f, "a stored delivery has an unreadable `{column}`")

@@ -91,10 +91,13 @@ impl Inbox {
 
     /// Opens the inbox at `url` with `options`.
     pub async fn open_with(url: &str, options: InboxOptions) -> Result<Self, Error> {
+        options.check()?;
         let settings = ConnectSettings {
             max_connections: options.max_connections,
             busy_timeout: options.busy_timeout,
             sqlite_synchronous_full: options.sqlite_durability == SqliteDurability::Full,
+            #[cfg(test)]
+            sqlite_test_pragmas: Vec::new(),
         };
         let backend = Backend::open(url, &settings).await?;
         Ok(Self {
