@@ -179,10 +179,10 @@ impl<DB: Database> GroupWriter<DB> {
     pub async fn close(&self) {
         drop(self.queue().take());
         let mut task = self.shared.task.lock().await;
-        if let Some(task) = task.take() {
-            if let Err(error) = task.await {
-                tracing::error!(%error, "enrich-inbox: the group writer task ended abnormally");
-            }
+        if let Some(task) = task.take()
+            && let Err(error) = task.await
+        {
+            tracing::error!(%error, "enrich-inbox: the group writer task ended abnormally");
         }
     }
 }
@@ -267,10 +267,10 @@ async fn writable<'c, DB: Database>(
 /// Closes the writer's connection (its transaction state is unknown), so that the next batch
 /// opens a fresh one.
 async fn discard<DB: Database>(connection: &mut Option<PoolConnection<DB>>) {
-    if let Some(failed) = connection.take() {
-        if let Err(error) = failed.close().await {
-            tracing::warn!(%error, "enrich-inbox: closing the writer connection failed");
-        }
+    if let Some(failed) = connection.take()
+        && let Err(error) = failed.close().await
+    {
+        tracing::warn!(%error, "enrich-inbox: closing the writer connection failed");
     }
 }
 
