@@ -63,8 +63,9 @@ pub enum Error {
     },
     /// The inbox was closed with [`Inbox::close`](crate::Inbox::close).
     Closed,
-    /// The commit that held this write was cut short (the caller committing it was cancelled):
-    /// the write is not acknowledged, and may or may not be stored.
+    /// The commit that held this write was cut short (the task committing it stopped, as when
+    /// its Tokio runtime shuts down): the write is not acknowledged, and may or may not be
+    /// stored.
     Interrupted,
 }
 

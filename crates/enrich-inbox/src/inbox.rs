@@ -83,7 +83,8 @@ impl Retention {
 
 impl Inbox {
     /// Opens the inbox at `url` with the default [`InboxOptions`]: `sqlite:PATH` (the file is
-    /// created if missing, in WAL mode) or `postgres://…`. Migrations are applied on open, safely
+    /// created if missing, in WAL mode; `sqlite::memory:` is a new in-memory database, gone when
+    /// the inbox closes) or `postgres://…`. Migrations are applied on open, safely
     /// when several processes open the same database at once.
     pub async fn open(url: &str) -> Result<Self, Error> {
         Self::open_with(url, InboxOptions::default()).await
