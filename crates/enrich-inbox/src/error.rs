@@ -47,6 +47,13 @@ pub enum Error {
         /// The newest migration this crate knows.
         known: i64,
     },
+    /// An [`InboxConfig`](crate::InboxConfig) value is out of range; nothing was opened.
+    InvalidOption {
+        /// The option, named as its method.
+        option: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
     /// The database failed.
     Database(DatabaseError),
     /// A stored row could not be read back (a value outside what the inbox writes).
@@ -56,8 +63,9 @@ pub enum Error {
     },
     /// The inbox was closed with [`Inbox::close`](crate::Inbox::close).
     Closed,
-    /// The commit that held this write was cut short (the caller committing it was cancelled):
-    /// the write is not acknowledged, and may or may not be stored.
+    /// The commit that held this write was cut short (the task committing it stopped, as when
+    /// its Tokio runtime shuts down): the write is not acknowledged, and may or may not be
+    /// stored.
     Interrupted,
 }
 
@@ -76,6 +84,12 @@ impl fmt::Display for Error {
                 "the inbox database is at schema version {found}, newer than the {known} this \
                  version of enrich-inbox knows"
             ),
+            Self::InvalidOption { option, expected } => {
+                write!(
+                    f,
+                    "the inbox option `{option}` is out of range: it must be {expected}"
+                )
+            }
             Self::Database(error) => write!(f, "inbox database error: {error}"),
             Self::CorruptRow { column } => {
                 write!(f, "a stored delivery has an unreadable `{column}`")

@@ -82,20 +82,23 @@ impl Retention {
 
 impl Inbox {
     /// Opens the inbox at `url` with the default [`InboxConfig`]: `sqlite:PATH` (the file is
-    /// created if missing, in WAL mode; the `sqlite` feature, on by default) or `postgres://…`
-    /// (the `postgres` feature: without it, this fails with [`Error::BackendNotCompiled`]).
-    /// Migrations are applied on open, safely when several processes open the same database at
-    /// once.
+    /// created if missing, in WAL mode; the `sqlite` feature, on by default; `sqlite::memory:` is
+    /// a new in-memory database, gone when the inbox closes) or `postgres://…` (the `postgres`
+    /// feature: without it, this fails with [`Error::BackendNotCompiled`]). Migrations are
+    /// applied on open, safely when several processes open the same database at once.
     pub async fn open(url: &str) -> Result<Self, Error> {
         Self::open_with(url, InboxConfig::default()).await
     }
 
     /// Opens the inbox at `url` with `options`.
     pub async fn open_with(url: &str, options: InboxConfig) -> Result<Self, Error> {
+        options.check()?;
         let settings = ConnectSettings {
             max_connections: options.max_connections,
             busy_timeout: options.busy_timeout,
             sqlite_synchronous_full: options.sqlite_durability == SqliteDurability::Full,
+            #[cfg(test)]
+            sqlite_test_pragmas: Vec::new(),
         };
         let backend = Backend::open(url, &settings).await?;
         Ok(Self {

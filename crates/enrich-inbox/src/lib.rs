@@ -52,8 +52,9 @@
 //! | SQLite, [`SqliteDurability::Normal`] | no acknowledged delivery lost | the last commits may be lost |
 //! | Postgres (`synchronous_commit = on`, the server default) | none lost | none lost (given the server's `fsync`) |
 //!
-//! On SQLite, concurrent stores share one transaction and one sync (group commit); no store
-//! returns before the commit holding its row. On Postgres each store is its own commit, and the
+//! On SQLite, concurrent stores share one transaction and one sync (group commit), committed by a
+//! task of its own that no caller can cancel; no store returns before the commit holding its row,
+//! and a caller that is dropped mid-store changes no other caller's answer. On Postgres each store is its own commit, and the
 //! server groups the WAL flushes of concurrent commits.
 
 #![warn(missing_docs)]

@@ -7,6 +7,8 @@ use std::time::Duration;
 use enrich_webhook::IdempotencyKey;
 use enrich_webhook::enrich_types::WebhookEvent;
 
+use crate::error::Error;
+
 /// Computes the idempotency key of an event from its decoded form and its raw body.
 pub type KeyFn = dyn Fn(&WebhookEvent, &[u8]) -> String + Send + Sync;
 
@@ -74,6 +76,21 @@ pub fn default_key(event: &WebhookEvent, raw_body: &[u8]) -> String {
 }
 
 impl InboxConfig {
+    /// The longest [`busy_timeout`](Self::busy_timeout): `i32::MAX` milliseconds (about 24.8
+    /// days), the most SQLite's busy handler takes.
+    pub const MAX_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
+    /// Refuses values out of range, before anything is opened.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.busy_timeout > Self::MAX_BUSY_TIMEOUT {
+            return Err(Error::InvalidOption {
+                option: "busy_timeout",
+                expected: "at most InboxConfig::MAX_BUSY_TIMEOUT (2,147,483,647 ms, about 24.8 days)",
+            });
+        }
+        Ok(())
+    }
+
     /// Uses `key` to compute each delivery's idempotency key (from the decoded event and the raw
     /// body), instead of [`default_key`]. Deliveries with equal keys are one delivery.
     pub fn idempotency_key<F>(mut self, key: F) -> Self
@@ -99,7 +116,8 @@ impl InboxConfig {
     }
 
     /// How long an operation waits for SQLite's write lock or for a pooled connection (10 s by
-    /// default) before it fails.
+    /// default) before it fails. At most [`InboxConfig::MAX_BUSY_TIMEOUT`] (about 24.8 days):
+    /// opening with a longer one fails with [`Error::InvalidOption`](crate::Error::InvalidOption).
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
