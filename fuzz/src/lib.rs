@@ -6,15 +6,20 @@
 
 #![warn(missing_docs)]
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::{Pin, pin};
 use std::sync::OnceLock;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use enrich_webhook::testing::sign;
 use enrich_webhook::{
-    Answer, PROBLEM_CONTENT_TYPE, Rejection, RequestHeaders, SignatureTimestamp, WebhookConfig,
+    Answer, PROBLEM_CONTENT_TYPE, Refusal, RequestHeaders, SignatureTimestamp, WebhookConfig,
 };
+use futures_core::Stream;
 use serde_json::{Map, Value};
 
 /// The secret every fuzzed delivery is verified against.
@@ -94,7 +99,7 @@ pub fn pipeline(data: &[u8]) {
             request.body.len() <= limit,
             "a body over the limit was accepted"
         ),
-        Err(Outcome::Refused(rejection)) => check_answer(rejection),
+        Err(Outcome::Refused(refusal)) => check_answer(refusal),
         Err(Outcome::ClockDependent(_)) => {}
     }
     if request.body.len() > limit {
@@ -115,45 +120,42 @@ fn skipping() -> &'static WebhookConfig {
 }
 
 /// A delivery's outcome in comparable terms: the re-serialized event and raw body, or the
-/// rejection (by code for a stale or future timestamp, whose age in milliseconds depends on when
+/// refusal (by code for a stale or future timestamp, whose age in milliseconds depends on when
 /// each way read the clock).
-fn outcome(
-    result: Result<enrich_webhook::Delivery, Rejection>,
-) -> Result<(String, Bytes), Outcome> {
+fn outcome(result: Result<enrich_webhook::Delivery, Refusal>) -> Result<(String, Bytes), Outcome> {
     match result {
         Ok(delivery) => {
             let event = serde_json::to_string(delivery.event()).expect("an event serializes");
             Ok((event, delivery.raw_body().clone()))
         }
-        Err(rejection) => Err(Outcome::from(rejection)),
+        Err(refusal) => Err(Outcome::from(refusal)),
     }
 }
 
-/// A rejection, compared as a whole unless it depends on the clock.
+/// A refusal, compared as a whole unless it depends on the clock.
 #[derive(Debug, PartialEq)]
 enum Outcome {
-    Refused(Rejection),
+    Refused(Refusal),
     ClockDependent(&'static str),
 }
 
-impl From<Rejection> for Outcome {
-    fn from(rejection: Rejection) -> Self {
-        match rejection {
-            Rejection::StaleTimestamp { .. } => Self::ClockDependent(rejection.code()),
+impl From<Refusal> for Outcome {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::StaleTimestamp { .. } => Self::ClockDependent(refusal.code()),
             other => Self::Refused(other),
         }
     }
 }
 
-/// The body fed to a [`BodyCollector`](enrich_webhook::BodyCollector) in chunks cut at `cuts`
-/// (offsets taken modulo the body's length), as adapters do.
+/// The body read by [`WebhookConfig::receive_body`] in chunks cut at `cuts` (offsets taken
+/// modulo the body's length), as adapters do.
 fn receive_in_chunks(
     config: &WebhookConfig,
     headers: &RequestHeaders<'_>,
     body: &[u8],
     cuts: &[u16],
-) -> Result<enrich_webhook::Delivery, Rejection> {
-    let mut collector = config.start(headers)?;
+) -> Result<enrich_webhook::Delivery, Refusal> {
     let mut offsets: Vec<usize> = cuts
         .iter()
         .map(|&cut| usize::from(cut) % body.len().max(1))
@@ -161,28 +163,38 @@ fn receive_in_chunks(
     offsets.push(body.len());
     offsets.sort_unstable();
     let mut from = 0;
+    let mut chunks = VecDeque::new();
     for to in offsets {
-        collector.push(Bytes::copy_from_slice(&body[from..to]))?;
+        chunks.push_back(Bytes::copy_from_slice(&body[from..to]));
         from = to;
     }
-    config.receive(headers, collector.finish())
+    let reading = pin!(config.receive_body(headers, ReadyChunks(chunks), |never| match *never {}));
+    // Every chunk is ready, so one poll with a waker that never wakes completes the read.
+    match reading.poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(result) => result,
+        Poll::Pending => panic!("a body of ready chunks made the pipeline wait"),
+    }
 }
 
-/// A refusal renders as problem+json whose `status` and `code` are the rejection's; an ignored
-/// event as a `200` acknowledgement.
-fn check_answer(rejection: &Rejection) {
-    let answer = Answer::from(rejection);
-    let body: Value = serde_json::from_slice(&answer.body).expect("every answer body is JSON");
-    if rejection.is_refusal() {
-        assert_eq!(answer.content_type, PROBLEM_CONTENT_TYPE);
-        assert_eq!(body["status"], u64::from(answer.status));
-        assert_eq!(body["code"], rejection.code());
-        assert!(
-            body["title"].is_string() && body["detail"].is_string() && body["type"].is_string()
-        );
-    } else {
-        assert_eq!(answer.status, 200);
+/// A body whose chunks are all ready.
+struct ReadyChunks(VecDeque<Bytes>);
+
+impl Stream for ReadyChunks {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(self.0.pop_front().map(Ok))
     }
+}
+
+/// A refusal renders as problem+json whose `status` and `code` are the refusal's.
+fn check_answer(refusal: &Refusal) {
+    let answer = Answer::from(refusal);
+    let body: Value = serde_json::from_slice(&answer.body).expect("every answer body is JSON");
+    assert_eq!(answer.content_type, PROBLEM_CONTENT_TYPE);
+    assert_eq!(body["status"], u64::from(answer.status));
+    assert_eq!(body["code"], refusal.code());
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
 }
 
 /// The field names of the real payloads, at every level.
@@ -316,11 +328,11 @@ pub fn signed_envelope(data: &[u8]) {
     let signature = sign(SECRET, SignatureTimestamp::now(), &body);
     let headers = RequestHeaders::from_strs(Some("application/json"), None, Some(&signature));
     match config.receive(&headers, body.clone()) {
-        Err(rejection) => {
-            check_answer(&rejection);
-            let answer = Answer::from(&rejection);
+        Err(refusal) => {
+            check_answer(&refusal);
+            let answer = Answer::from(&refusal);
             let seen = format!(
-                "{} {rejection:?} {rejection}",
+                "{} {refusal:?} {refusal}",
                 String::from_utf8_lossy(&answer.body)
             );
             for marker in &markers {

@@ -2,7 +2,7 @@
 //!
 //! Each [`Case`] says what goes on the wire (an [`Exchange`]), under which receiver configuration
 //! (a [`Setup`]), and what must come back ([`Expect`], one per response): the handler's view, the
-//! pipeline's acknowledgement of an event the extractor does not take, or a rejection with its
+//! pipeline's acknowledgement of an event the extractor does not take, or a refusal with its
 //! status and code. The exact bytes of every answer are in the case's snapshot.
 
 use std::time::Duration;
@@ -127,7 +127,7 @@ pub enum Expect {
         /// The `1xx` status.
         status: u16,
     },
-    /// A rejection: the status, `application/problem+json`, and this `code`.
+    /// A refusal: the status, `application/problem+json`, and this `code`.
     Rejected {
         /// The HTTP status.
         status: u16,
@@ -174,7 +174,7 @@ impl Expect {
         self
     }
 
-    /// A rejection with `status` and `code`.
+    /// A refusal with `status` and `code`.
     pub fn rejected(status: u16, code: &'static str) -> Self {
         Expect::Rejected {
             status,

@@ -3,7 +3,7 @@
 //! Shaped like juniper's `run_http_test_suite`:
 //!
 //! - [`cases::cases`] is the table: what goes on the wire, under which configuration, and what
-//!   must come back (the handler's view, the pipeline's acknowledgement, or a rejection's status
+//!   must come back (the handler's view, the pipeline's acknowledgement, or a refusal's status
 //!   and code);
 //! - [`server::Adapter`] is the trait: start a real server on `127.0.0.1:0` with the adapter's
 //!   extractors on `POST /webhook` (`WebhookDelivery`), `POST /event` (`Event`) and
@@ -47,3 +47,10 @@ pub mod view;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct RootReadme;
+
+/// The production receiver page (`docs/production-receiver.md`), compiled (and its test run) as
+/// doctests: the complete program a newcomer copies, and the Rocket and Poem handlers that store
+/// into the inbox, compiled here rather than in `enrich-inbox`, which depends on no adapter.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/production-receiver.md")]
+pub struct ProductionReceiver;

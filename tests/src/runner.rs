@@ -305,9 +305,9 @@ fn check_expect(response: &Response, expect: &Expect) -> Result<(), String> {
             Ok(())
         }
         Expect::Ignored { event_type } => {
-            let expected = enrich_webhook::Answer::from(&enrich_webhook::Rejection::Ignored {
-                event_type: (*event_type).to_owned(),
-            });
+            let expected = enrich_webhook::Answer::from(
+                &enrich_webhook::Acknowledgement::of_event_type(*event_type),
+            );
             want(
                 response.status == expected.status
                     && response.content_type() == Some(expected.content_type)

@@ -138,11 +138,11 @@ pub async fn closed_inbox() -> std::io::Result<enrich_inbox::Inbox> {
 }
 
 /// What the `/stored` handler answers: the view of a delivery it stored, or the pipeline's
-/// `storage_unavailable` rejection when the inbox failed.
+/// `storage_unavailable` refusal when the inbox failed.
 pub async fn store_then_view(
     inbox: &enrich_inbox::Inbox,
     delivery: &Delivery,
-) -> Result<Vec<u8>, enrich_webhook::Rejection> {
+) -> Result<Vec<u8>, enrich_webhook::Refusal> {
     inbox.store(delivery).await?;
     Ok(handler_view(Seen::Delivery(delivery)))
 }

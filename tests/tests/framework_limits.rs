@@ -7,7 +7,7 @@ use conformance::cases::{PERSON_BODY, SECRET, Setup, padded_to};
 use conformance::client::{self, RawRequest};
 use conformance::server::RunningServer;
 use enrich_webhook::testing::{now, sign};
-use enrich_webhook::{Answer, PROBLEM_CONTENT_TYPE, Rejection, SIGNATURE_HEADER};
+use enrich_webhook::{Answer, PROBLEM_CONTENT_TYPE, Refusal, SIGNATURE_HEADER};
 
 const FRAMEWORK_LIMIT: usize = 1024;
 
@@ -22,7 +22,7 @@ fn signed(body: &[u8]) -> RawRequest {
 /// the framework's limit. A never-ending chunked body: the same 413, while the client still
 /// sends.
 async fn framework_limit_governs(server: RunningServer) {
-    let too_large = Answer::from(&Rejection::PayloadTooLarge {
+    let too_large = Answer::from(&Refusal::PayloadTooLarge {
         limit: FRAMEWORK_LIMIT,
     });
     let addr = server.addr();

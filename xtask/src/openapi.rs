@@ -4,7 +4,7 @@
 //! Nothing here restates a payload: `components.schemas` holds every published schema and every
 //! definition they share, each once (their `$defs` are hoisted and their references rewritten);
 //! the webhooks are read off the `WebhookEvent` schema's `if eventType … then data …` branches;
-//! the answers a receiver gives come from [`enrich_webhook::REJECTION_KINDS`]; the signature's
+//! the answers a receiver gives come from [`enrich_webhook::REFUSAL_KINDS`]; the signature's
 //! bounds and default tolerance from [`enrich_webhook::signature`]. Only the problem-details
 //! object (`ProblemDetails`, a pipeline type without a schema derive) is written here, and a test
 //! validates every rejection body the pipeline makes against it.
@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use enrich_webhook::signature::{MAX_HEADER_BYTES, MAX_SIGNATURES, SIGNATURE_HEADER, Tolerance};
-use enrich_webhook::{PROBLEM_CONTENT_TYPE, REJECTION_KINDS};
+use enrich_webhook::{PROBLEM_CONTENT_TYPE, REFUSAL_KINDS};
 use serde_json::{Map, Value, json};
 
 /// The file name of the document in `schema/`.
@@ -312,7 +312,7 @@ fn receiver_answers() -> Value {
         }),
     );
     let mut by_status: BTreeMap<u16, Vec<(&str, &str)>> = BTreeMap::new();
-    for kind in REJECTION_KINDS.iter().filter(|kind| kind.status != 200) {
+    for kind in REFUSAL_KINDS {
         by_status
             .entry(kind.status)
             .or_default()

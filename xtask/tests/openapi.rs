@@ -7,7 +7,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use enrich_webhook::testing::SignedRequest;
-use enrich_webhook::{Answer, Rejection, SignatureProblem, WebhookConfig};
+use enrich_webhook::{Acknowledgement, Answer, Refusal, SignatureProblem, WebhookConfig};
 use serde_json::{Value, json};
 use xtask::openapi::{OPENAPI_FILE, build};
 
@@ -107,20 +107,20 @@ fn every_fixture_event_fits_its_webhook_and_no_invalid_one_does() {
 fn every_refusal_body_fits_the_answer_documented_for_its_status() {
     let document = document();
     let rejections = [
-        Rejection::UnsupportedMediaType,
-        Rejection::PayloadTooLarge { limit: 1024 },
-        Rejection::MissingSignature,
-        Rejection::MalformedSignature(SignatureProblem::MissingV0),
-        Rejection::StaleTimestamp {
+        Refusal::UnsupportedMediaType,
+        Refusal::PayloadTooLarge { limit: 1024 },
+        Refusal::MissingSignature,
+        Refusal::MalformedSignature(SignatureProblem::MissingV0),
+        Refusal::StaleTimestamp {
             age_ms: 400_000,
             tolerance_ms: 300_000,
         },
-        Rejection::IncompleteBody,
-        Rejection::InvalidSignature,
-        Rejection::StorageUnavailable {
+        Refusal::IncompleteBody,
+        Refusal::InvalidSignature,
+        Refusal::StorageUnavailable {
             retry_after_secs: 5,
         },
-        Rejection::NotConfigured { hint: "configure" },
+        Refusal::NotConfigured { hint: "configure" },
     ];
     // Decoding refusals, made by the pipeline from real bodies.
     let config = WebhookConfig::insecure_skip_verification();
@@ -154,9 +154,9 @@ fn every_refusal_body_fits_the_answer_documented_for_its_status() {
                 rejection.code()
             );
         }
-        let ignored = Answer::from(&Rejection::Ignored {
-            event_type: "company.enrichment.completed".into(),
-        });
+        let ignored = Answer::from(&Acknowledgement::of_event_type(
+            "company.enrichment.completed",
+        ));
         let body: Value = serde_json::from_slice(&ignored.body).unwrap();
         assert!(validator(&document, "/components/schemas/IgnoredEvent").is_valid(&body));
     }

@@ -422,7 +422,7 @@ fn render(rows: &[Row], rounds: usize, postgres: bool, quick: bool) -> String {
          connections take turns at the single write lock, one sync each (its p99 is the wait of \
          SQLite's busy handler). At one delivery at a time there is nothing to group: the ratio \
          shows the inbox's own overhead. On Postgres each store is its own commit, as in the \
-         floor, on the inbox's default pool of 8 connections (`InboxOptions::max_connections`), \
+         floor, on the inbox's default pool of 8 connections (`InboxConfig::max_connections`), \
          while the floor has one connection per concurrent delivery: the server groups the WAL \
          flushes of concurrent commits, so more connections commit more at once.\n",
     );

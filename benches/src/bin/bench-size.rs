@@ -10,23 +10,25 @@
 //! the generation counts: the child's heap peak while decoding (the document included) and its
 //! `VmHWM`, then the same for `serde_json::Value`.
 //!
-//! `collector` pushes a valid body exactly at the default 1 MiB limit through
-//! `WebhookConfig::start`/`BodyCollector::push`/`receive` in 64 KiB chunks, then a body 100x over
+//! `collector` streams a valid body exactly at the default 1 MiB limit through
+//! `WebhookConfig::receive_body` in 64 KiB chunks, then a body 100x over
 //! the limit (streamed, no declared length; and declared with `Content-Length`), and reports the
 //! heap the pipeline held.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::path::PathBuf;
+use std::pin::pin;
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
 use enrich_benches::payload::{event_of_size, people_result};
 use enrich_benches::{median, proc_status_kib};
 use enrich_webhook::enrich_types::{EnrichPeopleResult, EnrichedPersonResponse};
-use enrich_webhook::{DEFAULT_BODY_LIMIT, RequestHeaders, WebhookConfig};
+use enrich_webhook::{BodyError, DEFAULT_BODY_LIMIT, RequestHeaders, WebhookConfig};
 use serde_json::{Value, json};
 
 /// Counts the bytes allocated now and the most allocated at once since the last reset.
@@ -202,7 +204,7 @@ fn decode_people(args: &[String]) -> Result<Value, String> {
     }))
 }
 
-/// Pushes `total` bytes (from `source`, or filler) through the collector in 64 KiB chunks.
+/// Streams `total` bytes (from `source`, or filler) through the pipeline in 64 KiB chunks.
 fn collect(total: usize, source: Option<&[u8]>, declare_length: bool) -> Value {
     const CHUNK: usize = 64 * 1024;
     let filler = vec![b'x'; CHUNK];
@@ -214,34 +216,36 @@ fn collect(total: usize, source: Option<&[u8]>, declare_length: bool) -> Value {
         None,
     );
     let before = reset_peak();
-    let mut accepted = 0;
-    let outcome = match config.start(&headers) {
-        Err(rejection) => rejection.code().to_owned(),
-        Ok(mut collector) => {
-            let mut refused = None;
-            while accepted < total {
-                let len = (total - accepted).min(CHUNK);
-                let chunk = match source {
-                    Some(body) => &body[accepted..accepted + len],
-                    None => &filler[..len],
-                };
-                if let Err(rejection) = collector.push(Bytes::copy_from_slice(chunk)) {
-                    refused = Some(rejection.code().to_owned());
-                    break;
-                }
-                accepted += len;
+    // Bytes handed to the pipeline, and the size of the last chunk (refused if over the limit).
+    let (mut yielded, mut last) = (0, 0);
+    let outcome = {
+        let chunks = futures_util::stream::poll_fn(|_| {
+            if yielded >= total {
+                return Poll::Ready(None);
             }
-            match refused {
-                Some(code) => code,
-                None => match config.receive(&headers, collector.finish()) {
-                    Ok(delivery) => {
-                        black_box(&delivery);
-                        "accepted".to_owned()
-                    }
-                    Err(rejection) => rejection.code().to_owned(),
-                },
+            let len = (total - yielded).min(CHUNK);
+            let chunk = match source {
+                Some(body) => &body[yielded..yielded + len],
+                None => &filler[..len],
+            };
+            (yielded, last) = (yielded + len, len);
+            Poll::Ready(Some(Ok::<_, std::io::Error>(Bytes::copy_from_slice(chunk))))
+        });
+        let reading = pin!(config.receive_body(&headers, chunks, |_| BodyError::Failed));
+        // Every chunk is ready at once, so one poll completes the read.
+        match reading.poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(delivery)) => {
+                black_box(&delivery);
+                "accepted".to_owned()
             }
+            Poll::Ready(Err(refusal)) => refusal.code().to_owned(),
+            Poll::Pending => "pending".to_owned(),
         }
+    };
+    let accepted = if outcome == "payload_too_large" {
+        yielded - last
+    } else {
+        yielded
     };
     json!({
         "body_bytes": total,

@@ -4,8 +4,9 @@
 //! [`WebhookDelivery`] — and put a [`WebhookConfig`] in the router state. Every decision (body
 //! limit, media type, signature, decoding, the status and body of each answer) is made by
 //! [`enrich_webhook`]; this crate only reads the body, hands it over and renders the outcome. A
-//! refused request never reaches the handler: it gets the pipeline's answer through
-//! [`WebhookRejection`].
+//! refused request never reaches the handler, nor does a genuine event the extractor does not
+//! take: the extractor's [`WebhookRejection`] answers with the pipeline's [`Refusal`] or
+//! [`Acknowledgement`]. A handler refuses a delivery itself by returning a [`WebhookRefusal`].
 //!
 //! ```no_run
 //! use axum::{Router, routing::post};
@@ -18,7 +19,8 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     tracing_subscriber::fmt::init(); // refusals and warnings reach the operator
+//!     // Refusals and warnings reach the operator; no colour codes in log files.
+//!     tracing_subscriber::fmt().with_ansi(false).init();
 //!     let config = WebhookConfig::from_env()?; // SURFE_WEBHOOK_SECRET, comma-separated
 //!     let app = Router::new()
 //!         .route("/webhook", post(person_enriched))
@@ -54,15 +56,14 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use axum::RequestExt;
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::{Body, HttpBody};
 use axum::extract::{FromRef, FromRequest, Request};
-use axum::http::{Extensions, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enrich_webhook::{Answer, BodyError, RequestHeaders, SIGNATURE_HEADER};
 use http_body_util::LengthLimitError;
@@ -104,11 +105,11 @@ pub type WebhookDelivery = Webhook<Delivery>;
 pub type Event = Webhook<WebhookEvent>;
 
 /// A `person.enrichment.completed` event. Any other genuine event is acknowledged with `200 OK`
-/// ([`Rejection::Ignored`]) without calling the handler, so the sender does not retry it.
+/// (an [`Acknowledgement`]) without calling the handler, so the sender does not retry it.
 pub type PersonEvent = Webhook<PersonEnrichmentCompleted>;
 
 /// A `company.enrichment.completed` event. Any other genuine event is acknowledged with `200 OK`
-/// ([`Rejection::Ignored`]) without calling the handler.
+/// (an [`Acknowledgement`]) without calling the handler.
 pub type CompanyEvent = Webhook<CompanyEnrichmentCompleted>;
 
 impl<T> Deref for Webhook<T> {
@@ -135,114 +136,135 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let delivery = receive(request, WebhookConfig::from_ref(state)).await?;
-        Ok(Self(T::from_delivery(delivery)?))
+        match delivery.extract() {
+            Extracted::Taken(value) => Ok(Self(value)),
+            Extracted::Ignored(acknowledgement) => Err(WebhookRejection::Ignored(acknowledgement)),
+        }
     }
 }
 
-/// Why the handler was not called, as an axum response: exactly the pipeline's [`Answer`] for
-/// the [`Rejection`] (status, `Content-Type`, `Retry-After` when any, and body bytes).
+/// Why the handler was not called: the extractor's rejection, as axum names it.
 ///
-/// Return it from a handler to answer with a rejection of your own, such as
-/// [`Rejection::StorageUnavailable`] when storing the delivery failed.
+/// axum calls no handler whose extractor fails, and an extractor can only fail with its
+/// `Rejection` type; so the acknowledgement of an event the extractor does not take travels here
+/// too, beside the refusals, though it is no error: it answers `200`. As a response it is exactly
+/// the pipeline's [`Answer`] (status, `Content-Type`, `Retry-After` when any, and body bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookRejection(pub Rejection);
+#[non_exhaustive]
+pub enum WebhookRejection {
+    /// The delivery is refused (4xx or 5xx).
+    Refused(Refusal),
+    /// A genuine event of a type the extractor does not take, acknowledged with `200`.
+    Ignored(Acknowledgement),
+}
 
-impl From<Rejection> for WebhookRejection {
-    fn from(rejection: Rejection) -> Self {
-        Self(rejection)
+impl From<Refusal> for WebhookRejection {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
     }
 }
 
 impl fmt::Display for WebhookRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Refused(refusal) => refusal.fmt(f),
+            Self::Ignored(acknowledgement) => acknowledgement.fmt(f),
+        }
+    }
+}
+
+impl StdError for WebhookRejection {}
+
+impl IntoResponse for WebhookRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Refused(refusal) => render(Answer::from(&refusal)),
+            Self::Ignored(acknowledgement) => render(Answer::from(&acknowledgement)),
+        }
+    }
+}
+
+/// A refusal as an axum response: exactly the pipeline's [`Answer`] for the [`Refusal`].
+///
+/// Return it from a handler to refuse a delivery yourself, such as
+/// [`Refusal::StorageUnavailable`] when storing it failed (`?` turns a [`Refusal`] into one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRefusal(pub Refusal);
+
+impl From<Refusal> for WebhookRefusal {
+    fn from(refusal: Refusal) -> Self {
+        Self(refusal)
+    }
+}
+
+impl fmt::Display for WebhookRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
 }
 
-impl StdError for WebhookRejection {
+impl StdError for WebhookRefusal {
+    /// Transparent, as [`Display`](fmt::Display) is: the refusal's own source, so that no message
+    /// prints twice.
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         self.0.source()
     }
 }
 
-impl IntoResponse for WebhookRejection {
+impl IntoResponse for WebhookRefusal {
     fn into_response(self) -> Response {
-        let answer = Answer::from(&self.0);
-        let mut response = Response::new(Body::from(answer.body));
-        *response.status_mut() =
-            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(answer.content_type),
-        );
-        if let Some(seconds) = answer.retry_after_secs {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
+        render(Answer::from(&self.0))
     }
 }
 
+/// The axum response of an [`Answer`].
+fn render(answer: Answer) -> Response {
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type),
+    );
+    if let Some(seconds) = answer.retry_after_secs {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
 /// Reads the body through axum's limited body into the pipeline, under the stricter limit.
-async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Rejection> {
-    let (mut parts, body) = request.with_limited_body().into_parts();
+async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Refusal> {
+    let own_bound = request.body().size_hint().upper();
+    let (parts, body) = request.with_limited_body().into_parts();
     let first = |name: &str| parts.headers.get(name).map(HeaderValue::as_bytes);
     let headers = RequestHeaders::new(
         first(header::CONTENT_TYPE.as_str()),
         first(header::CONTENT_LENGTH.as_str()),
         first(SIGNATURE_HEADER),
     );
-    if !fits_layer_limit(&headers, &body) {
-        let config = stricter_limit(config, &mut parts.extensions);
-        return config
-            .receive_body(&headers, body.into_data_stream(), classify)
-            .await;
-    }
-    // The layer's limit is at least the declared length, so only a body longer than its own
-    // `Content-Length` could reach it: its 413 names the limit that applied, read only then.
-    match config
+    let config = match layer_limit(own_bound, &body) {
+        Some(limit) if limit < config.get_body_limit() => config.body_limit(limit),
+        _ => config,
+    };
+    config
         .receive_body(&headers, body.into_data_stream(), classify)
         .await
-    {
-        Err(Rejection::PayloadTooLarge { .. }) => Err(Rejection::PayloadTooLarge {
-            limit: stricter_limit(config, &mut parts.extensions).max_body_bytes(),
-        }),
-        result => result,
-    }
 }
 
-/// Whether axum's `DefaultBodyLimit` is known, without reading it, to be no stricter than the
-/// declared `Content-Length`: the limited body still promises exactly that many bytes (the
-/// `http_body_util::Limited` it is wrapped in caps its size hint at the limit).
-fn fits_layer_limit(headers: &RequestHeaders<'_>, body: &Body) -> bool {
-    let declared = headers
-        .content_length
-        .and_then(|value| std::str::from_utf8(value).ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    declared.is_some_and(|length| body.size_hint().exact() == Some(length))
-}
-
-/// `config`, with its body limit lowered to axum's `DefaultBodyLimit` when that is stricter.
-fn stricter_limit(config: WebhookConfig, extensions: &mut Extensions) -> WebhookConfig {
-    match layer_limit(extensions) {
-        Some(limit) if limit < config.max_body_bytes() => config.body_limit(limit),
-        _ => config,
-    }
-}
-
-/// The limit axum's `DefaultBodyLimit` puts on this request (its 2 MB default when no layer set
-/// one), or `None` when disabled.
+/// The limit axum's `DefaultBodyLimit` puts on this body, when it can cut it short, so that a
+/// `413` names the limit that applied.
 ///
-/// axum keeps the setting private, so apply it to an empty body of unknown length: the upper
-/// bound of the size hint of the `http_body_util::Limited` it wraps that body in is the limit.
-fn layer_limit(extensions: &mut Extensions) -> Option<usize> {
-    let empty = futures_util::stream::empty::<Result<Bytes, Infallible>>();
-    let mut probe = Request::new(Body::from_stream(empty));
-    std::mem::swap(probe.extensions_mut(), extensions);
-    let mut probe = probe.with_limited_body();
-    std::mem::swap(probe.extensions_mut(), extensions);
-    let limit = probe.body().size_hint().upper()?;
-    usize::try_from(limit).ok()
+/// axum keeps the setting private, but `with_limited_body` wraps the body in an
+/// `http_body_util::Limited`, whose size hint is the body's own (`own_bound` its upper bound)
+/// capped at the limit. So a cap below the body's own bound is the limit; no cap means the limit
+/// is at least the body's length (or no limit applies), and it cannot cut the body.
+fn layer_limit(own_bound: Option<u64>, limited: &Body) -> Option<usize> {
+    let capped = limited.size_hint().upper()?;
+    if own_bound.is_some_and(|bound| bound <= capped) {
+        return None;
+    }
+    usize::try_from(capped).ok()
 }
 
 /// axum's length limit (found anywhere in the error's source chain) is the pipeline's

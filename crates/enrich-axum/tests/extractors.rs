@@ -14,7 +14,7 @@ use axum::routing::post;
 use enrich_axum::enrich_webhook::Answer;
 use enrich_axum::enrich_webhook::enrich_types::WebhookEvent;
 use enrich_axum::enrich_webhook::testing::SignedRequest;
-use enrich_axum::{Event, PersonEvent, Rejection, Webhook, WebhookConfig, WebhookDelivery};
+use enrich_axum::{Event, PersonEvent, Refusal, Webhook, WebhookConfig, WebhookDelivery};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -130,8 +130,8 @@ async fn assert_answer(response: Response, answer: Answer) {
     );
 }
 
-fn rejected(rejection: Rejection) -> Answer {
-    Answer::from(&rejection)
+fn rejected(refusal: Refusal) -> Answer {
+    Answer::from(&refusal)
 }
 
 #[tokio::test]
@@ -167,7 +167,7 @@ async fn a_body_that_fails_to_read_is_incomplete() {
         Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
     ];
     let response = send(router, streamed("/person", &signed, chunks)).await;
-    assert_answer(response, rejected(Rejection::IncompleteBody)).await;
+    assert_answer(response, rejected(Refusal::IncompleteBody)).await;
 }
 
 #[tokio::test]
@@ -179,20 +179,12 @@ async fn a_stricter_default_body_limit_layer_wins_and_is_named() {
 
     // Declared length: refused before reading.
     let response = send(router.clone(), request("/person", &signed)).await;
-    assert_answer(
-        response,
-        rejected(Rejection::PayloadTooLarge { limit: 200 }),
-    )
-    .await;
+    assert_answer(response, rejected(Refusal::PayloadTooLarge { limit: 200 })).await;
 
     // Streamed in one chunk: axum's `Limited` body refuses it.
     let chunks = vec![Ok(Bytes::from(body))];
     let response = send(router.clone(), streamed("/person", &signed, chunks)).await;
-    assert_answer(
-        response,
-        rejected(Rejection::PayloadTooLarge { limit: 200 }),
-    )
-    .await;
+    assert_answer(response, rejected(Refusal::PayloadTooLarge { limit: 200 })).await;
 
     // At the layer's limit exactly: accepted.
     let at_limit = SignedRequest::builder(padded(200)).build();
@@ -208,12 +200,12 @@ async fn a_looser_default_body_limit_layer_leaves_the_pipelines_limit() {
     let signed = SignedRequest::builder(PERSON).build();
     let chunks = vec![Ok(Bytes::from(signed.body.clone()))];
     let response = send(router.clone(), streamed("/person", &signed, chunks)).await;
-    assert_answer(response, rejected(Rejection::PayloadTooLarge { limit: 64 })).await;
+    assert_answer(response, rejected(Refusal::PayloadTooLarge { limit: 64 })).await;
 
     // Declared within the layer's limit (which is then not read up front) but over the
     // pipeline's: refused before reading, naming the pipeline's limit.
     let response = send(router, request("/person", &signed)).await;
-    assert_answer(response, rejected(Rejection::PayloadTooLarge { limit: 64 })).await;
+    assert_answer(response, rejected(Refusal::PayloadTooLarge { limit: 64 })).await;
 }
 
 #[tokio::test]
@@ -223,7 +215,7 @@ async fn axums_implicit_two_megabyte_limit_applies_without_a_layer() {
     let response = send(router.clone(), request("/person", &signed)).await;
     assert_answer(
         response,
-        rejected(Rejection::PayloadTooLarge { limit: 2_097_152 }),
+        rejected(Refusal::PayloadTooLarge { limit: 2_097_152 }),
     )
     .await;
 

@@ -2,6 +2,7 @@
 //! subcommands (`inbox …`, `reconcile`) are one more variant of [`Command`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -87,10 +88,10 @@ pub enum InboxCommand {
     /// keys after --keep-keys (a redelivery after that is stored anew).
     Purge {
         /// Drop bodies processed longer ago than this (such as 7d, 12h, 30m).
-        #[arg(long, value_name = "DURATION", value_parser = crate::sim::parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         older_than: std::time::Duration,
         /// Forget keys processed longer ago than this (at least --older-than).
-        #[arg(long, value_name = "DURATION", value_parser = crate::sim::parse_duration, default_value = "30d")]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30d")]
         keep_keys: std::time::Duration,
         #[command(flatten)]
         inbox: InboxUrl,
@@ -274,26 +275,79 @@ pub struct SimArgs {
     pub secret: String,
 
     /// Waits before each retry of a failed delivery, comma-separated (ms, s or m).
-    #[arg(long, value_delimiter = ',', value_parser = crate::sim::parse_duration, default_value = "1s,5s,25s,125s")]
+    #[arg(long, value_delimiter = ',', value_parser = parse_duration, default_value = "1s,5s,25s,125s")]
     pub retry_schedule: Vec<std::time::Duration>,
 
     /// How long one delivery attempt may take (ms, s or m).
-    #[arg(long, value_parser = crate::sim::parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub delivery_timeout: std::time::Duration,
 
     /// Share (0 to 1) of deliveries sent twice.
-    #[arg(long, default_value_t = 0.0, value_parser = crate::sim::parse_rate)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
     pub duplicate_rate: f64,
 
     /// Share (0 to 1) of deliveries lost for good (only in the GET results).
-    #[arg(long, default_value_t = 0.0, value_parser = crate::sim::parse_rate)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
     pub drop_rate: f64,
 
     /// Time to enrich one item (ms, s or m).
-    #[arg(long, value_parser = crate::sim::parse_duration, default_value = "50ms")]
+    #[arg(long, value_parser = parse_duration, default_value = "50ms")]
     pub item_delay: std::time::Duration,
 
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// Reads `500ms`, `5s`, `2m`, `3h`, `7d` or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(split) => text.split_at(split),
+        None => (text, "s"),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 5s, 2m, 3h or 7d"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(number.saturating_mul(3600))),
+        "d" => Ok(Duration::from_secs(number.saturating_mul(86_400))),
+        _ => Err(format!(
+            "{text:?} is not a duration such as 500ms, 5s, 2m, 3h or 7d"
+        )),
+    }
+}
+
+/// Reads a share between 0 and 1.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|rate| (0.0..=1.0).contains(rate))
+        .ok_or_else(|| format!("{text:?} is not a share between 0 and 1"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_rates() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("3h"), Ok(Duration::from_secs(3 * 3600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        for bad in ["", "s", "5w", "-1s", "1.5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_rate("0.25"), Ok(0.25));
+        for bad in ["-0.1", "1.5", "NaN", "x"] {
+            assert!(parse_rate(bad).is_err(), "{bad:?}");
+        }
+    }
 }

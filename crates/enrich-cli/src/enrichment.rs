@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use enrich_client::{Client, ClientBuilder, PollPolicy};
+use enrich_client::{Client, ClientBuilder, PollConfig};
 use enrich_types::{
     EnrichCompaniesRequest, EnrichCompaniesResult, EnrichPeopleRequest, EnrichPeopleResult,
     EnrichmentAccepted, Include, NotificationOptions,
@@ -10,6 +10,7 @@ use enrich_types::{
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{ApiArgs, EnrichmentCommand, Look, StartArgs, WaitArgs};
+use crate::error::Error;
 use crate::input;
 use crate::output::{cell, clean, json, table};
 
@@ -27,21 +28,21 @@ pub enum Kind {
 pub fn client(
     args: &ApiArgs,
     configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
-) -> Result<Client, String> {
+) -> Result<Client, Error> {
     // clap has already read SURFE_API_KEY into `api_key` when the option is absent.
     let key = args
         .api_key
         .as_deref()
         .filter(|key| !key.trim().is_empty())
-        .ok_or("no API key: set SURFE_API_KEY (or pass --api-key)")?;
+        .ok_or_else(|| Error::Usage("no API key: set SURFE_API_KEY (or pass --api-key)".into()))?;
     configure(Client::builder().base_url(&args.api))
         .api_key(key.trim())
         .build()
-        .map_err(|error| error.to_string())
+        .map_err(Error::Api)
 }
 
 /// Runs a `people` or `companies` subcommand; returns what to print on stdout.
-pub async fn run(kind: Kind, command: EnrichmentCommand, as_json: bool) -> Result<String, String> {
+pub async fn run(kind: Kind, command: EnrichmentCommand, as_json: bool) -> Result<String, Error> {
     match command {
         EnrichmentCommand::Start(args) => start(kind, args, as_json).await,
         EnrichmentCommand::Get(args) => {
@@ -53,13 +54,13 @@ pub async fn run(kind: Kind, command: EnrichmentCommand, as_json: bool) -> Resul
     }
 }
 
-async fn start(kind: Kind, args: StartArgs, as_json: bool) -> Result<String, String> {
+async fn start(kind: Kind, args: StartArgs, as_json: bool) -> Result<String, Error> {
     let notification = args
         .webhook_url
         .as_deref()
         .map(NotificationOptions::webhook)
         .transpose()
-        .map_err(|error| error.to_string())?;
+        .map_err(Error::Request)?;
     // Read the file first: its errors matter more than a missing key.
     let (people, companies) = match kind {
         Kind::People => (input::people(&args.file)?, Vec::new()),
@@ -85,17 +86,7 @@ async fn start(kind: Kind, args: StartArgs, as_json: bool) -> Result<String, Str
             client.start_companies_split(&request).await
         }
     };
-    let started = started.map_err(|error| match &error {
-        enrich_client::Error::PartiallyStarted { started, .. } => format!(
-            "{error}\nstarted: {}",
-            started
-                .iter()
-                .map(|accepted| cell(accepted.enrichment_id.as_deref()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        _ => error.to_string(),
-    })?;
+    let started = started?;
     render_started(&started, as_json)
 }
 
@@ -112,7 +103,7 @@ fn include(looks: &[Look]) -> Include {
     include
 }
 
-fn render_started(started: &[EnrichmentAccepted], as_json: bool) -> Result<String, String> {
+fn render_started(started: &[EnrichmentAccepted], as_json: bool) -> Result<String, Error> {
     if as_json {
         return json(&started);
     }
@@ -134,16 +125,16 @@ enum Fetched {
     Companies(EnrichCompaniesResult),
 }
 
-async fn fetch(kind: Kind, client: &Client, id: &str) -> Result<Fetched, String> {
+async fn fetch(kind: Kind, client: &Client, id: &str) -> Result<Fetched, Error> {
     match kind {
         Kind::People => client.get_people(id).await.map(Fetched::People),
         Kind::Companies => client.get_companies(id).await.map(Fetched::Companies),
     }
-    .map_err(|error| error.to_string())
+    .map_err(Error::Api)
 }
 
-async fn wait(kind: Kind, args: WaitArgs, as_json: bool) -> Result<String, String> {
-    let poll = PollPolicy::default()
+async fn wait(kind: Kind, args: WaitArgs, as_json: bool) -> Result<String, Error> {
+    let poll = PollConfig::default()
         .first_interval(Duration::from_millis(500))
         .max_interval(Duration::from_secs(args.max_interval.max(1)))
         .give_up_after(args.timeout.map(Duration::from_secs));
@@ -151,7 +142,7 @@ async fn wait(kind: Kind, args: WaitArgs, as_json: bool) -> Result<String, Strin
     let bar = ProgressBar::new(100);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{bar:40}] {pos:>3}% {msg}")
-            .map_err(|error| error.to_string())?
+            .map_err(Error::Progress)?
             .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
@@ -174,11 +165,11 @@ async fn wait(kind: Kind, args: WaitArgs, as_json: bool) -> Result<String, Strin
             .map(Fetched::Companies),
     };
     bar.finish_and_clear();
-    result.map_err(|error| error.to_string())?.render(as_json)
+    result.map_err(Error::Api)?.render(as_json)
 }
 
 impl Fetched {
-    fn render(&self, as_json: bool) -> Result<String, String> {
+    fn render(&self, as_json: bool) -> Result<String, Error> {
         if as_json {
             return match self {
                 Self::People(result) => json(result),

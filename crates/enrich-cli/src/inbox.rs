@@ -7,28 +7,29 @@ use enrich_inbox::{DeliveryId, Inbox, Retention, State, StoredDelivery};
 use serde_json::json;
 
 use crate::cli::{InboxCommand, InboxUrl};
+use crate::error::Error;
 use crate::output::{cell, clean, json, table};
 
 /// Opens the inbox at `url`, refusing a SQLite file that does not exist (opening would create
 /// an empty inbox, which is never what an operator means). The error never repeats the URL,
 /// which may hold a password.
-pub async fn open(url: &InboxUrl) -> Result<Inbox, String> {
+pub async fn open(url: &InboxUrl) -> Result<Inbox, Error> {
     if let Some(path) = sqlite_path(&url.url)
         && !Path::new(path).exists()
     {
-        return Err(format!(
+        return Err(Error::Usage(format!(
             "no inbox at {}: the file does not exist",
             clean(path)
-        ));
+        )));
     }
-    Inbox::open(&url.url).await.map_err(|error| {
+    Inbox::open(&url.url).await.map_err(|source| {
         // A refused connection reaches the pool as a timeout, which does not say why.
         let hint = if url.url.starts_with("postgres") {
             " (is its Postgres server running and reachable?)"
         } else {
             ""
         };
-        format!("cannot open the inbox{hint}: {error}")
+        Error::InboxOpen { hint, source }
     })
 }
 
@@ -41,12 +42,11 @@ fn sqlite_path(url: &str) -> Option<&str> {
 }
 
 /// Runs an `inbox` subcommand; returns what to print on stdout.
-pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, String> {
-    let failed = |error: enrich_inbox::Error| error.to_string();
+pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, Error> {
     match command {
         InboxCommand::Stats(url) => {
             let inbox = open(&url).await?;
-            let counts = inbox.counts().await.map_err(failed)?;
+            let counts = inbox.counts().await?;
             inbox.close().await;
             let rows = [
                 (State::Pending, counts.pending),
@@ -72,7 +72,7 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, String>
         }
         InboxCommand::Dead { limit, inbox: url } => {
             let inbox = open(&url).await?;
-            let letters = inbox.dead_letters(limit).await.map_err(failed)?;
+            let letters = inbox.dead_letters(limit).await?;
             inbox.close().await;
             render_dead(&letters, as_json)
         }
@@ -85,12 +85,12 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, String>
             let requeued = match id {
                 Some(id) if !all => {
                     let id = DeliveryId(id);
-                    if !inbox.retry_dead_letter(id).await.map_err(failed)? {
+                    if !inbox.retry_dead_letter(id).await? {
                         return Err(not_in_state(&inbox, id, "a dead letter").await);
                     }
                     1
                 }
-                _ => inbox.retry_all_dead_letters().await.map_err(failed)?,
+                _ => inbox.retry_all_dead_letters().await?,
             };
             inbox.close().await;
             if as_json {
@@ -102,7 +102,7 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, String>
         InboxCommand::Replay { id, inbox: url } => {
             let inbox = open(&url).await?;
             let id = DeliveryId(id);
-            if !inbox.replay(id).await.map_err(failed)? {
+            if !inbox.replay(id).await? {
                 return Err(not_in_state(&inbox, id, "a done delivery").await);
             }
             inbox.close().await;
@@ -119,7 +119,7 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, String>
         } => {
             let inbox = open(&url).await?;
             let retention = Retention::new(older_than, keep_keys);
-            let report = inbox.purge(retention).await.map_err(failed)?;
+            let report = inbox.purge(retention).await?;
             inbox.close().await;
             if as_json {
                 json(&json!({
@@ -146,17 +146,19 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, String>
 }
 
 /// Why `id` could not be requeued: unknown, or in another state than `wanted`.
-async fn not_in_state(inbox: &Inbox, id: DeliveryId, wanted: &str) -> String {
+async fn not_in_state(inbox: &Inbox, id: DeliveryId, wanted: &str) -> Error {
     let message = match inbox.get(id).await {
-        Ok(None) => format!("the inbox holds no delivery {id}"),
-        Ok(Some(delivery)) => format!("delivery {id} is {}, not {wanted}", delivery.state),
-        Err(error) => error.to_string(),
+        Ok(None) => Error::State(format!("the inbox holds no delivery {id}")),
+        Ok(Some(delivery)) => {
+            Error::State(format!("delivery {id} is {}, not {wanted}", delivery.state))
+        }
+        Err(error) => Error::Inbox(error),
     };
     inbox.close().await;
     message
 }
 
-fn render_dead(letters: &[StoredDelivery], as_json: bool) -> Result<String, String> {
+fn render_dead(letters: &[StoredDelivery], as_json: bool) -> Result<String, Error> {
     if as_json {
         let items: Vec<_> = letters
             .iter()

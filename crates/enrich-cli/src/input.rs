@@ -9,6 +9,8 @@ use std::io::Read;
 use std::path::Path;
 
 use enrich_types::{CompanyToEnrich, PersonToEnrich};
+
+use crate::error::Error;
 use serde::de::DeserializeOwned;
 
 /// One field: the (normalized) column names it is known by, and how to set it.
@@ -51,25 +53,25 @@ impl CsvItem for CompanyToEnrich {
 }
 
 /// The people listed in `path`.
-pub fn people(path: &Path) -> Result<Vec<PersonToEnrich>, String> {
+pub fn people(path: &Path) -> Result<Vec<PersonToEnrich>, Error> {
     items(path)
 }
 
 /// The companies listed in `path`.
-pub fn companies(path: &Path) -> Result<Vec<CompanyToEnrich>, String> {
+pub fn companies(path: &Path) -> Result<Vec<CompanyToEnrich>, Error> {
     items(path)
 }
 
-fn items<T: CsvItem>(path: &Path) -> Result<Vec<T>, String> {
+fn items<T: CsvItem>(path: &Path) -> Result<Vec<T>, Error> {
     let shown = path.display();
     let text = if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
-            .map_err(|error| format!("cannot read stdin: {error}"))?;
+            .map_err(Error::io("cannot read stdin"))?;
         text
     } else {
-        std::fs::read_to_string(path).map_err(|error| format!("cannot read {shown}: {error}"))?
+        std::fs::read_to_string(path).map_err(Error::io(format!("cannot read {shown}")))?
     };
     let is_csv = path
         .extension()
@@ -80,12 +82,13 @@ fn items<T: CsvItem>(path: &Path) -> Result<Vec<T>, String> {
                 .is_some_and(|extension| extension.eq_ignore_ascii_case("json"))
             && !text.trim_start().starts_with(['[', '{']));
     let items = if is_csv {
-        from_csv(&text).map_err(|error| format!("{shown}: {error}"))?
+        from_csv(&text)
     } else {
-        from_json(&text).map_err(|error| format!("{shown}: {error}"))?
-    };
+        from_json(&text)
+    }
+    .map_err(|problem| Error::Input(format!("{shown}: {problem}")))?;
     if items.is_empty() {
-        return Err(format!("{shown} lists nothing to enrich"));
+        return Err(Error::Input(format!("{shown} lists nothing to enrich")));
     }
     Ok(items)
 }

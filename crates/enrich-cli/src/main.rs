@@ -7,6 +7,7 @@
 
 mod cli;
 mod enrichment;
+mod error;
 mod inbox;
 mod input;
 mod output;
@@ -36,15 +37,15 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
-        Err(message) => {
-            eprintln!("enrich: error: {message}");
+        Err(error) => {
+            eprintln!("enrich: error: {}", error.report());
             ExitCode::FAILURE
         }
     }
 }
 
 /// Runs the command; `Ok(false)` when it ran but something was not as expected.
-async fn run(cli: Cli) -> Result<bool, String> {
+async fn run(cli: Cli) -> Result<bool, error::Error> {
     let (output, ok) = match cli.command {
         Command::People(command) => (
             enrichment::run(Kind::People, command, cli.json).await?,
@@ -66,6 +67,6 @@ async fn run(cli: Cli) -> Result<bool, String> {
     stdout
         .write_all(output.as_bytes())
         .and_then(|()| stdout.flush())
-        .map_err(|error| format!("cannot write the output: {error}"))?;
+        .map_err(error::Error::io("cannot write the output"))?;
     Ok(ok)
 }

@@ -40,10 +40,10 @@ pub fn cell(value: Option<&str>) -> String {
 }
 
 /// `value` as pretty JSON with a final newline.
-pub fn json<T: serde::Serialize>(value: &T) -> Result<String, String> {
+pub fn json<T: serde::Serialize>(value: &T) -> Result<String, crate::error::Error> {
     serde_json::to_string_pretty(value)
         .map(|text| text + "\n")
-        .map_err(|error| format!("cannot encode the output: {error}"))
+        .map_err(crate::error::Error::Encode)
 }
 
 #[cfg(test)]

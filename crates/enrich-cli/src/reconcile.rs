@@ -4,15 +4,16 @@
 use serde_json::json;
 
 use crate::cli::ReconcileArgs;
+use crate::error::Error;
 use crate::output::{json, table};
 
 /// Runs `reconcile`; returns what to print on stdout.
-pub async fn run(args: ReconcileArgs, as_json: bool) -> Result<String, String> {
+pub async fn run(args: ReconcileArgs, as_json: bool) -> Result<String, Error> {
     let client = crate::enrichment::client(&args.api, |builder| builder)?;
     let inbox = crate::inbox::open(&args.inbox).await?;
     let outcome = enrich_inbox::reconcile(&inbox, &client, &args.id).await;
     inbox.close().await;
-    let report = outcome.map_err(|error| error.to_string())?;
+    let report = outcome.map_err(Error::Reconcile)?;
     if as_json {
         return json(&json!({
             "people": report.people(),

@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::cli::SendArgs;
+use crate::error::Error;
 use crate::output::{clean, json, table};
 
 /// The built-in events: the project's own fixtures, by name.
@@ -104,8 +105,10 @@ impl Fault {
     }
 }
 
-/// What one request got.
+/// What one request got. Its `--json` keys are camelCase (`asExpected`), as every other `--json`
+/// output's are (the API's own casing).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Answered {
     event: String,
     repeat: u32,
@@ -116,7 +119,7 @@ struct Answered {
 }
 
 /// The built-in fixture names and event types, as printed by `--list`.
-pub fn list(as_json: bool) -> Result<String, String> {
+pub fn list(as_json: bool) -> Result<String, Error> {
     let rows: Vec<Vec<String>> = FIXTURES
         .iter()
         .map(|(name, body)| {
@@ -135,25 +138,28 @@ pub fn list(as_json: bool) -> Result<String, String> {
 }
 
 /// Runs `enrich send`. Returns the output, and whether every answer was the expected one.
-pub async fn run(args: SendArgs, as_json: bool) -> Result<(String, bool), String> {
+pub async fn run(args: SendArgs, as_json: bool) -> Result<(String, bool), Error> {
     if args.list {
         return list(as_json).map(|listing| (listing, true));
     }
-    let url = args.url.clone().ok_or("a receiver URL is required")?;
+    let url = args
+        .url
+        .clone()
+        .ok_or_else(|| Error::Usage("a receiver URL is required".into()))?;
     let url = reqwest::Url::parse(&url)
         .ok()
         .filter(|url| matches!(url.scheme(), "http" | "https"))
-        .ok_or_else(|| format!("{:?} is not an http(s) URL", clean(&url)))?;
+        .ok_or_else(|| Error::Usage(format!("{:?} is not an http(s) URL", clean(&url))))?;
     let fault = Fault::of(&args);
     let secret = match (fault, args.secret.as_deref()) {
         (Fault::Unsigned, _) => String::new(),
         (Fault::WrongSecret, _) => WRONG_SECRET.to_owned(),
         (_, Some(secret)) if !secret.is_empty() => secret.to_owned(),
         _ => {
-            return Err(
+            return Err(Error::Usage(
                 "no signing secret: pass --secret or set SURFE_WEBHOOK_SECRET (or send --unsigned)"
                     .into(),
-            );
+            ));
         }
     };
     let events = load(&args.events)?;
@@ -170,7 +176,7 @@ pub async fn run(args: SendArgs, as_json: bool) -> Result<(String, bool), String
         .timeout(TIMEOUT)
         .no_proxy()
         .build()
-        .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
+        .map_err(Error::HttpClient)?;
     let permits = Arc::new(Semaphore::new(args.concurrency as usize));
     let mut tasks = JoinSet::new();
     let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
@@ -203,7 +209,7 @@ pub async fn run(args: SendArgs, as_json: bool) -> Result<(String, bool), String
     }
     let mut answers = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        answers.push(joined.map_err(|error| format!("a send task failed: {error}"))?);
+        answers.push(joined.map_err(Error::Task)?);
     }
     let all_expected = answers.iter().all(|answer| answer.as_expected);
     let expectation = match &expected_code {
@@ -214,7 +220,7 @@ pub async fn run(args: SendArgs, as_json: bool) -> Result<(String, bool), String
 }
 
 /// The events named on the command line: fixtures, files, or `-` for stdin.
-fn load(names: &[String]) -> Result<Vec<Event>, String> {
+fn load(names: &[String]) -> Result<Vec<Event>, Error> {
     let default = [DEFAULT_EVENT.to_owned()];
     let names = if names.is_empty() {
         &default[..]
@@ -234,16 +240,14 @@ fn load(names: &[String]) -> Result<Vec<Event>, String> {
                 let mut body = Vec::new();
                 std::io::stdin()
                     .read_to_end(&mut body)
-                    .map_err(|error| format!("cannot read stdin: {error}"))?;
+                    .map_err(Error::io("cannot read stdin"))?;
                 body
             } else {
-                std::fs::read(name).map_err(|error| {
-                    format!(
-                        "{:?} is not a built-in fixture (see `enrich send --list`) and cannot be \
-                         read as a file: {error}",
-                        clean(name)
-                    )
-                })?
+                std::fs::read(name).map_err(Error::io(format!(
+                    "{:?} is not a built-in fixture (see `enrich send --list`) and cannot be read \
+                     as a file",
+                    clean(name)
+                )))?
             };
             Ok(Event {
                 name: if name == "-" {
@@ -321,7 +325,7 @@ fn describe(error: &reqwest::Error) -> String {
     }
 }
 
-fn render(answers: &[Answered], expectation: &str, as_json: bool) -> Result<String, String> {
+fn render(answers: &[Answered], expectation: &str, as_json: bool) -> Result<String, Error> {
     let unexpected = answers.iter().filter(|answer| !answer.as_expected).count();
     if as_json {
         #[derive(Serialize)]

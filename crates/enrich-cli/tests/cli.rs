@@ -488,6 +488,12 @@ fn send_gets_the_documented_answer_from_every_example_receiver() {
         assert_eq!(report["unexpected"], 1);
         assert_eq!(report["answers"][0]["status"], 400);
         assert_eq!(report["answers"][0]["code"], "malformed_json");
+        // One casing for every `--json` output: camelCase, the API's.
+        assert_eq!(report["answers"][0]["asExpected"], false);
+        assert!(
+            report["answers"][0].get("as_expected").is_none(),
+            "{report}"
+        );
 
         // …unless it is the answer asked for.
         let output = enrich(

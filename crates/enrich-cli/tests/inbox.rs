@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use enrich_inbox::{DeliveryId, Inbox, Job, State, Worker, WorkerOptions};
+use enrich_inbox::{DeliveryId, Inbox, Job, State, Worker, WorkerConfig};
 use enrich_sim::{Sim, SimConfig};
 use fixtures::event;
 use serde_json::Value;
@@ -102,8 +102,8 @@ async fn process_all(inbox: &Inbox) {
             _ => Ok(()),
         }
     })
-    .options(
-        WorkerOptions::default()
+    .config(
+        WorkerConfig::default()
             .max_attempts(1)
             .poll_interval(Duration::from_millis(10)),
     )

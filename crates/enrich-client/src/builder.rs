@@ -8,20 +8,20 @@ use secrecy::SecretString;
 
 use crate::client::{API_KEY_ENV_VAR, Client, DEFAULT_BASE_URL};
 use crate::error::Error;
-use crate::{PollPolicy, RetryPolicy};
+use crate::{PollConfig, RetryConfig};
 
 /// Builds a [`Client`]. Every setting has a default; only the API key is required (from
 /// [`ClientBuilder::api_key`] or `SURFE_API_KEY`).
 ///
 /// ```
 /// use std::time::Duration;
-/// use enrich_client::{Client, RetryPolicy};
+/// use enrich_client::{Client, RetryConfig};
 ///
 /// let client = Client::builder()
 ///     .api_key("sk_test")
 ///     .base_url("http://127.0.0.1:8080") // a local fake of the API
 ///     .timeout(Duration::from_secs(10))
-///     .retry(RetryPolicy::default().max_retries(2))
+///     .retry(RetryConfig::default().max_attempts(3))
 ///     .build()?;
 /// assert_eq!(client.base_url(), "http://127.0.0.1:8080/");
 /// assert!(!format!("{client:?}").contains("sk_test"));
@@ -33,8 +33,8 @@ pub struct ClientBuilder {
     base_url: String,
     timeout: Duration,
     connect_timeout: Duration,
-    retry: RetryPolicy,
-    poll: PollPolicy,
+    retry: RetryConfig,
+    poll: PollConfig,
     people_per_request: usize,
     companies_per_request: usize,
 }
@@ -46,8 +46,8 @@ impl Default for ClientBuilder {
             base_url: DEFAULT_BASE_URL.to_owned(),
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
-            retry: RetryPolicy::default(),
-            poll: PollPolicy::default(),
+            retry: RetryConfig::default(),
+            poll: PollConfig::default(),
             people_per_request: MAX_PEOPLE_PER_REQUEST,
             companies_per_request: RECOMMENDED_COMPANIES_PER_REQUEST,
         }
@@ -80,14 +80,14 @@ impl ClientBuilder {
         self
     }
 
-    /// Sets how `429`, `5xx` and failed connections are retried (default [`RetryPolicy::default`]).
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+    /// Sets how `429`, `5xx` and failed connections are retried (default [`RetryConfig::default`]).
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
         self
     }
 
     /// Sets how [`Client::wait_people`] and [`Client::wait_companies`] poll.
-    pub fn poll(mut self, poll: PollPolicy) -> Self {
+    pub fn poll(mut self, poll: PollConfig) -> Self {
         self.poll = poll;
         self
     }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::retry::{RetryPolicy, is_retryable_status, parse_retry_after};
+use crate::retry::{RetryConfig, is_retryable_status, parse_retry_after};
 
 /// The real API.
 pub const DEFAULT_BASE_URL: &str = "https://api.surfe.com";
@@ -65,8 +65,8 @@ pub struct Client {
     pub(crate) http: reqwest::Client,
     pub(crate) base_url: Url,
     pub(crate) api_key: SecretString,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) poll: crate::PollPolicy,
+    pub(crate) retry: RetryConfig,
+    pub(crate) poll: crate::PollConfig,
     pub(crate) people_per_request: usize,
     pub(crate) companies_per_request: usize,
 }
@@ -222,7 +222,7 @@ impl Client {
                 ),
                 Err(_) => (false, None),
             };
-            if !retryable || retry >= self.retry.retries() {
+            if !retryable || retry + 1 >= self.retry.get_max_attempts() {
                 return outcome;
             }
             let delay = self.retry.delay(retry, retry_after);

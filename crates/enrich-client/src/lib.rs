@@ -13,7 +13,7 @@
 //! Requests are the `enrich_types` request types, checked with their own validation before they
 //! are sent. Errors are one typed [`Error`]: the API's error body decoded with the status kept.
 //! `429` and `5xx` are retried after the answer's `Retry-After` or a jittered, bounded backoff
-//! ([`RetryPolicy`]); every attempt has a timeout. The API key never appears in `Debug` or logs
+//! ([`RetryConfig`]); every attempt has a timeout. The API key never appears in `Debug` or logs
 //! (and the `Authorization` header is marked sensitive).
 //!
 //! The base URL is configurable, so the same client drives a local fake of the API (the
@@ -56,8 +56,8 @@ mod wait;
 pub use builder::ClientBuilder;
 pub use client::{API_KEY_ENV_VAR, Client, DEFAULT_BASE_URL};
 pub use error::{Error, TransportKind};
-pub use retry::RetryPolicy;
-pub use wait::PollPolicy;
+pub use retry::RetryConfig;
+pub use wait::PollConfig;
 
 /// The README's code blocks, compiled (and the runnable one run) as doctests.
 #[doc = include_str!("../README.md")]

@@ -11,45 +11,46 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use enrich_client::RetryPolicy;
+/// use enrich_client::RetryConfig;
 ///
-/// let patient = RetryPolicy::default()
-///     .max_retries(8)
+/// let patient = RetryConfig::default()
+///     .max_attempts(9)
 ///     .base_delay(Duration::from_secs(1))
 ///     .max_delay(Duration::from_secs(60));
-/// assert_eq!(patient.retries(), 8);
-/// assert_eq!(RetryPolicy::none().retries(), 0);
+/// assert_eq!(patient.get_max_attempts(), 9);
+/// assert_eq!(RetryConfig::none().get_max_attempts(), 1);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    max_retries: u32,
+pub struct RetryConfig {
+    max_attempts: u32,
     base_delay: Duration,
     max_delay: Duration,
 }
 
-impl Default for RetryPolicy {
-    /// 4 retries, from 500 ms, at most 30 s apart.
+impl Default for RetryConfig {
+    /// 5 attempts (the first and 4 retries), from 500 ms, at most 30 s apart.
     fn default() -> Self {
         Self {
-            max_retries: 4,
+            max_attempts: 5,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
         }
     }
 }
 
-impl RetryPolicy {
+impl RetryConfig {
     /// Never retry.
     pub fn none() -> Self {
         Self {
-            max_retries: 0,
+            max_attempts: 1,
             ..Self::default()
         }
     }
 
-    /// Sets how many times one request is retried after its first attempt.
-    pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
+    /// Sets how many attempts one request gets in all, the first included (as the inbox's
+    /// worker counts them); `1` never retries, and `0` counts as `1`.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
         self
     }
 
@@ -65,9 +66,9 @@ impl RetryPolicy {
         self
     }
 
-    /// How many retries follow a failed first attempt.
-    pub fn retries(&self) -> u32 {
-        self.max_retries
+    /// How many attempts one request gets in all, as set by [`RetryConfig::max_attempts`].
+    pub fn get_max_attempts(&self) -> u32 {
+        self.max_attempts
     }
 
     /// The wait before retry number `retry` (0 for the first), given the answer's `Retry-After`.
@@ -102,7 +103,7 @@ mod tests {
 
     #[test]
     fn retry_after_wins_but_is_capped() {
-        let policy = RetryPolicy::default().max_delay(Duration::from_secs(10));
+        let policy = RetryConfig::default().max_delay(Duration::from_secs(10));
         assert_eq!(
             policy.delay(0, Some(Duration::from_secs(3))),
             Duration::from_secs(3)
@@ -115,7 +116,7 @@ mod tests {
 
     #[test]
     fn jittered_delays_stay_within_the_doubling_bound() {
-        let policy = RetryPolicy::default()
+        let policy = RetryConfig::default()
             .base_delay(Duration::from_millis(100))
             .max_delay(Duration::from_millis(1000));
         for retry in 0..10 {

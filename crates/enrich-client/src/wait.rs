@@ -15,23 +15,23 @@ use crate::error::Error;
 ///
 /// ```
 /// use std::time::Duration;
-/// use enrich_client::PollPolicy;
+/// use enrich_client::PollConfig;
 ///
-/// let quick = PollPolicy::default()
+/// let quick = PollConfig::default()
 ///     .first_interval(Duration::from_millis(200))
 ///     .max_interval(Duration::from_secs(2))
 ///     .give_up_after(Some(Duration::from_secs(600)));
 /// # let _ = quick;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PollPolicy {
+pub struct PollConfig {
     first_interval: Duration,
     factor: f64,
     max_interval: Duration,
     give_up_after: Option<Duration>,
 }
 
-impl Default for PollPolicy {
+impl Default for PollConfig {
     /// From 1 s, growing by half each poll, at most 15 s apart, never giving up.
     fn default() -> Self {
         Self {
@@ -43,7 +43,7 @@ impl Default for PollPolicy {
     }
 }
 
-impl PollPolicy {
+impl PollConfig {
     /// Sets the wait after the first poll.
     pub fn first_interval(mut self, interval: Duration) -> Self {
         self.first_interval = interval;
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn intervals_grow_to_the_cap() {
-        let policy = PollPolicy::default()
+        let policy = PollConfig::default()
             .first_interval(Duration::from_secs(1))
             .growth(2.0)
             .max_interval(Duration::from_secs(5));

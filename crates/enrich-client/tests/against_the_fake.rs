@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use enrich_client::{Client, Error, PollPolicy, RetryPolicy, TransportKind};
+use enrich_client::{Client, Error, PollConfig, RetryConfig, TransportKind};
 use enrich_sim::{Sim, SimConfig};
 use enrich_types::{
     CompanyToEnrich, EnrichCompaniesRequest, EnrichPeopleRequest, EnrichmentStatus, Include,
@@ -31,12 +31,12 @@ fn builder(sim: &Sim) -> enrich_client::ClientBuilder {
         .api_key(KEY)
         .base_url(sim.url())
         .retry(
-            RetryPolicy::default()
+            RetryConfig::default()
                 .base_delay(Duration::from_millis(10))
                 .max_delay(Duration::from_millis(50)),
         )
         .poll(
-            PollPolicy::default()
+            PollConfig::default()
                 .first_interval(Duration::from_millis(10))
                 .max_interval(Duration::from_millis(50)),
         )
@@ -127,8 +127,8 @@ async fn a_429_is_retried_after_its_retry_after() {
     let sim = sim().await;
     let client = builder(&sim)
         .retry(
-            RetryPolicy::default()
-                .max_retries(3)
+            RetryConfig::default()
+                .max_attempts(4)
                 .max_delay(Duration::from_secs(2)),
         )
         .build()
@@ -141,7 +141,7 @@ async fn a_429_is_retried_after_its_retry_after() {
     assert!(accepted.enrichment_id.is_some());
 
     // Without retries the 429 comes back typed, with its Retry-After.
-    let impatient = builder(&sim).retry(RetryPolicy::none()).build().unwrap();
+    let impatient = builder(&sim).retry(RetryConfig::none()).build().unwrap();
     sim.throttle_next(1, Duration::from_secs(7));
     let error = impatient
         .get_people(accepted.enrichment_id.as_deref().unwrap())
@@ -161,8 +161,8 @@ async fn a_429_is_retried_after_its_retry_after() {
     sim.throttle_next(10, Duration::from_secs(0));
     let error = builder(&sim)
         .retry(
-            RetryPolicy::default()
-                .max_retries(2)
+            RetryConfig::default()
+                .max_attempts(3)
                 .base_delay(Duration::from_millis(1)),
         )
         .build()
@@ -178,8 +178,8 @@ async fn server_errors_are_retried_with_backoff_and_client_errors_are_not() {
     let sim = sim().await;
     let client = builder(&sim)
         .retry(
-            RetryPolicy::default()
-                .max_retries(3)
+            RetryConfig::default()
+                .max_attempts(4)
                 .base_delay(Duration::from_millis(5)),
         )
         .build()
@@ -333,8 +333,8 @@ async fn an_unknown_enrichment_is_a_404_and_an_unreachable_api_a_connect_error()
         .api_key(KEY)
         .base_url(format!("http://{address}"))
         .retry(
-            RetryPolicy::default()
-                .max_retries(1)
+            RetryConfig::default()
+                .max_attempts(2)
                 .base_delay(Duration::from_millis(1)),
         )
         .build()

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use enrich_webhook::Rejection;
+use enrich_webhook::Refusal;
 
 /// A failure of the database behind the inbox. Its message is the driver's; it never contains
 /// a delivery's body.
@@ -47,6 +47,13 @@ pub enum Error {
         /// The newest migration this crate knows.
         known: i64,
     },
+    /// An [`InboxConfig`](crate::InboxConfig) value is out of range; nothing was opened.
+    InvalidOption {
+        /// The option, named as its method.
+        option: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
     /// The database failed.
     Database(DatabaseError),
     /// A stored row could not be read back (a value outside what the inbox writes).
@@ -56,8 +63,9 @@ pub enum Error {
     },
     /// The inbox was closed with [`Inbox::close`](crate::Inbox::close).
     Closed,
-    /// The commit that held this write was cut short (the caller committing it was cancelled):
-    /// the write is not acknowledged, and may or may not be stored.
+    /// The commit that held this write was cut short (the task committing it stopped, as when
+    /// its Tokio runtime shuts down): the write is not acknowledged, and may or may not be
+    /// stored.
     Interrupted,
 }
 
@@ -76,6 +84,12 @@ impl fmt::Display for Error {
                 "the inbox database is at schema version {found}, newer than the {known} this \
                  version of enrich-inbox knows"
             ),
+            Self::InvalidOption { option, expected } => {
+                write!(
+                    f,
+                    "the inbox option `{option}` is out of range: it must be {expected}"
+                )
+            }
             Self::Database(error) => write!(f, "inbox database error: {error}"),
             Self::CorruptRow { column } => {
                 write!(f, "a stored delivery has an unreadable `{column}`")
@@ -89,9 +103,11 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {
+    /// Defers past what `Display` already printed: the database error's own source, so that a
+    /// reporter walking the chain prints each message once.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Database(error) => Some(error),
+            Self::Database(error) => error.source(),
             _ => None,
         }
     }
@@ -107,14 +123,14 @@ impl From<sqlx::Error> for Error {
 }
 
 /// A delivery could not be stored. The receiver must not acknowledge it: answer it with
-/// [`Rejection::StorageUnavailable`] (`503` with `Retry-After`), which `From` gives:
+/// [`Refusal::StorageUnavailable`] (`503` with `Retry-After`), which `From` gives:
 ///
 /// ```no_run
 /// # async fn handler(inbox: enrich_inbox::Inbox, delivery: enrich_webhook::Delivery)
-/// #     -> Result<(), enrich_webhook::Rejection> {
-/// use enrich_webhook::Rejection;
+/// #     -> Result<(), enrich_webhook::Refusal> {
+/// use enrich_webhook::Refusal;
 ///
-/// inbox.store(&delivery).await.map_err(Rejection::from)?;
+/// inbox.store(&delivery).await.map_err(Refusal::from)?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -130,7 +146,7 @@ impl StoreError {
     }
 
     /// The `Retry-After` the answer asks for, in seconds
-    /// ([`InboxOptions::retry_after`](crate::InboxOptions::retry_after)).
+    /// ([`InboxConfig::retry_after`](crate::InboxConfig::retry_after)).
     pub fn retry_after_secs(&self) -> u32 {
         self.retry_after_secs
     }
@@ -143,15 +159,16 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {
+    /// Defers past what `Display` already printed (the inner [`Error`]'s message): its source.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
+        self.error.source()
     }
 }
 
-impl From<StoreError> for Rejection {
+impl From<StoreError> for Refusal {
     /// `storage_unavailable` (`503`) with the inbox's `Retry-After`.
     fn from(error: StoreError) -> Self {
-        Rejection::StorageUnavailable {
+        Refusal::StorageUnavailable {
             retry_after_secs: error.retry_after_secs,
         }
     }

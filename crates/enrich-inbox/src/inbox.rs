@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use crate::backend::{Backend, ConnectSettings, NewRecord};
 use crate::error::{Error, StoreError};
-use crate::options::{InboxOptions, SqliteDurability};
+use crate::options::{InboxConfig, SqliteDurability};
 use crate::record::{
     Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery, duration_millis,
 };
@@ -38,7 +38,7 @@ pub struct Inbox {
 
 struct Inner {
     backend: Backend,
-    options: InboxOptions,
+    options: InboxConfig,
     stored: Notify,
 }
 
@@ -81,19 +81,24 @@ impl Retention {
 }
 
 impl Inbox {
-    /// Opens the inbox at `url` with the default [`InboxOptions`]: `sqlite:PATH` (the file is
-    /// created if missing, in WAL mode) or `postgres://…`. Migrations are applied on open, safely
-    /// when several processes open the same database at once.
+    /// Opens the inbox at `url` with the default [`InboxConfig`]: `sqlite:PATH` (the file is
+    /// created if missing, in WAL mode; the `sqlite` feature, on by default; `sqlite::memory:` is
+    /// a new in-memory database, gone when the inbox closes) or `postgres://…` (the `postgres`
+    /// feature: without it, this fails with [`Error::BackendNotCompiled`]). Migrations are
+    /// applied on open, safely when several processes open the same database at once.
     pub async fn open(url: &str) -> Result<Self, Error> {
-        Self::open_with(url, InboxOptions::default()).await
+        Self::open_with(url, InboxConfig::default()).await
     }
 
     /// Opens the inbox at `url` with `options`.
-    pub async fn open_with(url: &str, options: InboxOptions) -> Result<Self, Error> {
+    pub async fn open_with(url: &str, options: InboxConfig) -> Result<Self, Error> {
+        options.check()?;
         let settings = ConnectSettings {
             max_connections: options.max_connections,
             busy_timeout: options.busy_timeout,
             sqlite_synchronous_full: options.sqlite_durability == SqliteDurability::Full,
+            #[cfg(test)]
+            sqlite_test_pragmas: Vec::new(),
         };
         let backend = Backend::open(url, &settings).await?;
         Ok(Self {
@@ -113,7 +118,7 @@ impl Inbox {
     /// Stores a verified delivery: its raw body exactly as signed, signature header, signature
     /// time, receive time, event type, ids and idempotency key. Returns only once the write is
     /// durable: [`Stored::New`] the first time its key is seen, [`Stored::Duplicate`] after.
-    /// Answer `200` either way; on an error, answer the [`Rejection`](enrich_webhook::Rejection)
+    /// Answer `200` either way; on an error, answer the [`Refusal`](enrich_webhook::Refusal)
     /// it converts into (`503`).
     pub async fn store(&self, delivery: &Delivery) -> Result<Stored, StoreError> {
         let event = delivery.event();
@@ -289,7 +294,7 @@ impl Inbox {
     }
 
     /// The process's clock, as this inbox sees it (shifted by
-    /// [`InboxOptions::process_clock_offset`]). No lease, due time or recorded time reads it:
+    /// [`InboxConfig::process_clock_offset`]). No lease, due time or recorded time reads it:
     /// those come from the database's clock.
     pub(crate) fn process_now(&self) -> SystemTime {
         let offset = self.inner.options.process_clock_offset;

@@ -10,10 +10,10 @@
 //!   [`Stored::Duplicate`] only once the write is durable. The key is unique in the database
 //!   (`INSERT … ON CONFLICT DO NOTHING`), so storage is exactly once under any concurrency. A
 //!   failure is a [`StoreError`], which converts into the `503` `storage_unavailable`
-//!   [`Rejection`](enrich_webhook::Rejection) with `Retry-After`.
+//!   [`Refusal`](enrich_webhook::Refusal) with `Retry-After`.
 //! - A [`Worker`] claims due deliveries under a lease, which a heartbeat extends while your
 //!   async handler runs with a [`Job`] (the decoded event and the stored metadata), and marks
-//!   them done; an error, a panic or a [timeout](WorkerOptions::handler_timeout) is retried with
+//!   them done; an error, a panic or a [timeout](WorkerConfig::handler_timeout) is retried with
 //!   exponential [`Backoff`] and jitter, and after the last attempt the delivery is a dead
 //!   letter. Processing is **at least once** (at most `2 × max_attempts` runs; exactly once
 //!   without crashes, freezes or outages): make the handler idempotent. Leases and due times
@@ -30,7 +30,7 @@
 //! ```no_run
 //! # async fn run(delivery: enrich_webhook::Delivery) -> Result<(), Box<dyn std::error::Error>> {
 //! use enrich_inbox::{Inbox, Job, Worker};
-//! use enrich_webhook::Rejection;
+//! use enrich_webhook::Refusal;
 //!
 //! let inbox = Inbox::open("sqlite:inbox.db").await?;
 //! let _worker = Worker::new(inbox.clone(), |job: Job| async move {
@@ -40,7 +40,7 @@
 //! .spawn();
 //!
 //! // In the webhook handler, after the adapter verified the delivery:
-//! inbox.store(&delivery).await.map_err(Rejection::from)?; // then answer 200
+//! inbox.store(&delivery).await.map_err(Refusal::from)?; // then answer 200
 //! # Ok(()) }
 //! ```
 //!
@@ -52,8 +52,9 @@
 //! | SQLite, [`SqliteDurability::Normal`] | no acknowledged delivery lost | the last commits may be lost |
 //! | Postgres (`synchronous_commit = on`, the server default) | none lost | none lost (given the server's `fsync`) |
 //!
-//! On SQLite, concurrent stores share one transaction and one sync (group commit); no store
-//! returns before the commit holding its row. On Postgres each store is its own commit, and the
+//! On SQLite, concurrent stores share one transaction and one sync (group commit), committed by a
+//! task of its own that no caller can cancel; no store returns before the commit holding its row,
+//! and a caller that is dropped mid-store changes no other caller's answer. On Postgres each store is its own commit, and the
 //! server groups the WAL flushes of concurrent commits.
 
 #![warn(missing_docs)]
@@ -72,14 +73,14 @@ mod worker;
 pub use backoff::Backoff;
 pub use error::{DatabaseError, Error, StoreError};
 pub use inbox::{Inbox, Retention};
-pub use options::{InboxOptions, KeyFn, SqliteDurability, default_key};
+pub use options::{InboxConfig, KeyFn, SqliteDurability, default_key};
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
 pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
 pub use record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
 pub use verify::Verification;
-pub use worker::{HandlerError, Job, ShutdownReport, Worker, WorkerHandle, WorkerOptions};
+pub use worker::{HandlerError, Job, ShutdownReport, Worker, WorkerConfig, WorkerHandle};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -7,6 +7,8 @@ use std::time::Duration;
 use enrich_webhook::IdempotencyKey;
 use enrich_webhook::enrich_types::WebhookEvent;
 
+use crate::error::Error;
+
 /// Computes the idempotency key of an event from its decoded form and its raw body.
 pub type KeyFn = dyn Fn(&WebhookEvent, &[u8]) -> String + Send + Sync;
 
@@ -29,9 +31,9 @@ pub enum SqliteDurability {
 ///
 /// ```
 /// use std::time::Duration;
-/// use enrich_inbox::{InboxOptions, SqliteDurability};
+/// use enrich_inbox::{InboxConfig, SqliteDurability};
 ///
-/// let options = InboxOptions::default()
+/// let options = InboxConfig::default()
 ///     .sqlite_durability(SqliteDurability::Full)
 ///     .retry_after(Duration::from_secs(60))
 ///     // One delivery per person, whichever enrichment it came from.
@@ -42,7 +44,7 @@ pub enum SqliteDurability {
 /// # let _ = options;
 /// ```
 #[derive(Clone)]
-pub struct InboxOptions {
+pub struct InboxConfig {
     pub(crate) key: Arc<KeyFn>,
     pub(crate) sqlite_durability: SqliteDurability,
     pub(crate) max_connections: u32,
@@ -51,7 +53,7 @@ pub struct InboxOptions {
     pub(crate) process_clock_offset: i64,
 }
 
-impl Default for InboxOptions {
+impl Default for InboxConfig {
     /// The default key, `SqliteDurability::Full`, 8 connections, a 10 s wait for a lock or a
     /// connection, and `Retry-After: 30` on a storage failure.
     fn default() -> Self {
@@ -73,7 +75,22 @@ pub fn default_key(event: &WebhookEvent, raw_body: &[u8]) -> String {
     IdempotencyKey::of(event, raw_body).to_string()
 }
 
-impl InboxOptions {
+impl InboxConfig {
+    /// The longest [`busy_timeout`](Self::busy_timeout): `i32::MAX` milliseconds (about 24.8
+    /// days), the most SQLite's busy handler takes.
+    pub const MAX_BUSY_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
+    /// Refuses values out of range, before anything is opened.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.busy_timeout > Self::MAX_BUSY_TIMEOUT {
+            return Err(Error::InvalidOption {
+                option: "busy_timeout",
+                expected: "at most InboxConfig::MAX_BUSY_TIMEOUT (2,147,483,647 ms, about 24.8 days)",
+            });
+        }
+        Ok(())
+    }
+
     /// Uses `key` to compute each delivery's idempotency key (from the decoded event and the raw
     /// body), instead of [`default_key`]. Deliveries with equal keys are one delivery.
     pub fn idempotency_key<F>(mut self, key: F) -> Self
@@ -99,7 +116,8 @@ impl InboxOptions {
     }
 
     /// How long an operation waits for SQLite's write lock or for a pooled connection (10 s by
-    /// default) before it fails.
+    /// default) before it fails. At most [`InboxConfig::MAX_BUSY_TIMEOUT`] (about 24.8 days):
+    /// opening with a longer one fails with [`Error::InvalidOption`](crate::Error::InvalidOption).
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
         self
@@ -115,7 +133,7 @@ impl InboxOptions {
     }
 }
 
-impl InboxOptions {
+impl InboxConfig {
     /// For tests of clock skew: this inbox sees the process's clock shifted by `offset_ms`
     /// milliseconds (positive: ahead). Leases, due times and recorded times never read the
     /// process's clock (they come from the database's), so this changes none of them; it
@@ -127,9 +145,9 @@ impl InboxOptions {
     }
 }
 
-impl fmt::Debug for InboxOptions {
+impl fmt::Debug for InboxConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InboxOptions")
+        f.debug_struct("InboxConfig")
             .field("sqlite_durability", &self.sqlite_durability)
             .field("max_connections", &self.max_connections)
             .field("busy_timeout", &self.busy_timeout)

@@ -138,10 +138,11 @@ mod with_client {
     }
 
     impl std::error::Error for ReconcileError {
+        /// Defers past what `Display` already printed (the inner error's message): its source.
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             match self {
-                Self::Api(error) => Some(error),
-                Self::Store(error) => Some(error),
+                Self::Api(error) => error.source(),
+                Self::Store(error) => error.source(),
             }
         }
     }

@@ -64,9 +64,9 @@ impl Job {
 ///
 /// ```
 /// use std::time::Duration;
-/// use enrich_inbox::{Backoff, WorkerOptions};
+/// use enrich_inbox::{Backoff, WorkerConfig};
 ///
-/// let options = WorkerOptions::default()
+/// let options = WorkerConfig::default()
 ///     .concurrency(8)
 ///     .lease(Duration::from_secs(120))
 ///     .max_attempts(5)
@@ -74,7 +74,7 @@ impl Job {
 /// # let _ = options;
 /// ```
 #[derive(Debug, Clone)]
-pub struct WorkerOptions {
+pub struct WorkerConfig {
     concurrency: usize,
     lease: Duration,
     max_attempts: u32,
@@ -83,7 +83,7 @@ pub struct WorkerOptions {
     handler_timeout: Duration,
 }
 
-impl Default for WorkerOptions {
+impl Default for WorkerConfig {
     /// 4 deliveries at once, a 60 s lease, a 30 s handler timeout, 10 attempts,
     /// [`Backoff::default`], polling every second when idle (a store in the same process wakes
     /// the worker at once).
@@ -99,7 +99,7 @@ impl Default for WorkerOptions {
     }
 }
 
-impl WorkerOptions {
+impl WorkerConfig {
     /// How many deliveries run at once (at least 1).
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
@@ -150,7 +150,7 @@ impl WorkerOptions {
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
-/// use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
+/// use enrich_inbox::{Inbox, Job, Worker, WorkerConfig};
 ///
 /// let inbox = Inbox::open("sqlite:inbox.db").await?;
 /// let worker = Worker::new(inbox, |job: Job| async move {
@@ -158,7 +158,7 @@ impl WorkerOptions {
 ///     println!("{} (attempt {})", job.event().event_type(), job.attempt());
 ///     Ok::<(), std::io::Error>(())
 /// })
-/// .options(WorkerOptions::default().concurrency(8))
+/// .config(WorkerConfig::default().concurrency(8))
 /// .spawn();
 /// // …
 /// let report = worker.shutdown(Duration::from_secs(10)).await;
@@ -168,7 +168,7 @@ impl WorkerOptions {
 pub struct Worker {
     inbox: Inbox,
     handler: BoxedHandler,
-    options: WorkerOptions,
+    options: WorkerConfig,
 }
 
 impl std::fmt::Debug for Worker {
@@ -196,13 +196,13 @@ impl Worker {
         Self {
             inbox,
             handler,
-            options: WorkerOptions::default(),
+            options: WorkerConfig::default(),
         }
     }
 
-    /// Runs with `options`.
-    pub fn options(mut self, options: WorkerOptions) -> Self {
-        self.options = options;
+    /// Runs with `config`.
+    pub fn config(mut self, config: WorkerConfig) -> Self {
+        self.options = config;
         self
     }
 
@@ -412,7 +412,7 @@ enum Ran {
 async fn process(
     inbox: Inbox,
     handler: BoxedHandler,
-    options: Arc<WorkerOptions>,
+    options: Arc<WorkerConfig>,
     delivery: StoredDelivery,
     claim: Claim,
 ) {
@@ -546,7 +546,7 @@ where
 async fn run_leased(
     inbox: &Inbox,
     handler: &BoxedHandler,
-    options: &WorkerOptions,
+    options: &WorkerConfig,
     job: Job,
     claim: Claim,
 ) -> Ran {
@@ -575,7 +575,7 @@ async fn run_leased(
             () = &mut timeout => {
                 return Ran::Failed(format!(
                     "the handler did not finish within its timeout of {} ms \
-                     (WorkerOptions::handler_timeout)",
+                     (WorkerConfig::handler_timeout)",
                     duration_millis(options.handler_timeout)
                 ));
             }

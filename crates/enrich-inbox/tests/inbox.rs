@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use enrich_inbox::{
-    Backoff, Error, Inbox, InboxOptions, Job, Retention, Source, State, Stored, Verification,
-    Worker, WorkerOptions,
+    Backoff, Error, Inbox, InboxConfig, Job, Retention, Source, State, Stored, Verification,
+    Worker, WorkerConfig,
 };
 use enrich_webhook::enrich_types::WebhookEvent;
-use enrich_webhook::{Rejection, SigningKeys};
+use enrich_webhook::{Refusal, SigningKeys};
 use support::{SECRET, delivery, eventually, person_body};
 
 /// Quick settings: idle polls every 20 ms, retries after 10–40 ms.
-fn quick() -> WorkerOptions {
-    WorkerOptions::default()
+fn quick() -> WorkerConfig {
+    WorkerConfig::default()
         .poll_interval(Duration::from_millis(20))
         .backoff(Backoff::exponential(
             Duration::from_millis(10),
@@ -104,7 +104,7 @@ on_both_engines! {
                 Ok::<(), std::io::Error>(())
             }
         })
-        .options(quick().concurrency(8))
+        .config(quick().concurrency(8))
         .spawn();
         eventually("the delivery to be processed", || async {
             (inbox.counts().await.unwrap().done == 1).then_some(())
@@ -146,7 +146,7 @@ on_both_engines! {
     }
 
     async fn the_idempotency_key_is_configurable(db) {
-        let options = InboxOptions::default().idempotency_key(|event, raw_body| {
+        let options = InboxConfig::default().idempotency_key(|event, raw_body| {
             match event.external_id() {
                 Some(person) => format!("person/{person}"),
                 None => enrich_inbox::default_key(event, raw_body),
@@ -177,7 +177,7 @@ on_both_engines! {
                 }
             }
         })
-        .options(
+        .config(
             quick()
                 .max_attempts(3)
                 .backoff(Backoff::exponential(Duration::from_millis(100), Duration::from_secs(1))),
@@ -216,7 +216,7 @@ on_both_engines! {
             assert!(job.attempt() > 1, "the handler panics on its first attempt");
             Ok::<(), std::io::Error>(())
         })
-        .options(quick())
+        .config(quick())
         .spawn();
         wait_for_state(&inbox, id, State::Done).await;
         assert_eq!(inbox.get(id).await.unwrap().unwrap().attempts, 2);
@@ -245,7 +245,7 @@ on_both_engines! {
                 std::future::pending::<Result<(), std::io::Error>>().await
             }
         })
-        .options(quick().concurrency(1).lease(Duration::from_millis(300)))
+        .config(quick().concurrency(1).lease(Duration::from_millis(300)))
         .spawn();
         started.notified().await;
         // Well past the lease, the heartbeat still holds it.
@@ -270,7 +270,7 @@ on_both_engines! {
                 Ok::<(), std::io::Error>(())
             }
         })
-        .options(quick())
+        .config(quick())
         .spawn();
         wait_for_state(&inbox, id, State::Done).await;
         eventually("the stuck handler to be stopped", || async {
@@ -296,7 +296,7 @@ on_both_engines! {
                 Ok::<(), std::io::Error>(())
             }
         })
-        .options(quick())
+        .config(quick())
         .spawn();
         started.notified().await;
         assert_eq!(worker.shutdown(Duration::from_secs(30)).await.abandoned, 0);
@@ -311,7 +311,7 @@ on_both_engines! {
                 std::future::pending::<Result<(), std::io::Error>>().await
             }
         })
-        .options(quick())
+        .config(quick())
         .spawn();
         started.notified().await;
         assert_eq!(worker.shutdown(Duration::from_millis(50)).await.abandoned, 1);
@@ -329,7 +329,7 @@ on_both_engines! {
             counter.fetch_add(1, Ordering::SeqCst);
             async { Ok::<(), std::io::Error>(()) }
         })
-        .options(quick())
+        .config(quick())
         .spawn();
         wait_for_state(&inbox, id, State::Done).await;
         assert!(inbox.replay(id).await.unwrap());
@@ -346,7 +346,7 @@ on_both_engines! {
         let body = person_body("b", "processed");
         let id = new_id(inbox.store(&delivery(&body)).await.unwrap());
         let worker = Worker::new(inbox.clone(), |_job: Job| async { Ok::<(), std::io::Error>(()) })
-            .options(quick())
+            .config(quick())
             .spawn();
         wait_for_state(&inbox, id, State::Done).await;
         worker.shutdown(Duration::from_secs(10)).await;
@@ -394,9 +394,16 @@ on_both_engines! {
         inbox.close().await;
         let error = inbox.store(&delivery(&person_body("b", "p"))).await.unwrap_err();
         assert!(matches!(error.error(), Error::Closed), "{error:?}");
-        let rejection = Rejection::from(error);
-        assert_eq!((rejection.status(), rejection.code()), (503, "storage_unavailable"));
-        assert_eq!(rejection.retry_after_secs(), Some(30));
+        // Each message prints once: no error of the chain repeats its source's message.
+        let mut outer: &dyn std::error::Error = &error;
+        while let Some(inner) = outer.source() {
+            assert!(!outer.to_string().contains(&inner.to_string()), "{outer} repeats {inner}");
+            outer = inner;
+        }
+        assert_eq!(error.to_string(), "the delivery could not be stored: the inbox is closed");
+        let refusal = Refusal::from(error);
+        assert_eq!((refusal.status(), refusal.code()), (503, "storage_unavailable"));
+        assert_eq!(refusal.retry_after_secs(), Some(30));
         assert!(matches!(inbox.counts().await, Err(Error::Closed)));
     }
 

@@ -14,8 +14,6 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::{Extension, Router, http::StatusCode, routing::post};
-use enrich_axum::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
 use enrich_client::Client;
 use enrich_inbox::{
     Inbox, Job, Reconciliation, Source, State, Worker, reconcile, reconcile_on_batch_completed,
@@ -188,33 +186,14 @@ async fn an_unknown_enrichment_is_an_api_error_and_stores_nothing() {
     assert_eq!(inbox.counts().await.expect("counts").total(), 0);
 }
 
-/// An in-process receiver storing into `inbox`, as the README shows; its address.
-async fn serve(inbox: Inbox) -> std::net::SocketAddr {
-    async fn webhook(
-        Extension(inbox): Extension<Inbox>,
-        Webhook(delivery): WebhookDelivery,
-    ) -> Result<StatusCode, WebhookRejection> {
-        inbox.store(&delivery).await.map_err(Rejection::from)?;
-        Ok(StatusCode::OK)
-    }
-    let app = Router::new()
-        .route("/webhook", post(webhook))
-        .layer(Extension(inbox))
-        .with_state(WebhookConfig::with_secret(SECRET).expect("a secret"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
-    let addr = listener.local_addr().expect("an address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_batch_completion_event_reconciles_when_the_worker_opts_in() {
     let db = TestDb::sqlite("reconcile_on_batch");
     let inbox = Inbox::open(&db.url).await.expect("open");
     let sim = start_sim().await;
-    let addr = serve(inbox.clone()).await;
+    // The receivers fixture, storing only: this test's own worker processes the inbox.
+    let receiver = Receiver::start(Framework::Axum, &db.url, &["--worker", "off"]).await;
+    let addr = receiver.addr;
 
     // The worker records which people it processed and how, and reconciles on the batch event.
     let processed: Arc<Mutex<Vec<(String, Source)>>> = Arc::default();

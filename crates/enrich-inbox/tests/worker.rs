@@ -14,15 +14,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use enrich_inbox::{
-    Backoff, Counts, Inbox, InboxOptions, Job, State, Stored, Worker, WorkerOptions,
-};
+use enrich_inbox::{Backoff, Counts, Inbox, InboxConfig, Job, State, Stored, Worker, WorkerConfig};
 use sqlx::Connection;
 use support::{TestDb, delivery, eventually, person_body};
 
 /// Idle polls every 20 ms, retries after 10–40 ms, a one-second lease.
-fn options() -> WorkerOptions {
-    WorkerOptions::default()
+fn options() -> WorkerConfig {
+    WorkerConfig::default()
         .poll_interval(Duration::from_millis(20))
         .lease(Duration::from_secs(1))
         .backoff(Backoff::exponential(
@@ -132,7 +130,7 @@ fn person_of(job: &Job) -> String {
 async fn sleeping_worker(
     db: &TestDb,
     runs: &Arc<Runs>,
-    options: WorkerOptions,
+    options: WorkerConfig,
     duration: fn(&str) -> Duration,
 ) -> enrich_inbox::WorkerHandle {
     let inbox = open(db).await;
@@ -143,7 +141,7 @@ async fn sleeping_worker(
 fn sleeping_worker_of(
     inbox: Inbox,
     runs: &Arc<Runs>,
-    options: WorkerOptions,
+    options: WorkerConfig,
     duration: fn(&str) -> Duration,
 ) -> enrich_inbox::WorkerHandle {
     let runs = runs.clone();
@@ -156,7 +154,7 @@ fn sleeping_worker_of(
             Ok::<(), std::io::Error>(())
         }
     })
-    .options(options)
+    .config(options)
     .spawn()
 }
 
@@ -242,7 +240,7 @@ on_both_engines! {
                 std::future::pending::<Result<(), std::io::Error>>().await
             }
         })
-        .options(options().max_attempts(2).handler_timeout(Duration::from_millis(200)))
+        .config(options().max_attempts(2).handler_timeout(Duration::from_millis(200)))
         .spawn();
         let id = store(&inbox, "hangs").await;
         eventually("the delivery to be a dead letter", || async {
@@ -253,7 +251,7 @@ on_both_engines! {
         assert_eq!(dead.attempts, 2);
         assert_eq!(
             dead.last_error.as_deref(),
-            Some("the handler did not finish within its timeout of 200 ms (WorkerOptions::handler_timeout)")
+            Some("the handler did not finish within its timeout of 200 ms (WorkerConfig::handler_timeout)")
         );
         let run = runs.snapshot()["hangs"];
         assert_eq!((run.started, run.most_at_once, run.running), (2, 1, 0));
@@ -273,7 +271,7 @@ on_both_engines! {
         for offset_ms in [5_000, -5_000] {
             let inbox = Inbox::open_with(
                 &db.url,
-                InboxOptions::default().process_clock_offset(offset_ms),
+                InboxConfig::default().process_clock_offset(offset_ms),
             )
             .await
             .expect("open a replica");
@@ -289,7 +287,7 @@ on_both_engines! {
                         Ok::<(), std::io::Error>(())
                     }
                 })
-                .options(options().lease(lease))
+                .config(options().lease(lease))
                 .spawn(),
             );
             replicas.push(inbox);
@@ -410,7 +408,7 @@ on_both_engines! {
     async fn an_outcome_met_by_an_unavailable_database_is_recorded_once_it_is_back(db) {
         let inbox = Inbox::open_with(
             &db.url,
-            InboxOptions::default().busy_timeout(Duration::from_millis(300)),
+            InboxConfig::default().busy_timeout(Duration::from_millis(300)),
         )
         .await
         .unwrap();
@@ -427,7 +425,7 @@ on_both_engines! {
                 Ok::<(), std::io::Error>(())
             }
         })
-        .options(options().lease(lease))
+        .config(options().lease(lease))
         .spawn();
         let id = store(&inbox, "outcome").await;
         started.notified().await;
@@ -471,7 +469,7 @@ on_both_engines! {
                         notify.notify_one();
                         std::future::pending::<Result<(), std::io::Error>>()
                     })
-                    .options(options().lease(Duration::from_millis(300)).max_attempts(1))
+                    .config(options().lease(Duration::from_millis(300)).max_attempts(1))
                     .spawn();
                     tokio::time::timeout(Duration::from_secs(10), signal.notified()).await.is_ok()
                 });
@@ -488,7 +486,7 @@ on_both_engines! {
             counter.fetch_add(1, Ordering::SeqCst);
             async { Ok::<(), std::io::Error>(()) }
         })
-        .options(options().max_attempts(1))
+        .config(options().max_attempts(1))
         .spawn();
         eventually("the delivery to be a dead letter", || async {
             (inbox.get(id).await.ok()??.state == State::Dead).then_some(())
@@ -824,7 +822,7 @@ fn replica_process() {
                 Ok::<(), std::io::Error>(())
             }
         })
-        .options(options().concurrency(4))
+        .config(options().concurrency(4))
         .spawn();
         std::future::pending::<()>().await;
     });

@@ -2,9 +2,10 @@
 //!
 //! Take a [`Webhook<T>`] as a handler argument — [`PersonEvent`], [`CompanyEvent`], [`Event`] or
 //! [`WebhookDelivery`]: the request only reaches the handler if its body fits the limit, its
-//! signature verifies and it decodes to a webhook event. Every other request is answered by
-//! [`WebhookRejection`] with the status and body decided by [`enrich_webhook`], the same bytes as
-//! every other adapter sends.
+//! signature verifies and it decodes to a webhook event. Every other request is answered with the
+//! status and body decided by [`enrich_webhook`], the same bytes as every other adapter sends: a
+//! [`WebhookRefusal`] for a [`Refusal`], or the [`Acknowledgement`] of a genuine event the
+//! extractor does not take.
 //!
 //! The configuration is request data: add `.data(config)` to the route or endpoint. Without it
 //! every delivery is answered `500 receiver_not_configured`, and the mistake is logged at error
@@ -22,7 +23,8 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     tracing_subscriber::fmt::init(); // refusals and warnings reach the operator
+//!     // Refusals and warnings reach the operator; no colour codes in log files.
+//!     tracing_subscriber::fmt().with_ansi(false).init();
 //!     let config = WebhookConfig::from_env()?; // SURFE_WEBHOOK_SECRET
 //!     let app = Route::new()
 //!         .at("/webhook", post(person_enriched))
@@ -34,12 +36,14 @@
 //!
 //! The body is read chunk by chunk and reading stops at the configured
 //! [`WebhookConfig::body_limit`] (Poem itself sets no limit). A handler that wants to answer
-//! rejections itself can take `poem::Result<WebhookDelivery>` and
-//! [`downcast_ref`](poem::Error::downcast_ref) the error to [`WebhookRejection`].
+//! refusals itself can take `poem::Result<WebhookDelivery>` and
+//! [`downcast_ref`](poem::Error::downcast_ref) the error to [`WebhookRefusal`].
 //!
-//! Poem's error middleware (`catch_error`, `catch_all_error`) sees every rejection as an error,
-//! the `200` acknowledgement of an ignored event included; put it elsewhere than in front of the
-//! webhook route.
+//! Poem's `catch_error::<WebhookRefusal, _>` middleware sees refusals only. A Poem extractor
+//! keeps the handler from running only by failing, so the `200` acknowledgement of an ignored
+//! event is a `poem::Error` too, made from its response
+//! ([`Error::from_response`](poem::Error::from_response)): `catch_all_error` sees it (with status
+//! `200`); put that middleware elsewhere than in front of the webhook route.
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -97,11 +101,11 @@ pub type WebhookDelivery = Webhook<Delivery>;
 pub type Event = Webhook<WebhookEvent>;
 
 /// A `person.enrichment.completed` event. Any other genuine event is acknowledged with `200 OK`
-/// ([`Rejection::Ignored`]) without calling the handler, so the sender does not retry it.
+/// (an [`Acknowledgement`]) without calling the handler, so the sender does not retry it.
 pub type PersonEvent = Webhook<PersonEnrichmentCompleted>;
 
 /// A `company.enrichment.completed` event. Any other genuine event is acknowledged with `200 OK`
-/// ([`Rejection::Ignored`]) without calling the handler.
+/// (an [`Acknowledgement`]) without calling the handler.
 pub type CompanyEvent = Webhook<CompanyEnrichmentCompleted>;
 
 impl<T> Deref for Webhook<T> {
@@ -120,62 +124,72 @@ impl<T> DerefMut for Webhook<T> {
 
 impl<'a, T: FromDelivery> FromRequest<'a> for Webhook<T> {
     async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let delivery = receive(req, body).await.map_err(WebhookRejection)?;
-        let value = T::from_delivery(delivery).map_err(WebhookRejection)?;
-        Ok(Self(value))
+        let delivery = receive(req, body).await.map_err(WebhookRefusal)?;
+        match delivery.extract() {
+            Extracted::Taken(value) => Ok(Self(value)),
+            Extracted::Ignored(acknowledgement) => Err(poem::Error::from_response(render(
+                Answer::from(&acknowledgement),
+            ))),
+        }
     }
 }
 
-/// Why the handler was not called. As Poem's [`ResponseError`] it renders exactly the pipeline's
-/// [`Answer`] for the [`Rejection`]: status, `Content-Type`, `Retry-After` when any, and body.
+/// A refusal as Poem's [`ResponseError`]: exactly the pipeline's [`Answer`] for the [`Refusal`]
+/// (status, `Content-Type`, `Retry-After` when any, and body).
 ///
-/// Return it (`Err(WebhookRejection(..).into())`) to answer with a rejection of your own, such
-/// as [`Rejection::StorageUnavailable`] when storing the delivery failed.
+/// Return it (`Err(WebhookRefusal(..).into())`) to refuse a delivery yourself, such as
+/// [`Refusal::StorageUnavailable`] when storing it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookRejection(pub Rejection);
+pub struct WebhookRefusal(pub Refusal);
 
-impl From<Rejection> for WebhookRejection {
-    fn from(rejection: Rejection) -> Self {
-        Self(rejection)
+impl From<Refusal> for WebhookRefusal {
+    fn from(refusal: Refusal) -> Self {
+        Self(refusal)
     }
 }
 
-impl fmt::Display for WebhookRejection {
+impl fmt::Display for WebhookRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
 }
 
-impl std::error::Error for WebhookRejection {
+impl std::error::Error for WebhookRefusal {
+    /// Transparent, as `Display` is: the refusal's own source, so that no message prints twice.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
     }
 }
 
-impl ResponseError for WebhookRejection {
+impl ResponseError for WebhookRefusal {
     fn status(&self) -> StatusCode {
         // The pipeline only produces valid codes; 500 keeps a bad one visible.
         StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn as_response(&self) -> Response {
-        let answer = Answer::from(&self.0);
-        let mut response = Response::builder()
-            .status(self.status())
-            .content_type(answer.content_type);
-        if let Some(seconds) = answer.retry_after_secs {
-            response = response.header(RETRY_AFTER, seconds);
-        }
-        response.body(answer.body)
+        render(Answer::from(&self.0))
     }
 }
 
+/// The Poem response of an [`Answer`].
+fn render(answer: Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = Response::builder()
+        .status(status)
+        .content_type(answer.content_type);
+    if let Some(seconds) = answer.retry_after_secs {
+        response = response.header(RETRY_AFTER, seconds);
+    }
+    response.body(answer.body)
+}
+
 /// Reads the body under the limit into the pipeline.
-async fn receive(req: &Request, body: &mut RequestBody) -> Result<Delivery, Rejection> {
+async fn receive(req: &Request, body: &mut RequestBody) -> Result<Delivery, Refusal> {
     let Some(config) = req.data::<WebhookConfig>() else {
         static LOGGED: Once = Once::new();
         LOGGED.call_once(|| tracing::error!("webhook receiver not configured: {MISSING_CONFIG}"));
-        return Err(Rejection::NotConfigured {
+        return Err(Refusal::NotConfigured {
             hint: MISSING_CONFIG,
         });
     };
@@ -187,7 +201,7 @@ async fn receive(req: &Request, body: &mut RequestBody) -> Result<Delivery, Reje
     );
     let body = body
         .take()
-        .map_err(|_| Rejection::NotConfigured { hint: BODY_TAKEN })?;
+        .map_err(|_| Refusal::NotConfigured { hint: BODY_TAKEN })?;
     config
         .receive_body(&headers, body.into_bytes_stream(), |_| BodyError::Failed)
         .await

@@ -23,8 +23,8 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use enrich_inbox::{Inbox, Job, Worker};
-use enrich_rocket::enrich_webhook::{ConfigError, enrich_types::WebhookEvent};
-use enrich_rocket::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+use enrich_rocket::{ConfigError, WebhookEvent};
+use enrich_rocket::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
 use rocket::http::Status;
 use rocket::{State, post, routes};
 
@@ -32,11 +32,11 @@ use rocket::{State, post, routes};
 async fn webhook(
     inbox: &State<Option<Inbox>>,
     delivery: WebhookDelivery,
-) -> Result<Status, WebhookRejection> {
+) -> Result<Status, WebhookRefusal> {
     let Webhook(delivery) = delivery;
     if let Some(inbox) = inbox.inner() {
         // Answered only once stored; a duplicate is answered 200 too, so the sender stops.
-        inbox.store(&delivery).await.map_err(Rejection::from)?;
+        inbox.store(&delivery).await.map_err(Refusal::from)?;
         return Ok(Status::Ok);
     }
     if let Err(error) = print(delivery.event()) {

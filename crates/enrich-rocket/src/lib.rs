@@ -36,7 +36,7 @@
 //! }
 //! ```
 //!
-//! The body limit is the stricter of [`WebhookConfig::max_body_bytes`] and Rocket's
+//! The body limit is the stricter of [`WebhookConfig::get_body_limit`] and Rocket's
 //! `limits.surfe-webhook` setting ([`LIMIT_KEY`]), e.g. in `Rocket.toml`:
 //!
 //! ```toml
@@ -47,10 +47,12 @@
 //! # The acknowledgement of an ignored event
 //!
 //! A guard that does not take a genuine event ([`PersonEvent`] given a company event) must answer
-//! `200` without running the handler. Rocket has no supported way for a data guard to succeed
-//! with a response of its own: a guard either yields a value (the handler runs), forwards (another
-//! route or a 404) or fails with a status (a catcher answers). So the guard fails with status
-//! `200`, and the `200` catcher of [`catchers`] sends the acknowledgement body. Rocket logs that as
+//! `200` without running the handler: the pipeline's [`Acknowledgement`], a success, not a
+//! [`Refusal`]. Rocket has no supported way for a data guard to succeed with a response of its
+//! own: a guard either yields a value (the handler runs), forwards (another route or a 404) or
+//! fails with a status (a catcher answers). So, as Rocket forces, the guard fails with status
+//! `200` ([`WebhookRejection::Ignored`]), and the one `200` catcher of [`catchers`] sends the
+//! acknowledgement body; the other catchers send refusals only. Rocket logs that as
 //! `Data guard … failed: WebhookRejection { status: 200, code: "ignored" }` at warn level. To avoid
 //! both, take [`Event`] and match the event type in the handler, or take
 //! `Result<PersonEvent, WebhookRejection>` and return the rejection.
@@ -81,7 +83,7 @@ pub use enrich_webhook::prelude::*;
 pub mod testing;
 
 /// The key of Rocket's `limits` configuration that also bounds a delivery's body:
-/// `surfe-webhook`. The stricter of it and [`WebhookConfig::max_body_bytes`] applies.
+/// `surfe-webhook`. The stricter of it and [`WebhookConfig::get_body_limit`] applies.
 pub const LIMIT_KEY: &str = "surfe-webhook";
 
 /// The largest read buffer a body is read into at a time. A body whose declared length fits is
@@ -112,11 +114,11 @@ pub type WebhookDelivery = Webhook<Delivery>;
 pub type Event = Webhook<WebhookEvent>;
 
 /// A `person.enrichment.completed` event; any other genuine event is acknowledged with `200`
-/// ([`Rejection::Ignored`]) without calling the handler.
+/// (an [`Acknowledgement`]) without calling the handler.
 pub type PersonEvent = Webhook<PersonEnrichmentCompleted>;
 
 /// A `company.enrichment.completed` event; any other genuine event is acknowledged with `200`
-/// ([`Rejection::Ignored`]) without calling the handler.
+/// (an [`Acknowledgement`]) without calling the handler.
 pub type CompanyEvent = Webhook<CompanyEnrichmentCompleted>;
 
 impl<T> Deref for Webhook<T> {
@@ -138,15 +140,15 @@ impl<'r, T: FromDelivery + Send> FromData<'r> for Webhook<T> {
     type Error = WebhookRejection;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self> {
-        match receive(req, data).await.and_then(T::from_delivery) {
-            Ok(value) => Outcome::Success(Self(value)),
-            Err(rejection) => {
-                let answer = Answer::from(&rejection);
-                let status = Status::new(answer.status);
-                req.local_cache(|| CachedAnswer(Some((status, answer))));
-                Outcome::Error((status, WebhookRejection(rejection)))
-            }
-        }
+        let rejection = match receive(req, data).await.map(Delivery::extract) {
+            Ok(Extracted::Taken(value)) => return Outcome::Success(Self(value)),
+            Ok(Extracted::Ignored(acknowledgement)) => WebhookRejection::Ignored(acknowledgement),
+            Err(refusal) => WebhookRejection::Refused(refusal),
+        };
+        let answer = rejection.answer();
+        let status = Status::new(answer.status);
+        req.local_cache(|| CachedAnswer(Some((status, answer))));
+        Outcome::Error((status, rejection))
     }
 }
 
@@ -165,43 +167,108 @@ impl<T> Sentinel for Webhook<T> {
 const NOT_CONFIGURED: &str = "no WebhookConfig is managed by this Rocket instance: add \
     `.manage(WebhookConfig::from_env()?)` (or another WebhookConfig constructor) to the builder";
 
-/// Why the handler was not called. As a [`Responder`] it renders exactly the pipeline's
-/// [`Answer`] for the [`Rejection`]: take `Result<PersonEvent, WebhookRejection>` in a handler
-/// to see it, and return it to send it (or return one of your own, such as
-/// [`Rejection::StorageUnavailable`] when storing the delivery failed).
+/// Why the handler was not called: the guard's error. As a [`Responder`] it renders exactly the
+/// pipeline's [`Answer`]: take `Result<PersonEvent, WebhookRejection>` in a handler to see it,
+/// and return it to send it.
+///
+/// A guard can only keep the handler from running by failing, so the acknowledgement of an
+/// event the guard does not take travels here too, beside the refusals, though it answers `200`
+/// (see the crate docs).
 ///
 /// Its `Debug` form shows only the status and code (Rocket logs a failed guard's error with it).
 #[derive(Clone, PartialEq, Eq)]
-pub struct WebhookRejection(pub Rejection);
+#[non_exhaustive]
+pub enum WebhookRejection {
+    /// The delivery is refused (4xx or 5xx).
+    Refused(Refusal),
+    /// A genuine event of a type the guard does not take, acknowledged with `200`.
+    Ignored(Acknowledgement),
+}
 
-impl From<Rejection> for WebhookRejection {
-    fn from(rejection: Rejection) -> Self {
-        Self(rejection)
+impl WebhookRejection {
+    /// The pipeline's answer.
+    fn answer(&self) -> Answer {
+        match self {
+            Self::Refused(refusal) => Answer::from(refusal),
+            Self::Ignored(acknowledgement) => Answer::from(acknowledgement),
+        }
+    }
+}
+
+impl From<Refusal> for WebhookRejection {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
     }
 }
 
 impl fmt::Debug for WebhookRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (status, code) = match self {
+            Self::Refused(refusal) => (refusal.status(), refusal.code()),
+            Self::Ignored(_) => (Acknowledgement::STATUS, Acknowledgement::CODE),
+        };
         f.debug_struct("WebhookRejection")
-            .field("status", &self.0.status())
-            .field("code", &self.0.code())
+            .field("status", &status)
+            .field("code", &code)
             .finish()
     }
 }
 
 impl fmt::Display for WebhookRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Refused(refusal) => refusal.fmt(f),
+            Self::Ignored(acknowledgement) => acknowledgement.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for WebhookRejection {}
+
+impl<'r> Responder<'r, 'static> for WebhookRejection {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        Ok(render(self.answer()))
+    }
+}
+
+/// A refusal as a Rocket [`Responder`]: exactly the pipeline's [`Answer`] for the [`Refusal`].
+///
+/// Return it from a handler to refuse a delivery yourself, such as
+/// [`Refusal::StorageUnavailable`] when storing it failed (`?` turns a [`Refusal`] into one).
+///
+/// Its `Debug` form shows only the status and code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookRefusal(pub Refusal);
+
+impl From<Refusal> for WebhookRefusal {
+    fn from(refusal: Refusal) -> Self {
+        Self(refusal)
+    }
+}
+
+impl fmt::Debug for WebhookRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookRefusal")
+            .field("status", &self.0.status())
+            .field("code", &self.0.code())
+            .finish()
+    }
+}
+
+impl fmt::Display for WebhookRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
 }
 
-impl std::error::Error for WebhookRejection {
+impl std::error::Error for WebhookRefusal {
+    /// Transparent, as `Display` is: the refusal's own source, so that no message prints twice.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
     }
 }
 
-impl<'r> Responder<'r, 'static> for WebhookRejection {
+impl<'r> Responder<'r, 'static> for WebhookRefusal {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
         Ok(render(Answer::from(&self.0)))
     }
@@ -223,8 +290,10 @@ fn render(answer: Answer) -> Response<'static> {
 /// What a failed guard left for the catchers: the status it failed with, and the answer.
 struct CachedAnswer(Option<(Status, Answer)>);
 
-/// The catchers that send a failed guard's answer: one for every status a guard fails with
-/// ([`enrich_webhook::ANSWER_STATUSES`]: `200` for an ignored event, then the refusals).
+/// The catchers that send a failed guard's answer: one for every refusal status
+/// ([`enrich_webhook::REFUSAL_STATUSES`]), and one for `200`, which sends only the
+/// acknowledgement of an event the guard does not take (Rocket lets a guard keep the handler from
+/// running only by failing; see the crate docs).
 ///
 /// Register them with `.register("/", enrich_rocket::catchers())`. A catcher whose request
 /// holds no answer of this crate for its status (a 400 raised by another route, say) answers
@@ -232,9 +301,10 @@ struct CachedAnswer(Option<(Status, Answer)>);
 /// application, register these under the webhook route's path instead, e.g.
 /// `.register("/webhook", enrich_rocket::catchers())`.
 pub fn catchers() -> Vec<Catcher> {
-    enrich_webhook::ANSWER_STATUSES
+    enrich_webhook::REFUSAL_STATUSES
         .iter()
         .copied()
+        .chain([Acknowledgement::STATUS])
         .map(|code| {
             // `Catcher::new` accepts only error codes; the acknowledgement needs one for 200,
             // which Rocket routes like any other status (see the crate docs).
@@ -303,17 +373,17 @@ fn render_cached<'r>(status: Status, req: &'r Request<'_>) -> catcher::BoxFuture
 }
 
 /// Reads the body under the effective limit into the pipeline.
-async fn receive<'r>(req: &'r Request<'_>, data: Data<'r>) -> Result<Delivery, Rejection> {
+async fn receive<'r>(req: &'r Request<'_>, data: Data<'r>) -> Result<Delivery, Refusal> {
     let config = req
         .rocket()
         .state::<WebhookConfig>()
-        .ok_or(Rejection::NotConfigured {
+        .ok_or(Refusal::NotConfigured {
             hint: NOT_CONFIGURED,
         })?;
     let rocket_limit = req.limits().get(LIMIT_KEY).map_or(usize::MAX, |limit| {
         usize::try_from(limit.as_u64()).unwrap_or(usize::MAX)
     });
-    let limit = rocket_limit.min(config.max_body_bytes());
+    let limit = rocket_limit.min(config.get_body_limit());
     let headers = request_headers(req);
     // One byte past the limit is read, so that the collector sees a body over it and refuses it.
     let declared = headers
@@ -324,7 +394,7 @@ async fn receive<'r>(req: &'r Request<'_>, data: Data<'r>) -> Result<Delivery, R
     let stream = data.open(ByteUnit::from(limit.saturating_add(1)));
     let chunks = ReaderStream::with_capacity(stream, buffer);
     let classify = |_: &std::io::Error| BodyError::Failed;
-    if limit < config.max_body_bytes() {
+    if limit < config.get_body_limit() {
         let config = config.clone().body_limit(limit);
         config.receive_body(&headers, chunks, classify).await
     } else {

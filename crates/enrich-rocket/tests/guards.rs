@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 
 use enrich_rocket::{
-    Event, LIMIT_KEY, PersonEvent, Rejection, WebhookConfig, WebhookDelivery, WebhookRejection,
+    Event, LIMIT_KEY, PersonEvent, Refusal, WebhookConfig, WebhookDelivery, WebhookRejection,
     catchers,
 };
 use enrich_webhook::Answer;
@@ -175,7 +175,7 @@ async fn the_rocket_limit_applies_when_it_is_stricter() {
     let limit = PERSON.len() + 10;
     let figment = quiet().merge(("limits", Limits::default().limit(LIMIT_KEY, limit.bytes())));
     let client = start(app_with(figment, Some(config()), true)).await;
-    let too_large = Answer::from(&Rejection::PayloadTooLarge { limit });
+    let too_large = Answer::from(&Refusal::PayloadTooLarge { limit });
     for skip in [&[][..], &["content-length"][..]] {
         let response = send(&client, "/person", &padded(limit), skip).await;
         assert_eq!(response.status(), Status::Ok, "skipping {skip:?}");
@@ -206,7 +206,7 @@ async fn a_returned_rejection_renders_its_answer_without_the_catchers() {
     let client = start(app(Some(config()), false)).await;
     let request = SignedRequest::builder(PERSON).unsigned().build();
     let response = send(&client, "/manual", &request, &[]).await;
-    assert_answer(response, &Answer::from(&Rejection::MissingSignature)).await;
+    assert_answer(response, &Answer::from(&Refusal::MissingSignature)).await;
 }
 
 #[rocket::async_test]

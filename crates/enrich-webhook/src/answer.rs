@@ -1,12 +1,7 @@
 //! The answers an adapter sends that are not the handler's own, in framework-free terms. Adapters
 //! render these bytes as they are.
 
-use crate::rejection::Rejection;
-
-/// Every status the pipeline answers with on its own: the status of every [`Rejection`] (200 for
-/// an ignored event). Adapters that must register a handler per status
-/// (Rocket's catchers) use this list.
-pub const ANSWER_STATUSES: [u16; 8] = [200, 400, 401, 413, 415, 422, 500, 503];
+use crate::refusal::{Acknowledgement, Refusal};
 
 /// A complete HTTP answer in framework-free terms: status, `Content-Type` and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,13 +17,24 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
-impl From<&Rejection> for Answer {
-    fn from(rejection: &Rejection) -> Self {
+impl From<&Refusal> for Answer {
+    fn from(refusal: &Refusal) -> Self {
         Self {
-            status: rejection.status(),
-            content_type: rejection.content_type(),
-            retry_after_secs: rejection.retry_after_secs(),
-            body: rejection.body(),
+            status: refusal.status(),
+            content_type: refusal.content_type(),
+            retry_after_secs: refusal.retry_after_secs(),
+            body: refusal.body(),
+        }
+    }
+}
+
+impl From<&Acknowledgement> for Answer {
+    fn from(acknowledgement: &Acknowledgement) -> Self {
+        Self {
+            status: Acknowledgement::STATUS,
+            content_type: Acknowledgement::CONTENT_TYPE,
+            retry_after_secs: None,
+            body: acknowledgement.body(),
         }
     }
 }
@@ -36,12 +42,13 @@ impl From<&Rejection> for Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::refusal::{REFUSAL_KINDS, REFUSAL_STATUSES, RefusalKind};
 
     #[test]
     fn an_ignored_event_is_acknowledged_with_200() {
-        let answer = Answer::from(&Rejection::Ignored {
-            event_type: "company.enrichment.completed".into(),
-        });
+        let answer = Answer::from(&Acknowledgement::of_event_type(
+            "company.enrichment.completed",
+        ));
         assert_eq!(answer.status, 200);
         assert_eq!(answer.content_type, "application/json");
         assert_eq!(
@@ -51,58 +58,64 @@ mod tests {
     }
 
     #[test]
-    fn every_answer_status_is_listed() {
+    fn the_status_list_is_every_refusal_status_once() {
+        let mut statuses: Vec<u16> = REFUSAL_KINDS.iter().map(|kind| kind.status).collect();
+        statuses.sort_unstable();
+        statuses.dedup();
+        assert_eq!(statuses, REFUSAL_STATUSES);
+        assert_eq!(REFUSAL_STATUSES, [400, 401, 413, 415, 422, 500, 503]);
+        let mut codes: Vec<&str> = REFUSAL_KINDS.iter().map(|kind| kind.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), REFUSAL_KINDS.len(), "every code is its own");
+    }
+
+    #[test]
+    fn each_refusal_is_its_own_row_of_the_table() {
         use crate::SignatureProblem;
-        let rejections = [
-            Rejection::UnsupportedMediaType,
-            Rejection::PayloadTooLarge { limit: 1 },
-            Rejection::IncompleteBody,
-            Rejection::MissingSignature,
-            Rejection::MalformedSignature(SignatureProblem::MissingV0),
-            Rejection::StaleTimestamp {
+        let refusals = [
+            Refusal::UnsupportedMediaType,
+            Refusal::PayloadTooLarge { limit: 1 },
+            Refusal::MissingSignature,
+            Refusal::MalformedSignature(SignatureProblem::MissingV0),
+            Refusal::StaleTimestamp {
                 age_ms: 1,
                 tolerance_ms: 0,
             },
-            Rejection::InvalidSignature,
-            Rejection::MalformedJson {
+            Refusal::IncompleteBody,
+            Refusal::InvalidSignature,
+            Refusal::MalformedJson {
                 detail: String::new(),
                 line: 1,
                 column: 0,
             },
-            Rejection::InvalidPayload {
+            Refusal::InvalidPayload {
                 detail: String::new(),
                 pointer: String::new(),
                 line: None,
                 column: None,
             },
-            Rejection::NotConfigured { hint: "" },
-            Rejection::StorageUnavailable {
-                retry_after_secs: 1,
+            Refusal::StorageUnavailable {
+                retry_after_secs: 7,
             },
-            Rejection::Ignored {
-                event_type: String::new(),
-            },
+            Refusal::NotConfigured { hint: "" },
         ];
-        // Every variant has its own row of the table, and every row belongs to a variant.
-        let mut rows: Vec<&str> = rejections.iter().map(Rejection::code).collect();
-        rows.sort_unstable();
-        let mut table: Vec<&str> = crate::REJECTION_KINDS
-            .iter()
-            .map(|kind| kind.code)
-            .collect();
-        table.sort_unstable();
-        assert_eq!(rows, table);
-        let mut statuses: Vec<u16> = rejections.iter().map(Rejection::status).collect();
-        statuses.sort_unstable();
-        statuses.dedup();
-        assert_eq!(statuses, ANSWER_STATUSES);
+        let rows: Vec<&RefusalKind> = refusals.iter().map(Refusal::kind).collect();
+        assert_eq!(rows, REFUSAL_KINDS.iter().collect::<Vec<_>>());
+        let retry: Vec<Option<u32>> = refusals.iter().map(Refusal::retry_after_secs).collect();
+        assert_eq!(retry.iter().flatten().collect::<Vec<_>>(), [&7]);
+        assert_eq!(
+            Answer::from(&refusals[9]).retry_after_secs,
+            Some(7),
+            "storage_unavailable carries Retry-After"
+        );
     }
 
     #[test]
-    fn a_rejection_answer_is_problem_json() {
-        let answer = Answer::from(&Rejection::MissingSignature);
+    fn a_refusal_answer_is_problem_json() {
+        let answer = Answer::from(&Refusal::MissingSignature);
         assert_eq!(answer.status, 401);
         assert_eq!(answer.content_type, "application/problem+json");
-        assert_eq!(answer.body, Rejection::MissingSignature.body());
+        assert_eq!(answer.body, Refusal::MissingSignature.body());
     }
 }

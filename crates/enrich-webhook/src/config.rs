@@ -34,7 +34,7 @@ pub(crate) enum Verification {
 ///     .tolerance(Tolerance::new(Duration::from_secs(600), Duration::from_secs(60)))
 ///     .body_limit(256 * 1024);
 /// assert!(config.verifies_signatures());
-/// assert_eq!(config.max_body_bytes(), 256 * 1024);
+/// assert_eq!(config.get_body_limit(), 256 * 1024);
 /// // The secrets never show in logs:
 /// assert!(!format!("{config:?}").contains("whsec_new"));
 /// # Ok::<(), enrich_webhook::ConfigError>(())
@@ -93,16 +93,14 @@ impl WebhookConfig {
     ///
     /// The API shows the signing secret only after the first webhook has been received, so the
     /// very first setup needs this; nothing else should. Anyone who can reach the endpoint can
-    /// then send it any event. It logs a warning now (through `tracing`, and on stderr so that it
-    /// shows without a subscriber), and every [`Delivery`](crate::Delivery)
-    /// records that it was not verified.
+    /// then send it any event. It logs a warning now (through `tracing`, at WARN: install a
+    /// subscriber to see it), and every [`Delivery`](crate::Delivery) records that it was not
+    /// verified.
     pub fn insecure_skip_verification() -> Self {
         const WARNING: &str = "webhook signature verification is OFF: any request that reaches \
             this endpoint is accepted as genuine; configure the signing secret as soon as the API \
             shows it";
         tracing::warn!("{WARNING}");
-        // Also on stderr, so the operator sees it even when no tracing subscriber is installed.
-        eprintln!("warning: {WARNING}");
         Self::new(Verification::Skipped)
     }
 
@@ -126,13 +124,13 @@ impl WebhookConfig {
         self
     }
 
-    /// The largest accepted body in bytes.
-    pub fn max_body_bytes(&self) -> usize {
+    /// The largest accepted body in bytes, as set by [`WebhookConfig::body_limit`].
+    pub fn get_body_limit(&self) -> usize {
         self.body_limit
     }
 
-    /// The configured timestamp tolerance.
-    pub fn timestamp_tolerance(&self) -> Tolerance {
+    /// The timestamp tolerance, as set by [`WebhookConfig::tolerance`].
+    pub fn get_tolerance(&self) -> Tolerance {
         self.tolerance
     }
 

@@ -1,9 +1,9 @@
-//! Turning the verified body into a [`WebhookEvent`], or a rejection that says where it failed.
+//! Turning the verified body into a [`WebhookEvent`], or a refusal that says where it failed.
 
 use enrich_types::WebhookEvent;
 use serde_json::error::Category;
 
-use crate::rejection::Rejection;
+use crate::refusal::Refusal;
 
 /// Decodes `body` as a webhook event.
 ///
@@ -17,7 +17,7 @@ use crate::rejection::Rejection;
 /// a number beyond `f64` in a number field included); what they do not read (keys this version
 /// does not know, the whole `data` of an unknown event type) is kept or skipped without a depth
 /// or number limit, so an event is never refused for content it does not model.
-pub(crate) fn decode_event(body: &[u8]) -> Result<WebhookEvent, Rejection> {
+pub(crate) fn decode_event(body: &[u8]) -> Result<WebhookEvent, Refusal> {
     // One UTF-8 check of the whole body is cheaper than `from_slice` checking each string; a
     // body that is not UTF-8 still goes through `from_slice`, for its exact error position.
     let decoded = match std::str::from_utf8(body) {
@@ -44,7 +44,7 @@ pub(crate) fn decode_event(body: &[u8]) -> Result<WebhookEvent, Rejection> {
     Err(invalid_payload(body, document.as_ref(), error))
 }
 
-fn malformed_json(error: &serde_json::Error) -> Rejection {
+fn malformed_json(error: &serde_json::Error) -> Refusal {
     let message = strip_position(&error.to_string());
     let detail = if error.classify() == Category::Eof && error.column() == 0 && error.line() == 1 {
         "the body is empty; a JSON object is required".to_owned()
@@ -53,7 +53,7 @@ fn malformed_json(error: &serde_json::Error) -> Rejection {
     } else {
         "the body is not valid JSON".to_owned()
     };
-    Rejection::MalformedJson {
+    Refusal::MalformedJson {
         detail,
         line: error.line(),
         column: error.column(),
@@ -93,7 +93,7 @@ fn invalid_payload(
     body: &[u8],
     document: Option<&serde_json::Value>,
     fast_error: serde_json::Error,
-) -> Rejection {
+) -> Refusal {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let (pointer, error, position) =
         match serde_path_to_error::deserialize::<_, WebhookEvent>(&mut deserializer) {
@@ -122,7 +122,7 @@ fn invalid_payload(
     } else {
         pointer.clone()
     };
-    Rejection::InvalidPayload {
+    Refusal::InvalidPayload {
         detail: format!(
             "the body is not a valid webhook event: {} (at {location})",
             describe(&error.to_string(), found)
@@ -250,7 +250,7 @@ fn strip_position(message: &str) -> String {
 mod tests {
     use super::*;
 
-    fn rejection(body: &str) -> Rejection {
+    fn refusal(body: &str) -> Refusal {
         decode_event(body.as_bytes()).unwrap_err()
     }
 
@@ -258,9 +258,9 @@ mod tests {
     fn names_the_pointer_of_a_wrong_type_deep_in_person() {
         let body = r#"{"eventType":"person.enrichment.completed","data":{"person":
             {"mobilePhones":[{"mobilePhone":"+33 6","confidenceScore":"very \"high\""}]}}}"#;
-        let Rejection::InvalidPayload {
+        let Refusal::InvalidPayload {
             pointer, detail, ..
-        } = rejection(body)
+        } = refusal(body)
         else {
             panic!("expected invalid_payload");
         };
@@ -276,13 +276,13 @@ mod tests {
     #[test]
     fn tells_syntax_from_data_errors() {
         for body in ["", "{", "{} x", "{\"a\":\u{1}}", "[[[[", "nul"] {
-            assert_eq!(rejection(body).code(), "malformed_json", "{body:?}");
+            assert_eq!(refusal(body).code(), "malformed_json", "{body:?}");
         }
         // Valid JSON, however deep, is never malformed_json; broken JSON, however deep, is.
         let deep = "[".repeat(10_000) + &"]".repeat(10_000);
-        assert_eq!(rejection(&deep).code(), "invalid_payload");
+        assert_eq!(refusal(&deep).code(), "invalid_payload");
         let deep_and_broken = "[".repeat(10_000) + &"]".repeat(9_999);
-        assert_eq!(rejection(&deep_and_broken).code(), "malformed_json");
+        assert_eq!(refusal(&deep_and_broken).code(), "malformed_json");
         for body in [
             "[]",
             "42",
@@ -292,7 +292,7 @@ mod tests {
             r#"{"eventType":"x","data":[]}"#,
             r#"{"eventType":"person.enrichment.completed","data":"x"}"#,
         ] {
-            assert_eq!(rejection(body).code(), "invalid_payload", "{body:?}");
+            assert_eq!(refusal(body).code(), "invalid_payload", "{body:?}");
         }
     }
 
@@ -300,12 +300,12 @@ mod tests {
     fn names_the_pointer_when_data_comes_before_the_event_type() {
         let body = r#"{"data":{"person":{"emails":[{"email":"a@b.c","validationStatus":7}]}},
             "eventType":"person.enrichment.completed"}"#;
-        let Rejection::InvalidPayload {
+        let Refusal::InvalidPayload {
             pointer,
             line,
             column,
             ..
-        } = rejection(body)
+        } = refusal(body)
         else {
             panic!("expected invalid_payload");
         };
@@ -313,7 +313,7 @@ mod tests {
         assert_eq!((line, column), (None, None));
 
         let unknown_with_text_data = r#"{"data":"text","eventType":"future.event"}"#;
-        let Rejection::InvalidPayload { pointer, .. } = rejection(unknown_with_text_data) else {
+        let Refusal::InvalidPayload { pointer, .. } = refusal(unknown_with_text_data) else {
             panic!("expected invalid_payload");
         };
         assert_eq!(pointer, "/data");
@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn speaks_json_not_rust_and_quotes_no_value() {
-        let detail = |body: &str| rejection(body).to_string();
+        let detail = |body: &str| refusal(body).to_string();
         assert!(
             detail(r#"{"eventType":"person.enrichment.completed","data":[]}"#)
                 .ends_with(": expected an object, found an array (at /data)")
@@ -378,9 +378,9 @@ mod tests {
         // What the event's types read must fit them: a number beyond f64 in a number field is
         // invalid_payload (valid JSON), not malformed_json.
         let huge = r#"{"eventType":"person.enrichment.completed","data":{"person":{"mobilePhones":[{"confidenceScore":1e309}]}}}"#;
-        let Rejection::InvalidPayload {
+        let Refusal::InvalidPayload {
             pointer, detail, ..
-        } = rejection(huge)
+        } = refusal(huge)
         else {
             panic!("expected invalid_payload");
         };
@@ -394,13 +394,13 @@ mod tests {
             r#"{{"eventType":"person.enrichment.completed","data":{{"person":{{"departments":{}}}}}}}"#,
             deep("1")
         );
-        assert_eq!(rejection(&wrong).code(), "invalid_payload");
+        assert_eq!(refusal(&wrong).code(), "invalid_payload");
     }
 
     #[test]
     fn an_empty_body_says_so() {
         assert_eq!(
-            rejection("").to_string(),
+            refusal("").to_string(),
             "the body is empty; a JSON object is required"
         );
     }
@@ -408,7 +408,7 @@ mod tests {
     #[test]
     fn points_into_arrays() {
         let body = r#"{"eventType":"person.enrichment.completed","data":{"person":{"emails":[{"email":1}]}}}"#;
-        let Rejection::InvalidPayload { pointer, .. } = rejection(body) else {
+        let Refusal::InvalidPayload { pointer, .. } = refusal(body) else {
             panic!("expected invalid_payload");
         };
         assert_eq!(pointer, "/data/person/emails/0/email");

@@ -4,7 +4,28 @@
 use enrich_types::{CompanyEnrichmentCompleted, PersonEnrichmentCompleted, WebhookEvent};
 
 use crate::delivery::Delivery;
-use crate::rejection::Rejection;
+use crate::refusal::Acknowledgement;
+
+/// What an extractor makes of an accepted delivery: a value for the handler, or the
+/// acknowledgement of an event it does not take. Both are successful outcomes: the sender is
+/// answered `200` either way (by the handler, or by the adapter with the acknowledgement).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Extracted<T> {
+    /// The handler is called with this value.
+    Taken(T),
+    /// The handler is not called: a genuine event of a type not taken, acknowledged with `200`.
+    Ignored(Acknowledgement),
+}
+
+impl<T> Extracted<T> {
+    /// The value taken, or `None` for an ignored event.
+    pub fn taken(self) -> Option<T> {
+        match self {
+            Self::Taken(value) => Some(value),
+            Self::Ignored(_) => None,
+        }
+    }
+}
 
 /// A value an extractor hands a handler, taken from an accepted [`Delivery`].
 ///
@@ -18,68 +39,68 @@ use crate::rejection::Rejection;
 /// | [`CompanyEnrichmentCompleted`] | a `company.enrichment.completed` event | ignored: `200` |
 ///
 /// Implement it for a type of your own to take something else (say, only the person's
-/// `externalID`); return [`Rejection::Ignored`] for a genuine delivery you do not take.
+/// `externalID`); return [`Extracted::Ignored`] for a genuine delivery you do not take.
 ///
 /// ```
-/// use enrich_webhook::{Delivery, FromDelivery, Rejection};
+/// use enrich_webhook::{Acknowledgement, Delivery, Extracted, FromDelivery};
 ///
 /// /// The caller's own id of an enriched person, for handlers that need nothing else.
 /// struct ExternalId(String);
 ///
 /// impl FromDelivery for ExternalId {
-///     fn from_delivery(delivery: Delivery) -> Result<Self, Rejection> {
+///     fn from_delivery(delivery: Delivery) -> Extracted<Self> {
 ///         match delivery.event().external_id() {
-///             Some(id) => Ok(Self(id.to_owned())),
-///             None => Err(Rejection::Ignored {
-///                 event_type: delivery.event().event_type().to_owned(),
-///             }),
+///             Some(id) => Extracted::Taken(Self(id.to_owned())),
+///             None => Extracted::Ignored(Acknowledgement::ignoring(delivery.event())),
 ///         }
 ///     }
 /// }
 /// ```
 pub trait FromDelivery: Sized {
-    /// Takes the value from `delivery`, or returns the [`Rejection`] to answer instead
-    /// (normally [`Rejection::Ignored`], for a genuine event of a type not taken).
-    fn from_delivery(delivery: Delivery) -> Result<Self, Rejection>;
+    /// Takes the value from `delivery`, or acknowledges a genuine event of a type not taken.
+    fn from_delivery(delivery: Delivery) -> Extracted<Self>;
 }
 
 impl FromDelivery for Delivery {
-    fn from_delivery(delivery: Delivery) -> Result<Self, Rejection> {
-        Ok(delivery)
+    fn from_delivery(delivery: Delivery) -> Extracted<Self> {
+        Extracted::Taken(delivery)
     }
 }
 
 impl FromDelivery for WebhookEvent {
-    fn from_delivery(delivery: Delivery) -> Result<Self, Rejection> {
-        Ok(delivery.into_event())
+    fn from_delivery(delivery: Delivery) -> Extracted<Self> {
+        Extracted::Taken(delivery.into_event())
     }
 }
 
 impl FromDelivery for PersonEnrichmentCompleted {
-    fn from_delivery(delivery: Delivery) -> Result<Self, Rejection> {
+    fn from_delivery(delivery: Delivery) -> Extracted<Self> {
         match delivery.into_event() {
-            WebhookEvent::PersonEnrichmentCompleted(event) => Ok(event),
-            other => Err(ignored(&other)),
+            WebhookEvent::PersonEnrichmentCompleted(event) => Extracted::Taken(event),
+            other => Extracted::Ignored(Acknowledgement::ignoring(&other)),
         }
     }
 }
 
 impl FromDelivery for CompanyEnrichmentCompleted {
-    fn from_delivery(delivery: Delivery) -> Result<Self, Rejection> {
+    fn from_delivery(delivery: Delivery) -> Extracted<Self> {
         match delivery.into_event() {
-            WebhookEvent::CompanyEnrichmentCompleted(event) => Ok(event),
-            other => Err(ignored(&other)),
+            WebhookEvent::CompanyEnrichmentCompleted(event) => Extracted::Taken(event),
+            other => Extracted::Ignored(Acknowledgement::ignoring(&other)),
         }
     }
 }
 
-/// The acknowledgement of a genuine `event` that an extractor does not take.
-fn ignored(event: &WebhookEvent) -> Rejection {
-    let rejection = Rejection::Ignored {
-        event_type: event.event_type().to_owned(),
-    };
-    crate::receive::log_rejection(&rejection);
-    rejection
+impl Delivery {
+    /// Takes a `T` from this delivery ([`FromDelivery`]), logging an ignored event at DEBUG: what
+    /// every adapter's extractor calls.
+    pub fn extract<T: FromDelivery>(self) -> Extracted<T> {
+        let extracted = T::from_delivery(self);
+        if let Extracted::Ignored(_) = &extracted {
+            crate::receive::log_acknowledgement();
+        }
+        extracted
+    }
 }
 
 #[cfg(test)]
@@ -102,25 +123,35 @@ mod tests {
 
     #[test]
     fn each_extractor_takes_its_event_and_ignores_the_others() {
-        assert!(PersonEnrichmentCompleted::from_delivery(delivery(PERSON)).is_ok());
-        assert!(CompanyEnrichmentCompleted::from_delivery(delivery(COMPANY)).is_ok());
+        assert!(
+            delivery(PERSON)
+                .extract::<PersonEnrichmentCompleted>()
+                .taken()
+                .is_some()
+        );
+        assert!(
+            delivery(COMPANY)
+                .extract::<CompanyEnrichmentCompleted>()
+                .taken()
+                .is_some()
+        );
         for body in [PERSON, COMPANY, UNKNOWN] {
-            assert!(WebhookEvent::from_delivery(delivery(body)).is_ok());
-            assert!(Delivery::from_delivery(delivery(body)).is_ok());
+            assert!(delivery(body).extract::<WebhookEvent>().taken().is_some());
+            assert!(delivery(body).extract::<Delivery>().taken().is_some());
         }
         for (body, event_type) in [
             (COMPANY, "company.enrichment.completed"),
             (UNKNOWN, "person.enrichment.archived"),
         ] {
             assert_eq!(
-                PersonEnrichmentCompleted::from_delivery(delivery(body)).unwrap_err(),
-                Rejection::Ignored {
-                    event_type: event_type.to_owned()
-                }
+                delivery(body).extract::<PersonEnrichmentCompleted>(),
+                Extracted::Ignored(Acknowledgement::of_event_type(event_type))
             );
         }
-        let ignored = CompanyEnrichmentCompleted::from_delivery(delivery(PERSON)).unwrap_err();
-        assert_eq!(ignored.status(), 200);
-        assert!(!ignored.is_refusal());
+        let Extracted::Ignored(ignored) = delivery(PERSON).extract::<CompanyEnrichmentCompleted>()
+        else {
+            panic!("a person event is not a company event");
+        };
+        assert_eq!(ignored.event_type(), "person.enrichment.completed");
     }
 }

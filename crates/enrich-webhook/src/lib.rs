@@ -3,7 +3,7 @@
 //! An endpoint that receives webhooks is a public door. This crate decides, once for every
 //! framework adapter, what gets through: only bodies the API really signed, within a size limit,
 //! that decode to a [`WebhookEvent`](enrich_types::WebhookEvent). Everything else gets one
-//! [`Rejection`], with a status and an RFC 9457 `application/problem+json` body.
+//! [`Refusal`], with a status and an RFC 9457 `application/problem+json` body.
 //!
 //! The checks run in this order (1 to 3 from the headers alone, before the body is read):
 //!
@@ -18,9 +18,10 @@
 //! | 7 | the JSON is a webhook event whose `data` fits its type | `invalid_payload` | 422 |
 //!
 //! A body that cannot be read to its end is `incomplete_body` (400). An unknown `eventType` is
-//! not a rejection: it is delivered as [`WebhookEvent::Unknown`](enrich_types::WebhookEvent),
+//! not a refusal: it is delivered as [`WebhookEvent::Unknown`](enrich_types::WebhookEvent),
 //! which adapters acknowledge with 200 so that the sender does not retry it forever. An extractor
-//! that does not take a genuine event answers [`Rejection::Ignored`] (200).
+//! that does not take a genuine event answers its [`Acknowledgement`] (200): an `Ok` outcome,
+//! [`Extracted::Ignored`], not a refusal.
 //!
 //! The public API holds no `http`, axum, Rocket or Poem type: adapters pass header values as
 //! bytes and the body as [`bytes::Bytes`].
@@ -37,8 +38,8 @@
 //! );
 //!
 //! // Signed long ago: refused as stale with the default tolerance…
-//! let rejection = config.receive(&headers, &body[..]).unwrap_err();
-//! assert_eq!((rejection.status(), rejection.code()), (401, "stale_timestamp"));
+//! let refusal = config.receive(&headers, &body[..]).unwrap_err();
+//! assert_eq!((refusal.status(), refusal.code()), (401, "stale_timestamp"));
 //!
 //! // …and accepted when received at the time it was sent.
 //! let sent = SignatureTimestamp::from_unix_millis(1758468698287).to_system_time();
@@ -60,34 +61,36 @@ mod decode;
 mod delivery;
 mod extract;
 mod receive;
-mod rejection;
+mod refusal;
 pub mod signature;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 
-pub use answer::{ANSWER_STATUSES, Answer};
+pub use answer::Answer;
 pub use config::{ConfigError, DEFAULT_BODY_LIMIT, SECRET_ENV_VAR, WebhookConfig};
 pub use delivery::{Delivery, IdempotencyKey};
 pub use enrich_types;
 
 /// The names a webhook handler uses, in one place: every adapter crate re-exports these at its
-/// root, so `use enrich_axum::{WebhookEvent, Tolerance, IdempotencyKey};` works without naming
-/// this crate or `enrich-types`.
+/// root, so `use enrich_axum::{WebhookEvent, EnrichedPersonEmail, Refusal};` works without
+/// naming this crate or `enrich-types` (never `enrich_axum::enrich_webhook::enrich_types::…`).
 pub mod prelude {
     pub use crate::{
-        ConfigError, Delivery, FromDelivery, IdempotencyKey, Rejection, SignatureTimestamp,
-        SigningKeys, Tolerance, WebhookConfig,
+        Acknowledgement, ConfigError, Delivery, Extracted, FromDelivery, IdempotencyKey, Refusal,
+        SignatureTimestamp, SigningKeys, Tolerance, WebhookConfig,
     };
     pub use enrich_types::{
-        CompanyEnrichmentCompleted, EnrichedCompanyResponse, EnrichedPersonResponse,
-        PersonEnrichmentCompleted, UnknownEvent, WebhookEvent,
+        BatchEnrichmentCompleted, CompanyEnrichmentCompleted, EmailType, EnrichedCompanyResponse,
+        EnrichedPersonEmail, EnrichedPersonMobilePhone, EnrichedPersonResponse, EnrichmentStatus,
+        JobPosition, PersonEnrichmentCompleted, UnknownEvent, ValidationStatus, WebhookEvent,
     };
 }
-pub use extract::FromDelivery;
-pub use receive::{BodyCollector, BodyError, RequestHeaders, is_json_media_type};
-pub use rejection::{
-    PROBLEM_CONTENT_TYPE, PROBLEM_TYPE, ProblemDetails, REJECTION_KINDS, Rejection, RejectionKind,
+pub use extract::{Extracted, FromDelivery};
+pub use receive::{BodyError, RequestHeaders, is_json_media_type};
+pub use refusal::{
+    Acknowledgement, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE, ProblemDetails, REFUSAL_KINDS,
+    REFUSAL_STATUSES, Refusal, RefusalKind,
 };
 pub use signature::{
     SIGNATURE_HEADER, SignatureError, SignatureProblem, SignatureTimestamp, SigningKeys, Tolerance,

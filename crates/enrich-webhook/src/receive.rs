@@ -11,7 +11,7 @@ use tracing::field::Empty;
 use crate::config::{Verification, WebhookConfig};
 use crate::decode::decode_event;
 use crate::delivery::Delivery;
-use crate::rejection::Rejection;
+use crate::refusal::{Acknowledgement, Refusal};
 use crate::signature::{self, SignatureHeader, SigningKeys};
 
 /// The header values the pipeline reads, as raw bytes (a header value need not be UTF-8; what
@@ -66,17 +66,11 @@ impl<'a> RequestHeaders<'a> {
 }
 
 impl WebhookConfig {
-    /// Checks everything the headers alone decide, before the body is read: the media type, a
-    /// declared `Content-Length` against the limit, and (when verifying) that the signature
-    /// header is present, well-formed and fresh. Returns the buffer to read the body into.
-    ///
-    /// A request refused here should be answered without reading its body (and, for HTTP/1.1,
-    /// without sending `100 Continue`).
-    ///
-    /// Adapters call this first, then feed the body to the returned [`BodyCollector`] chunk by
-    /// chunk, then call [`WebhookConfig::receive`].
-    pub fn start(&self, headers: &RequestHeaders<'_>) -> Result<BodyCollector, Rejection> {
-        check_before_body(self, headers, SystemTime::now()).inspect_err(log_rejection)?;
+    /// The headers' checks, then an empty collector for the body (the pipeline's own tests drive
+    /// the collector directly).
+    #[cfg(test)]
+    fn start(&self, headers: &RequestHeaders<'_>) -> Result<BodyCollector, Refusal> {
+        check_before_body(self, headers, SystemTime::now()).inspect_err(log_refusal)?;
         Ok(self.collector(headers))
     }
 
@@ -103,7 +97,7 @@ impl WebhookConfig {
         &self,
         headers: &RequestHeaders<'_>,
         body: impl Into<Bytes>,
-    ) -> Result<Delivery, Rejection> {
+    ) -> Result<Delivery, Refusal> {
         self.receive_at(headers, body, SystemTime::now())
     }
 
@@ -114,7 +108,7 @@ impl WebhookConfig {
         headers: &RequestHeaders<'_>,
         body: impl Into<Bytes>,
         now: SystemTime,
-    ) -> Result<Delivery, Rejection> {
+    ) -> Result<Delivery, Refusal> {
         let body = body.into();
         traced(|| {
             let pending = check_before_body(self, headers, now)?;
@@ -122,11 +116,18 @@ impl WebhookConfig {
         })
     }
 
-    /// Reads a body from `chunks` into the pipeline's [`BodyCollector`] and runs every check:
-    /// the one body-reading loop of every adapter.
+    /// Reads a body from `chunks` and runs every check: the one body-reading loop of every
+    /// adapter.
     ///
-    /// The headers are checked first ([`WebhookConfig::start`]): a request they refuse is
-    /// answered before `chunks` is polled once. `classify` tells what a read error of the
+    /// The headers are checked first (media type, a declared `Content-Length` against the limit,
+    /// a present, well-formed and fresh signature header): a request they refuse is answered
+    /// before `chunks` is polled once, so an HTTP/1.1 server need not send `100 Continue`.
+    ///
+    /// The body is never buffered past the limit (the chunk that would cross it is refused, not
+    /// kept), and a body that arrives as one chunk is kept without a copy. Memory follows what
+    /// arrives, never what is only declared: once a second chunk arrives the buffer's capacity
+    /// stays within 10 % above the bytes received plus 4 KiB (and never above the limit, nor
+    /// above a declared `Content-Length` the body has not yet reached). `classify` tells what a read error of the
     /// framework means (its own length limit, or a failed read).
     ///
     /// ```
@@ -151,15 +152,15 @@ impl WebhookConfig {
         headers: &RequestHeaders<'_>,
         chunks: S,
         classify: impl Fn(&E) -> BodyError,
-    ) -> Result<Delivery, Rejection>
+    ) -> Result<Delivery, Refusal>
     where
         S: Stream<Item = Result<Bytes, E>>,
     {
-        // What `start` then `receive` check, with the signature header parsed once: the header
+        // What `receive` checks, with the signature header parsed once: the header
         // checks before the first poll, the rest (the freshness again, as of the end of the read)
         // once the body is in.
         let pending =
-            check_before_body(self, headers, SystemTime::now()).inspect_err(log_rejection)?;
+            check_before_body(self, headers, SystemTime::now()).inspect_err(log_refusal)?;
         let mut collector = self.collector(headers);
         let mut chunks = pin!(chunks);
         while let Some(chunk) = poll_fn(|cx| chunks.as_mut().poll_next(cx)).await {
@@ -181,9 +182,9 @@ impl WebhookConfig {
         pending: Option<PendingSignature<'_, '_>>,
         body: Bytes,
         now: SystemTime,
-    ) -> Result<Delivery, Rejection> {
+    ) -> Result<Delivery, Refusal> {
         if body.len() > self.body_limit {
-            return Err(Rejection::PayloadTooLarge {
+            return Err(Refusal::PayloadTooLarge {
                 limit: self.body_limit,
             });
         }
@@ -222,8 +223,8 @@ pub enum BodyError {
 }
 
 /// Runs `checks` in a new `webhook_delivery` span (DEBUG), records the outcome on it, logs a
-/// rejection in it, and hands an accepted delivery the span.
-fn traced(checks: impl FnOnce() -> Result<Delivery, Rejection>) -> Result<Delivery, Rejection> {
+/// refusal in it, and hands an accepted delivery the span.
+fn traced(checks: impl FnOnce() -> Result<Delivery, Refusal>) -> Result<Delivery, Refusal> {
     let span = tracing::debug_span!(
         "webhook_delivery",
         event_type = Empty,
@@ -240,10 +241,10 @@ fn traced(checks: impl FnOnce() -> Result<Delivery, Rejection>) -> Result<Delive
             span.in_scope(|| tracing::debug!("webhook delivery accepted"));
             Ok(Delivery { span, ..delivery })
         }
-        Err(rejection) => {
-            span.record("outcome", rejection.code());
-            span.in_scope(|| log_rejection(&rejection));
-            Err(rejection)
+        Err(refusal) => {
+            span.record("outcome", refusal.code());
+            span.in_scope(|| log_refusal(&refusal));
+            Err(refusal)
         }
     }
 }
@@ -262,25 +263,24 @@ fn check_before_body<'c, 'h>(
     config: &'c WebhookConfig,
     headers: &RequestHeaders<'h>,
     now: SystemTime,
-) -> Result<Option<PendingSignature<'c, 'h>>, Rejection> {
+) -> Result<Option<PendingSignature<'c, 'h>>, Refusal> {
     if let Some(content_type) = headers.content_type
         && !is_json_media_type(content_type)
     {
-        return Err(Rejection::UnsupportedMediaType);
+        return Err(Refusal::UnsupportedMediaType);
     }
     if let Some(length) = headers.declared_length()
         && length > config.body_limit as u64
     {
-        return Err(Rejection::PayloadTooLarge {
+        return Err(Refusal::PayloadTooLarge {
             limit: config.body_limit,
         });
     }
     match &config.verification {
         Verification::Secrets(keys) => {
-            let header = headers.signature.ok_or(Rejection::MissingSignature)?;
-            let header = SignatureHeader::parse(header).map_err(|problem| {
-                Rejection::from(signature::SignatureError::Malformed(problem))
-            })?;
+            let header = headers.signature.ok_or(Refusal::MissingSignature)?;
+            let header = SignatureHeader::parse(header)
+                .map_err(|problem| Refusal::from(signature::SignatureError::Malformed(problem)))?;
             header.check_freshness(config.tolerance, now)?;
             Ok(Some(PendingSignature { keys, header }))
         }
@@ -288,17 +288,24 @@ fn check_before_body<'c, 'h>(
     }
 }
 
-/// Logs a rejection: signature failures at WARN (a wrong secret or an attack: the operator should
-/// see them), every other refusal and ignored events at DEBUG (a public URL gets scanned).
-pub(crate) fn log_rejection(rejection: &Rejection) {
-    let (code, status) = (rejection.code(), rejection.status());
-    if rejection.is_signature_failure() {
+/// Logs a refusal: signature failures at WARN (a wrong secret or an attack: the operator should
+/// see them), every other refusal at DEBUG (a public URL gets scanned).
+pub(crate) fn log_refusal(refusal: &Refusal) {
+    let (code, status) = (refusal.code(), refusal.status());
+    if refusal.is_signature_failure() {
         tracing::warn!(code, status, "webhook delivery refused");
-    } else if rejection.is_refusal() {
-        tracing::debug!(code, status, "webhook delivery refused");
     } else {
-        tracing::debug!(code, status, "webhook event ignored");
+        tracing::debug!(code, status, "webhook delivery refused");
     }
+}
+
+/// Logs the acknowledgement of an event not taken, at DEBUG.
+pub(crate) fn log_acknowledgement() {
+    tracing::debug!(
+        code = Acknowledgement::CODE,
+        status = Acknowledgement::STATUS,
+        "webhook event ignored"
+    );
 }
 
 /// Whether a `Content-Type` value names JSON: `application/json` or `application/<anything>+json`,
@@ -328,7 +335,7 @@ fn is_token(text: &str) -> bool {
 
 /// A request body being read under the configured limit.
 ///
-/// Made by [`WebhookConfig::start`]. It never holds more than the limit: the chunk that would
+/// Made by [`WebhookConfig::receive_body`]. It never holds more than the limit: the chunk that would
 /// cross it is refused, not buffered. A body that arrives as one chunk is kept as it is, without
 /// a copy.
 ///
@@ -339,7 +346,7 @@ fn is_token(text: &str) -> bool {
 /// declared `Content-Length` the body has not yet reached). A sender that declares 1 MiB and
 /// sends 3 bytes costs 3 bytes, not 1 MiB.
 #[derive(Debug)]
-pub struct BodyCollector {
+pub(crate) struct BodyCollector {
     limit: usize,
     /// The declared length: an upper bound on the buffer while the body has not reached it.
     declared: Option<usize>,
@@ -350,14 +357,14 @@ pub struct BodyCollector {
 
 impl BodyCollector {
     /// How far, in percent of the bytes received, the buffer's capacity may run ahead of them.
-    pub const GROWTH_PERCENT: usize = 10;
+    pub(crate) const GROWTH_PERCENT: usize = 10;
     /// The smallest step the buffer grows by, so that a body in tiny chunks is not copied on
     /// every chunk.
-    pub const MIN_GROWTH: usize = 4096;
+    pub(crate) const MIN_GROWTH: usize = 4096;
 
     /// Appends the next chunk of the body, or refuses it with `payload_too_large` if the body
-    /// would exceed the limit (stop reading then, and answer with the rejection).
-    pub fn push(&mut self, chunk: Bytes) -> Result<(), Rejection> {
+    /// would exceed the limit (stop reading then, and answer with the refusal).
+    pub(crate) fn push(&mut self, chunk: Bytes) -> Result<(), Refusal> {
         if chunk.len() > self.remaining() {
             return Err(self.limit_exceeded());
         }
@@ -397,34 +404,29 @@ impl BodyCollector {
             .reserve_exact(target.max(needed) - self.buffer.len());
     }
 
-    /// The rejection for a body that the framework itself cut off at this limit (its own length
+    /// The refusal for a body that the framework itself cut off at this limit (its own length
     /// limit layer fired before the chunk reached [`BodyCollector::push`]).
-    pub fn limit_exceeded(&self) -> Rejection {
-        let rejection = Rejection::PayloadTooLarge { limit: self.limit };
-        log_rejection(&rejection);
-        rejection
+    pub(crate) fn limit_exceeded(&self) -> Refusal {
+        let refusal = Refusal::PayloadTooLarge { limit: self.limit };
+        log_refusal(&refusal);
+        refusal
     }
 
-    /// The rejection for a body that could not be read to its end (the connection failed, or the
+    /// The refusal for a body that could not be read to its end (the connection failed, or the
     /// sender stopped short of its `Content-Length`).
-    pub fn read_failed(&self) -> Rejection {
-        let rejection = Rejection::IncompleteBody;
-        log_rejection(&rejection);
-        rejection
+    pub(crate) fn read_failed(&self) -> Refusal {
+        let refusal = Refusal::IncompleteBody;
+        log_refusal(&refusal);
+        refusal
     }
 
     /// How many more bytes fit under the limit.
-    pub fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.limit - self.received
     }
 
-    /// How many bytes of body the collector holds.
-    pub fn received(&self) -> usize {
-        self.received
-    }
-
     /// The whole body, to hand to [`WebhookConfig::receive`].
-    pub fn finish(self) -> Bytes {
+    pub(crate) fn finish(self) -> Bytes {
         match self.first {
             Some(only) => only,
             None => Bytes::from(self.buffer),
@@ -477,12 +479,12 @@ mod tests {
         assert_eq!(body.remaining(), 0);
         assert_eq!(
             body.push(Bytes::from_static(b"!")),
-            Err(Rejection::PayloadTooLarge { limit: 10 })
+            Err(Refusal::PayloadTooLarge { limit: 10 })
         );
-        assert_eq!(body.read_failed(), Rejection::IncompleteBody);
+        assert_eq!(body.read_failed(), Refusal::IncompleteBody);
         assert_eq!(
             body.limit_exceeded(),
-            Rejection::PayloadTooLarge { limit: 10 }
+            Refusal::PayloadTooLarge { limit: 10 }
         );
         assert_eq!(body.finish(), Bytes::from_static(b"1234567890"));
     }
@@ -504,13 +506,13 @@ mod tests {
         assert!(config.start(&headers("10")).is_ok());
         assert_eq!(
             config.start(&headers("11")).unwrap_err(),
-            Rejection::PayloadTooLarge { limit: 10 }
+            Refusal::PayloadTooLarge { limit: 10 }
         );
         assert_eq!(
             config
                 .start(&headers("99999999999999999999999"))
                 .unwrap_err(),
-            Rejection::PayloadTooLarge { limit: 10 }
+            Refusal::PayloadTooLarge { limit: 10 }
         );
         assert!(
             config.start(&headers("ten")).is_ok(),

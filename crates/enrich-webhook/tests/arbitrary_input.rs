@@ -1,4 +1,4 @@
-//! Whatever a client sends, the pipeline answers with a delivery or a documented rejection, and
+//! Whatever a client sends, the pipeline answers with a delivery or a documented refusal, and
 //! never panics.
 
 use enrich_webhook::testing::sign;
@@ -61,12 +61,12 @@ fn check(config: &WebhookConfig, headers: RequestHeaders<'_>, body: Vec<u8>) {
         Ok(delivery) => {
             serde_json::to_vec(delivery.event()).expect("a delivered event re-encodes");
         }
-        Err(rejection) => {
-            let pair = (rejection.status(), rejection.code());
+        Err(refusal) => {
+            let pair = (refusal.status(), refusal.code());
             assert!(DOCUMENTED.contains(&pair), "undocumented {pair:?}");
-            let problem: serde_json::Value = serde_json::from_slice(&rejection.body()).unwrap();
-            assert_eq!(problem["code"], rejection.code());
-            assert_eq!(problem["status"], rejection.status());
+            let problem: serde_json::Value = serde_json::from_slice(&refusal.body()).unwrap();
+            assert_eq!(problem["code"], refusal.code());
+            assert_eq!(problem["status"], refusal.status());
         }
     }
 }

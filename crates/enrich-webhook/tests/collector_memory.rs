@@ -1,15 +1,19 @@
-//! Memory held by a `BodyCollector`, measured with a counting allocator: the peak stays within
-//! `GROWTH_PERCENT` % of the bytes actually received plus `MIN_GROWTH`, whatever the declared
-//! length and however the body is cut into chunks.
+//! Memory held while `WebhookConfig::receive_body` reads a body, measured with a counting
+//! allocator: the peak stays within 10 % of the bytes actually received plus 4 KiB (as its
+//! documentation promises), whatever the declared length and however the body is cut into
+//! chunks.
 //!
-//! The allocator counts the bytes live on the current thread (the collector runs on one
-//! thread); a `realloc` counts as its new size replacing the old one.
+//! The allocator counts the bytes live on the current thread (the body is read on one thread,
+//! polled with a no-op waker: the chunks are all ready); a `realloc` counts as its new size
+//! replacing the old one.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use enrich_webhook::{BodyCollector, RequestHeaders, WebhookConfig};
+use enrich_webhook::{BodyError, RequestHeaders, WebhookConfig};
 
 struct Counting;
 
@@ -52,29 +56,47 @@ static ALLOCATOR: Counting = Counting;
 const MIB: usize = 1 << 20;
 static BODY: [u8; MIB] = [b'x'; MIB];
 
+/// How far above the bytes received the buffer may run, in percent, and at least by how much.
+const GROWTH_PERCENT: usize = 10;
+const MIN_GROWTH: usize = 4096;
+
 /// Feeds `received` bytes in chunks of `chunk` bytes (borrowed from a static, so that only the
-/// collector allocates) and returns the peak bytes allocated above the starting point.
+/// pipeline allocates) and returns the peak bytes allocated above the starting point while the
+/// body is read (the decoding afterwards is not the buffer's cost: the body is no JSON).
 fn peak_while_collecting(declared: Option<&str>, received: usize, chunk: usize) -> usize {
     let config = WebhookConfig::insecure_skip_verification().body_limit(MIB);
     let headers = RequestHeaders::from_strs(None, declared, None);
+    let pieces: Vec<&'static [u8]> = BODY[..received].chunks(chunk).collect();
+    let peak_at_end = Cell::new(0);
     let start = LIVE.with(Cell::get);
     PEAK.with(|peak| peak.set(start));
-    let mut collector: BodyCollector = config.start(&headers).expect("headers accepted");
-    for piece in BODY[..received].chunks(chunk) {
-        collector
-            .push(Bytes::from_static(piece))
-            .expect("under the limit");
-    }
-    let peak = PEAK.with(Cell::get) - start;
-    let body = collector.finish();
-    assert_eq!(body.len(), received);
-    usize::try_from(peak).expect("a peak above the start")
+    let mut pieces = pieces.into_iter();
+    let chunks = futures_util::stream::poll_fn(|_| {
+        let next = pieces.next();
+        if next.is_none() {
+            peak_at_end.set(PEAK.with(Cell::get) - start);
+        }
+        Poll::Ready(next.map(|piece| Ok::<_, std::io::Error>(Bytes::from_static(piece))))
+    });
+    let reading = pin!(config.receive_body(&headers, chunks, |_| BodyError::Failed));
+    let outcome = reading.poll(&mut Context::from_waker(Waker::noop()));
+    let Poll::Ready(outcome) = outcome else {
+        panic!("every chunk is ready, so the read cannot wait");
+    };
+    let code = outcome
+        .map(|_| "accepted")
+        .unwrap_or_else(|refusal| refusal.code());
+    assert_eq!(
+        code, "malformed_json",
+        "the whole body was read, then decoded"
+    );
+    usize::try_from(peak_at_end.get()).expect("a peak above the start")
 }
 
 /// The documented bound, plus the few bytes of bookkeeping `Bytes` allocates when it takes
 /// ownership of a buffer.
 fn bound(received: usize) -> usize {
-    received + received / 100 * BodyCollector::GROWTH_PERCENT + BodyCollector::MIN_GROWTH + 64
+    received + received / 100 * GROWTH_PERCENT + MIN_GROWTH + 64
 }
 
 #[test]

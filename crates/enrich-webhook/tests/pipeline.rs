@@ -5,8 +5,7 @@ use std::time::{Duration, SystemTime};
 use enrich_webhook::enrich_types::{ValidationStatus, WebhookEvent};
 use enrich_webhook::testing::{SignedRequest, sign};
 use enrich_webhook::{
-    Delivery, IdempotencyKey, Rejection, RequestHeaders, SignatureTimestamp, Tolerance,
-    WebhookConfig,
+    Delivery, IdempotencyKey, Refusal, RequestHeaders, SignatureTimestamp, Tolerance, WebhookConfig,
 };
 
 const SECRET: &str = "whsec_test_secret";
@@ -30,16 +29,16 @@ fn signed(body: &str) -> SignedRequest {
         .build()
 }
 
-fn receive(config: &WebhookConfig, request: &SignedRequest) -> Result<Delivery, Rejection> {
+fn receive(config: &WebhookConfig, request: &SignedRequest) -> Result<Delivery, Refusal> {
     config.receive_at(&request.headers(), request.body.clone(), at(T))
 }
 
-fn rejection(config: &WebhookConfig, request: &SignedRequest) -> Rejection {
+fn refusal(config: &WebhookConfig, request: &SignedRequest) -> Refusal {
     receive(config, request).expect_err("the request should be rejected")
 }
 
 fn code(config: &WebhookConfig, request: &SignedRequest) -> &'static str {
-    rejection(config, request).code()
+    refusal(config, request).code()
 }
 
 fn header_for(signature: &str, body: &str) -> SignedRequest {
@@ -176,8 +175,8 @@ fn check_2_body_exactly_at_the_limit_passes_and_one_byte_over_does_not() {
 
     let over = format!("{PERSON} ");
     assert_eq!(
-        rejection(&config, &signed(&over)),
-        Rejection::PayloadTooLarge { limit }
+        refusal(&config, &signed(&over)),
+        Refusal::PayloadTooLarge { limit }
     );
     // Without a Content-Length, the body itself is measured.
     let mut unsized_over = signed(&over);
@@ -200,7 +199,7 @@ fn check_2_comes_before_the_signature() {
 fn check_3_missing_and_malformed_signatures() {
     let config = config();
     let unsigned = SignedRequest::builder(PERSON).unsigned().build();
-    assert_eq!(rejection(&config, &unsigned), Rejection::MissingSignature);
+    assert_eq!(refusal(&config, &unsigned), Refusal::MissingSignature);
 
     let v0 = "f".repeat(64);
     for malformed in [
@@ -229,7 +228,7 @@ fn check_3_the_signature_must_match_the_exact_body_and_secret() {
     let signature = good.header("x-surfe-signature").unwrap().to_owned();
 
     let tampered = header_for(&signature, &PERSON.replace("Ada", "Eve"));
-    assert_eq!(rejection(&config, &tampered), Rejection::InvalidSignature);
+    assert_eq!(refusal(&config, &tampered), Refusal::InvalidSignature);
 
     let reserialized: serde_json::Value = serde_json::from_str(PERSON).unwrap();
     let pretty = serde_json::to_string_pretty(&reserialized).unwrap();
@@ -318,7 +317,7 @@ fn check_3_tolerance_edges_are_inclusive_to_the_millisecond() {
     assert!(received(T + five_minutes).is_ok());
     assert_eq!(
         received(T + five_minutes + 1).unwrap_err(),
-        Rejection::StaleTimestamp {
+        Refusal::StaleTimestamp {
             age_ms: i128::from(five_minutes + 1),
             tolerance_ms: u128::from(five_minutes)
         }
@@ -326,7 +325,7 @@ fn check_3_tolerance_edges_are_inclusive_to_the_millisecond() {
     assert!(received(T - one_minute).is_ok());
     assert_eq!(
         received(T - one_minute - 1).unwrap_err(),
-        Rejection::StaleTimestamp {
+        Refusal::StaleTimestamp {
             age_ms: -i128::from(one_minute + 1),
             tolerance_ms: u128::from(one_minute)
         }
@@ -363,9 +362,9 @@ fn check_3_tolerance_can_be_widened_or_switched_off() {
 fn check_3_a_timestamp_in_seconds_is_stale() {
     let seconds = SignatureTimestamp::from_unix_millis(T / 1000);
     let request = SignedRequest::builder(PERSON).timestamp(seconds).build();
-    let rejection = rejection(&config(), &request);
-    assert_eq!(rejection.code(), "stale_timestamp");
-    assert!(rejection.to_string().contains("Unix milliseconds"));
+    let refusal = refusal(&config(), &request);
+    assert_eq!(refusal.code(), "stale_timestamp");
+    assert!(refusal.to_string().contains("Unix milliseconds"));
 }
 
 #[test]
@@ -461,8 +460,7 @@ fn check_5_the_json_must_be_an_event() {
             "/data/company/employeeCount",
         ),
     ] {
-        let Rejection::InvalidPayload { pointer: got, .. } = rejection(&config, &signed(body))
-        else {
+        let Refusal::InvalidPayload { pointer: got, .. } = refusal(&config, &signed(body)) else {
             panic!("{body} should be invalid_payload");
         };
         assert_eq!(got, pointer, "{body}");
@@ -495,7 +493,7 @@ fn headers_that_are_not_text_are_judged_not_ignored() {
         config
             .receive_at(&headers, request.body.clone(), at(T))
             .unwrap_err(),
-        Rejection::UnsupportedMediaType
+        Refusal::UnsupportedMediaType
     );
     let mut headers = request.headers();
     headers.signature = Some(b"t=1,v0=\xff");
@@ -545,7 +543,7 @@ fn rejection_bodies_never_carry_the_secret_the_signature_or_the_body() {
         r#"{"eventType":"person.enrichment.completed","data":{"person":{"emails":[{"email":["ada@example.com"]}],"firstName":7}}}"#,
     );
     for request in [tampered, wrong_type] {
-        let body = String::from_utf8(rejection(&config, &request).body()).unwrap();
+        let body = String::from_utf8(refusal(&config, &request).body()).unwrap();
         for secret in [SECRET, &expected_hex, "ada@example.com", "Eve", "Ada"] {
             assert!(!body.contains(secret), "{body} leaks {secret}");
         }

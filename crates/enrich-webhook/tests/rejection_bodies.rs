@@ -1,25 +1,25 @@
-//! The exact problem+json body of every rejection code, produced through the pipeline.
+//! The exact problem+json body of every refusal code, produced through the pipeline.
 
 use enrich_webhook::testing::SignedRequest;
-use enrich_webhook::{Answer, Rejection, SignatureTimestamp, WebhookConfig};
+use enrich_webhook::{Answer, Refusal, SignatureTimestamp, WebhookConfig};
 
 const T: u64 = 1_758_468_698_287;
 const EVENT: &str = r#"{"eventType":"person.enrichment.completed","data":{"person":{}}}"#;
 
-/// Receives `request` at `T` plus `later_ms`, with a 256-byte limit, and renders the rejection.
+/// Receives `request` at `T` plus `later_ms`, with a 256-byte limit, and renders the refusal.
 fn answer(request: SignedRequest, later_ms: u64) -> String {
     let config = WebhookConfig::with_secret("whsec_test_secret")
         .unwrap()
         .body_limit(256);
     let now = SignatureTimestamp::from_unix_millis(T + later_ms).to_system_time();
-    let rejection = config
+    let refusal = config
         .receive_at(&request.headers(), request.body.clone(), now)
-        .expect_err("the request should be rejected");
-    render(&rejection)
+        .expect_err("the request should be refused");
+    render(&refusal)
 }
 
-fn render(rejection: &Rejection) -> String {
-    let answer = Answer::from(rejection);
+fn render(refusal: &Refusal) -> String {
+    let answer = Answer::from(refusal);
     let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     format!(
         "{} {}\n{}",
@@ -48,7 +48,7 @@ fn payload_too_large() {
 
 #[test]
 fn incomplete_body() {
-    insta::assert_snapshot!(render(&Rejection::IncompleteBody));
+    insta::assert_snapshot!(render(&Refusal::IncompleteBody));
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn invalid_payload() {
 
 #[test]
 fn receiver_not_configured() {
-    insta::assert_snapshot!(render(&Rejection::NotConfigured {
+    insta::assert_snapshot!(render(&Refusal::NotConfigured {
         hint: "register the configuration with the framework"
     }));
 }

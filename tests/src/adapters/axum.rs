@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
 use enrich_axum::{
-    CompanyEvent, Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection,
+    CompanyEvent, Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal,
 };
 use enrich_inbox::Inbox;
 use tokio::net::TcpListener;
@@ -78,7 +78,7 @@ async fn company(Webhook(company): CompanyEvent) -> Response {
 async fn stored(
     Extension(inbox): Extension<Inbox>,
     Webhook(delivery): WebhookDelivery,
-) -> Result<Response, WebhookRejection> {
+) -> Result<Response, WebhookRefusal> {
     let view = store_then_view(&inbox, &delivery).await?;
     Ok(([(CONTENT_TYPE, VIEW_CONTENT_TYPE)], view).into_response())
 }

@@ -4,7 +4,7 @@ use std::io;
 
 use enrich_inbox::Inbox;
 use enrich_poem::{
-    CompanyEvent, Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection,
+    CompanyEvent, Event, PersonEvent, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal,
 };
 use poem::error::MethodNotAllowedError;
 use poem::http::StatusCode;
@@ -85,7 +85,7 @@ async fn stored(
 ) -> poem::Result<Response> {
     let view = store_then_view(inbox, &delivery)
         .await
-        .map_err(WebhookRejection::from)?;
+        .map_err(WebhookRefusal::from)?;
     Ok(Response::builder()
         .content_type(VIEW_CONTENT_TYPE)
         .body(view))

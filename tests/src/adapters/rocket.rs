@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use enrich_inbox::Inbox;
 use enrich_rocket::{
-    CompanyEvent, Event, PersonEvent, WebhookConfig, WebhookDelivery, WebhookRejection,
+    CompanyEvent, Event, PersonEvent, WebhookConfig, WebhookDelivery, WebhookRefusal,
 };
 use rocket::config::{LogLevel, Shutdown};
 use rocket::data::Limits;
@@ -112,7 +112,7 @@ fn view(seen: Seen<'_>) -> (ContentType, Vec<u8>) {
 async fn stored(
     inbox: &State<Inbox>,
     delivery: WebhookDelivery,
-) -> Result<(ContentType, Vec<u8>), WebhookRejection> {
+) -> Result<(ContentType, Vec<u8>), WebhookRefusal> {
     let view = store_then_view(inbox, &delivery).await?;
     let content_type = ContentType::parse_flexible(VIEW_CONTENT_TYPE).unwrap_or(ContentType::JSON);
     Ok((content_type, view))

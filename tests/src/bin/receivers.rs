@@ -13,9 +13,9 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use enrich_inbox::{Inbox, Job, Worker, WorkerOptions};
+use enrich_inbox::{Inbox, Job, Worker, WorkerConfig};
 use enrich_webhook::enrich_types::WebhookEvent;
-use enrich_webhook::{ConfigError, Rejection, WebhookConfig};
+use enrich_webhook::{ConfigError, Refusal, WebhookConfig};
 
 #[path = "../../../crates/enrich-axum/examples/axum_receiver/limits.rs"]
 mod axum_limits;
@@ -116,7 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(url) => Some(Inbox::open(url).await?),
         None => None,
     };
-    let options = WorkerOptions::default()
+    let options = WorkerConfig::default()
         .concurrency(args.concurrency)
         .lease(Duration::from_millis(args.lease_ms))
         .max_attempts(args.max_attempts)
@@ -124,7 +124,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let worker = match (&inbox, args.worker) {
         (Some(inbox), WorkerMode::On | WorkerMode::Only) => Some(
             Worker::new(inbox.clone(), |job: Job| async move { print(job.event()) })
-                .options(options)
+                .config(options)
                 .spawn(),
         ),
         _ => None,
@@ -158,9 +158,9 @@ fn print(event: &WebhookEvent) -> std::io::Result<()> {
 async fn accept(
     inbox: Option<&Inbox>,
     delivery: &enrich_webhook::Delivery,
-) -> Result<bool, Rejection> {
+) -> Result<bool, Refusal> {
     if let Some(inbox) = inbox {
-        inbox.store(delivery).await.map_err(Rejection::from)?;
+        inbox.store(delivery).await.map_err(Refusal::from)?;
         return Ok(true);
     }
     match print(delivery.event()) {
@@ -178,7 +178,7 @@ mod axum_app {
     use axum::http::StatusCode;
     use axum::routing::post;
     use axum::{Extension, Router};
-    use enrich_axum::{Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+    use enrich_axum::{Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
     use enrich_inbox::Inbox;
 
     use super::axum_limits::{ServerLimits, serve as serve_with};
@@ -186,7 +186,7 @@ mod axum_app {
     async fn webhook(
         Extension(inbox): Extension<Option<Inbox>>,
         Webhook(delivery): WebhookDelivery,
-    ) -> Result<StatusCode, WebhookRejection> {
+    ) -> Result<StatusCode, WebhookRefusal> {
         Ok(match super::accept(inbox.as_ref(), &delivery).await? {
             true => StatusCode::OK,
             false => StatusCode::INTERNAL_SERVER_ERROR,
@@ -214,7 +214,7 @@ mod axum_app {
 
 mod rocket_app {
     use enrich_inbox::Inbox;
-    use enrich_rocket::{WebhookConfig, WebhookDelivery, WebhookRejection};
+    use enrich_rocket::{WebhookConfig, WebhookDelivery, WebhookRefusal};
     use rocket::http::Status;
     use rocket::{State, post, routes};
 
@@ -222,7 +222,7 @@ mod rocket_app {
     async fn receive(
         webhook: WebhookDelivery,
         inbox: &State<Option<Inbox>>,
-    ) -> Result<Status, WebhookRejection> {
+    ) -> Result<Status, WebhookRefusal> {
         let stored_or_printed = super::accept(inbox.inner().as_ref(), &webhook.0).await?;
         Ok(if stored_or_printed {
             Status::Ok
@@ -260,7 +260,7 @@ mod poem_app {
     use std::time::Duration;
 
     use enrich_inbox::Inbox;
-    use enrich_poem::{Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+    use enrich_poem::{Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
     use poem::error::MethodNotAllowedError;
     use poem::http::StatusCode;
     use poem::listener::{Listener, TcpListener};
@@ -277,7 +277,7 @@ mod poem_app {
         match super::accept(inbox.as_ref(), &delivery).await {
             Ok(true) => Ok(StatusCode::OK),
             Ok(false) => Ok(StatusCode::INTERNAL_SERVER_ERROR),
-            Err(rejection) => Err(WebhookRejection::from(rejection).into()),
+            Err(rejection) => Err(WebhookRefusal::from(rejection).into()),
         }
     }
 

@@ -21,18 +21,18 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::{Extension, Router, routing::post};
-use enrich_axum::enrich_webhook::{ConfigError, enrich_types::WebhookEvent};
-use enrich_axum::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+use enrich_axum::{ConfigError, WebhookEvent};
+use enrich_axum::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
 use enrich_inbox::{Inbox, Job, Worker};
 use tracing_subscriber::EnvFilter;
 
 async fn webhook(
     Extension(inbox): Extension<Option<Inbox>>,
     Webhook(delivery): WebhookDelivery,
-) -> Result<StatusCode, WebhookRejection> {
+) -> Result<StatusCode, WebhookRefusal> {
     if let Some(inbox) = inbox {
         // Answered only once stored; a duplicate is answered 200 too, so the sender stops.
-        inbox.store(&delivery).await.map_err(Rejection::from)?;
+        inbox.store(&delivery).await.map_err(Refusal::from)?;
         return Ok(StatusCode::OK);
     }
     match print(delivery.event()) {

@@ -1,25 +1,29 @@
-//! Group commit: writes queue up, and whichever caller holds the writer's connection commits
-//! everything queued in one transaction with one sync. A caller that finds the connection free
-//! commits its own write at once (no hand-over to another task); callers that arrive while a
-//! commit is syncing queue up, and the first of them to get the connection commits them all.
+//! Group commit on a task of its own: callers queue their writes and await the answer; the
+//! writer task takes everything queued (up to [`MAX_BATCH`]), commits it in one transaction
+//! with one sync, and answers each caller. A write that finds the queue empty is committed at
+//! once, alone; writes that arrive while a commit is syncing share the next one.
 //!
 //! It runs every SQLite write of the process — stores, claims, outcomes, operations — on one
 //! connection of a pool of its own (which reconnects after a failure), so that writes never wait
 //! on each other for SQLite's write lock (other processes on the same file take turns with it
 //! through the lock and its busy timeout).
 //!
-//! No caller hears back before the `COMMIT` that holds its write has returned, so nothing is
-//! acknowledged before it is durable. A batch that fails is rolled back, and every caller in it
-//! gets the error. A caller cancelled while committing for others (its request was dropped)
-//! leaves them [`Error::Interrupted`]: not acknowledged, maybe stored.
+//! The task owns the connection, and no caller can cancel it: a caller that gives up (its
+//! request was dropped) only stops listening. Its write is skipped if its batch has not started
+//! yet, else committed with the others; nobody else's answer changes. No caller hears back before
+//! the `COMMIT` that holds its write has returned, so nothing is acknowledged before it is
+//! durable. A batch that fails is rolled back, every caller in it gets the error, and the
+//! connection is closed rather than reused (the driver's idea of the transaction may no longer
+//! be the database's: SQLite ends a transaction by itself on a full disk or an I/O error); the
+//! next batch opens a fresh one. A lone write runs without `BEGIN`/`COMMIT` only on a connection
+//! that is not inside a transaction.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 
 use sqlx::pool::{Pool, PoolConnection};
 use sqlx::{Connection, Database};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
 
@@ -32,6 +36,9 @@ pub type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 /// One write waiting for its batch: it runs inside the batch's transaction, and hears the
 /// outcome once the transaction has committed (or failed).
 trait Write<C>: Send {
+    /// Whether the caller still waits for the answer (a write nobody waits for is skipped).
+    fn is_awaited(&self) -> bool;
+
     /// Runs the write's statement; an error fails (rolls back) the whole batch.
     fn run<'c>(&'c mut self, connection: &'c mut C) -> BoxFuture<'c, Result<(), Error>>;
 
@@ -51,6 +58,10 @@ where
     T: Send,
     F: for<'c> FnOnce(&'c mut C) -> BoxFuture<'c, Result<T, Error>> + Send,
 {
+    fn is_awaited(&self) -> bool {
+        !self.reply.is_closed()
+    }
+
     fn run<'c>(&'c mut self, connection: &'c mut C) -> BoxFuture<'c, Result<(), Error>> {
         Box::pin(async move {
             let Some(work) = self.work.take() else {
@@ -72,6 +83,7 @@ where
             Err(error) => Err(error),
             Ok(()) => this.result.unwrap_or(Err(Error::Closed)),
         };
+        // A caller that stopped listening needs no answer.
         let _ = this.reply.send(answer);
     }
 }
@@ -79,25 +91,20 @@ where
 /// The connection type of engine `DB`.
 type Conn<DB> = <DB as Database>::Connection;
 
-/// Writes waiting for a commit.
-type Queue<DB> = Mutex<Vec<Box<dyn Write<Conn<DB>>>>>;
+/// A queued write of engine `DB`.
+type Queued<DB> = Box<dyn Write<Conn<DB>>>;
 
-/// The writer's connection, held by whoever is committing.
-struct Slot<DB: Database> {
-    connection: Option<PoolConnection<DB>>,
-    closed: bool,
-}
-
+/// What clones of one writer share.
 struct Shared<DB: Database> {
-    queue: Queue<DB>,
-    slot: tokio::sync::Mutex<Slot<DB>>,
-    pool: Pool<DB>,
-    begin: &'static str,
+    /// The queue into the writer task; `None` once closing.
+    queue: std::sync::Mutex<Option<mpsc::UnboundedSender<Queued<DB>>>>,
+    /// The writer task, until [`GroupWriter::close`] has waited for it.
+    task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// The group writer of engine `DB`. Cloning is cheap.
 pub struct GroupWriter<DB: Database> {
-    shared: Arc<Shared<DB>>,
+    shared: std::sync::Arc<Shared<DB>>,
 }
 
 impl<DB: Database> Clone for GroupWriter<DB> {
@@ -115,62 +122,51 @@ impl<DB: Database> std::fmt::Debug for GroupWriter<DB> {
 }
 
 impl<DB: Database> GroupWriter<DB> {
-    /// A writer that runs each batch on a connection of `pool` (its own: one connection is
-    /// enough) in a transaction opened with `begin` (SQLite: `BEGIN IMMEDIATE`, to take the
-    /// write lock first).
+    /// Starts the writer task (on the current Tokio runtime), which runs each batch on a
+    /// connection of `pool` (its own: one connection is enough) in a transaction opened with
+    /// `begin` (SQLite: `BEGIN IMMEDIATE`, to take the write lock first).
     pub fn new(pool: Pool<DB>, begin: &'static str) -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(pool, begin, receiver));
         Self {
-            shared: Arc::new(Shared {
-                queue: Mutex::new(Vec::new()),
-                slot: tokio::sync::Mutex::new(Slot {
-                    connection: None,
-                    closed: false,
-                }),
-                pool,
-                begin,
+            shared: std::sync::Arc::new(Shared {
+                queue: std::sync::Mutex::new(Some(sender)),
+                task: tokio::sync::Mutex::new(Some(task)),
             }),
         }
     }
 
     /// Runs `work` in the next group commit; its result once that commit is durable. `work` must
     /// run a single statement: a write alone in its batch runs without `BEGIN`/`COMMIT`.
+    ///
+    /// Dropping the returned future only stops waiting: the write is skipped if its batch has not
+    /// started, else committed with the others.
     pub async fn write<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn<DB>) -> BoxFuture<'c, Result<T, Error>> + Send + 'static,
     {
-        let (reply, mut answer) = oneshot::channel();
-        let pending = Pending {
+        let (reply, answer) = oneshot::channel();
+        let pending: Queued<DB> = Box::new(Pending {
             work: Some(work),
             result: None,
             reply,
-        };
-        self.queue().push(Box::new(pending));
-        loop {
-            tokio::select! {
-                biased;
-                answered = &mut answer => return answered.map_err(|_| Error::Interrupted)?,
-                mut slot = self.shared.slot.lock() => {
-                    let mut batch: Vec<_> = {
-                        let mut queue = self.queue();
-                        let take = queue.len().min(MAX_BATCH);
-                        queue.drain(..take).collect()
-                    };
-                    if slot.closed {
-                        for write in batch {
-                            write.finish(Err(Error::Closed));
-                        }
-                    } else if !batch.is_empty() {
-                        let Slot { connection, .. } = &mut *slot;
-                        commit(&self.shared.pool, connection, self.shared.begin, &mut batch).await;
-                    }
-                    // Our write was in this batch or an earlier one: its answer is there now.
-                }
+        });
+        {
+            let queue = self.queue();
+            let Some(sender) = queue.as_ref() else {
+                return Err(Error::Closed);
+            };
+            // The task is gone only when the runtime that ran it shut down.
+            if sender.send(pending).is_err() {
+                return Err(Error::Closed);
             }
         }
+        // Dropped unanswered only if the writer task itself was dropped mid-batch.
+        answer.await.map_err(|_| Error::Interrupted)?
     }
 
-    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Box<dyn Write<Conn<DB>>>>> {
+    fn queue(&self) -> std::sync::MutexGuard<'_, Option<mpsc::UnboundedSender<Queued<DB>>>> {
         // A panic while holding this lock cannot leave the queue half-changed.
         self.shared
             .queue
@@ -178,33 +174,50 @@ impl<DB: Database> GroupWriter<DB> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Waits for the commit in progress, then closes the connection and its pool; writes after
+    /// Commits the writes already queued, then closes the connection and its pool; writes after
     /// this fail with [`Error::Closed`].
     pub async fn close(&self) {
-        let mut slot = self.shared.slot.lock().await;
-        slot.closed = true;
-        slot.connection = None;
-        self.shared.pool.close().await;
-        for write in self.queue().drain(..) {
-            write.finish(Err(Error::Closed));
+        drop(self.queue().take());
+        let mut task = self.shared.task.lock().await;
+        if let Some(task) = task.take()
+            && let Err(error) = task.await
+        {
+            tracing::error!(%error, "enrich-inbox: the group writer task ended abnormally");
         }
     }
 }
 
+/// The writer task: commits what is queued, batch after batch, until the queue is closed and
+/// empty; then closes the pool.
+async fn run<DB: Database>(
+    pool: Pool<DB>,
+    begin: &'static str,
+    mut queue: mpsc::UnboundedReceiver<Queued<DB>>,
+) {
+    let mut connection = None;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        batch.retain(|write| write.is_awaited());
+        if !batch.is_empty() {
+            commit(&pool, &mut connection, begin, &mut batch).await;
+        }
+        batch.clear();
+    }
+    drop(connection);
+    pool.close().await;
+}
+
 /// Runs `batch` in one transaction (a lone write in autocommit) and answers each caller after
-/// the commit.
+/// the commit. After a failure the connection is closed, not reused.
 async fn commit<DB: Database>(
     pool: &Pool<DB>,
     connection: &mut Option<PoolConnection<DB>>,
     begin: &'static str,
-    batch: &mut Vec<Box<dyn Write<Conn<DB>>>>,
+    batch: &mut Vec<Queued<DB>>,
 ) {
-    let committed = match connection {
-        Some(held) => run_all(held, begin, batch).await,
-        None => match pool.acquire().await {
-            Ok(acquired) => run_all(connection.insert(acquired), begin, batch).await,
-            Err(error) => Err(error.into()),
-        },
+    let committed = match writable(pool, connection).await {
+        Ok(held) => run_all(held, begin, batch).await,
+        Err(error) => Err(error),
     };
     if let Err(error) = &committed {
         tracing::error!(
@@ -212,21 +225,63 @@ async fn commit<DB: Database>(
             writes = batch.len(),
             "enrich-inbox: a group commit failed and was rolled back"
         );
-        // Given back to the pool, which checks it before handing it out again.
-        *connection = None;
+        discard(connection).await;
     }
     for write in batch.drain(..) {
         write.finish(committed.clone());
     }
 }
 
+/// The writer's connection, outside any transaction: the one held, else a fresh one from the
+/// pool. A connection found inside a transaction is closed, never written on: a write there
+/// would join a transaction nobody commits.
+async fn writable<'c, DB: Database>(
+    pool: &Pool<DB>,
+    connection: &'c mut Option<PoolConnection<DB>>,
+) -> Result<&'c mut PoolConnection<DB>, Error> {
+    if connection
+        .as_ref()
+        .is_some_and(|held| held.is_in_transaction())
+    {
+        tracing::warn!(
+            "enrich-inbox: the writer connection was left inside a transaction; replaced"
+        );
+        discard(connection).await;
+    }
+    if connection.is_none() {
+        let acquired = pool.acquire().await?;
+        if acquired.is_in_transaction() {
+            let _ = acquired.close().await;
+            return Err(sqlx::Error::Protocol(
+                "the pool handed the writer a connection inside a transaction".to_owned(),
+            )
+            .into());
+        }
+        *connection = Some(acquired);
+    }
+    connection
+        .as_mut()
+        .ok_or_else(|| sqlx::Error::PoolClosed.into())
+}
+
+/// Closes the writer's connection (its transaction state is unknown), so that the next batch
+/// opens a fresh one.
+async fn discard<DB: Database>(connection: &mut Option<PoolConnection<DB>>) {
+    if let Some(failed) = connection.take()
+        && let Err(error) = failed.close().await
+    {
+        tracing::warn!(%error, "enrich-inbox: closing the writer connection failed");
+    }
+}
+
 async fn run_all<DB: Database>(
     connection: &mut PoolConnection<DB>,
     begin: &'static str,
-    batch: &mut [Box<dyn Write<Conn<DB>>>],
+    batch: &mut [Queued<DB>],
 ) -> Result<(), Error> {
     // Every write is a single statement, so a lone write is its own transaction: autocommit
-    // saves the round trips of `BEGIN` and `COMMIT`.
+    // saves the round trips of `BEGIN` and `COMMIT` (the connection is outside any transaction,
+    // see `writable`).
     if let [write] = batch {
         return write.run(connection).await;
     }

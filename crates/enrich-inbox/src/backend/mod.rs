@@ -34,6 +34,10 @@ pub(crate) struct ConnectSettings {
     pub busy_timeout: std::time::Duration,
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub sqlite_synchronous_full: bool,
+    /// More `PRAGMA`s for every SQLite connection (tests only: a small `max_page_count` makes a
+    /// full disk).
+    #[cfg(test)]
+    pub sqlite_test_pragmas: Vec<(&'static str, String)>,
 }
 
 /// A delivery about to be stored.

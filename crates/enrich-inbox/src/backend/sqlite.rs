@@ -1,6 +1,7 @@
 //! SQLite: one file, WAL, every write committed by the group writer.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -11,6 +12,7 @@ use sqlx::{Connection, Sqlite};
 use super::group_writer::GroupWriter;
 use super::{ConnectSettings, sql};
 use crate::error::Error;
+use tokio::time::Instant;
 
 /// The schema: migrations in order, each a list of statements.
 const MIGRATIONS: &[(i64, &[&str])] = &[(
@@ -50,12 +52,18 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
 pub struct SqliteBackend {
     pub pool: SqlitePool,
     pub writer: GroupWriter<Sqlite>,
+    /// For an in-memory database, the connection that keeps it alive (SQLite drops a shared
+    /// in-memory database with its last connection) until [`SqliteBackend::close`].
+    keep_alive: tokio::sync::Mutex<Option<SqliteConnection>>,
 }
 
 impl SqliteBackend {
-    /// Opens (creating if missing) the file of `url`, in WAL mode, and migrates it.
+    /// Opens (creating if missing) the file of `url`, in WAL mode, and migrates it. A
+    /// `sqlite::memory:` URL (or one with `mode=memory`) opens one in-memory database shared by
+    /// every connection of this inbox, gone when it closes.
     pub async fn open(url: &str, settings: &ConnectSettings) -> Result<Self, Error> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let in_memory = is_in_memory(url);
+        let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(if settings.sqlite_synchronous_full {
@@ -64,21 +72,36 @@ impl SqliteBackend {
                 SqliteSynchronous::Normal
             })
             .busy_timeout(settings.busy_timeout);
-        let mut connection = SqliteConnection::connect_with(&options).await?;
-        migrate(&mut connection).await?;
-        connection.close().await?;
+        if in_memory {
+            // One database for all the inbox's connections, not one per connection.
+            options = options.shared_cache(true);
+        }
+        #[cfg(test)]
+        for (name, value) in &settings.sqlite_test_pragmas {
+            options = options.pragma(*name, value.clone());
+        }
+        let connection = open_migrated(&options, settings.busy_timeout).await?;
+        let keep_alive = if in_memory {
+            Some(connection)
+        } else {
+            connection.close().await?;
+            None
+        };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(settings.busy_timeout)
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
+            .acquire_timeout(settings.busy_timeout)
             .connect_with(options)
             .await?;
         Ok(Self {
             pool,
             writer: GroupWriter::new(writer, "BEGIN IMMEDIATE"),
+            keep_alive: tokio::sync::Mutex::new(keep_alive),
         })
     }
 
@@ -86,7 +109,58 @@ impl SqliteBackend {
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await;
+        if let Some(connection) = self.keep_alive.lock().await.take() {
+            let _ = connection.close().await;
+        }
     }
+}
+
+/// Whether `url` names an in-memory database rather than a file.
+fn is_in_memory(url: &str) -> bool {
+    let database = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = database.split_once('?').unwrap_or((database, ""));
+    path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory")
+}
+
+/// A connection to the database of `options`, migrated. Processes opening one fresh file at
+/// once contend for the switch to WAL, which SQLite may refuse at once with "database is
+/// locked" (its busy handler does not cover it): a busy open is retried, with backoff, for up
+/// to `busy_timeout`.
+async fn open_migrated(
+    options: &SqliteConnectOptions,
+    busy_timeout: Duration,
+) -> Result<SqliteConnection, Error> {
+    let deadline = Instant::now() + busy_timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let attempt = async {
+            let mut connection = SqliteConnection::connect_with(options).await?;
+            migrate(&mut connection).await?;
+            Ok::<_, Error>(connection)
+        };
+        match attempt.await {
+            Err(error) if is_busy(&error) && Instant::now() + pause < deadline => {
+                tracing::debug!(%error, "enrich-inbox: the SQLite file is busy; opening again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            opened => return opened,
+        }
+    }
+}
+
+/// Whether `error` is SQLite's `SQLITE_BUSY` or `SQLITE_LOCKED` (any extended code of them).
+fn is_busy(error: &Error) -> bool {
+    let Error::Database(error) = error else {
+        return false;
+    };
+    let sqlx::Error::Database(error) = &*error.0 else {
+        return false;
+    };
+    error
+        .code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
 }
 
 /// Applies the migrations this file lacks. `BEGIN IMMEDIATE` takes the database's write lock
@@ -123,3 +197,6 @@ async fn migrate(connection: &mut SqliteConnection) -> Result<(), Error> {
     transaction.commit().await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

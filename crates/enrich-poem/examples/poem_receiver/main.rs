@@ -21,8 +21,8 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use enrich_inbox::{Inbox, Job, Worker};
-use enrich_poem::enrich_webhook::{ConfigError, enrich_types::WebhookEvent};
-use enrich_poem::{Rejection, Webhook, WebhookConfig, WebhookDelivery, WebhookRejection};
+use enrich_poem::{ConfigError, WebhookEvent};
+use enrich_poem::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
 use poem::error::{InternalServerError, MethodNotAllowedError};
 use poem::listener::{Listener, TcpListener};
 use poem::{EndpointExt, Response, Route, handler, http::StatusCode, post, web::Data};
@@ -39,7 +39,7 @@ async fn receive(
     // Answered only once stored; a duplicate is answered 200 too, so the sender stops.
     match inbox.store(&delivery).await {
         Ok(_) => Ok(()),
-        Err(error) => Err(WebhookRejection::from(Rejection::from(error)).into()),
+        Err(error) => Err(WebhookRefusal::from(Refusal::from(error)).into()),
     }
 }
 
