@@ -26,9 +26,9 @@
 //!   sees fit). The cases read only the first response: the declared prefix is what the
 //!   signature is checked against and what the handler sees.
 //!
-//! A case may name a documented, framework-forced divergence ([`cases::Divergence`]): the other
-//! adapters must still agree, and that adapter must give exactly its documented answer, which the
-//! snapshot shows too.
+//! A case may name documented, framework-forced divergences ([`cases::Divergence`], one per
+//! adapter): the other adapters must still agree, and each divergent adapter must give exactly its
+//! documented answer, which the snapshot shows too.
 //!
 //! `cargo test -p conformance` runs it; `CONFORMANCE_CASE=<part of a name>` narrows it. Snapshots
 //! are never written with `CI=true`; after a deliberate change, run once with

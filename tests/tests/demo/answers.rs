@@ -73,7 +73,7 @@ fn demo_cases() -> Vec<Case> {
     cases::cases()
         .into_iter()
         .filter(|case| matches!(case.setup, Setup::Standard | Setup::SmallLimit))
-        .filter(|case| case.divergence.is_none())
+        .filter(|case| case.divergences.is_empty())
         .filter_map(|case| {
             let Exchange::One(request) = case.exchange else {
                 return None;
