@@ -1,4 +1,4 @@
-//! The first part of the demo: the three receivers (the `receivers` fixture, one per framework),
+//! The first part of the demo: the four receivers (the `receivers` fixture, one per framework),
 //! side by side, answering the conformance suite's own cases.
 //!
 //! Every case of [`conformance::cases::cases`] that sends one request to `/webhook` under the
