@@ -19,8 +19,8 @@ use enrich_webhook::SECRET_ENV_VAR;
 use enrich_webhook::testing::SignedRequest;
 use http1_wire::{ResponseReader, read_final_response};
 
-/// The three frameworks the fixture serves with, by their `--framework` names.
-pub const FRAMEWORKS: [&str; 3] = ["axum", "rocket", "poem"];
+/// The four frameworks the fixture serves with, by their `--framework` names.
+pub const FRAMEWORKS: [&str; 4] = ["axum", "rocket", "poem", "actix"];
 
 /// How long a process may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);

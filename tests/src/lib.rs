@@ -1,4 +1,4 @@
-//! The cross-adapter conformance suite: one table of cases, one small trait, three adapters.
+//! The cross-adapter conformance suite: one table of cases, one small trait, four adapters.
 //!
 //! Shaped like juniper's `run_http_test_suite`:
 //!
@@ -8,9 +8,10 @@
 //! - [`server::Adapter`] is the trait: start a real server on `127.0.0.1:0` with the adapter's
 //!   extractors on `POST /webhook` (`WebhookDelivery`), `POST /event` (`Event`) and
 //!   `POST /person` (`PersonEvent`), every handler answering [`view::handler_view`];
-//! - [`adapters`] holds the three implementations (axum, Rocket, Poem), one small file each;
+//! - [`adapters`] holds the four implementations (axum, Rocket, Poem, actix-web), one small
+//!   file each;
 //! - [`runner::run_suite`] runs every case against every adapter with the raw HTTP/1.1
-//!   [`client`], requires the three answers to be the same status, `Content-Type` and body
+//!   [`client`], requires the adapters' answers to be the same status, `Content-Type` and body
 //!   bytes, checks each against the case's expectation, and compares the shared answer with one
 //!   insta snapshot per case (`tests/snapshots/<case>.snap`).
 //!
@@ -26,9 +27,9 @@
 //!   sees fit). The cases read only the first response: the declared prefix is what the
 //!   signature is checked against and what the handler sees.
 //!
-//! A case may name a documented, framework-forced divergence ([`cases::Divergence`]): the other
-//! adapters must still agree, and that adapter must give exactly its documented answer, which the
-//! snapshot shows too.
+//! A case may name documented, framework-forced divergences ([`cases::Divergence`], one per
+//! adapter): the other adapters must still agree, and each divergent adapter must give exactly its
+//! documented answer, which the snapshot shows too.
 //!
 //! `cargo test -p conformance` runs it; `CONFORMANCE_CASE=<part of a name>` narrows it. Snapshots
 //! are never written with `CI=true`; after a deliberate change, run once with

@@ -69,9 +69,9 @@ pub async fn run_all(adapters: &[AdapterEntry], cases: &[Case]) -> Vec<Vec<Answe
 pub fn check_case(adapters: &[AdapterEntry], case: &Case, answers: &[Answers]) -> Vec<String> {
     let mut problems = Vec::new();
     let divergent = |adapter: &AdapterEntry| {
-        case.divergence
-            .as_ref()
-            .filter(|divergence| divergence.adapter == adapter.name)
+        case.divergences
+            .iter()
+            .find(|divergence| divergence.adapter == adapter.name)
     };
     for (adapter, answer) in adapters.iter().zip(answers) {
         let expected = divergent(adapter).map_or(&case.expect, |divergence| &divergence.expect);
@@ -100,18 +100,15 @@ pub fn check_case(adapters: &[AdapterEntry], case: &Case, answers: &[Answers]) -
     }
 
     // The adapters must agree with each other, byte for byte (a documented divergence aside).
-    let wires = |divergent_ones: bool| -> Vec<(&str, Vec<Wire>)> {
-        adapters
-            .iter()
-            .zip(answers)
-            .filter(|(adapter, _)| divergent(adapter).is_some() == divergent_ones)
-            .filter_map(|(adapter, answer)| {
-                let responses = answer.as_ref().ok()?;
-                Some((adapter.name, responses.iter().map(Wire::of).collect()))
-            })
-            .collect()
-    };
-    let agreeing = wires(false);
+    let agreeing: Vec<(&str, Vec<Wire>)> = adapters
+        .iter()
+        .zip(answers)
+        .filter(|(adapter, _)| divergent(adapter).is_none())
+        .filter_map(|(adapter, answer)| {
+            let responses = answer.as_ref().ok()?;
+            Some((adapter.name, responses.iter().map(Wire::of).collect()))
+        })
+        .collect();
     let Some((first_name, first)) = agreeing.first() else {
         return problems;
     };
@@ -123,17 +120,20 @@ pub fn check_case(adapters: &[AdapterEntry], case: &Case, answers: &[Answers]) -
         }
     }
 
-    // One snapshot per case, shared by the adapters, plus the documented divergence if any.
+    // One snapshot per case, shared by the adapters, plus each documented divergence.
     let mut snapshot = render_snapshot(first);
-    if let Some(divergence) = &case.divergence {
-        for (name, wire) in wires(true) {
-            let _ = write!(
-                snapshot,
-                "=== {name} only (framework-forced: {}) ===\n{}",
-                divergence.why,
-                render_snapshot(&wire)
-            );
-        }
+    for (adapter, answer) in adapters.iter().zip(answers) {
+        let (Some(divergence), Ok(responses)) = (divergent(adapter), answer) else {
+            continue;
+        };
+        let wire: Vec<Wire> = responses.iter().map(Wire::of).collect();
+        let _ = write!(
+            snapshot,
+            "=== {} only (framework-forced: {}) ===\n{}",
+            adapter.name,
+            divergence.why,
+            render_snapshot(&wire)
+        );
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut settings = insta::Settings::clone_current();

@@ -79,7 +79,7 @@ impl Drop for RunningServer {
 /// The future [`Adapter::start`] returns, boxed.
 pub type Starting = Pin<Box<dyn Future<Output = io::Result<RunningServer>> + Send>>;
 
-/// An adapter as a value, so the runner can hold the three in one list.
+/// An adapter as a value, so the runner can hold them all in one list.
 #[derive(Clone, Copy)]
 pub struct AdapterEntry {
     /// [`Adapter::NAME`].

@@ -1,4 +1,4 @@
-//! The handler's view: what each test handler answers, built here once so that the three
+//! The handler's view: what each test handler answers, built here once so that the four
 //! adapters' handlers cannot drift apart.
 
 use enrich_webhook::Delivery;

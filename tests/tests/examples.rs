@@ -14,10 +14,11 @@ use conformance::fixture::{
 };
 use enrich_webhook::SECRET_ENV_VAR;
 
-const EXAMPLES: [(&str, &str); 3] = [
+const EXAMPLES: [(&str, &str); 4] = [
     ("enrich-axum", "axum_receiver"),
     ("enrich-rocket", "rocket_receiver"),
     ("enrich-poem", "poem_receiver"),
+    ("enrich-actix", "actix_receiver"),
 ];
 
 /// Starts `example` with the secret and `env`, sends one delivery; its answer and what it printed.

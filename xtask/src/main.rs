@@ -21,7 +21,7 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Start the three receivers and show how each answers the same deliveries, then the durable
+    /// Start the four receivers and show how each answers the same deliveries, then the durable
     /// inbox, then an enrichment end to end (the conformance crate's `demo` test).
     Demo,
     /// Validate schema/openapi.json (openapi-spec-validator) and run schemathesis against the
@@ -49,7 +49,7 @@ enum Command {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(xtask::fuzz::TARGETS))]
         targets: Vec<String>,
     },
-    /// Run bounded hostile senders against the three receivers (the `attack` test).
+    /// Run bounded hostile senders against the four receivers (the `attack` test).
     Attack {
         /// The reduced attack `cargo test` runs: seconds, not minutes.
         #[arg(long)]

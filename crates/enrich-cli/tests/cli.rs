@@ -336,10 +336,11 @@ fn people_json(count: usize) -> String {
 fn example_binaries() -> &'static [(String, PathBuf)] {
     static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
     BUILT.get_or_init(|| {
-        const EXAMPLES: [(&str, &str); 3] = [
+        const EXAMPLES: [(&str, &str); 4] = [
             ("enrich-axum", "axum_receiver"),
             ("enrich-rocket", "rocket_receiver"),
             ("enrich-poem", "poem_receiver"),
+            ("enrich-actix", "actix_receiver"),
         ];
         // This test binary is target/<profile>/deps/cli-…; the examples go beside deps/.
         let profile_dir = std::env::current_exe()

@@ -1,5 +1,6 @@
-//! The three [`Adapter`](crate::server::Adapter) implementations, one small file each.
+//! The four [`Adapter`](crate::server::Adapter) implementations, one small file each.
 
+pub mod actix;
 pub mod axum;
 pub mod poem;
 pub mod rocket;
@@ -12,5 +13,6 @@ pub fn all() -> Vec<AdapterEntry> {
         AdapterEntry::of::<axum::AxumAdapter>(),
         AdapterEntry::of::<rocket::RocketAdapter>(),
         AdapterEntry::of::<poem::PoemAdapter>(),
+        AdapterEntry::of::<actix::ActixAdapter>(),
     ]
 }

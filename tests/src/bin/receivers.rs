@@ -1,5 +1,5 @@
 //! The receiver fixture the tests and `cargo xtask` drive: one binary serving
-//! `POST /webhook` with any of the three adapters, the way the example receivers do, with every
+//! `POST /webhook` with any of the four adapters, the way the example receivers do, with every
 //! port, mode and limit a switch (`receivers --help`).
 //!
 //! The examples (`crates/enrich-*/examples/*_receiver`) teach; this fixture is what the demo, the
@@ -17,6 +17,8 @@ use enrich_inbox::{Inbox, Job, Worker, WorkerConfig};
 use enrich_webhook::enrich_types::WebhookEvent;
 use enrich_webhook::{ConfigError, Refusal, WebhookConfig};
 
+#[path = "../../../crates/enrich-actix/examples/actix_receiver/limits.rs"]
+mod actix_limits;
 #[path = "../../../crates/enrich-axum/examples/axum_receiver/limits.rs"]
 mod axum_limits;
 #[path = "../../../crates/enrich-poem/examples/poem_receiver/limits.rs"]
@@ -28,6 +30,7 @@ enum Framework {
     Axum,
     Rocket,
     Poem,
+    Actix,
 }
 
 /// Whether this process runs a worker on its inbox.
@@ -75,16 +78,16 @@ struct Args {
     /// How often an idle worker polls, in milliseconds.
     #[arg(long, default_value_t = 1_000)]
     poll_ms: u64,
-    /// Time for a request's headers to arrive (axum), in seconds.
+    /// Time for a request's headers to arrive (axum, actix-web), in seconds.
     #[arg(long, default_value_t = 10)]
     header_read_timeout_secs: u64,
-    /// Time a connection may stay idle (Poem), in seconds.
+    /// Time a connection may stay idle (Poem; actix-web's keep-alive), in seconds.
     #[arg(long, default_value_t = 10)]
     idle_timeout_secs: u64,
     /// Time for a whole request, in seconds.
     #[arg(long, default_value_t = 30)]
     request_timeout_secs: u64,
-    /// Connections open at once (axum and Poem).
+    /// Connections open at once (axum, Poem and actix-web).
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
     /// Streams one HTTP/2 connection may open at once (Poem).
@@ -140,6 +143,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Framework::Axum => axum_app::serve(&args, config, inbox).await?,
         Framework::Rocket => rocket_app::serve(&args, config, inbox).await?,
         Framework::Poem => poem_app::serve(&args, config, inbox).await?,
+        Framework::Actix => actix_app::serve(&args, config, inbox).await?,
     }
     drop(worker);
     Ok(())
@@ -306,5 +310,51 @@ mod poem_app {
             max_connections: args.max_connections,
         };
         serve_with(acceptor, app, limits).await
+    }
+}
+
+mod actix_app {
+    use std::time::Duration;
+
+    use actix_web::{HttpResponse, web};
+    use enrich_actix::{Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
+    use enrich_inbox::Inbox;
+
+    use super::actix_limits::{ServerLimits, serve as serve_with};
+
+    async fn receive(
+        inbox: web::Data<Option<Inbox>>,
+        Webhook(delivery): WebhookDelivery,
+    ) -> Result<HttpResponse, WebhookRefusal> {
+        Ok(
+            match super::accept(inbox.as_ref().as_ref(), &delivery).await? {
+                true => HttpResponse::Ok().finish(),
+                false => HttpResponse::InternalServerError().finish(),
+            },
+        )
+    }
+
+    pub(super) async fn serve(
+        args: &super::Args,
+        config: WebhookConfig,
+        inbox: Option<Inbox>,
+    ) -> std::io::Result<()> {
+        let inbox = web::Data::new(inbox);
+        // A resource, so other methods are answered `405` with `Allow: POST`.
+        let routes = move |app: &mut web::ServiceConfig| {
+            let webhook = web::resource("/webhook").route(web::post().to(receive));
+            app.app_data(config.clone())
+                .app_data(inbox.clone())
+                .service(webhook);
+        };
+        let listener = std::net::TcpListener::bind(("127.0.0.1", args.port))?;
+        let limits = ServerLimits {
+            header_read: Duration::from_secs(args.header_read_timeout_secs),
+            idle: Duration::from_secs(args.idle_timeout_secs),
+            request: Duration::from_secs(args.request_timeout_secs),
+            disconnect: Duration::from_secs(1),
+            max_connections: args.max_connections,
+        };
+        serve_with(listener, routes, limits).await
     }
 }

@@ -1,4 +1,4 @@
-//! The first part of the demo: the three receivers (the `receivers` fixture, one per framework),
+//! The first part of the demo: the four receivers (the `receivers` fixture, one per framework),
 //! side by side, answering the conformance suite's own cases.
 //!
 //! Every case of [`conformance::cases::cases`] that sends one request to `/webhook` under the
@@ -73,7 +73,7 @@ fn demo_cases() -> Vec<Case> {
     cases::cases()
         .into_iter()
         .filter(|case| matches!(case.setup, Setup::Standard | Setup::SmallLimit))
-        .filter(|case| case.divergence.is_none())
+        .filter(|case| case.divergences.is_empty())
         .filter_map(|case| {
             let Exchange::One(request) = case.exchange else {
                 return None;

@@ -1,4 +1,4 @@
-//! The demo (`cargo xtask demo`): the three receivers answering the conformance suite's cases side
+//! The demo (`cargo xtask demo`): the four receivers answering the conformance suite's cases side
 //! by side, the durable inbox on an SQLite file, and an enrichment end to end from the local fake
 //! of the API to an inbox, each printed as a table and asserted.
 //!
