@@ -23,8 +23,12 @@
 //! that does not take a genuine event answers its [`Acknowledgement`] (200): an `Ok` outcome,
 //! [`Extracted::Ignored`], not a refusal.
 //!
-//! The public API holds no `http`, axum, Rocket or Poem type: adapters pass header values as
-//! bytes and the body as [`bytes::Bytes`].
+//! The public API holds no `http`, axum, Rocket, Poem or actix-web type: adapters pass header
+//! values as bytes and the body as [`bytes::Bytes`]. The one opt-in exception is the `http`
+//! feature, the entry point for any other server (hyper used directly, AWS Lambda through
+//! `lambda_http`, a tower stack): `WebhookConfig::receive_request` takes an `http::Request` and
+//! gives the [`Delivery`] or the `http::Response` to send instead, the same answers as every
+//! adapter's.
 //!
 //! ```
 //! use enrich_webhook::{RequestHeaders, SignatureTimestamp, WebhookConfig};
@@ -60,6 +64,9 @@ mod config;
 mod decode;
 mod delivery;
 mod extract;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+mod http;
 mod receive;
 mod refusal;
 pub mod signature;

@@ -136,3 +136,32 @@ impl SignedRequestBuilder {
         }
     }
 }
+
+/// A `POST` to `uri` carrying `body`, signed now with [`TEST_SECRET`], as the API sends it: an
+/// `http::Request` for [`WebhookConfig::receive_request`](crate::WebhookConfig::receive_request)
+/// (features `test-util` and `http`).
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub fn signed_request(
+    uri: &str,
+    body: impl Into<Vec<u8>>,
+) -> ::http::Request<http_body_util::Full<bytes::Bytes>> {
+    request(uri, SignedRequest::builder(body).build())
+}
+
+/// A `POST` to `uri` of a [`SignedRequest`] built any other way (another secret, a stale or
+/// missing signature, another content type), as an `http::Request`.
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub fn request(
+    uri: &str,
+    signed: SignedRequest,
+) -> ::http::Request<http_body_util::Full<bytes::Bytes>> {
+    let mut builder = ::http::Request::post(uri);
+    for (name, value) in &signed.header_pairs {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(http_body_util::Full::new(signed.body.into()))
+        .expect("a signed request's headers are valid")
+}
