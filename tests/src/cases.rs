@@ -1,4 +1,4 @@
-//! The table: every case the four adapters must answer identically.
+//! The table: every case the four adapters and the `http` entry point must answer identically.
 //!
 //! Each [`Case`] says what goes on the wire (an [`Exchange`]), under which receiver configuration
 //! (a [`Setup`]), and what must come back ([`Expect`], one per response): the handler's view, the

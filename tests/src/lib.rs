@@ -1,4 +1,5 @@
-//! The cross-adapter conformance suite: one table of cases, one small trait, four adapters.
+//! The cross-adapter conformance suite: one table of cases, one small trait, four adapters and
+//! the `http` entry point.
 //!
 //! Shaped like juniper's `run_http_test_suite`:
 //!
@@ -8,8 +9,10 @@
 //! - [`server::Adapter`] is the trait: start a real server on `127.0.0.1:0` with the adapter's
 //!   extractors on `POST /webhook` (`WebhookDelivery`), `POST /event` (`Event`) and
 //!   `POST /person` (`PersonEvent`), every handler answering [`view::handler_view`];
-//! - [`adapters`] holds the four implementations (axum, Rocket, Poem, actix-web), one small
-//!   file each;
+//! - [`adapters`] holds the implementations, one small file each: the four adapters (axum,
+//!   Rocket, Poem, actix-web) and a bare hyper server on `enrich-webhook`'s `http` entry point
+//!   (`WebhookConfig::receive_request`), so the entry point for every other server is held to
+//!   the same bytes;
 //! - [`runner::run_suite`] runs every case against every adapter with the raw HTTP/1.1
 //!   [`client`], requires the adapters' answers to be the same status, `Content-Type` and body
 //!   bytes, checks each against the case's expectation, and compares the shared answer with one

@@ -1,5 +1,5 @@
-//! The handler's view: what each test handler answers, built here once so that the four
-//! adapters' handlers cannot drift apart.
+//! The handler's view: what each test handler answers, built here once so that the servers'
+//! handlers (the four adapters' and the bare hyper server's) cannot drift apart.
 
 use enrich_webhook::Delivery;
 use enrich_webhook::enrich_types::{

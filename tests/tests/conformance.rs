@@ -1,4 +1,5 @@
-//! Every case of the table against axum, Rocket and Poem.
+//! Every case of the table against every adapter (axum, Rocket, Poem, actix-web) and the `http`
+//! entry point on a bare hyper server.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_adapter_gives_every_case_the_same_answer() {

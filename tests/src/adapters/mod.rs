@@ -1,7 +1,10 @@
-//! The four [`Adapter`](crate::server::Adapter) implementations, one small file each.
+//! The [`Adapter`](crate::server::Adapter) implementations, one small file each: the four
+//! framework adapters, and a bare hyper server on `enrich-webhook`'s `http` entry point (what a
+//! server without an adapter of its own uses), held to the same answers byte for byte.
 
 pub mod actix;
 pub mod axum;
+pub mod hyper;
 pub mod poem;
 pub mod rocket;
 
@@ -14,5 +17,6 @@ pub fn all() -> Vec<AdapterEntry> {
         AdapterEntry::of::<rocket::RocketAdapter>(),
         AdapterEntry::of::<poem::PoemAdapter>(),
         AdapterEntry::of::<actix::ActixAdapter>(),
+        AdapterEntry::of::<hyper::HyperAdapter>(),
     ]
 }
