@@ -37,15 +37,16 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-use std::{fmt, future::poll_fn, ops::Deref, ops::DerefMut, pin::Pin, sync::Once, task::Poll};
+use std::{fmt, sync::Once};
 
 use actix_web::dev::Payload;
 use actix_web::error::{InternalError, PayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError};
+use derive_more::{Deref, DerefMut};
 use enrich_webhook::{Answer, BodyError, RequestHeaders, SIGNATURE_HEADER};
-use futures_core::{Stream, future::LocalBoxFuture};
+use futures_util::{FutureExt, StreamExt, future::LocalBoxFuture};
 
 pub use enrich_webhook;
 pub use enrich_webhook::prelude::*;
@@ -67,7 +68,7 @@ const MISSING_CONFIG: &str = "add `.app_data(WebhookConfig::from_env()?)` (or an
 ///     event.person.external_id.unwrap_or_default()
 /// }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deref, DerefMut)]
 pub struct Webhook<T>(pub T);
 
 /// The whole accepted delivery: the typed event, the raw body as signed, the signature header
@@ -92,20 +93,6 @@ pub type PersonEvent = Webhook<PersonEnrichmentCompleted>;
 /// A `company.enrichment.completed` event. Any other genuine event is acknowledged with `200 OK`
 /// (an [`Acknowledgement`]) without calling the handler.
 pub type CompanyEvent = Webhook<CompanyEnrichmentCompleted>;
-
-impl<T> Deref for Webhook<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> DerefMut for Webhook<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
-    }
-}
 
 impl<T: FromDelivery> FromRequest for Webhook<T> {
     type Error = actix_web::Error;
@@ -198,11 +185,7 @@ async fn receive(req: &HttpRequest, mut payload: Payload) -> Result<Delivery, Re
     if received.is_err() {
         // actix-web closes a connection with an unread body: discard what arrived (after a yield).
         actix_web::rt::task::yield_now().await;
-        poll_fn(|cx| {
-            while let Poll::Ready(Some(Ok(_))) = Pin::new(&mut payload).poll_next(cx) {}
-            Poll::Ready(())
-        })
-        .await;
+        while let Some(Some(Ok(_))) = payload.next().now_or_never() {}
     }
     received
 }
