@@ -61,12 +61,12 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use axum::RequestExt;
-use axum::body::{Body, HttpBody};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRef, FromRequest, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{self, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use enrich_webhook::{Answer, BodyError, RequestHeaders, SIGNATURE_HEADER};
-use http_body_util::LengthLimitError;
+use http_body_util::Full;
 
 pub use enrich_webhook;
 pub use enrich_webhook::prelude::*;
@@ -217,20 +217,9 @@ impl IntoResponse for WebhookRefusal {
     }
 }
 
-/// The axum response of an [`Answer`].
+/// The axum response of an [`Answer`]: the `http` entry point's, with axum's body type.
 fn render(answer: Answer) -> Response {
-    let mut response = Response::new(Body::from(answer.body));
-    *response.status_mut() =
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(answer.content_type),
-    );
-    if let Some(seconds) = answer.retry_after_secs {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
+    http::Response::<Full<Bytes>>::from(answer).map(Body::new)
 }
 
 /// Reads the body through axum's limited body into the pipeline, under the stricter limit.
@@ -248,7 +237,10 @@ async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Re
         _ => config,
     };
     config
-        .receive_body(&headers, body.into_data_stream(), classify)
+        .receive_body(&headers, body.into_data_stream(), |error| {
+            // axum's length limit (`http_body_util`'s) is `payload_too_large`, as anywhere.
+            BodyError::classify(error)
+        })
         .await
 }
 
@@ -265,18 +257,6 @@ fn layer_limit(own_bound: Option<u64>, limited: &Body) -> Option<usize> {
         return None;
     }
     usize::try_from(capped).ok()
-}
-
-/// axum's length limit (found anywhere in the error's source chain) is the pipeline's
-/// `payload_too_large`; anything else is a failed read.
-fn classify(error: &axum::Error) -> BodyError {
-    let first: &(dyn StdError + 'static) = error;
-    let mut chain = std::iter::successors(Some(first), |error| (*error).source());
-    if chain.any(|error| error.is::<LengthLimitError>()) {
-        BodyError::TooLarge
-    } else {
-        BodyError::Failed
-    }
 }
 
 /// The README's code blocks, compiled (and the runnable ones run) as doctests.
