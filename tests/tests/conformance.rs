@@ -1,4 +1,4 @@
-//! Every case of the table against axum, Rocket, Poem and actix-web.
+//! Every case of the table against axum, Rocket and Poem.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_adapter_gives_every_case_the_same_answer() {
