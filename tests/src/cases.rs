@@ -128,7 +128,7 @@ pub enum Expect {
         status: u16,
     },
     /// A refusal: the status, `application/problem+json`, and this `code`.
-    Rejected {
+    Refusal {
         /// The HTTP status.
         status: u16,
         /// The problem `code`.
@@ -175,8 +175,8 @@ impl Expect {
     }
 
     /// A refusal with `status` and `code`.
-    pub fn rejected(status: u16, code: &'static str) -> Self {
-        Expect::Rejected {
+    pub fn refusal(status: u16, code: &'static str) -> Self {
+        Expect::Refusal {
             status,
             code,
             pointer: None,
@@ -185,7 +185,7 @@ impl Expect {
 
     /// A 422 `invalid_payload` naming `pointer`.
     pub fn invalid_payload(pointer: &'static str) -> Self {
-        Expect::Rejected {
+        Expect::Refusal {
             status: 422,
             code: "invalid_payload",
             pointer: Some(pointer),
@@ -486,7 +486,7 @@ pub fn cases() -> Vec<Case> {
             to(Webhook, PERSON_BODY)
                 .content_type(Some(b"text/plain"))
                 .one(),
-            Expect::rejected(415, "unsupported_media_type"),
+            Expect::refusal(415, "unsupported_media_type"),
         ),
         case(
             "form_urlencoded",
@@ -494,7 +494,7 @@ pub fn cases() -> Vec<Case> {
             to(Webhook, "eventType=person.enrichment.completed")
                 .content_type(Some(b"application/x-www-form-urlencoded"))
                 .one(),
-            Expect::rejected(415, "unsupported_media_type"),
+            Expect::refusal(415, "unsupported_media_type"),
         ),
         case(
             "non_utf8_content_type",
@@ -503,7 +503,7 @@ pub fn cases() -> Vec<Case> {
             to(Webhook, PERSON_BODY)
                 .content_type(Some(b"application/json\xff"))
                 .one(),
-            Expect::rejected(415, "unsupported_media_type"),
+            Expect::refusal(415, "unsupported_media_type"),
         )
         .except("rocket", person(), ROCKET_DROPS_NON_UTF8_HEADERS),
         case(
@@ -518,7 +518,7 @@ pub fn cases() -> Vec<Case> {
                     .header("content-type", "application/json")
                     .body(PERSON_BODY),
             ),
-            Expect::rejected(415, "unsupported_media_type"),
+            Expect::refusal(415, "unsupported_media_type"),
         )
         .except("rocket", person(), ROCKET_DROPS_NON_UTF8_HEADERS),
         // Bodies that are not one JSON document.
@@ -526,19 +526,19 @@ pub fn cases() -> Vec<Case> {
             "empty_body",
             "A signed empty body is malformed JSON.",
             to(Webhook, "").one(),
-            Expect::rejected(400, "malformed_json"),
+            Expect::refusal(400, "malformed_json"),
         ),
         case(
             "truncated_json",
             "A body cut in the middle is malformed JSON, with its position.",
             to(Webhook, &PERSON_BODY[..120]).one(),
-            Expect::rejected(400, "malformed_json"),
+            Expect::refusal(400, "malformed_json"),
         ),
         case(
             "trailing_garbage",
             "Bytes after the JSON document make the body malformed.",
             to(Webhook, format!("{PERSON_BODY} x")).one(),
-            Expect::rejected(400, "malformed_json"),
+            Expect::refusal(400, "malformed_json"),
         ),
         case(
             "non_utf8_body",
@@ -549,7 +549,7 @@ pub fn cases() -> Vec<Case> {
                     .to_vec(),
             )
             .one(),
-            Expect::rejected(400, "malformed_json"),
+            Expect::refusal(400, "malformed_json"),
         ),
         case(
             "nested_arrays_10000",
@@ -562,7 +562,7 @@ pub fn cases() -> Vec<Case> {
             "nested_arrays_10000_unclosed",
             "10,000 nested arrays with one left open are broken JSON: 400 malformed_json.",
             to(Webhook, nested_departments(10_000, 9_999)).one(),
-            Expect::rejected(400, "malformed_json"),
+            Expect::refusal(400, "malformed_json"),
         ),
         case(
             "unknown_event_with_deep_data",
@@ -617,7 +617,7 @@ pub fn cases() -> Vec<Case> {
             "missing_signature",
             "No x-surfe-signature header: 401.",
             to(Webhook, PERSON_BODY).unsigned().one(),
-            Expect::rejected(401, "missing_signature"),
+            Expect::refusal(401, "missing_signature"),
         ),
         case(
             "malformed_signature_header",
@@ -625,7 +625,7 @@ pub fn cases() -> Vec<Case> {
             to(Webhook, PERSON_BODY)
                 .signature(format!("t=soon,v0={v0_zeros}"))
                 .one(),
-            Expect::rejected(401, "malformed_signature"),
+            Expect::refusal(401, "malformed_signature"),
         ),
         case(
             "non_ascii_signature_header",
@@ -633,7 +633,7 @@ pub fn cases() -> Vec<Case> {
             to(Webhook, PERSON_BODY)
                 .signature(format!("t={},v0=é{}", t.unix_millis(), &v0_zeros[2..]))
                 .one(),
-            Expect::rejected(401, "malformed_signature"),
+            Expect::refusal(401, "malformed_signature"),
         ),
         case(
             "non_utf8_signature_header",
@@ -646,11 +646,11 @@ pub fn cases() -> Vec<Case> {
                     value
                 })
                 .one(),
-            Expect::rejected(401, "malformed_signature"),
+            Expect::refusal(401, "malformed_signature"),
         )
         .except(
             "rocket",
-            Expect::rejected(401, "missing_signature"),
+            Expect::refusal(401, "missing_signature"),
             ROCKET_DROPS_NON_UTF8_HEADERS,
         ),
         case(
@@ -667,7 +667,7 @@ pub fn cases() -> Vec<Case> {
                     .header(SIGNATURE_HEADER, sign(SECRET, t, PERSON_BODY.as_bytes()))
                     .body(PERSON_BODY)
             }),
-            Expect::rejected(401, "malformed_signature"),
+            Expect::refusal(401, "malformed_signature"),
         )
         .except("rocket", person(), ROCKET_DROPS_NON_UTF8_HEADERS),
         case(
@@ -676,13 +676,13 @@ pub fn cases() -> Vec<Case> {
             to(Webhook, PERSON_BODY)
                 .signature(format!("t={},v0={v0_zeros}", t.unix_millis()))
                 .one(),
-            Expect::rejected(401, "invalid_signature"),
+            Expect::refusal(401, "invalid_signature"),
         ),
         case(
             "signature_for_another_secret",
             "A genuine signature made with a secret this receiver does not hold.",
             to(Webhook, PERSON_BODY).signed(FOREIGN_SECRET, t).one(),
-            Expect::rejected(401, "invalid_signature"),
+            Expect::refusal(401, "invalid_signature"),
         ),
         case(
             "rotated_secrets_new",
@@ -704,7 +704,7 @@ pub fn cases() -> Vec<Case> {
             to(Webhook, PERSON_BODY.replace("crm-42", "crm-43"))
                 .signing(PERSON_BODY)
                 .one(),
-            Expect::rejected(401, "invalid_signature"),
+            Expect::refusal(401, "invalid_signature"),
         ),
         case(
             "stale_timestamp",
@@ -712,7 +712,7 @@ pub fn cases() -> Vec<Case> {
             to(Webhook, PERSON_BODY)
                 .signed(SECRET, shift(t, Duration::from_secs(600), false))
                 .one(),
-            Expect::rejected(401, "stale_timestamp"),
+            Expect::refusal(401, "stale_timestamp"),
         ),
         case(
             "future_timestamp",
@@ -720,7 +720,7 @@ pub fn cases() -> Vec<Case> {
             to(Webhook, PERSON_BODY)
                 .signed(SECRET, shift(t, Duration::from_secs(300), true))
                 .one(),
-            Expect::rejected(401, "stale_timestamp"),
+            Expect::refusal(401, "stale_timestamp"),
         ),
         case(
             "timestamp_in_seconds",
@@ -731,7 +731,7 @@ pub fn cases() -> Vec<Case> {
                     SignatureTimestamp::from_unix_millis(t.unix_millis() / 1000),
                 )
                 .one(),
-            Expect::rejected(401, "stale_timestamp"),
+            Expect::refusal(401, "stale_timestamp"),
         ),
         case(
             "several_v0_one_valid",
@@ -778,7 +778,7 @@ pub fn cases() -> Vec<Case> {
             "body_one_byte_over_limit",
             "One byte over the limit: 413 (refused on its Content-Length, before reading).",
             to(Webhook, padded_to(PERSON_BODY, SMALL_LIMIT + 1)).one(),
-            Expect::rejected(413, "payload_too_large"),
+            Expect::refusal(413, "payload_too_large"),
         )
         .setup(Setup::SmallLimit),
         case(
@@ -792,7 +792,7 @@ pub fn cases() -> Vec<Case> {
                     .raw_body(&PERSON_BODY.as_bytes()[..100])
                     .to_bytes(),
             ),
-            Expect::rejected(413, "payload_too_large"),
+            Expect::refusal(413, "payload_too_large"),
         )
         .setup(Setup::SmallLimit),
         case(
@@ -826,7 +826,7 @@ pub fn cases() -> Vec<Case> {
                     .raw_body(&PERSON_BODY.as_bytes()[..16])
                     .to_bytes(),
             ),
-            Expect::rejected(401, "missing_signature"),
+            Expect::refusal(401, "missing_signature"),
         ),
         case(
             "unsigned_expect_continue_refused_without_100",
@@ -840,7 +840,7 @@ pub fn cases() -> Vec<Case> {
                     .header("expect", "100-continue")
                     .to_bytes(),
             ),
-            Expect::rejected(401, "missing_signature"),
+            Expect::refusal(401, "missing_signature"),
         )
         .except(
             "rocket",
@@ -865,7 +865,7 @@ pub fn cases() -> Vec<Case> {
                     .header("expect", "100-continue")
                     .to_bytes(),
             ),
-            Expect::rejected(401, "stale_timestamp"),
+            Expect::refusal(401, "stale_timestamp"),
         )
         .except(
             "rocket",
@@ -902,7 +902,7 @@ pub fn cases() -> Vec<Case> {
                     .raw_body(whole)
                     .to_bytes()
             }),
-            Expect::rejected(401, "invalid_signature"),
+            Expect::refusal(401, "invalid_signature"),
         ),
         case(
             "body_shorter_than_content_length",
@@ -915,7 +915,7 @@ pub fn cases() -> Vec<Case> {
                     .raw_body(PERSON_BODY)
                     .to_bytes(),
             ),
-            Expect::rejected(400, "incomplete_body"),
+            Expect::refusal(400, "incomplete_body"),
         ),
         case(
             "chunked_body_within_limit",
@@ -947,7 +947,7 @@ pub fn cases() -> Vec<Case> {
                     .header("transfer-encoding", "chunked"),
                 chunk: vec![b' '; 1000],
             },
-            Expect::rejected(413, "payload_too_large"),
+            Expect::refusal(413, "payload_too_large"),
         )
         .setup(Setup::SmallLimit),
         // Connections.
@@ -974,7 +974,7 @@ pub fn cases() -> Vec<Case> {
                 to(Webhook, PERSON_BODY).unsigned().request(),
                 to(Webhook, PERSON_BODY).request(),
             ]),
-            expect: vec![Expect::rejected(401, "missing_signature"), person()],
+            expect: vec![Expect::refusal(401, "missing_signature"), person()],
             divergences: Vec::new(),
         },
         // The other extractors.
@@ -1002,7 +1002,7 @@ pub fn cases() -> Vec<Case> {
             "rejection_at_event",
             "`Event` rejects exactly as `WebhookDelivery` does.",
             to(Event, PERSON_BODY).unsigned().one(),
-            Expect::rejected(401, "missing_signature"),
+            Expect::refusal(401, "missing_signature"),
         ),
         case(
             "person_event_at_person",
@@ -1035,14 +1035,14 @@ pub fn cases() -> Vec<Case> {
             "A genuine delivery the inbox cannot store (its database is closed) is answered 503 \
              storage_unavailable with Retry-After, so the sender retries it.",
             to(Stored, PERSON_BODY).one(),
-            Expect::rejected(503, "storage_unavailable"),
+            Expect::refusal(503, "storage_unavailable"),
         ),
         case(
             "storage_failure_after_refusal_checks",
             "The inbox is reached only by genuine deliveries: an unsigned one at the storing route \
              is refused as usual.",
             to(Stored, PERSON_BODY).unsigned().one(),
-            Expect::rejected(401, "missing_signature"),
+            Expect::refusal(401, "missing_signature"),
         ),
         case(
             "company_event_at_company",

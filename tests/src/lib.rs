@@ -53,8 +53,9 @@ pub mod view;
 pub struct RootReadme;
 
 /// The production receiver page (`docs/production-receiver.md`), compiled (and its test run) as
-/// doctests: the complete program a newcomer copies, and the Rocket and Poem handlers that store
-/// into the inbox, compiled here rather than in `enrich-inbox`, which depends on no adapter.
+/// doctests: the complete program a newcomer copies, and the Rocket, Poem and actix-web handlers
+/// that store into the inbox, compiled here rather than in `enrich-inbox`, which depends on no
+/// adapter.
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/production-receiver.md")]
 pub struct ProductionReceiver;

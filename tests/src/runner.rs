@@ -323,7 +323,7 @@ fn check_expect(response: &Response, expect: &Expect) -> Result<(), String> {
                 ),
             )
         }
-        Expect::Rejected {
+        Expect::Refusal {
             status,
             code,
             pointer,

@@ -4,13 +4,17 @@
 //! `ENRICH_INBOX_WORKER=off`, where it stores the delivery and prints nothing, and then with
 //! `ENRICH_INBOX_WORKER=only` on the same file, where it serves nothing and prints what was stored. What the examples
 //! promise beyond that is tested on the `receivers` fixture, which serves under their limits.
+//!
+//! Each example is also measured: under 80 code lines (not blank, not a comment), `limits.rs`
+//! included, or exactly as long as its adapter's README says when it explains why the framework
+//! needs more; its `main.rs` alone is never over 80.
 
 use std::process::Command;
 use std::time::Duration;
 
 use conformance::fixture::{
     Processes, cargo_build, deliver, free_port, fresh_secret, person_delivery, remove_database,
-    scratch_dir,
+    scratch_dir, workspace_root,
 };
 use enrich_webhook::SECRET_ENV_VAR;
 
@@ -99,4 +103,84 @@ fn worker_only(example: &str, url: &str) -> Result<String, String> {
     let line = lines.recv_timeout(Duration::from_secs(15));
     processes.stop_all();
     line.map_err(|_| format!("{example} as a worker printed nothing"))
+}
+
+/// A short example's most code lines (not blank, not a comment), its server limits included.
+const SHORT: usize = 80;
+
+/// The code lines (not blank, not a comment) of `text`.
+fn code_lines(text: &str) -> usize {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .count()
+}
+
+/// The number right after `before` in `text`, if `text` says it.
+fn stated(text: &str, before: &str) -> Option<usize> {
+    let (_, rest) = text.split_once(before)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+#[test]
+fn each_example_is_short_or_as_long_as_its_readme_explains() {
+    for (package, example) in EXAMPLES {
+        let crate_dir = workspace_root().join("crates").join(package);
+        let examples = crate_dir.join("examples");
+        let files: Vec<(String, usize)> = match std::fs::read_dir(examples.join(example)) {
+            // A directory: main.rs and its modules (limits.rs).
+            Ok(entries) => entries
+                .map(|entry| {
+                    entry
+                        .unwrap_or_else(|error| panic!("{example}: {error}"))
+                        .path()
+                })
+                .map(|path| {
+                    let text = std::fs::read_to_string(&path)
+                        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+                    let name = path
+                        .file_name()
+                        .map(|name| name.to_string_lossy().into_owned());
+                    (name.unwrap_or_default(), code_lines(&text))
+                })
+                .collect(),
+            Err(_) => {
+                let path = examples.join(format!("{example}.rs"));
+                let text = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+                vec![("main.rs".to_owned(), code_lines(&text))]
+            }
+        };
+        let total: usize = files.iter().map(|(_, lines)| lines).sum();
+        let main = files
+            .iter()
+            .find(|(name, _)| name == "main.rs")
+            .map_or(0, |(_, n)| *n);
+        assert!(
+            main > 0 && main <= SHORT,
+            "{example}: main.rs is {main} code lines"
+        );
+        let readme = std::fs::read_to_string(crate_dir.join("README.md"))
+            .unwrap_or_else(|error| panic!("{package}'s README: {error}"));
+        let claim = format!("`{example}` is ");
+        match stated(&readme, &claim) {
+            None => assert!(
+                total < SHORT,
+                "{example} is {total} code lines: explain why in {package}'s README"
+            ),
+            Some(said) => {
+                assert_eq!(said, total, "{package}'s README says how long {example} is");
+                let (_, explanation) = readme.split_once(&claim).unwrap_or_default();
+                for (name, lines) in &files {
+                    let said = stated(explanation, &format!("`{name}` "));
+                    assert_eq!(
+                        said,
+                        Some(*lines),
+                        "{package}'s README says how long {name} is"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -12,7 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::{ApiArgs, EnrichmentCommand, Look, StartArgs, WaitArgs};
 use crate::error::Error;
 use crate::input;
-use crate::output::{cell, clean, json, table};
+use crate::output::{json, table};
+use crate::text::{cell, clean};
 
 /// People or companies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

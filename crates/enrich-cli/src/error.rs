@@ -56,7 +56,7 @@ impl fmt::Display for Error {
                 if let enrich_client::Error::PartiallyStarted { started, .. } = error {
                     let ids: Vec<String> = started
                         .iter()
-                        .map(|accepted| crate::output::cell(accepted.enrichment_id.as_deref()))
+                        .map(|accepted| crate::text::cell(accepted.enrichment_id.as_deref()))
                         .collect();
                     write!(f, "\nstarted: {}", ids.join(", "))?;
                 }

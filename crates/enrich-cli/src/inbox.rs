@@ -8,7 +8,8 @@ use serde_json::json;
 
 use crate::cli::{InboxCommand, InboxUrl};
 use crate::error::Error;
-use crate::output::{cell, clean, json, table};
+use crate::output::{json, table};
+use crate::text::{cell, clean};
 
 /// Opens the inbox at `url`, refusing a SQLite file that does not exist (opening would create
 /// an empty inbox, which is never what an operator means). The error never repeats the URL,

@@ -144,7 +144,7 @@ fn from_csv<T: CsvItem>(text: &str) -> Result<Vec<T>, String> {
                 let known: Vec<&str> = T::COLUMNS.iter().map(|(names, _)| names[0]).collect();
                 format!(
                     "unknown column {:?} in the header row (known columns: {})",
-                    crate::output::clean(header),
+                    crate::text::clean(header),
                     known.join(", ")
                 )
             })?;

@@ -14,6 +14,7 @@ mod output;
 mod reconcile;
 mod send;
 mod sim;
+mod text;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;

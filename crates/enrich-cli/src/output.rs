@@ -1,13 +1,7 @@
-//! Printing: aligned tables and JSON, with text from the network made safe for a terminal.
+//! Printing: aligned tables and JSON. Cells from the network are made safe for a terminal by
+//! [`crate::text`] before they get here.
 
 use std::fmt::Write;
-
-/// `text` with control characters (terminal escape sequences included) replaced by `�`.
-pub fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect()
-}
 
 /// Rows under a header, each column as wide as its widest cell, separated by two spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -34,11 +28,6 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// A cell for an optional value: cleaned, or `-`.
-pub fn cell(value: Option<&str>) -> String {
-    value.map_or_else(|| "-".to_owned(), clean)
-}
-
 /// `value` as pretty JSON with a final newline.
 pub fn json<T: serde::Serialize>(value: &T) -> Result<String, crate::error::Error> {
     serde_json::to_string_pretty(value)
@@ -49,6 +38,7 @@ pub fn json<T: serde::Serialize>(value: &T) -> Result<String, crate::error::Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::cell;
 
     #[test]
     fn tables_align_and_cells_are_cleaned() {

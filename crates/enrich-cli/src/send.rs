@@ -12,7 +12,8 @@ use tokio::task::JoinSet;
 
 use crate::cli::SendArgs;
 use crate::error::Error;
-use crate::output::{clean, json, table};
+use crate::output::{json, table};
+use crate::text::clean;
 
 /// The built-in events: the project's own fixtures, by name.
 const FIXTURES: &[(&str, &str)] = &[

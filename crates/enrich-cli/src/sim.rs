@@ -62,7 +62,7 @@ pub async fn run(args: SimArgs) -> Result<(), Error> {
     loop {
         tokio::select! {
             attempt = attempts.recv() => match attempt {
-                Ok(attempt) => println!("{}", crate::output::clean(&attempt.to_string())),
+                Ok(attempt) => println!("{}", crate::text::clean(&attempt.to_string())),
                 Err(RecvError::Lagged(missed)) => eprintln!("({missed} attempts not shown)"),
                 Err(RecvError::Closed) => break,
             },

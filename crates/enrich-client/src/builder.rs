@@ -8,7 +8,26 @@ use secrecy::SecretString;
 
 use crate::client::{API_KEY_ENV_VAR, Client, DEFAULT_BASE_URL};
 use crate::error::Error;
-use crate::{PollConfig, RetryConfig};
+use crate::poll::PollConfig;
+use crate::retry::RetryConfig;
+
+/// The constructors live beside the builder they use, so `client.rs` does not import this module.
+impl Client {
+    /// A client of the real API with `api_key` and the default settings.
+    pub fn new(api_key: impl Into<String>) -> Result<Self, Error> {
+        Self::builder().api_key(api_key).build()
+    }
+
+    /// A client of the real API with the key in `SURFE_API_KEY`.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder().build()
+    }
+
+    /// A builder, to set the base URL, timeouts, retries and polling.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+}
 
 /// Builds a [`Client`]. Every setting has a default; only the API key is required (from
 /// [`ClientBuilder::api_key`] or `SURFE_API_KEY`).

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::poll::PollConfig;
 use crate::retry::{RetryConfig, is_retryable_status, parse_retry_after};
 
 /// The real API.
@@ -66,7 +67,7 @@ pub struct Client {
     pub(crate) base_url: Url,
     pub(crate) api_key: SecretString,
     pub(crate) retry: RetryConfig,
-    pub(crate) poll: crate::PollConfig,
+    pub(crate) poll: PollConfig,
     pub(crate) people_per_request: usize,
     pub(crate) companies_per_request: usize,
 }
@@ -85,21 +86,6 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client of the real API with `api_key` and the default settings.
-    pub fn new(api_key: impl Into<String>) -> Result<Self, Error> {
-        Self::builder().api_key(api_key).build()
-    }
-
-    /// A client of the real API with the key in `SURFE_API_KEY`.
-    pub fn from_env() -> Result<Self, Error> {
-        Self::builder().build()
-    }
-
-    /// A builder, to set the base URL, timeouts, retries and polling.
-    pub fn builder() -> crate::ClientBuilder {
-        crate::ClientBuilder::default()
-    }
-
     /// The base URL the client calls, such as `https://api.surfe.com/`.
     pub fn base_url(&self) -> &str {
         self.base_url.as_str()

@@ -49,6 +49,7 @@
 mod builder;
 mod client;
 mod error;
+mod poll;
 mod retry;
 mod split;
 mod wait;
@@ -56,8 +57,8 @@ mod wait;
 pub use builder::ClientBuilder;
 pub use client::{API_KEY_ENV_VAR, Client, DEFAULT_BASE_URL};
 pub use error::{Error, TransportKind};
+pub use poll::PollConfig;
 pub use retry::RetryConfig;
-pub use wait::PollConfig;
 
 /// The README's code blocks, compiled (and the runnable one run) as doctests.
 #[doc = include_str!("../README.md")]

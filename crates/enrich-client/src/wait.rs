@@ -1,7 +1,4 @@
 //! Waiting for an enrichment to finish by polling its `GET` endpoint.
-
-use std::time::Duration;
-
 use enrich_types::{
     EnrichCompaniesResult, EnrichPeopleResult, EnrichedPersonResponse, EnrichmentStatus,
 };
@@ -9,69 +6,6 @@ use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::error::Error;
-
-/// How [`Client::wait_people`] polls: the first wait, its growth, its cap, and an optional
-/// overall deadline.
-///
-/// ```
-/// use std::time::Duration;
-/// use enrich_client::PollConfig;
-///
-/// let quick = PollConfig::default()
-///     .first_interval(Duration::from_millis(200))
-///     .max_interval(Duration::from_secs(2))
-///     .give_up_after(Some(Duration::from_secs(600)));
-/// # let _ = quick;
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PollConfig {
-    first_interval: Duration,
-    factor: f64,
-    max_interval: Duration,
-    give_up_after: Option<Duration>,
-}
-
-impl Default for PollConfig {
-    /// From 1 s, growing by half each poll, at most 15 s apart, never giving up.
-    fn default() -> Self {
-        Self {
-            first_interval: Duration::from_secs(1),
-            factor: 1.5,
-            max_interval: Duration::from_secs(15),
-            give_up_after: None,
-        }
-    }
-}
-
-impl PollConfig {
-    /// Sets the wait after the first poll.
-    pub fn first_interval(mut self, interval: Duration) -> Self {
-        self.first_interval = interval;
-        self
-    }
-
-    /// Sets by how much each wait grows (at least 1: never shrinks).
-    pub fn growth(mut self, factor: f64) -> Self {
-        self.factor = factor.max(1.0);
-        self
-    }
-
-    /// Sets the longest wait between two polls.
-    pub fn max_interval(mut self, interval: Duration) -> Self {
-        self.max_interval = interval;
-        self
-    }
-
-    /// Sets when to give up with [`Error::WaitTimedOut`] (`None`: wait as long as it takes).
-    pub fn give_up_after(mut self, deadline: Option<Duration>) -> Self {
-        self.give_up_after = deadline;
-        self
-    }
-
-    fn next(&self, interval: Duration) -> Duration {
-        interval.mul_f64(self.factor).min(self.max_interval)
-    }
-}
 
 /// Whether a batch status means the batch will not change any more. Anything but
 /// `IN_PROGRESS` is final (an unknown status included, so a new value cannot make a wait hang);
@@ -168,20 +102,5 @@ mod tests {
         assert!(is_final(Some(&EnrichmentStatus::Completed)));
         assert!(is_final(Some(&EnrichmentStatus::Cancelled)));
         assert!(is_final(Some(&EnrichmentStatus::from("FAILED"))));
-    }
-
-    #[test]
-    fn intervals_grow_to_the_cap() {
-        let policy = PollConfig::default()
-            .first_interval(Duration::from_secs(1))
-            .growth(2.0)
-            .max_interval(Duration::from_secs(5));
-        let mut interval = Duration::from_secs(1);
-        let mut seen = Vec::new();
-        for _ in 0..5 {
-            interval = policy.next(interval);
-            seen.push(interval.as_secs());
-        }
-        assert_eq!(seen, [2, 4, 5, 5, 5]);
     }
 }

@@ -10,8 +10,8 @@ use enrich_webhook::signature::{self, SigningKeys, Tolerance};
 use tokio::sync::Notify;
 
 use crate::backend::{Backend, ConnectSettings, NewRecord};
+use crate::config::{InboxConfig, SqliteDurability};
 use crate::error::{Error, StoreError};
-use crate::options::{InboxConfig, SqliteDurability};
 use crate::record::{
     Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery, duration_millis,
 };

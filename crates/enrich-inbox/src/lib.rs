@@ -62,18 +62,18 @@
 
 mod backend;
 mod backoff;
+mod config;
 mod error;
 mod inbox;
-mod options;
 pub mod reconcile;
 mod record;
 mod verify;
 mod worker;
 
 pub use backoff::Backoff;
+pub use config::{InboxConfig, KeyFn, SqliteDurability, default_key};
 pub use error::{DatabaseError, Error, StoreError};
 pub use inbox::{Inbox, Retention};
-pub use options::{InboxConfig, KeyFn, SqliteDurability, default_key};
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]

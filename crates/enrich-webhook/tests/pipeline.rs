@@ -533,7 +533,7 @@ fn configuration_refuses_empty_secrets_and_never_shows_them() {
 }
 
 #[test]
-fn rejection_bodies_never_carry_the_secret_the_signature_or_the_body() {
+fn refusal_bodies_never_carry_the_secret_the_signature_or_the_body() {
     let config = config();
     let good = signed(PERSON);
     let signature = good.header("x-surfe-signature").unwrap().to_owned();

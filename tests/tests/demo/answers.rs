@@ -88,7 +88,7 @@ fn demo_cases() -> Vec<Case> {
             }
             let (expected_status, expected_code) = match case.expect.as_slice() {
                 [Expect::Handled { route, .. }] if request.path == route.path() => (200, None),
-                [Expect::Rejected { status, code, .. }] => (*status, Some(*code)),
+                [Expect::Refusal { status, code, .. }] => (*status, Some(*code)),
                 _ => return None,
             };
             (request.path == "/webhook").then_some(Case {

@@ -44,11 +44,6 @@ async fn webhook(
     }
 }
 
-/// Whether the command line holds `name`.
-fn flag(name: &str) -> bool {
-    std::env::args().any(|arg| arg == name)
-}
-
 /// Prints `event` as one line of JSON on stdout.
 fn print(event: &WebhookEvent) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
@@ -65,10 +60,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_ansi(log().is_terminal())
         .with_env_filter(filter)
         .init();
+    let insecure = std::env::args().any(|arg| arg == "--insecure-skip-verification");
     let config = match WebhookConfig::from_env() {
-        Err(ConfigError::EnvVarMissing) if flag("--insecure-skip-verification") => {
-            WebhookConfig::insecure_skip_verification()
-        }
+        Err(ConfigError::EnvVarMissing) if insecure => WebhookConfig::insecure_skip_verification(),
         config => config.map_err(|error| format!("refusing to start: {error}"))?,
     };
     let url = std::env::args().skip_while(|arg| arg != "--inbox").nth(1);

@@ -1,11 +1,16 @@
 //! What the inbox tests share: a throwaway database per test on each engine, real signed
-//! deliveries, and waiting for an outcome.
+//! deliveries, waiting for an outcome, and the local fake of the API ([`sim`]).
+//!
+//! The conformance crate compiles this module too (`#[path]`, in `tests/tests/inbox_processes`),
+//! for the inbox tests that start the receivers fixture as real processes: those live there, so
+//! that enrich-inbox depends on no adapter, not even in its dev build.
 
 #![allow(dead_code)]
 
 pub mod proxy;
-pub mod receiver;
+pub mod sim;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use enrich_inbox::{Inbox, State};
 use enrich_webhook::testing::SignedRequest;
 use enrich_webhook::{Delivery, WebhookConfig};
 use sqlx::{Connection, PgConnection};
@@ -68,6 +74,20 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The external ids of every delivery stored at `url`, read by an inbox opened anew (as after a
+/// restart).
+pub async fn stored_people(url: &str) -> HashSet<String> {
+    let inbox = Inbox::open(url).await.expect("reopen the inbox");
+    let mut people = HashSet::new();
+    for state in [State::Pending, State::Processing, State::Done, State::Dead] {
+        for stored in inbox.list(state, usize::MAX).await.expect("list") {
+            people.extend(stored.external_id);
+        }
+    }
+    inbox.close().await;
+    people
 }
 
 /// A database for one test, removed when dropped.

@@ -43,11 +43,8 @@ pub async fn serve(
             Err(_) => Ok(StatusCode::REQUEST_TIMEOUT.into_response()),
         }
     });
-    let acceptor = CappedAcceptor {
-        inner: acceptor,
-        slots: Arc::new(Semaphore::new(limits.max_connections)),
-    };
-    Server::new_with_acceptor(acceptor)
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    Server::new_with_acceptor(CappedAcceptor(acceptor, slots))
         .idle_timeout(limits.idle)
         .http2_max_concurrent_streams(limits.http2_streams)
         .run(app)
@@ -55,41 +52,27 @@ pub async fn serve(
 }
 
 /// An acceptor that keeps at most as many connections open as its semaphore has permits.
-struct CappedAcceptor<A> {
-    inner: A,
-    slots: Arc<Semaphore>,
-}
+struct CappedAcceptor<A>(A, Arc<Semaphore>);
 
 impl<A: Acceptor> Acceptor for CappedAcceptor<A> {
     type Io = Capped<A::Io>;
 
     fn local_addr(&self) -> Vec<LocalAddr> {
-        self.inner.local_addr()
+        self.0.local_addr()
     }
 
     async fn accept(&mut self) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
-        let permit = Arc::clone(&self.slots)
+        let permit = Arc::clone(&self.1)
             .acquire_owned()
             .await
             .map_err(std::io::Error::other)?;
-        let (io, local, remote, scheme) = self.inner.accept().await?;
-        Ok((
-            Capped {
-                io,
-                _permit: permit,
-            },
-            local,
-            remote,
-            scheme,
-        ))
+        let (io, local, remote, scheme) = self.0.accept().await?;
+        Ok((Capped(io, permit), local, remote, scheme))
     }
 }
 
-/// A connection holding one of the acceptor's permits until it is dropped.
-struct Capped<T> {
-    io: T,
-    _permit: OwnedSemaphorePermit,
-}
+/// A connection holding one of the acceptor's permits (never read: held) until it is dropped.
+struct Capped<T>(T, #[allow(dead_code)] OwnedSemaphorePermit);
 
 impl<T: AsyncRead + Unpin> AsyncRead for Capped<T> {
     fn poll_read(
@@ -97,7 +80,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Capped<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        Pin::new(&mut self.0).poll_read(cx, buf)
     }
 }
 
@@ -107,14 +90,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Capped<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        Pin::new(&mut self.0).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        Pin::new(&mut self.0).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
+        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }

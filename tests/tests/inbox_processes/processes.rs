@@ -1,16 +1,16 @@
-//! The receiver fixture as real processes with `--inbox`: killed with SIGKILL mid-stream,
+//! The receivers fixture as real processes with `--inbox`: killed with SIGKILL mid-stream,
 //! several on one database, started at once on a fresh one. Each test runs on a SQLite file and
 //! on a Postgres database.
-
-mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use enrich_inbox::Inbox;
 use sqlx::Connection;
-use support::receiver::{Framework, Receiver};
-use support::{TestDb, eventually, person_body};
+
+use crate::on_both_engines;
+use crate::receiver::{Receiver, deliver_to};
+use crate::support::{TestDb, eventually, person_body};
 
 /// The worker settings the receivers run with: quick polling, the default 60 s lease.
 const WORKER_ARGS: [&str; 4] = ["--poll-ms", "50", "--concurrency", "4"];
@@ -79,7 +79,7 @@ async fn migrations_recorded(url: &str) -> i64 {
 
 async fn sigkill_while_deliveries_stream_in_and_the_worker_runs(db: &TestDb) {
     const DELIVERIES: usize = 400;
-    let mut first = Receiver::start(Framework::Axum, &db.url, &CRASH_WORKER_ARGS).await;
+    let mut first = Receiver::start("axum", &db.url, &CRASH_WORKER_ARGS).await;
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let sender = {
         let (addr, acknowledged) = (first.addr, acknowledged.clone());
@@ -116,7 +116,7 @@ async fn sigkill_while_deliveries_stream_in_and_the_worker_runs(db: &TestDb) {
     );
     let before_kill = first.lines();
 
-    let second = Receiver::start(Framework::Axum, &db.url, &CRASH_WORKER_ARGS).await;
+    let second = Receiver::start("axum", &db.url, &CRASH_WORKER_ARGS).await;
     wait_until_drained(&db.url, None).await;
     let counts = printed(before_kill.into_iter().chain(second.lines()));
     let missing: Vec<&String> = acknowledged
@@ -140,15 +140,15 @@ struct ReceiverAt(std::net::SocketAddr);
 
 impl ReceiverAt {
     async fn deliver(self, body: &str) -> std::io::Result<u16> {
-        support::receiver::deliver_to(self.0, body).await
+        deliver_to(self.0, body).await
     }
 }
 
 async fn two_receivers_on_one_database_process_every_delivery_exactly_once(db: &TestDb) {
     const DELIVERIES: usize = 120;
     let (axum, poem) = tokio::join!(
-        Receiver::start(Framework::Axum, &db.url, &WORKER_ARGS),
-        Receiver::start(Framework::Poem, &db.url, &WORKER_ARGS),
+        Receiver::start("axum", &db.url, &WORKER_ARGS),
+        Receiver::start("poem", &db.url, &WORKER_ARGS),
     );
     for n in 0..DELIVERIES {
         let body = person_body("replicas", &format!("person-{n}"));
@@ -177,9 +177,9 @@ async fn two_receivers_on_one_database_process_every_delivery_exactly_once(db: &
 
 async fn receivers_started_at_once_on_a_fresh_database_migrate_it_once(db: &TestDb) {
     let (axum, poem, rocket) = tokio::join!(
-        Receiver::start(Framework::Axum, &db.url, &WORKER_ARGS),
-        Receiver::start(Framework::Poem, &db.url, &WORKER_ARGS),
-        Receiver::start(Framework::Rocket, &db.url, &WORKER_ARGS),
+        Receiver::start("axum", &db.url, &WORKER_ARGS),
+        Receiver::start("poem", &db.url, &WORKER_ARGS),
+        Receiver::start("rocket", &db.url, &WORKER_ARGS),
     );
     assert_eq!(migrations_recorded(&db.url).await, 1);
     for (n, receiver) in [&axum, &poem, &rocket].into_iter().enumerate() {

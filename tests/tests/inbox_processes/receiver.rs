@@ -1,50 +1,19 @@
-//! The receiver fixture (the conformance crate's `receivers`) as real processes: built once per
-//! test binary with cargo, started with `--inbox`, fed signed deliveries over loopback, killed
-//! with SIGKILL.
+//! The receivers fixture as real processes for the inbox's tests: started with `--inbox` and
+//! the tests' secret, fed signed deliveries over loopback (async, so that many senders and
+//! several processes run at once), killed with SIGKILL. Unlike [`conformance::fixture`]'s
+//! `Processes`, each process is killed on its own, and only whole lines count as printed.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use conformance::client::{self, RawRequest};
+use conformance::fixture::free_port;
+use enrich_webhook::SECRET_ENV_VAR;
 
-use super::{SECRET, signed_request};
-
-/// Which framework the receiver fixture serves with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Framework {
-    /// `enrich-axum`.
-    Axum,
-    /// `enrich-poem`.
-    Poem,
-    /// `enrich-rocket`.
-    Rocket,
-}
-
-impl Framework {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Axum => "axum",
-            Self::Poem => "poem",
-            Self::Rocket => "rocket",
-        }
-    }
-}
-
-/// The conformance crate's `receivers` fixture, built with `$CARGO build` the first time it is
-/// asked for.
-pub fn binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(build).clone()
-}
-
-fn build() -> PathBuf {
-    conformance::fixture::cargo_build(&["-p", "conformance", "--bin", "receivers"], "receivers")
-        .unwrap_or_else(|error| panic!("{error}"))
-}
+use crate::support::{SECRET, signed_request};
 
 /// A running receiver fixture.
 pub struct Receiver {
@@ -57,19 +26,16 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Starts the fixture serving with `framework` on a free port with `--inbox inbox_url`, the
-    /// test secret, and the switches `args`, and waits until it accepts connections.
-    pub async fn start(framework: Framework, inbox_url: &str, args: &[&str]) -> Self {
-        let binary = binary();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut child = Command::new(binary)
-            .args(["--framework", framework.name(), "--inbox", inbox_url])
-            .args(["--port", &port.to_string()])
+    /// Starts the fixture serving with `framework` (a `--framework` name) on a free port with
+    /// `--inbox inbox_url`, the test secret, and the switches `args`, and waits until it accepts
+    /// connections.
+    pub async fn start(framework: &str, inbox_url: &str, args: &[&str]) -> Self {
+        let addr = free_port().unwrap_or_else(|error| panic!("{error}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_receivers"))
+            .args(["--framework", framework, "--inbox", inbox_url])
+            .args(["--port", &addr.port().to_string()])
             .args(args)
-            .env("SURFE_WEBHOOK_SECRET", SECRET)
+            .env(SECRET_ENV_VAR, SECRET)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -108,7 +74,7 @@ impl Receiver {
         });
         let mut receiver = Self {
             child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            addr,
             lines,
             stdout_reader: Some(stdout_reader),
             stderr,
