@@ -4,11 +4,14 @@
 //! same in SQLite and Postgres), so it lives once, in [`sql`]. `read!` runs a read on the
 //! engine's pool; `write!` runs a write on SQLite's group writer (one transaction and one sync
 //! for all the writes waiting) or on the Postgres pool (each its own commit; the server groups
-//! the WAL flushes of concurrent commits). What differs lives in each engine's module: the
-//! schema, how a migration takes its lock, and the claim.
+//! the WAL flushes of concurrent commits). Stores, the busiest write, are grouped on Postgres
+//! too: every store waiting goes in one statement and one commit ([`group`]). What differs
+//! lives in each engine's module: the schema, how a migration takes its lock, and the claim.
 
 #[cfg(feature = "postgres")]
 mod completions;
+#[cfg(feature = "postgres")]
+mod group;
 #[cfg(feature = "sqlite")]
 mod group_writer;
 #[cfg(feature = "postgres")]
@@ -18,11 +21,12 @@ mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-#[cfg(feature = "postgres")]
-use sqlx::Row;
-
 use crate::error::Error;
 use crate::record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
+
+/// A boxed `Send` future that may borrow for `'c`.
+pub(crate) type BoxFuture<'c, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'c>>;
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("enrich-inbox needs at least one of its features `sqlite` and `postgres`");
@@ -144,23 +148,11 @@ impl Backend {
         Err(Error::UnsupportedUrl)
     }
 
-    /// Stores `record` unless its key is already there; durable when it returns.
+    /// Stores `record` unless its key is already there; durable when it returns. On both
+    /// engines it shares its commit with the stores waiting alongside it: SQLite's group writer
+    /// commits every write waiting in one transaction, Postgres's store group inserts every
+    /// store waiting with one statement.
     pub async fn store(&self, record: NewRecord) -> Result<Stored, Error> {
-        /// `$query` with the record's values bound, in [`sql::INSERT`]'s order.
-        macro_rules! bind_record {
-            ($query:expr, $record:expr) => {
-                $query
-                    .bind($record.key)
-                    .bind($record.source.as_str())
-                    .bind($record.event_type)
-                    .bind($record.enrichment_id)
-                    .bind($record.external_id)
-                    .bind($record.raw_body.to_vec())
-                    .bind($record.signature_header)
-                    .bind($record.signed_at_ms)
-                    .bind($record.verified)
-            };
-        }
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(engine) => {
@@ -168,7 +160,16 @@ impl Backend {
                     .writer
                     .write(move |connection| {
                         Box::pin(async move {
-                            let done = bind_record!(sqlx::query(sql::sqlite::INSERT), record)
+                            let done = sqlx::query(sql::sqlite::INSERT)
+                                .bind(record.key)
+                                .bind(record.source.as_str())
+                                .bind(record.event_type)
+                                .bind(record.enrichment_id)
+                                .bind(record.external_id)
+                                .bind(record.raw_body.to_vec())
+                                .bind(record.signature_header)
+                                .bind(record.signed_at_ms)
+                                .bind(record.verified)
                                 .execute(connection)
                                 .await?;
                             Ok(if done.rows_affected() == 1 {
@@ -181,17 +182,7 @@ impl Backend {
                     .await
             }
             #[cfg(feature = "postgres")]
-            Self::Postgres(engine) => {
-                // Its own commit: the server groups the WAL flushes of concurrent commits, and
-                // measured better than batching on one connection (statements run one by one).
-                let row = bind_record!(sqlx::query(sql::postgres::INSERT_RETURNING_ID), record)
-                    .fetch_optional(&engine.pool)
-                    .await?;
-                Ok(match row {
-                    Some(row) => Stored::New(DeliveryId(row.try_get(0)?)),
-                    None => Stored::Duplicate,
-                })
-            }
+            Self::Postgres(engine) => engine.stores.call(record).await,
         }
     }
 
@@ -422,7 +413,7 @@ impl Backend {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(engine) => engine.close().await,
             #[cfg(feature = "postgres")]
-            Self::Postgres(engine) => engine.pool.close().await,
+            Self::Postgres(engine) => engine.close().await,
         }
     }
 

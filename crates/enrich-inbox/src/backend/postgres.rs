@@ -1,11 +1,18 @@
-//! Postgres: many replicas on one database; each store is its own durable commit.
+//! Postgres: many replicas on one database; concurrent stores share one statement and one
+//! commit ([`StoreGroup`]).
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
 
 use sqlx::Connection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::completions::CompletionGroup;
-use super::{ConnectSettings, sql};
+use super::group::{Group, RunMany};
+use super::{ConnectSettings, NewRecord, sql};
 use crate::error::Error;
+use crate::record::{DeliveryId, Stored};
 
 /// The advisory lock key that serializes migrations across processes ("enrich_inbox" in ASCII,
 /// truncated to 8 bytes).
@@ -43,11 +50,15 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
     ],
 )];
 
-/// The Postgres engine: one pool; each store is its own commit; successes are recorded in
-/// groups ([`CompletionGroup`]).
+/// Stores grouped: every store waiting is inserted by one statement in one commit.
+pub type StoreGroup = Group<NewRecord, Stored>;
+
+/// The Postgres engine: one pool; stores and successes are recorded in groups ([`StoreGroup`],
+/// [`CompletionGroup`]).
 #[derive(Debug)]
 pub struct PostgresBackend {
     pub pool: PgPool,
+    pub stores: StoreGroup,
     pub completions: CompletionGroup,
 }
 
@@ -61,8 +72,127 @@ impl PostgresBackend {
             .await?;
         migrate(&pool).await?;
         let completions = CompletionGroup::start(pool.clone());
-        Ok(Self { pool, completions })
+        let stores = Group::start(
+            store_groups_in_flight(settings.max_connections),
+            store_many(pool.clone()),
+        );
+        Ok(Self {
+            pool,
+            stores,
+            completions,
+        })
     }
+
+    /// Commits the stores already waiting, then closes the pool.
+    pub async fn close(&self) {
+        self.stores.close().await;
+        self.pool.close().await;
+    }
+}
+
+/// How many store groups may commit at once on a pool of `max_connections`: half the pool,
+/// so that claims and outcomes always find a connection. One group at a time would leave the
+/// server's grouping of concurrent WAL flushes unused when few stores wait at once; more groups
+/// than that only split the waiting stores into smaller groups.
+fn store_groups_in_flight(max_connections: u32) -> usize {
+    usize::try_from(max_connections / 2).unwrap_or(1).max(1)
+}
+
+/// Stores a group of deliveries with one [`sql::postgres::INSERT_MANY`] (one commit). Should
+/// the statement be refused for a value of one delivery (a data or constraint error, such as a
+/// NUL character in a text column), each delivery of the group is stored again alone, so that
+/// only the one at fault fails, as when each store was its own statement. Any other failure
+/// (the connection, the server, the disk) is the whole group's.
+fn store_many(pool: PgPool) -> RunMany<NewRecord, Stored> {
+    Arc::new(move |records: Vec<NewRecord>| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            match insert_many(&pool, &records).await {
+                Ok(stored) => Ok(stored.into_iter().map(Ok).collect()),
+                Err(error) if records.len() > 1 && is_refused_value(&error) => {
+                    tracing::warn!(
+                        %error,
+                        stores = records.len(),
+                        "enrich-inbox: a group of stores was refused for one delivery's values; storing each alone"
+                    );
+                    let mut each = Vec::with_capacity(records.len());
+                    for record in &records {
+                        each.push(
+                            insert_many(&pool, std::slice::from_ref(record))
+                                .await
+                                .map(|mut stored| stored.pop().unwrap_or(Stored::Duplicate)),
+                        );
+                    }
+                    Ok(each)
+                }
+                Err(error) => Err(error),
+            }
+        })
+    })
+}
+
+/// Inserts `records` in one statement; for each, [`Stored::New`] or [`Stored::Duplicate`], in
+/// order. Of records sharing a key, only the first is inserted (the statement must not meet one
+/// key twice); the others are its duplicates.
+async fn insert_many(pool: &PgPool, records: &[NewRecord]) -> Result<Vec<Stored>, Error> {
+    let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(records.len());
+    let mut inserted = Vec::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        if let Entry::Vacant(first) = first_of.entry(record.key.as_str()) {
+            first.insert(index);
+            inserted.push(record);
+        }
+    }
+    let keys: Vec<&str> = inserted.iter().map(|record| record.key.as_str()).collect();
+    let sources: Vec<&str> = inserted.iter().map(|record| record.source.as_str()).collect();
+    let event_types: Vec<&str> = inserted.iter().map(|r| r.event_type.as_str()).collect();
+    let enrichment_ids: Vec<Option<&str>> =
+        inserted.iter().map(|r| r.enrichment_id.as_deref()).collect();
+    let external_ids: Vec<Option<&str>> =
+        inserted.iter().map(|r| r.external_id.as_deref()).collect();
+    let raw_bodies: Vec<&[u8]> = inserted.iter().map(|record| &record.raw_body[..]).collect();
+    let signature_headers: Vec<Option<&str>> = inserted
+        .iter()
+        .map(|record| record.signature_header.as_deref())
+        .collect();
+    let signed_at_ms: Vec<Option<i64>> = inserted.iter().map(|r| r.signed_at_ms).collect();
+    let verified: Vec<bool> = inserted.iter().map(|record| record.verified).collect();
+    let rows: Vec<(i64, String)> = sqlx::query_as(sql::postgres::INSERT_MANY)
+        .bind(keys)
+        .bind(sources)
+        .bind(event_types)
+        .bind(enrichment_ids)
+        .bind(external_ids)
+        .bind(raw_bodies)
+        .bind(signature_headers)
+        .bind(signed_at_ms)
+        .bind(verified)
+        .fetch_all(pool)
+        .await?;
+    let new: HashMap<String, i64> = rows.into_iter().map(|(id, key)| (key, id)).collect();
+    Ok(records
+        .iter()
+        .enumerate()
+        .map(|(index, record)| match new.get(&record.key) {
+            Some(&id) if first_of.get(record.key.as_str()) == Some(&index) => {
+                Stored::New(DeliveryId(id))
+            }
+            _ => Stored::Duplicate,
+        })
+        .collect())
+}
+
+/// Whether the server refused a value of the statement (SQLSTATE class 22, data exception, or
+/// 23, integrity constraint violation), rather than failing to run it.
+fn is_refused_value(error: &Error) -> bool {
+    let Error::Database(error) = error else {
+        return false;
+    };
+    error
+        .0
+        .as_database_error()
+        .and_then(|error| error.code())
+        .is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
 }
 
 /// Applies the migrations this database lacks, under a session advisory lock so that replicas

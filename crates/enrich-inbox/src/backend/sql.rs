@@ -49,29 +49,47 @@ macro_rules! columns {
 /// the current Unix time in milliseconds) put in.
 macro_rules! statements {
     ($now:literal) => {
-        /// The insert of a delivery, received and due now.
-        macro_rules! insert {
+        /// The columns a new delivery is inserted with, in the order of [`INSERT`]'s and
+        /// [`INSERT_MANY`]'s values.
+        macro_rules! insert_into {
             () => {
-                concat!(
-                    "INSERT INTO enrich_inbox_deliveries \
-                     (idempotency_key, source, state, event_type, enrichment_id, external_id, \
-                      raw_body, signature_header, signed_at_ms, verified, received_at_ms, \
-                      attempts, due_at_ms) \
-                     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, ",
-                    $now,
-                    ", 0, ",
-                    $now,
-                    ") ON CONFLICT (idempotency_key) DO NOTHING"
-                )
+                "INSERT INTO enrich_inbox_deliveries \
+                 (idempotency_key, source, state, event_type, enrichment_id, external_id, \
+                  raw_body, signature_header, signed_at_ms, verified, received_at_ms, \
+                  attempts, due_at_ms) "
             };
         }
 
-        /// Stores a delivery unless its key exists: atomic under any concurrency, never
-        /// check-then-insert. SQLite reads the new id from the result (`last_insert_rowid`).
-        pub const INSERT: &str = insert!();
+        /// Stores a delivery unless its key exists, received and due now: atomic under any
+        /// concurrency, never check-then-insert. SQLite reads the new id from the result
+        /// (`last_insert_rowid`).
+        pub const INSERT: &str = concat!(
+            insert_into!(),
+            "VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, ",
+            $now,
+            ", 0, ",
+            $now,
+            ") ON CONFLICT (idempotency_key) DO NOTHING"
+        );
 
-        /// [`INSERT`] returning the new id (no row for a duplicate), for Postgres.
-        pub const INSERT_RETURNING_ID: &str = concat!(insert!(), " RETURNING id");
+        /// [`INSERT`] for many deliveries in one statement (Postgres only: it reads arrays):
+        /// delivery `i` is `($1[i], …, $9[i])`, in [`INSERT`]'s order, all received and due at
+        /// the statement's now. The id and key of each row it inserted (none for a key already
+        /// stored; the order is not the arrays').
+        pub const INSERT_MANY: &str = concat!(
+            insert_into!(),
+            "SELECT r.key, r.source, 'pending', r.event_type, r.enrichment_id, r.external_id, \
+                    r.raw_body, r.signature_header, r.signed_at_ms, r.verified, ",
+            $now,
+            ", 0, ",
+            $now,
+            " FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
+                          $6::BYTEA[], $7::TEXT[], $8::BIGINT[], $9::BOOLEAN[]) \
+                  AS r(key, source, event_type, enrichment_id, external_id, raw_body, \
+                       signature_header, signed_at_ms, verified) \
+             ON CONFLICT (idempotency_key) DO NOTHING \
+             RETURNING id, idempotency_key"
+        );
 
         /// Claims due deliveries in one statement (SQLite serializes writers, so no row can be
         /// claimed twice). `$1` the lease in milliseconds, `$2` claim token, `$3` how many.
