@@ -127,6 +127,40 @@ on_both_engines! {
         assert_eq!(inbox.counts().await.unwrap().pending, 100);
     }
 
+    async fn concurrent_stores_of_repeated_and_distinct_keys_make_one_row_per_key_under_its_id(db) {
+        let inbox = open(db).await;
+        // Forty people, each delivered five times, all at once, interleaved: stores of one key
+        // meet in one group, and each group holds many keys.
+        let mut stores = tokio::task::JoinSet::new();
+        for round in 0..5 {
+            for n in 0..40 {
+                let inbox = inbox.clone();
+                let person = format!("person-{n}");
+                let one = delivery(&person_body("batch-1", &person));
+                stores.spawn(async move { (person, round, inbox.store(&one).await.unwrap()) });
+            }
+        }
+        let mut new_ids = std::collections::HashMap::new();
+        let mut duplicates = 0;
+        for (person, _, stored) in stores.join_all().await {
+            match stored {
+                Stored::New(id) => assert!(new_ids.insert(person, id).is_none(), "two New for one key"),
+                Stored::Duplicate => duplicates += 1,
+            }
+        }
+        assert_eq!((new_ids.len(), duplicates), (40, 160));
+        let counts = inbox.counts().await.unwrap();
+        assert_eq!((counts.pending, counts.total()), (40, 40));
+        // Each caller told New got the id of its own row.
+        for (person, id) in &new_ids {
+            let stored = inbox.get(*id).await.unwrap().expect("the row of the id answered");
+            assert_eq!(stored.external_id.as_deref(), Some(person.as_str()));
+        }
+        if let Some((commits, rows)) = db.commits_and_rows().await {
+            assert!(commits < rows, "{rows} rows in {commits} commits: no store shared a commit");
+        }
+    }
+
     async fn a_reconciled_event_and_its_webhook_are_one_delivery(db) {
         let inbox = open(db).await;
         let body = person_body("batch-7", "person-7");

@@ -189,6 +189,24 @@ impl TestDb {
             .rows_affected())
     }
 
+    /// On Postgres, how many commits wrote the deliveries the table holds (the rows one
+    /// transaction wrote share its `xmin`), and how many rows there are: fewer commits than rows
+    /// means stores shared commits. Only meaningful before the rows are processed (a claim writes
+    /// a row anew). `None` on SQLite.
+    pub async fn commits_and_rows(&self) -> Option<(u64, u64)> {
+        if self.is_sqlite() {
+            return None;
+        }
+        let counted = self
+            .text(
+                "SELECT COUNT(DISTINCT xmin::TEXT) || ' ' || COUNT(*) \
+                 FROM enrich_inbox_deliveries",
+            )
+            .await?;
+        let (commits, rows) = counted.split_once(' ')?;
+        Some((commits.parse().ok()?, rows.parse().ok()?))
+    }
+
     /// The one text value `query` selects.
     pub async fn text(&self, query: &str) -> Option<String> {
         raw_sql!(self, connection => sqlx::query_scalar(query)
