@@ -161,6 +161,73 @@ on_both_engines! {
         }
     }
 
+    async fn counts_stay_exact_through_every_kind_of_change(db) {
+        // Two replicas on one database, storing and working at once: the counts they read are
+        // what counting the rows says, after every kind of statement that changes a state.
+        let (inbox, replica) = (open(db).await, open(db).await);
+        let exact = |step: &'static str| {
+            let inbox = inbox.clone();
+            async move {
+                let counts = inbox.counts().await.unwrap();
+                assert_eq!(support::by_state(counts), db.counted().await, "after {step}");
+            }
+        };
+        let mut stores = tokio::task::JoinSet::new();
+        for n in 0..120 {
+            let target = if n % 2 == 0 { inbox.clone() } else { replica.clone() };
+            // Every person twice (a duplicate each); every fifth fails its every attempt.
+            let k = n / 2;
+            let person = if k % 5 == 0 { format!("failing-{k}") } else { format!("person-{k}") };
+            let one = delivery(&person_body("batch-1", &person));
+            stores.spawn(async move { target.store(&one).await.unwrap() });
+        }
+        assert_eq!(stores.join_all().await.iter().filter(|stored| stored.is_new()).count(), 60);
+        exact("stores and duplicates").await;
+
+        let workers: Vec<_> = [&inbox, &replica]
+            .into_iter()
+            .map(|target| {
+                Worker::new(target.clone(), |job: Job| async move {
+                    let person = job.delivery().external_id.clone().unwrap_or_default();
+                    if person.starts_with("failing") { Err("downstream unavailable") } else { Ok(()) }
+                })
+                .config(quick().max_attempts(2).concurrency(4))
+                .spawn()
+            })
+            .collect();
+        let drained = || async {
+            let counts = inbox.counts().await.unwrap();
+            (counts.pending + counts.processing == 0).then_some(counts)
+        };
+        let counts = eventually("claims, successes, retries and dead letters", drained).await;
+        assert_eq!((counts.done, counts.dead), (48, 12));
+        exact("claims, successes, retries and dead letters").await;
+
+        assert_eq!(replica.retry_all_dead_letters().await.unwrap(), 12);
+        let done = inbox.list(State::Done, 1).await.unwrap();
+        assert!(inbox.replay(done[0].id).await.unwrap());
+        eventually("the requeued deliveries to run again", drained).await;
+        exact("requeues").await;
+        for worker in workers {
+            worker.shutdown(Duration::from_secs(10)).await;
+        }
+
+        let day = Duration::from_secs(86_400);
+        inbox.purge(Retention::new(Duration::ZERO, day)).await.unwrap();
+        exact("bodies purged").await;
+        inbox.purge(Retention::new(Duration::ZERO, Duration::ZERO)).await.unwrap();
+        exact("keys forgotten").await;
+        db.execute("DELETE FROM enrich_inbox_deliveries WHERE id IN \
+                    (SELECT id FROM enrich_inbox_deliveries ORDER BY id LIMIT 3)").await;
+        db.execute("UPDATE enrich_inbox_deliveries SET state = 'pending' WHERE state = 'dead'").await;
+        exact("rows deleted and changed by hand").await;
+        if !db.is_sqlite() {
+            db.execute("TRUNCATE enrich_inbox_deliveries").await;
+            exact("a truncate").await;
+            assert_eq!(inbox.counts().await.unwrap().total(), 0);
+        }
+    }
+
     async fn a_reconciled_event_and_its_webhook_are_one_delivery(db) {
         let inbox = open(db).await;
         let body = person_body("batch-7", "person-7");

@@ -230,34 +230,30 @@ impl Backend {
         Ok(rows)
     }
 
-    /// The database's plan for the claim (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on
-    /// Postgres), a line per step; the claim itself is not run.
-    pub async fn claim_plan(&self) -> Result<Vec<String>, Error> {
-        let (lease_ms, token, limit) = (0_i64, 0_i64, 1_i64);
+    /// The database's plan for a claim of up to `limit` deliveries, a line per step; the claim
+    /// itself is not run.
+    pub async fn claim_plan(&self, limit: i64) -> Result<Vec<String>, Error> {
+        let (lease_ms, token) = (0_i64, 0_i64);
+        let parameters = [lease_ms, token, limit];
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(engine) => {
-                let explain = format!("EXPLAIN QUERY PLAN {}", sql::sqlite::CLAIM_SQLITE);
-                sqlx::query(&explain)
-                    .bind(lease_ms)
-                    .bind(token)
-                    .bind(limit)
-                    .fetch_all(&engine.pool)
-                    .await?
-                    .iter()
-                    .map(|row| sqlx::Row::try_get::<String, _>(row, "detail").map_err(Error::from))
-                    .collect()
+                explain_sqlite(&engine.pool, sql::sqlite::CLAIM_SQLITE, &parameters).await
             }
             #[cfg(feature = "postgres")]
             Self::Postgres(engine) => {
-                let explain = format!("EXPLAIN {}", sql::postgres::CLAIM_POSTGRES);
-                Ok(sqlx::query_scalar(&explain)
-                    .bind(lease_ms)
-                    .bind(token)
-                    .bind(limit)
-                    .fetch_all(&engine.pool)
-                    .await?)
+                explain_postgres(&engine.pool, sql::postgres::CLAIM_POSTGRES, &parameters).await
             }
+        }
+    }
+
+    /// The database's plan for [`Backend::counts`], a line per step.
+    pub async fn counts_plan(&self) -> Result<Vec<String>, Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => explain_sqlite(&engine.pool, sql::COUNTS, &[]).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => explain_postgres(&engine.pool, sql::COUNTS, &[]).await,
         }
     }
 
@@ -426,4 +422,39 @@ impl Backend {
             Self::Postgres(_) => "postgres",
         }
     }
+}
+
+/// SQLite's plan for `statement` with `parameters` bound (`EXPLAIN QUERY PLAN`), a line per step.
+#[cfg(feature = "sqlite")]
+async fn explain_sqlite(
+    pool: &sqlx::SqlitePool,
+    statement: &str,
+    parameters: &[i64],
+) -> Result<Vec<String>, Error> {
+    let explain = format!("EXPLAIN QUERY PLAN {statement}");
+    let mut query = sqlx::query(&explain);
+    for parameter in parameters {
+        query = query.bind(*parameter);
+    }
+    query
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| sqlx::Row::try_get::<String, _>(row, "detail").map_err(Error::from))
+        .collect()
+}
+
+/// Postgres's plan for `statement` with `parameters` bound (`EXPLAIN`), a line per step.
+#[cfg(feature = "postgres")]
+async fn explain_postgres(
+    pool: &sqlx::PgPool,
+    statement: &str,
+    parameters: &[i64],
+) -> Result<Vec<String>, Error> {
+    let explain = format!("EXPLAIN {statement}");
+    let mut query = sqlx::query_scalar(&explain);
+    for parameter in parameters {
+        query = query.bind(*parameter);
+    }
+    Ok(query.fetch_all(pool).await?)
 }

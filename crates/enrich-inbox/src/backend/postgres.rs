@@ -48,6 +48,72 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             WHERE state IN ('done', 'purged')",
         "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
     ],
+),
+(
+    // How many deliveries are in each state, kept by triggers (see `sql::COUNTS`): each
+    // statement that changes rows adds what it changed, per state, to its connection's `slot`
+    // (its backend's process id modulo 64), so that concurrent transactions do not queue on one
+    // row's lock; a read sums the slots. Each statement adds in the order of the states, so two
+    // transactions that share a slot cannot deadlock.
+    2,
+    &[
+        "CREATE TABLE enrich_inbox_counts (
+            state TEXT NOT NULL,
+            slot INTEGER NOT NULL,
+            n BIGINT NOT NULL,
+            PRIMARY KEY (state, slot)
+            )",
+        "CREATE FUNCTION enrich_inbox_count_inserts() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+            INSERT INTO enrich_inbox_counts AS c (state, slot, n)
+            SELECT state, pg_backend_pid() % 64, COUNT(*) FROM enrich_inbox_inserted
+            GROUP BY state ORDER BY state
+            ON CONFLICT (state, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+            RETURN NULL;
+         END $$",
+        "CREATE FUNCTION enrich_inbox_count_updates() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+            INSERT INTO enrich_inbox_counts AS c (state, slot, n)
+            SELECT state, pg_backend_pid() % 64, SUM(change) FROM (
+                SELECT state, 1 AS change FROM enrich_inbox_updated
+                UNION ALL
+                SELECT state, -1 AS change FROM enrich_inbox_outdated
+            ) AS changes
+            GROUP BY state HAVING SUM(change) <> 0 ORDER BY state
+            ON CONFLICT (state, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+            RETURN NULL;
+         END $$",
+        "CREATE FUNCTION enrich_inbox_count_deletes() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+            INSERT INTO enrich_inbox_counts AS c (state, slot, n)
+            SELECT state, pg_backend_pid() % 64, -COUNT(*) FROM enrich_inbox_deleted
+            GROUP BY state ORDER BY state
+            ON CONFLICT (state, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+            RETURN NULL;
+         END $$",
+        "CREATE FUNCTION enrich_inbox_count_truncates() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+            DELETE FROM enrich_inbox_counts;
+            RETURN NULL;
+         END $$",
+        // Creating a trigger locks out writes to the table until this migration commits: the
+        // count below (a statement of its own in a READ COMMITTED transaction, see
+        // `apply_migrations`) sees every write committed before, and every later write runs
+        // the triggers.
+        "CREATE TRIGGER enrich_inbox_count_inserts AFTER INSERT ON enrich_inbox_deliveries
+         REFERENCING NEW TABLE AS enrich_inbox_inserted
+         FOR EACH STATEMENT EXECUTE FUNCTION enrich_inbox_count_inserts()",
+        "CREATE TRIGGER enrich_inbox_count_updates AFTER UPDATE ON enrich_inbox_deliveries
+         REFERENCING OLD TABLE AS enrich_inbox_outdated NEW TABLE AS enrich_inbox_updated
+         FOR EACH STATEMENT EXECUTE FUNCTION enrich_inbox_count_updates()",
+        "CREATE TRIGGER enrich_inbox_count_deletes AFTER DELETE ON enrich_inbox_deliveries
+         REFERENCING OLD TABLE AS enrich_inbox_deleted
+         FOR EACH STATEMENT EXECUTE FUNCTION enrich_inbox_count_deletes()",
+        "CREATE TRIGGER enrich_inbox_count_truncates AFTER TRUNCATE ON enrich_inbox_deliveries
+         FOR EACH STATEMENT EXECUTE FUNCTION enrich_inbox_count_truncates()",
+        "INSERT INTO enrich_inbox_counts (state, slot, n)
+         SELECT state, 0, COUNT(*) FROM enrich_inbox_deliveries GROUP BY state",
+    ],
 )];
 
 /// Stores grouped: every store waiting is inserted by one statement in one commit.
@@ -220,9 +286,14 @@ async fn migrate(pool: &PgPool) -> Result<(), Error> {
     Ok(())
 }
 
-/// Applies the missing migrations in one transaction (its snapshot taken after the lock).
+/// Applies the missing migrations in one transaction, READ COMMITTED whatever the database's
+/// default: each statement sees what was committed before it started, so the version read once
+/// the lock is held is the last one applied, and a migration that counts rows after locking out
+/// writers sees every row.
 async fn apply_migrations(connection: &mut sqlx::PgConnection) -> Result<(), Error> {
-    let mut transaction = connection.begin().await?;
+    let mut transaction = connection
+        .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+        .await?;
     sqlx::query(sql::MIGRATIONS_TABLE)
         .execute(&mut *transaction)
         .await?;
