@@ -182,7 +182,9 @@ async fn receivers_started_at_once_on_a_fresh_database_migrate_it_once(db: &Test
         Receiver::start(Framework::Poem, &db.url, &WORKER_ARGS),
         Receiver::start(Framework::Rocket, &db.url, &WORKER_ARGS),
     );
-    assert_eq!(migrations_recorded(&db.url).await, [1, 2]);
+    // Postgres's second migration keeps the counts (SQLite counts through an index).
+    let migrations: &[i64] = if db.is_sqlite() { &[1] } else { &[1, 2] };
+    assert_eq!(migrations_recorded(&db.url).await, migrations);
     for (n, receiver) in [&axum, &poem, &rocket].into_iter().enumerate() {
         let body = person_body("migrations", &format!("person-{n}"));
         assert_eq!(receiver.deliver(&body).await.expect("delivered"), 200);

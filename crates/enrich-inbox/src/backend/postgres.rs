@@ -50,7 +50,7 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
     ],
 ),
 (
-    // How many deliveries are in each state, kept by triggers (see `sql::COUNTS`): each
+    // How many deliveries are in each state, kept by triggers (see `sql::COUNTS_POSTGRES`): each
     // statement that changes rows adds what it changed, per state, to its connection's `slot`
     // (its backend's process id modulo 64), so that concurrent transactions do not queue on one
     // row's lock; a read sums the slots. Each statement adds in the order of the states, so two

@@ -44,40 +44,6 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             WHERE state IN ('done', 'purged')",
         "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
     ],
-),
-(
-    // How many deliveries are in each state, kept by triggers (see `sql::COUNTS`). SQLite has
-    // one writer at a time, so one row per state (`slot` 0) is enough; the rows exist for every
-    // state, so a trigger only adds to one.
-    2,
-    &[
-        "CREATE TABLE enrich_inbox_counts (
-            state TEXT NOT NULL,
-            slot INTEGER NOT NULL,
-            n INTEGER NOT NULL,
-            PRIMARY KEY (state, slot)
-            ) WITHOUT ROWID",
-        "WITH states (state) AS
-            (VALUES ('pending'), ('processing'), ('done'), ('dead'), ('purged'))
-         INSERT INTO enrich_inbox_counts (state, slot, n)
-         SELECT state, 0,
-                (SELECT COUNT(*) FROM enrich_inbox_deliveries AS d WHERE d.state = states.state)
-         FROM states",
-        "CREATE TRIGGER enrich_inbox_count_inserts AFTER INSERT ON enrich_inbox_deliveries
-         BEGIN
-            UPDATE enrich_inbox_counts SET n = n + 1 WHERE state = NEW.state AND slot = 0;
-         END",
-        "CREATE TRIGGER enrich_inbox_count_updates AFTER UPDATE OF state ON enrich_inbox_deliveries
-         WHEN OLD.state IS NOT NEW.state
-         BEGIN
-            UPDATE enrich_inbox_counts SET n = n - 1 WHERE state = OLD.state AND slot = 0;
-            UPDATE enrich_inbox_counts SET n = n + 1 WHERE state = NEW.state AND slot = 0;
-         END",
-        "CREATE TRIGGER enrich_inbox_count_deletes AFTER DELETE ON enrich_inbox_deliveries
-         BEGIN
-            UPDATE enrich_inbox_counts SET n = n - 1 WHERE state = OLD.state AND slot = 0;
-         END",
-    ],
 )];
 
 /// The SQLite engine: a pool for reads, and the group writer (on a connection of its own) for
