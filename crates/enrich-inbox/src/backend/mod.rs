@@ -217,11 +217,8 @@ impl Backend {
                     .await?
             }
             #[cfg(feature = "postgres")]
-            Self::Postgres(engine) => sqlx::query(sql::postgres::CLAIM_POSTGRES)
-                .bind(lease_ms)
-                .bind(token)
-                .bind(limit)
-                .fetch_all(&engine.pool)
+            Self::Postgres(engine) => engine
+                .claim(lease_ms, token, limit)
                 .await?
                 .iter()
                 .map(rows::delivery)
@@ -242,6 +239,8 @@ impl Backend {
             }
             #[cfg(feature = "postgres")]
             Self::Postgres(engine) => {
+                // From the start of the index: the floor only shortens the range read.
+                let parameters = [lease_ms, token, limit, i64::MIN];
                 explain_postgres(&engine.pool, sql::postgres::CLAIM_POSTGRES, &parameters).await
             }
         }

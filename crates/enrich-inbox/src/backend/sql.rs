@@ -111,22 +111,28 @@ macro_rules! statements {
 
         /// Claims due deliveries, skipping rows another worker is claiming at this moment
         /// (`FOR UPDATE SKIP LOCKED`), so replicas never wait on each other or claim one row
-        /// twice. The same parameters as [`CLAIM_SQLITE`]. The ids are gathered first, as an
-        /// array (`= ANY (ARRAY(…))`, run once), so that the rows are then updated through the
-        /// primary key whatever the claim's size: joined with the subquery instead, a large
-        /// claim is planned as a hash join over a scan of the whole table.
+        /// twice. The same parameters as [`CLAIM_SQLITE`], and `$4`: the due index is read from
+        /// due time `$4` on (the claim floor, see `postgres::ClaimFloor`; `i64::MIN` reads it
+        /// all), past the entries that earlier claims left dead at its low end. Each row comes
+        /// back with `newest_due_ms`, the latest due time (before the claim) among the rows
+        /// claimed. The ids are gathered first, so that the rows are then updated through the
+        /// primary key (`= ANY (ARRAY(…))`) whatever the claim's size: joined with the
+        /// subquery instead, a large claim is planned as a hash join over a scan of the whole
+        /// table.
         pub const CLAIM_POSTGRES: &str = concat!(
-            "UPDATE enrich_inbox_deliveries AS d \
+            "WITH due AS MATERIALIZED (SELECT id, due_at_ms FROM enrich_inbox_deliveries \
+                   WHERE state IN ('pending', 'processing') AND due_at_ms >= $4 AND due_at_ms <= ",
+            $now,
+            " ORDER BY due_at_ms, id LIMIT $3 \
+                   FOR UPDATE SKIP LOCKED) \
+             UPDATE enrich_inbox_deliveries AS d \
              SET state = 'processing', attempts = d.attempts + 1, due_at_ms = ",
             $now,
             " + $1, lease_token = $2 \
-             WHERE d.id = ANY (ARRAY(SELECT id FROM enrich_inbox_deliveries \
-                   WHERE state IN ('pending', 'processing') AND due_at_ms <= ",
-            $now,
-            " ORDER BY due_at_ms, id LIMIT $3 \
-                   FOR UPDATE SKIP LOCKED)) \
+             WHERE d.id = ANY (ARRAY(SELECT id FROM due)) \
              RETURNING ",
-            columns!("d.")
+            columns!("d."),
+            ", (SELECT MAX(due_at_ms) FROM due) AS newest_due_ms"
         );
 
         /// Extends the lease of claim `$2` on delivery `$1` to `$3` milliseconds from now (a
