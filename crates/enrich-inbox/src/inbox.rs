@@ -278,12 +278,20 @@ impl Inbox {
         ))
     }
 
-    /// The database's plan for the worker's claim, a line per step (`EXPLAIN QUERY PLAN` on
-    /// SQLite, `EXPLAIN` on Postgres), without running it: for checking that a claim reads the
-    /// due index rather than sorting the backlog.
+    /// The database's plan for a worker's claim of up to `limit` deliveries, a line per step
+    /// (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on Postgres), without running it: for
+    /// checking that a claim reads the due index rather than sorting the backlog.
     #[doc(hidden)]
-    pub async fn claim_plan(&self) -> Result<Vec<String>, Error> {
-        self.inner.backend.claim_plan().await
+    pub async fn claim_plan(&self, limit: usize) -> Result<Vec<String>, Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.inner.backend.claim_plan(limit).await
+    }
+
+    /// The database's plan for [`Inbox::counts`], a line per step, without running it: for
+    /// checking that counting reads no delivery.
+    #[doc(hidden)]
+    pub async fn counts_plan(&self) -> Result<Vec<String>, Error> {
+        self.inner.backend.counts_plan().await
     }
 
     /// Closes the inbox: waits for the stores already queued, then closes the connections.

@@ -127,6 +127,107 @@ on_both_engines! {
         assert_eq!(inbox.counts().await.unwrap().pending, 100);
     }
 
+    async fn concurrent_stores_of_repeated_and_distinct_keys_make_one_row_per_key_under_its_id(db) {
+        let inbox = open(db).await;
+        // Forty people, each delivered five times, all at once, interleaved: stores of one key
+        // meet in one group, and each group holds many keys.
+        let mut stores = tokio::task::JoinSet::new();
+        for round in 0..5 {
+            for n in 0..40 {
+                let inbox = inbox.clone();
+                let person = format!("person-{n}");
+                let one = delivery(&person_body("batch-1", &person));
+                stores.spawn(async move { (person, round, inbox.store(&one).await.unwrap()) });
+            }
+        }
+        let mut new_ids = std::collections::HashMap::new();
+        let mut duplicates = 0;
+        for (person, _, stored) in stores.join_all().await {
+            match stored {
+                Stored::New(id) => assert!(new_ids.insert(person, id).is_none(), "two New for one key"),
+                Stored::Duplicate => duplicates += 1,
+            }
+        }
+        assert_eq!((new_ids.len(), duplicates), (40, 160));
+        let counts = inbox.counts().await.unwrap();
+        assert_eq!((counts.pending, counts.total()), (40, 40));
+        // Each caller told New got the id of its own row.
+        for (person, id) in &new_ids {
+            let stored = inbox.get(*id).await.unwrap().expect("the row of the id answered");
+            assert_eq!(stored.external_id.as_deref(), Some(person.as_str()));
+        }
+        if let Some((commits, rows)) = db.commits_and_rows().await {
+            assert!(commits < rows, "{rows} rows in {commits} commits: no store shared a commit");
+        }
+    }
+
+    async fn counts_stay_exact_through_every_kind_of_change(db) {
+        // Two replicas on one database, storing and working at once: the counts they read are
+        // what counting the rows says, after every kind of statement that changes a state.
+        let (inbox, replica) = (open(db).await, open(db).await);
+        let exact = |step: &'static str| {
+            let inbox = inbox.clone();
+            async move {
+                let counts = inbox.counts().await.unwrap();
+                assert_eq!(support::by_state(counts), db.counted().await, "after {step}");
+            }
+        };
+        let mut stores = tokio::task::JoinSet::new();
+        for n in 0..120 {
+            let target = if n % 2 == 0 { inbox.clone() } else { replica.clone() };
+            // Every person twice (a duplicate each); every fifth fails its every attempt.
+            let k = n / 2;
+            let person = if k % 5 == 0 { format!("failing-{k}") } else { format!("person-{k}") };
+            let one = delivery(&person_body("batch-1", &person));
+            stores.spawn(async move { target.store(&one).await.unwrap() });
+        }
+        assert_eq!(stores.join_all().await.iter().filter(|stored| stored.is_new()).count(), 60);
+        exact("stores and duplicates").await;
+
+        let workers: Vec<_> = [&inbox, &replica]
+            .into_iter()
+            .map(|target| {
+                Worker::new(target.clone(), |job: Job| async move {
+                    let person = job.delivery().external_id.clone().unwrap_or_default();
+                    if person.starts_with("failing") { Err("downstream unavailable") } else { Ok(()) }
+                })
+                .config(quick().max_attempts(2).concurrency(4))
+                .spawn()
+            })
+            .collect();
+        let drained = || async {
+            let counts = inbox.counts().await.unwrap();
+            (counts.pending + counts.processing == 0).then_some(counts)
+        };
+        let counts = eventually("claims, successes, retries and dead letters", drained).await;
+        assert_eq!((counts.done, counts.dead), (48, 12));
+        exact("claims, successes, retries and dead letters").await;
+
+        assert_eq!(replica.retry_all_dead_letters().await.unwrap(), 12);
+        let done = inbox.list(State::Done, 1).await.unwrap();
+        assert!(inbox.replay(done[0].id).await.unwrap());
+        eventually("the requeued deliveries to run again", drained).await;
+        exact("requeues").await;
+        for worker in workers {
+            worker.shutdown(Duration::from_secs(10)).await;
+        }
+
+        let day = Duration::from_secs(86_400);
+        inbox.purge(Retention::new(Duration::ZERO, day)).await.unwrap();
+        exact("bodies purged").await;
+        inbox.purge(Retention::new(Duration::ZERO, Duration::ZERO)).await.unwrap();
+        exact("keys forgotten").await;
+        db.execute("DELETE FROM enrich_inbox_deliveries WHERE id IN \
+                    (SELECT id FROM enrich_inbox_deliveries ORDER BY id LIMIT 3)").await;
+        db.execute("UPDATE enrich_inbox_deliveries SET state = 'pending' WHERE state = 'dead'").await;
+        exact("rows deleted and changed by hand").await;
+        if !db.is_sqlite() {
+            db.execute("TRUNCATE enrich_inbox_deliveries").await;
+            exact("a truncate").await;
+            assert_eq!(inbox.counts().await.unwrap().total(), 0);
+        }
+    }
+
     async fn a_reconciled_event_and_its_webhook_are_one_delivery(db) {
         let inbox = open(db).await;
         let body = person_body("batch-7", "person-7");

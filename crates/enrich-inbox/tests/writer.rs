@@ -1,5 +1,6 @@
 //! Storing under faults: callers cancelled mid-commit, a database connection cut and restored,
-//! processes opening one fresh file at once, an in-memory database, out-of-range options.
+//! a Postgres store group failing mid-way or refused for one delivery, processes opening one
+//! fresh file at once, an in-memory database, out-of-range options.
 
 mod support;
 
@@ -7,8 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use enrich_inbox::{Error, Inbox, InboxConfig, Job, Stored, Worker, WorkerConfig};
-use enrich_webhook::Refusal;
+use enrich_inbox::{Error, Inbox, InboxConfig, Job, StoreError, Stored, Worker, WorkerConfig};
+use enrich_webhook::{Delivery, Refusal};
+use sqlx::Connection;
 use support::{delivery, eventually, person_body, stored_people};
 
 /// What one caller of [`stores_some_cancelled`] saw.
@@ -422,4 +424,185 @@ async fn postgres_going_away_and_coming_back_mid_stream() {
         .unwrap_or(0);
     assert!(most <= 2, "a delivery was processed {most} times");
     inbox.close().await;
+}
+
+/// Runs `futures` concurrently on this task; their outputs in order. Its first poll polls each
+/// future once, in order.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_ready = true;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => all_ready = false,
+                }
+            }
+        }
+        if all_ready {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// The answers of a store held behind a lock, and of `deliveries` stored as one group after it.
+struct OneGroup {
+    first: Result<Stored, StoreError>,
+    group: Vec<Result<Stored, StoreError>>,
+}
+
+/// Stores `deliveries` on Postgres as one group, deterministically. The inbox has a pool of 2,
+/// so one store group commits at a time. Another connection holds a `SHARE` lock on the table,
+/// which an insert waits for: a first store starts and waits; every store of `deliveries` is
+/// then queued (a store joins the queue when first polled) behind it; the lock is released, the
+/// first store commits, and the group's task takes everything queued as the next group.
+async fn stores_in_one_group(
+    db: &support::TestDb,
+    inbox: &Inbox,
+    deliveries: &[Delivery],
+) -> OneGroup {
+    let mut lock = sqlx::PgConnection::connect(&db.url)
+        .await
+        .expect("a connection to hold the lock");
+    sqlx::query("BEGIN")
+        .execute(&mut lock)
+        .await
+        .expect("begin");
+    sqlx::query("LOCK TABLE enrich_inbox_deliveries IN SHARE MODE")
+        .execute(&mut lock)
+        .await
+        .expect("lock the table");
+    let first = {
+        let inbox = inbox.clone();
+        let delivery = delivery(&person_body("batch", "held-by-the-lock"));
+        tokio::spawn(async move { inbox.store(&delivery).await })
+    };
+    eventually("the first store to wait for the lock", || async {
+        let waiting = db
+            .text(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await;
+        (waiting.as_deref() != Some("0")).then_some(())
+    })
+    .await;
+    let mut group = std::pin::pin!(join_all(
+        deliveries.iter().map(|delivery| inbox.store(delivery)).collect()
+    ));
+    // One poll queues every store of the group behind the first.
+    let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(group.as_mut().poll(cx))).await;
+    assert!(polled.is_pending(), "the group was answered while the table was locked");
+    sqlx::query("COMMIT")
+        .execute(&mut lock)
+        .await
+        .expect("release the lock");
+    OneGroup {
+        group: group.await,
+        first: first.await.expect("the first store's task"),
+    }
+}
+
+/// `count` deliveries of distinct people `<tag>-<index>`, the one at `odd_one` being
+/// `odd_person` instead.
+fn people(tag: &str, count: usize, odd_one: usize, odd_person: &str) -> Vec<(String, Delivery)> {
+    (0..count)
+        .map(|index| {
+            let person = if index == odd_one {
+                odd_person.to_owned()
+            } else {
+                format!("{tag}-{index}")
+            };
+            let delivery = delivery(&person_body("batch", &person));
+            (person, delivery)
+        })
+        .collect()
+}
+
+/// A Postgres store group whose statement fails mid-way (a trigger raises "disk full" at its
+/// eleventh row, after ten rows were inserted) answers every caller in it an error, `503`
+/// `storage_unavailable`, and none `Ok`; none of its rows is stored; the next group stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_store_group_failing_mid_way_answers_every_caller_an_error() {
+    let Some(db) = support::TestDb::postgres("a_postgres_store_group_failing_mid_way").await else {
+        return;
+    };
+    let inbox = Inbox::open_with(&db.url, InboxConfig::default().max_connections(2))
+        .await
+        .expect("open the inbox");
+    db.execute(
+        "CREATE FUNCTION fail_mid_way() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF NEW.external_id = 'mid-way' THEN \
+             RAISE EXCEPTION 'no space left on device' USING ERRCODE = 'disk_full'; \
+           END IF; \
+           RETURN NEW; \
+         END $$",
+    )
+    .await;
+    db.execute(
+        "CREATE TRIGGER fail_mid_way BEFORE INSERT ON enrich_inbox_deliveries \
+         FOR EACH ROW EXECUTE FUNCTION fail_mid_way()",
+    )
+    .await;
+    let people = people("group", 20, 10, "mid-way");
+    let deliveries: Vec<Delivery> = people.iter().map(|(_, delivery)| delivery.clone()).collect();
+    let answers = stores_in_one_group(&db, &inbox, &deliveries).await;
+    assert!(answers.first.expect("the first store").is_new());
+    assert_eq!(answers.group.len(), people.len());
+    for ((person, _), answer) in people.iter().zip(answers.group) {
+        let error = answer.expect_err(&format!("{person} of the failed group was answered Ok"));
+        assert!(
+            matches!(
+                Refusal::from(error),
+                Refusal::StorageUnavailable { .. }
+            ),
+            "{person}"
+        );
+    }
+    let stored = stored_people(&db.url).await;
+    assert_eq!(stored, HashSet::from(["held-by-the-lock".to_owned()]));
+
+    // Not wedged: the group's deliveries but the one at fault store, in one group again.
+    let healthy: Vec<Delivery> = people
+        .iter()
+        .filter(|(person, _)| person != "mid-way")
+        .map(|(_, delivery)| delivery.clone())
+        .collect();
+    let again = join_all(healthy.iter().map(|delivery| inbox.store(delivery)).collect()).await;
+    assert!(again.iter().all(|stored| stored.as_ref().is_ok_and(Stored::is_new)));
+    inbox.close().await;
+    assert_eq!(stored_people(&db.url).await.len(), 1 + healthy.len());
+}
+
+/// A Postgres store group refused for one delivery's values (a NUL character in its external id,
+/// which Postgres text cannot hold) stores the others: only that delivery's caller gets an error,
+/// as when each store was its own statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_postgres_refuses_fails_alone_not_its_group() {
+    let Some(db) = support::TestDb::postgres("a_delivery_postgres_refuses_fails_alone").await else {
+        return;
+    };
+    let inbox = Inbox::open_with(&db.url, InboxConfig::default().max_connections(2))
+        .await
+        .expect("open the inbox");
+    // `\u0000` in the JSON body: a NUL in the decoded external id.
+    let people = people("refused", 20, 7, "nul\\u0000");
+    let deliveries: Vec<Delivery> = people.iter().map(|(_, delivery)| delivery.clone()).collect();
+    let answers = stores_in_one_group(&db, &inbox, &deliveries).await;
+    assert!(answers.first.expect("the first store").is_new());
+    for (index, ((person, _), answer)) in people.iter().zip(answers.group).enumerate() {
+        if index == 7 {
+            assert!(answer.is_err(), "a NUL in a text column was stored");
+        } else {
+            assert!(answer.expect(person).is_new(), "{person}");
+        }
+    }
+    inbox.close().await;
+    assert_eq!(stored_people(&db.url).await.len(), 1 + people.len() - 1);
 }

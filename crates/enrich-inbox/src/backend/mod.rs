@@ -4,11 +4,14 @@
 //! same in SQLite and Postgres), so it lives once, in [`sql`]. `read!` runs a read on the
 //! engine's pool; `write!` runs a write on SQLite's group writer (one transaction and one sync
 //! for all the writes waiting) or on the Postgres pool (each its own commit; the server groups
-//! the WAL flushes of concurrent commits). What differs lives in each engine's module: the
-//! schema, how a migration takes its lock, and the claim.
+//! the WAL flushes of concurrent commits). Stores, the busiest write, are grouped on Postgres
+//! too: every store waiting goes in one statement and one commit ([`group`]). What differs
+//! lives in each engine's module: the schema, how a migration takes its lock, and the claim.
 
 #[cfg(feature = "postgres")]
 mod completions;
+#[cfg(feature = "postgres")]
+mod group;
 #[cfg(feature = "sqlite")]
 mod group_writer;
 #[cfg(feature = "postgres")]
@@ -18,11 +21,12 @@ mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-#[cfg(feature = "postgres")]
-use sqlx::Row;
-
 use crate::error::Error;
 use crate::record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
+
+/// A boxed `Send` future that may borrow for `'c`.
+pub(crate) type BoxFuture<'c, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'c>>;
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("enrich-inbox needs at least one of its features `sqlite` and `postgres`");
@@ -144,23 +148,11 @@ impl Backend {
         Err(Error::UnsupportedUrl)
     }
 
-    /// Stores `record` unless its key is already there; durable when it returns.
+    /// Stores `record` unless its key is already there; durable when it returns. On both
+    /// engines it shares its commit with the stores waiting alongside it: SQLite's group writer
+    /// commits every write waiting in one transaction, Postgres's store group inserts every
+    /// store waiting with one statement.
     pub async fn store(&self, record: NewRecord) -> Result<Stored, Error> {
-        /// `$query` with the record's values bound, in [`sql::INSERT`]'s order.
-        macro_rules! bind_record {
-            ($query:expr, $record:expr) => {
-                $query
-                    .bind($record.key)
-                    .bind($record.source.as_str())
-                    .bind($record.event_type)
-                    .bind($record.enrichment_id)
-                    .bind($record.external_id)
-                    .bind($record.raw_body.to_vec())
-                    .bind($record.signature_header)
-                    .bind($record.signed_at_ms)
-                    .bind($record.verified)
-            };
-        }
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(engine) => {
@@ -168,7 +160,16 @@ impl Backend {
                     .writer
                     .write(move |connection| {
                         Box::pin(async move {
-                            let done = bind_record!(sqlx::query(sql::sqlite::INSERT), record)
+                            let done = sqlx::query(sql::sqlite::INSERT)
+                                .bind(record.key)
+                                .bind(record.source.as_str())
+                                .bind(record.event_type)
+                                .bind(record.enrichment_id)
+                                .bind(record.external_id)
+                                .bind(record.raw_body.to_vec())
+                                .bind(record.signature_header)
+                                .bind(record.signed_at_ms)
+                                .bind(record.verified)
                                 .execute(connection)
                                 .await?;
                             Ok(if done.rows_affected() == 1 {
@@ -181,17 +182,7 @@ impl Backend {
                     .await
             }
             #[cfg(feature = "postgres")]
-            Self::Postgres(engine) => {
-                // Its own commit: the server groups the WAL flushes of concurrent commits, and
-                // measured better than batching on one connection (statements run one by one).
-                let row = bind_record!(sqlx::query(sql::postgres::INSERT_RETURNING_ID), record)
-                    .fetch_optional(&engine.pool)
-                    .await?;
-                Ok(match row {
-                    Some(row) => Stored::New(DeliveryId(row.try_get(0)?)),
-                    None => Stored::Duplicate,
-                })
-            }
+            Self::Postgres(engine) => engine.stores.call(record).await,
         }
     }
 
@@ -226,11 +217,8 @@ impl Backend {
                     .await?
             }
             #[cfg(feature = "postgres")]
-            Self::Postgres(engine) => sqlx::query(sql::postgres::CLAIM_POSTGRES)
-                .bind(lease_ms)
-                .bind(token)
-                .bind(limit)
-                .fetch_all(&engine.pool)
+            Self::Postgres(engine) => engine
+                .claim(lease_ms, token, limit)
                 .await?
                 .iter()
                 .map(rows::delivery)
@@ -239,33 +227,33 @@ impl Backend {
         Ok(rows)
     }
 
-    /// The database's plan for the claim (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on
-    /// Postgres), a line per step; the claim itself is not run.
-    pub async fn claim_plan(&self) -> Result<Vec<String>, Error> {
-        let (lease_ms, token, limit) = (0_i64, 0_i64, 1_i64);
+    /// The database's plan for a claim of up to `limit` deliveries, a line per step; the claim
+    /// itself is not run.
+    pub async fn claim_plan(&self, limit: i64) -> Result<Vec<String>, Error> {
+        let (lease_ms, token) = (0_i64, 0_i64);
+        let parameters = [lease_ms, token, limit];
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(engine) => {
-                let explain = format!("EXPLAIN QUERY PLAN {}", sql::sqlite::CLAIM_SQLITE);
-                sqlx::query(&explain)
-                    .bind(lease_ms)
-                    .bind(token)
-                    .bind(limit)
-                    .fetch_all(&engine.pool)
-                    .await?
-                    .iter()
-                    .map(|row| sqlx::Row::try_get::<String, _>(row, "detail").map_err(Error::from))
-                    .collect()
+                explain_sqlite(&engine.pool, sql::sqlite::CLAIM_SQLITE, &parameters).await
             }
             #[cfg(feature = "postgres")]
             Self::Postgres(engine) => {
-                let explain = format!("EXPLAIN {}", sql::postgres::CLAIM_POSTGRES);
-                Ok(sqlx::query_scalar(&explain)
-                    .bind(lease_ms)
-                    .bind(token)
-                    .bind(limit)
-                    .fetch_all(&engine.pool)
-                    .await?)
+                // From the start of the index: the floor only shortens the range read.
+                let parameters = [lease_ms, token, limit, i64::MIN];
+                explain_postgres(&engine.pool, sql::postgres::CLAIM_POSTGRES, &parameters).await
+            }
+        }
+    }
+
+    /// The database's plan for [`Backend::counts`], a line per step.
+    pub async fn counts_plan(&self) -> Result<Vec<String>, Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => explain_sqlite(&engine.pool, sql::COUNTS_SQLITE, &[]).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => {
+                explain_postgres(&engine.pool, sql::COUNTS_POSTGRES, &[]).await
             }
         }
     }
@@ -342,10 +330,24 @@ impl Backend {
         Ok(released == 1)
     }
 
-    /// How many deliveries are in each state.
+    /// How many deliveries are in each state, exactly, without reading a delivery: through the
+    /// state index alone on SQLite ([`sql::COUNTS_SQLITE`]), from the counts the triggers keep on
+    /// Postgres ([`sql::COUNTS_POSTGRES`]).
     pub async fn counts(&self) -> Result<Counts, Error> {
-        let pairs: Vec<(String, i64)> =
-            read!(self, pool => sqlx::query_as(sql::COUNTS).fetch_all(pool).await?);
+        let pairs: Vec<(String, i64)> = match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => {
+                sqlx::query_as(sql::COUNTS_SQLITE)
+                    .fetch_all(&engine.pool)
+                    .await?
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => {
+                sqlx::query_as(sql::COUNTS_POSTGRES)
+                    .fetch_all(&engine.pool)
+                    .await?
+            }
+        };
         let mut counts = Counts::default();
         for (state, count) in pairs {
             let state = State::parse(&state).ok_or(Error::CorruptRow { column: "state" })?;
@@ -422,7 +424,7 @@ impl Backend {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(engine) => engine.close().await,
             #[cfg(feature = "postgres")]
-            Self::Postgres(engine) => engine.pool.close().await,
+            Self::Postgres(engine) => engine.close().await,
         }
     }
 
@@ -435,4 +437,39 @@ impl Backend {
             Self::Postgres(_) => "postgres",
         }
     }
+}
+
+/// SQLite's plan for `statement` with `parameters` bound (`EXPLAIN QUERY PLAN`), a line per step.
+#[cfg(feature = "sqlite")]
+async fn explain_sqlite(
+    pool: &sqlx::SqlitePool,
+    statement: &str,
+    parameters: &[i64],
+) -> Result<Vec<String>, Error> {
+    let explain = format!("EXPLAIN QUERY PLAN {statement}");
+    let mut query = sqlx::query(&explain);
+    for parameter in parameters {
+        query = query.bind(*parameter);
+    }
+    query
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| sqlx::Row::try_get::<String, _>(row, "detail").map_err(Error::from))
+        .collect()
+}
+
+/// Postgres's plan for `statement` with `parameters` bound (`EXPLAIN`), a line per step.
+#[cfg(feature = "postgres")]
+async fn explain_postgres(
+    pool: &sqlx::PgPool,
+    statement: &str,
+    parameters: &[i64],
+) -> Result<Vec<String>, Error> {
+    let explain = format!("EXPLAIN {statement}");
+    let mut query = sqlx::query_scalar(&explain);
+    for parameter in parameters {
+        query = query.bind(*parameter);
+    }
+    Ok(query.fetch_all(pool).await?)
 }

@@ -10,7 +10,7 @@
 pub mod proxy;
 pub mod sim;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
@@ -209,6 +209,38 @@ impl TestDb {
             .rows_affected())
     }
 
+    /// On Postgres, how many commits wrote the deliveries the table holds (the rows one
+    /// transaction wrote share its `xmin`), and how many rows there are: fewer commits than rows
+    /// means stores shared commits. Only meaningful before the rows are processed (a claim writes
+    /// a row anew). `None` on SQLite.
+    pub async fn commits_and_rows(&self) -> Option<(u64, u64)> {
+        if self.is_sqlite() {
+            return None;
+        }
+        let counted = self
+            .text(
+                "SELECT COUNT(DISTINCT xmin::TEXT) || ' ' || COUNT(*) \
+                 FROM enrich_inbox_deliveries",
+            )
+            .await?;
+        let (commits, rows) = counted.split_once(' ')?;
+        Some((commits.parse().ok()?, rows.parse().ok()?))
+    }
+
+    /// How many deliveries are in each state, counted from the rows themselves (the states
+    /// with none left out).
+    pub async fn counted(&self) -> BTreeMap<String, u64> {
+        let query = "SELECT state, COUNT(*) FROM enrich_inbox_deliveries GROUP BY state";
+        let pairs: Vec<(String, i64)> = raw_sql!(self, connection => sqlx::query_as(query)
+            .fetch_all(&mut connection)
+            .await
+            .unwrap_or_else(|error| panic!("`{query}` failed: {error}")));
+        pairs
+            .into_iter()
+            .map(|(state, count)| (state, u64::try_from(count).unwrap_or(0)))
+            .collect()
+    }
+
     /// The one text value `query` selects.
     pub async fn text(&self, query: &str) -> Option<String> {
         raw_sql!(self, connection => sqlx::query_scalar(query)
@@ -216,6 +248,21 @@ impl TestDb {
             .await
             .unwrap_or_else(|error| panic!("`{query}` failed: {error}")))
     }
+}
+
+/// `counts` by state name, as [`TestDb::counted`] gives them (the states with none left out).
+pub fn by_state(counts: enrich_inbox::Counts) -> BTreeMap<String, u64> {
+    [
+        ("pending", counts.pending),
+        ("processing", counts.processing),
+        ("done", counts.done),
+        ("dead", counts.dead),
+        ("purged", counts.purged),
+    ]
+    .into_iter()
+    .filter(|(_, count)| *count > 0)
+    .map(|(state, count)| (state.to_owned(), count))
+    .collect()
 }
 
 /// The URL from its host on (no user name or password).
