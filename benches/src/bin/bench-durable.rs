@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! bench-durable [--quick]
+//! bench-durable --drain-only [--engine sqlite|postgres] [--backlog N] [--handler no-op|print] [--runs R]
 //! ```
 //!
 //! It prints its figures as JSON, which `bench-report` renders into `BENCHMARKS.md` against
@@ -22,6 +23,10 @@
 //!   no-op handler and with one that prints the line, at two backlog sizes; and at the large
 //!   backlog, the same drain with `Inbox::counts` polled every second against one without,
 //!   run back to back.
+//!
+//! `--drain-only` measures drains alone (for profiling: one engine, one backlog, one handler,
+//! each by default both engines, 20000 pending, both handlers, one run), printing each rate on
+//! stdout.
 //!
 //! [`durable::drain`]: enrich_benches::durable::drain
 
@@ -373,10 +378,64 @@ fn json(plan: &Plan, acks: &Acks, drains: &[Drains], postgres: bool, quick: bool
     })
 }
 
+/// `--drain-only`: each chosen drain `runs` times, one line per run on stdout.
+async fn drains_alone(args: &[String]) -> Result<Value, String> {
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|arg| arg == flag)
+            .and_then(|at| args.get(at + 1))
+            .map(String::as_str)
+    };
+    let admin_url = std::env::var("ENRICH_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let engines = match value_of("--engine") {
+        None => vec![Engine::Sqlite, Engine::Postgres],
+        Some("sqlite") => vec![Engine::Sqlite],
+        Some("postgres") => vec![Engine::Postgres],
+        Some(other) => return Err(format!("--engine {other}: expected sqlite or postgres")),
+    };
+    let handlers = match value_of("--handler") {
+        None => vec![Handler::Noop, Handler::Print],
+        Some("no-op") => vec![Handler::Noop],
+        Some("print") => vec![Handler::Print],
+        Some(other) => return Err(format!("--handler {other}: expected no-op or print")),
+    };
+    let number = |flag: &str, default: usize| match value_of(flag) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|error| format!("{flag} {text}: {error}")),
+    };
+    let backlog = number("--backlog", 20_000)?;
+    let runs = number("--runs", 1)?;
+    let plan = Plan::of(false);
+    let mut rates = Vec::new();
+    for _ in 0..runs {
+        for &engine in &engines {
+            for &handler in &handlers {
+                let run = one_drain(engine, &admin_url, backlog, handler, false, &plan).await?;
+                rates.push(json!({
+                    "engine": engine.label(),
+                    "handler": handler.label(),
+                    "backlog": backlog,
+                    "per_second": run.per_second(),
+                }));
+            }
+        }
+    }
+    Ok(Value::Array(rates))
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let quick = std::env::args().any(|arg| arg == "--quick");
-    match measure(quick).await {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|arg| arg == "--quick");
+    let measured = if args.iter().any(|arg| arg == "--drain-only") {
+        drains_alone(&args).await
+    } else {
+        measure(quick).await
+    };
+    match measured {
         Ok(figures) => {
             println!("{figures}");
             std::process::ExitCode::SUCCESS
