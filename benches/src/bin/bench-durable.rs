@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! bench-durable [--quick]
-//! bench-durable --drain-only [--engine sqlite|postgres] [--backlog N] [--handler no-op|print] [--runs R]
+//! bench-durable --drain-only [--engine sqlite|postgres] [--backlog N] [--handler no-op|print]
+//!               [--runs R] [--concurrency C]
 //! ```
 //!
 //! It prints its figures as JSON, which `bench-report` renders into `BENCHMARKS.md` against
@@ -26,7 +27,8 @@
 //!
 //! `--drain-only` measures drains alone (for profiling: one engine, one backlog, one handler,
 //! each by default both engines, 20000 pending, both handlers, one run), printing each rate on
-//! stdout.
+//! stdout; `--concurrency` runs the worker with that many deliveries at once instead of the
+//! default.
 //!
 //! [`durable::drain`]: enrich_benches::durable::drain
 
@@ -39,7 +41,7 @@ use std::time::{Duration, Instant};
 use enrich_benches::client::{post_request, run_load_of};
 use enrich_benches::durable::{Drain, Engine, Handler, drain, event_body, fill, fresh};
 use enrich_benches::median;
-use enrich_inbox::Inbox;
+use enrich_inbox::{Inbox, WorkerConfig};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -53,6 +55,8 @@ struct Plan {
     backlogs: [usize; 2],
     small_runs: usize,
     limit: Duration,
+    /// The worker's configuration (the default: what the examples run).
+    worker: WorkerConfig,
 }
 
 impl Plan {
@@ -65,6 +69,7 @@ impl Plan {
                 backlogs: [100, 1_000],
                 small_runs: 1,
                 limit: Duration::from_secs(120),
+                worker: WorkerConfig::default(),
             }
         } else {
             Self {
@@ -74,6 +79,7 @@ impl Plan {
                 backlogs: [1_000, 100_000],
                 small_runs: 3,
                 limit: Duration::from_secs(1_800),
+                worker: WorkerConfig::default(),
             }
         }
     }
@@ -252,7 +258,15 @@ async fn one_drain(
         engine.label(),
         filled.elapsed().as_secs_f64()
     );
-    let run = drain(&inbox, backlog, handler, poll_counts, plan.limit).await;
+    let run = drain(
+        &inbox,
+        backlog,
+        handler,
+        poll_counts,
+        plan.limit,
+        plan.worker.clone(),
+    )
+    .await;
     inbox.close().await;
     cleanup.run().await;
     let run = run?;
@@ -408,13 +422,17 @@ async fn drains_alone(args: &[String]) -> Result<Value, String> {
     };
     let backlog = number("--backlog", 20_000)?;
     let runs = number("--runs", 1)?;
-    let plan = Plan::of(false);
+    let mut plan = Plan::of(false);
+    if value_of("--concurrency").is_some() {
+        plan.worker = WorkerConfig::default().concurrency(number("--concurrency", 0)?);
+    }
     let mut rates = Vec::new();
     for _ in 0..runs {
         for &engine in &engines {
             for &handler in &handlers {
                 let run = one_drain(engine, &admin_url, backlog, handler, false, &plan).await?;
                 rates.push(json!({
+                    "concurrency": value_of("--concurrency"),
                     "engine": engine.label(),
                     "handler": handler.label(),
                     "backlog": backlog,

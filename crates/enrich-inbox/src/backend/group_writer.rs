@@ -18,20 +18,15 @@
 //! next batch opens a fresh one. A lone write runs without `BEGIN`/`COMMIT` only on a connection
 //! that is not inside a transaction.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use sqlx::pool::{Pool, PoolConnection};
 use sqlx::{Connection, Database};
 use tokio::sync::{mpsc, oneshot};
 
+use super::BoxFuture;
 use crate::error::Error;
 
 /// The most writes one transaction takes (a bound on how long the write lock is held).
 const MAX_BATCH: usize = 512;
-
-/// A boxed `Send` future borrowing the connection.
-pub type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 
 /// One write waiting for its batch: it runs inside the batch's transaction, and hears the
 /// outcome once the transaction has committed (or failed).

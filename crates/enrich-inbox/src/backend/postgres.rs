@@ -3,7 +3,7 @@
 use sqlx::Connection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::completions::CompletionGroup;
+use super::outcomes::{OutcomeGroup, RecordMany};
 use super::{ConnectSettings, sql};
 use crate::error::Error;
 
@@ -43,12 +43,12 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
     ],
 )];
 
-/// The Postgres engine: one pool; each store is its own commit; successes are recorded in
-/// groups ([`CompletionGroup`]).
+/// The Postgres engine: one pool; each store is its own commit; outcomes are recorded in
+/// groups ([`OutcomeGroup`]).
 #[derive(Debug)]
 pub struct PostgresBackend {
     pub pool: PgPool,
-    pub completions: CompletionGroup,
+    pub outcomes: OutcomeGroup,
 }
 
 impl PostgresBackend {
@@ -60,9 +60,42 @@ impl PostgresBackend {
             .connect(url)
             .await?;
         migrate(&pool).await?;
-        let completions = CompletionGroup::start(pool.clone());
-        Ok(Self { pool, completions })
+        let outcomes = OutcomeGroup::start(record_many(pool.clone()));
+        Ok(Self { pool, outcomes })
     }
+}
+
+/// Writes a group of outcomes as one statement and one commit
+/// ([`sql::postgres::OUTCOMES_POSTGRES`], over arrays).
+fn record_many(pool: PgPool) -> RecordMany {
+    Box::new(move |recordings| {
+        let pool = pool.clone();
+        let count = recordings.len();
+        let (mut ids, mut tokens, mut states, mut due_in_ms, mut errors) = (
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+        );
+        for recording in recordings {
+            ids.push(recording.id);
+            tokens.push(recording.token);
+            states.push(recording.outcome.state().as_str());
+            due_in_ms.push(recording.outcome.due_in_ms());
+            errors.push(recording.outcome.error().map(str::to_owned));
+        }
+        Box::pin(async move {
+            Ok(sqlx::query_scalar(sql::postgres::OUTCOMES_POSTGRES)
+                .bind(ids)
+                .bind(tokens)
+                .bind(states)
+                .bind(due_in_ms)
+                .bind(errors)
+                .fetch_all(&pool)
+                .await?)
+        })
+    })
 }
 
 /// Applies the migrations this database lacks, under a session advisory lock so that replicas
