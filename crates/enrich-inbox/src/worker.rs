@@ -272,6 +272,9 @@ struct Claim {
     sent: Instant,
 }
 
+/// The longest a free slot waits for a claim while fewer than half the slots are free.
+const CLAIM_COOLDOWN: Duration = Duration::from_millis(100);
+
 /// What a handler's run (or a claimed row that cannot run) leaves to record.
 struct Finished {
     id: DeliveryId,
@@ -377,20 +380,27 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
         claims: HashMap::new(),
         recording: JoinSet::new(),
     };
+    // Slots left free by handlers slower than that are filled anyway, at most this long after
+    // the last claim (River's fetch cooldown).
+    let cooldown = options.poll_interval.min(CLAIM_COOLDOWN);
+    let mut last_claim = Instant::now();
     'claiming: loop {
         flight.reap();
         let free = options.concurrency.saturating_sub(flight.running.len());
         let backlog = flight.recording.len() >= most_recording;
         if free < refill_at || backlog {
+            let fill_anyway = (!backlog && free > 0).then_some(last_claim + cooldown);
             tokio::select! {
                 Some(result) = flight.running.join_next_with_id(), if !flight.running.is_empty() => {
                     flight.finished(result);
+                    continue;
                 }
-                Some(_) = flight.recording.join_next(), if backlog => {}
+                Some(_) = flight.recording.join_next(), if backlog => continue,
+                () = tokio::time::sleep_until(fill_anyway.unwrap_or(last_claim)), if fill_anyway.is_some() => {}
                 () = stop_asked(&mut stopped) => break,
             }
-            continue;
         }
+        last_claim = Instant::now();
         let claim = Claim {
             token: fastrand::i64(..),
             sent: Instant::now(),

@@ -481,7 +481,8 @@ on_both_engines! {
         let shutdown = tokio::spawn(worker.shutdown(Duration::from_secs(10)));
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert!(!shutdown.is_finished(), "the shutdown waits for the outcomes on their way");
-        assert_eq!(counts(&inbox).await.processing, 6);
+        let held = counts(&inbox).await;
+        assert_eq!(held.processing, 6, "{held:?}");
         holder.release().await;
         assert_eq!(shutdown.await.unwrap().abandoned, 0);
         let counts = counts(&inbox).await;
