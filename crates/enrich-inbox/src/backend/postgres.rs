@@ -60,16 +60,18 @@ impl PostgresBackend {
             .connect(url)
             .await?;
         migrate(&pool).await?;
-        let outcomes = OutcomeGroup::start(record_many(pool.clone()));
+        let outcomes = OutcomeGroup::new(record_many(pool.clone()));
         Ok(Self { pool, outcomes })
     }
 }
 
 /// Writes a group of outcomes as one statement and one commit
-/// ([`sql::postgres::OUTCOMES_POSTGRES`], over arrays).
+/// ([`sql::postgres::OUTCOMES_POSTGRES`], over arrays): every outcome that waited while the
+/// previous statement ran.
 fn record_many(pool: PgPool) -> RecordMany {
-    Box::new(move |recordings| {
+    Box::new(move |group| {
         let pool = pool.clone();
+        let recordings = group.take();
         let count = recordings.len();
         let (mut ids, mut tokens, mut states, mut due_in_ms, mut errors) = (
             Vec::with_capacity(count),

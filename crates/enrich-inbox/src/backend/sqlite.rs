@@ -103,7 +103,7 @@ impl SqliteBackend {
         let writer = GroupWriter::new(writer, "BEGIN IMMEDIATE");
         Ok(Self {
             pool,
-            outcomes: OutcomeGroup::start(record_many(writer.clone())),
+            outcomes: OutcomeGroup::new(record_many(writer.clone())),
             writer,
             keep_alive: tokio::sync::Mutex::new(keep_alive),
         })
@@ -120,31 +120,34 @@ impl SqliteBackend {
 }
 
 /// Writes a group of outcomes as one statement ([`sql::sqlite::OUTCOMES_SQLITE`]) on the group
-/// writer, so that it shares its commit with whatever else is waiting.
+/// writer: the group is taken when the writer runs the statement, in a batch with whatever else
+/// waited, so it holds every outcome that arrived while the writer was busy.
 fn record_many(writer: GroupWriter<Sqlite>) -> RecordMany {
-    Box::new(move |recordings| {
+    Box::new(move |group| {
         let writer = writer.clone();
-        // SQLite binds no arrays: the group goes in as one JSON array, read by `json_each`.
-        let outcomes = serde_json::Value::Array(
-            recordings
-                .iter()
-                .map(|recording| {
-                    let outcome = &recording.outcome;
-                    serde_json::json!([
-                        recording.id,
-                        recording.token,
-                        outcome.state().as_str(),
-                        outcome.due_in_ms(),
-                        outcome.error(),
-                    ])
-                })
-                .collect(),
-        )
-        .to_string();
         Box::pin(async move {
             writer
                 .write(move |connection| {
                     Box::pin(async move {
+                        let recordings = group.take();
+                        // SQLite binds no arrays: the group goes in as one JSON array, read by
+                        // `json_each`.
+                        let outcomes = serde_json::Value::Array(
+                            recordings
+                                .iter()
+                                .map(|recording| {
+                                    let outcome = &recording.outcome;
+                                    serde_json::json!([
+                                        recording.id,
+                                        recording.token,
+                                        outcome.state().as_str(),
+                                        outcome.due_in_ms(),
+                                        outcome.error(),
+                                    ])
+                                })
+                                .collect(),
+                        )
+                        .to_string();
                         Ok(sqlx::query_scalar(sql::sqlite::OUTCOMES_SQLITE)
                             .bind(outcomes)
                             .fetch_all(connection)
