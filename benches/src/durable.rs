@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use enrich_inbox::{Inbox, Job, Worker};
+use enrich_inbox::{Inbox, Job, Worker, WorkerConfig};
 use enrich_webhook::enrich_types::{PersonEnrichmentCompleted, WebhookEvent};
 use enrich_webhook::testing::SignedRequest;
 use enrich_webhook::{Delivery, WebhookConfig};
@@ -111,14 +111,15 @@ impl Drain {
     }
 }
 
-/// Runs a default worker over `inbox` until its handler has seen `backlog` deliveries (within
-/// `limit`), then shuts it down.
+/// Runs a worker with `config` (the default one is what the examples run) over `inbox` until its
+/// handler has seen `backlog` deliveries (within `limit`), then shuts it down.
 pub async fn drain(
     inbox: &Inbox,
     backlog: usize,
     handler: Handler,
     poll_counts: bool,
     limit: Duration,
+    config: WorkerConfig,
 ) -> Result<Drain, String> {
     let seen = Arc::new(AtomicUsize::new(0));
     let sink = Arc::new(Mutex::new(
@@ -142,7 +143,8 @@ pub async fn drain(
             counter.fetch_add(1, Ordering::Relaxed);
             Ok::<(), std::io::Error>(())
         }
-    });
+    })
+    .config(config);
     let started = Instant::now();
     let worker = worker.spawn();
     let mut counts_polled = 0;

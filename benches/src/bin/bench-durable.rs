@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! bench-durable [--quick]
+//! bench-durable --drain-only [--engine sqlite|postgres] [--backlog N] [--handler no-op|print]
+//!               [--runs R] [--concurrency C]
 //! ```
 //!
 //! It prints its figures as JSON, which `bench-report` renders into `BENCHMARKS.md` against
@@ -23,6 +25,11 @@
 //!   backlog, the same drain with `Inbox::counts` polled every second against one without,
 //!   run back to back.
 //!
+//! `--drain-only` measures drains alone (for profiling: one engine, one backlog, one handler,
+//! each by default both engines, 20000 pending, both handlers, one run), printing each rate on
+//! stdout; `--concurrency` runs the worker with that many deliveries at once instead of the
+//! default.
+//!
 //! [`durable::drain`]: enrich_benches::durable::drain
 
 use std::net::{SocketAddr, TcpListener};
@@ -34,7 +41,7 @@ use std::time::{Duration, Instant};
 use enrich_benches::client::{post_request, run_load_of};
 use enrich_benches::durable::{Drain, Engine, Handler, drain, event_body, fill, fresh};
 use enrich_benches::median;
-use enrich_inbox::Inbox;
+use enrich_inbox::{Inbox, WorkerConfig};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -48,6 +55,8 @@ struct Plan {
     backlogs: [usize; 2],
     small_runs: usize,
     limit: Duration,
+    /// The worker's configuration (the default: what the examples run).
+    worker: WorkerConfig,
 }
 
 impl Plan {
@@ -60,6 +69,7 @@ impl Plan {
                 backlogs: [100, 1_000],
                 small_runs: 1,
                 limit: Duration::from_secs(120),
+                worker: WorkerConfig::default(),
             }
         } else {
             Self {
@@ -69,6 +79,7 @@ impl Plan {
                 backlogs: [1_000, 100_000],
                 small_runs: 3,
                 limit: Duration::from_secs(1_800),
+                worker: WorkerConfig::default(),
             }
         }
     }
@@ -247,7 +258,15 @@ async fn one_drain(
         engine.label(),
         filled.elapsed().as_secs_f64()
     );
-    let run = drain(&inbox, backlog, handler, poll_counts, plan.limit).await;
+    let run = drain(
+        &inbox,
+        backlog,
+        handler,
+        poll_counts,
+        plan.limit,
+        plan.worker.clone(),
+    )
+    .await;
     inbox.close().await;
     cleanup.run().await;
     let run = run?;
@@ -373,10 +392,68 @@ fn json(plan: &Plan, acks: &Acks, drains: &[Drains], postgres: bool, quick: bool
     })
 }
 
+/// `--drain-only`: each chosen drain `runs` times, one line per run on stdout.
+async fn drains_alone(args: &[String]) -> Result<Value, String> {
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|arg| arg == flag)
+            .and_then(|at| args.get(at + 1))
+            .map(String::as_str)
+    };
+    let admin_url = std::env::var("ENRICH_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let engines = match value_of("--engine") {
+        None => vec![Engine::Sqlite, Engine::Postgres],
+        Some("sqlite") => vec![Engine::Sqlite],
+        Some("postgres") => vec![Engine::Postgres],
+        Some(other) => return Err(format!("--engine {other}: expected sqlite or postgres")),
+    };
+    let handlers = match value_of("--handler") {
+        None => vec![Handler::Noop, Handler::Print],
+        Some("no-op") => vec![Handler::Noop],
+        Some("print") => vec![Handler::Print],
+        Some(other) => return Err(format!("--handler {other}: expected no-op or print")),
+    };
+    let number = |flag: &str, default: usize| match value_of(flag) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|error| format!("{flag} {text}: {error}")),
+    };
+    let backlog = number("--backlog", 20_000)?;
+    let runs = number("--runs", 1)?;
+    let mut plan = Plan::of(false);
+    if value_of("--concurrency").is_some() {
+        plan.worker = WorkerConfig::default().concurrency(number("--concurrency", 0)?);
+    }
+    let mut rates = Vec::new();
+    for _ in 0..runs {
+        for &engine in &engines {
+            for &handler in &handlers {
+                let run = one_drain(engine, &admin_url, backlog, handler, false, &plan).await?;
+                rates.push(json!({
+                    "concurrency": value_of("--concurrency"),
+                    "engine": engine.label(),
+                    "handler": handler.label(),
+                    "backlog": backlog,
+                    "per_second": run.per_second(),
+                }));
+            }
+        }
+    }
+    Ok(Value::Array(rates))
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let quick = std::env::args().any(|arg| arg == "--quick");
-    match measure(quick).await {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|arg| arg == "--quick");
+    let measured = if args.iter().any(|arg| arg == "--drain-only") {
+        drains_alone(&args).await
+    } else {
+        measure(quick).await
+    };
+    match measured {
         Ok(figures) => {
             println!("{figures}");
             std::process::ExitCode::SUCCESS

@@ -135,9 +135,10 @@ impl InboxConfig {
 
 impl InboxConfig {
     /// For tests of clock skew: this inbox sees the process's clock shifted by `offset_ms`
-    /// milliseconds (positive: ahead). Leases, due times and recorded times never read the
-    /// process's clock (they come from the database's), so this changes none of them; it
-    /// exists so that a test can prove it.
+    /// milliseconds (positive: ahead). The inbox reads the process's clock only through that
+    /// one shifted clock, and leases, due times and recorded times never read it (they come
+    /// from the database's), so this changes none of them; it exists so that a test can prove
+    /// it.
     #[doc(hidden)]
     pub fn process_clock_offset(mut self, offset_ms: i64) -> Self {
         self.process_clock_offset = offset_ms;

@@ -10,6 +10,7 @@ use enrich_webhook::signature::{self, SigningKeys, Tolerance};
 use tokio::sync::Notify;
 
 use crate::backend::{Backend, ConnectSettings, NewRecord};
+use crate::clock::ProcessClock;
 use crate::config::{InboxConfig, SqliteDurability};
 use crate::error::{Error, StoreError};
 use crate::record::{
@@ -39,6 +40,8 @@ pub struct Inbox {
 struct Inner {
     backend: Backend,
     options: InboxConfig,
+    /// The only wall clock the inbox reads (nothing about leases or due times).
+    clock: ProcessClock,
     stored: Notify,
 }
 
@@ -104,6 +107,7 @@ impl Inbox {
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
+                clock: ProcessClock::shifted(options.process_clock_offset),
                 options,
                 stored: Notify::new(),
             }),
@@ -305,15 +309,7 @@ impl Inbox {
     /// [`InboxConfig::process_clock_offset`]). No lease, due time or recorded time reads it:
     /// those come from the database's clock.
     pub(crate) fn process_now(&self) -> SystemTime {
-        let offset = self.inner.options.process_clock_offset;
-        let now = SystemTime::now();
-        let magnitude = Duration::from_millis(offset.unsigned_abs());
-        let shifted = if offset >= 0 {
-            now.checked_add(magnitude)
-        } else {
-            now.checked_sub(magnitude)
-        };
-        shifted.unwrap_or(now)
+        self.inner.clock.now()
     }
 
     pub(crate) fn backend(&self) -> &Backend {

@@ -11,9 +11,9 @@
 //!   (`INSERT … ON CONFLICT DO NOTHING`), so storage is exactly once under any concurrency. A
 //!   failure is a [`StoreError`], which converts into the `503` `storage_unavailable`
 //!   [`Refusal`](enrich_webhook::Refusal) with `Retry-After`.
-//! - A [`Worker`] claims due deliveries under a lease, which a heartbeat extends while your
-//!   async handler runs with a [`Job`] (the decoded event and the stored metadata), and marks
-//!   them done; an error, a panic or a [timeout](WorkerConfig::handler_timeout) is retried with
+//! - A [`Worker`] claims due deliveries in batches under a lease, which a heartbeat extends
+//!   while your async handler runs with a [`Job`] (the decoded event and the stored metadata),
+//!   and marks them done (outcomes are recorded in groups, one commit for all waiting); an error, a panic or a [timeout](WorkerConfig::handler_timeout) is retried with
 //!   exponential [`Backoff`] and jitter, and after the last attempt the delivery is a dead
 //!   letter. Processing is **at least once** (at most `2 × max_attempts` runs; exactly once
 //!   without crashes, freezes or outages): make the handler idempotent. Leases and due times
@@ -62,6 +62,7 @@
 
 mod backend;
 mod backoff;
+mod clock;
 mod config;
 mod error;
 mod inbox;
@@ -81,6 +82,12 @@ pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
 pub use record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
 pub use verify::Verification;
 pub use worker::{HandlerError, Job, ShutdownReport, Worker, WorkerConfig, WorkerHandle};
+
+/// The integration tests' support (a throwaway database on each engine, faults), shared with the
+/// tests inside the crate.
+#[cfg(test)]
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

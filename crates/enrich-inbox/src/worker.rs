@@ -1,5 +1,6 @@
-//! The worker: claims due deliveries under a lease, keeps the lease alive while the handler
-//! runs (a heartbeat), records the outcome.
+//! The worker: claims due deliveries in batches under a lease, keeps the lease alive while the
+//! handler runs (a heartbeat), and records the outcome in a group with the others waiting, off
+//! the handler's slot.
 //!
 //! Processing is **at least once**: a handler whose worker lost its lease before the outcome
 //! was recorded (the process died or froze past the lease, or could not reach the database for
@@ -15,10 +16,10 @@ use std::time::Duration;
 
 use enrich_webhook::enrich_types::WebhookEvent;
 use tokio::sync::watch;
-use tokio::task::{JoinError, JoinHandle, JoinSet};
+use tokio::task::{self, JoinError, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
-use crate::backend::Undecodable;
+use crate::backend::{Outcome, Undecodable};
 use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::inbox::Inbox;
@@ -84,12 +85,12 @@ pub struct WorkerConfig {
 }
 
 impl Default for WorkerConfig {
-    /// 4 deliveries at once, a 60 s lease, a 30 s handler timeout, 10 attempts,
+    /// 64 deliveries at once, a 60 s lease, a 30 s handler timeout, 10 attempts,
     /// [`Backoff::default`], polling every second when idle (a store in the same process wakes
     /// the worker at once).
     fn default() -> Self {
         Self {
-            concurrency: 4,
+            concurrency: 64,
             lease: Duration::from_secs(60),
             max_attempts: 10,
             backoff: Backoff::default(),
@@ -100,7 +101,10 @@ impl Default for WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// How many deliveries run at once (at least 1).
+    /// How many deliveries run at once (64 by default; at least 1). The worker claims in
+    /// batches: once at least half of these slots are free, as many due deliveries as there are
+    /// free slots, in one statement; so this is also how many rows one claim takes at most. A
+    /// handler that calls a service with a rate limit may want fewer.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
@@ -235,7 +239,9 @@ pub struct ShutdownReport {
 impl WorkerHandle {
     /// Stops claiming (a claim already sent to the database finishes, and what it took is given
     /// back at once, its attempt not counted), waits up to `deadline` for in-flight deliveries,
-    /// then cancels the rest and gives them back to the inbox.
+    /// then cancels the rest and gives them back to the inbox. Before it returns, every outcome
+    /// still on its way to the database is recorded (or, while the database fails, retried for
+    /// up to 30 s, after which that delivery runs again once its lease expires).
     pub async fn shutdown(self, deadline: Duration) -> ShutdownReport {
         let _ = self.stop.send(Some(deadline));
         self.task.await.unwrap_or_default()
@@ -266,6 +272,94 @@ struct Claim {
     sent: Instant,
 }
 
+/// The longest a free slot waits for a claim while fewer than half the slots are free.
+const CLAIM_COOLDOWN: Duration = Duration::from_millis(100);
+
+/// What a handler's run (or a claimed row that cannot run) leaves to record.
+struct Finished {
+    id: DeliveryId,
+    token: i64,
+    /// `None` when nothing is to be recorded (the lease was lost).
+    outcome: Option<Outcome>,
+}
+
+/// A worker's deliveries in flight: handlers running, each holding one of the `concurrency`
+/// slots, and outcomes on their way to the database, off the slots (a handler's slot is free as
+/// soon as it returns; its outcome is recorded in a group with others meanwhile).
+struct InFlight {
+    inbox: Inbox,
+    running: JoinSet<Finished>,
+    /// The claim each running task holds, to give back if it is cancelled at shutdown.
+    claims: HashMap<task::Id, (DeliveryId, i64)>,
+    /// Outcomes being recorded, and claims being given back.
+    recording: JoinSet<()>,
+}
+
+impl InFlight {
+    /// Runs the handler for a claimed delivery in a slot.
+    fn start(
+        &mut self,
+        handler: &BoxedHandler,
+        options: &Arc<WorkerConfig>,
+        delivery: StoredDelivery,
+        claim: Claim,
+    ) {
+        let id = delivery.id;
+        let task = self.running.spawn(process(
+            self.inbox.clone(),
+            handler.clone(),
+            options.clone(),
+            delivery,
+            claim,
+        ));
+        self.claims.insert(task.id(), (id, claim.token));
+    }
+
+    /// A claimed row that does not read back: a dead letter at once, with the reason.
+    fn bury(&mut self, undecodable: Undecodable, token: i64) {
+        let Undecodable { id, error } = undecodable;
+        let outcome = cannot_run(id, format!("the stored row does not read back: {error}"));
+        self.record(id, token, outcome);
+    }
+
+    fn record(&mut self, id: DeliveryId, token: i64, outcome: Outcome) {
+        self.recording
+            .spawn(record_outcome(self.inbox.clone(), id, token, outcome));
+    }
+
+    /// Gives a claim back (at shutdown).
+    fn give_back(&mut self, id: DeliveryId, token: i64) {
+        self.recording.spawn(give_back(self.inbox.clone(), id, token));
+    }
+
+    /// A running task ended: its slot is free, and its outcome goes to be recorded.
+    fn finished(&mut self, result: Result<(task::Id, Finished), JoinError>) {
+        match result {
+            Ok((task, finished)) => {
+                self.claims.remove(&task);
+                if let Some(outcome) = finished.outcome {
+                    self.record(finished.id, finished.token, outcome);
+                }
+            }
+            // A cancelled delivery keeps its claim: it is given back.
+            Err(error) if error.is_cancelled() => {}
+            // `process` catches the handler's panics; should it panic itself, the delivery
+            // waits for its lease to expire.
+            Err(error) => {
+                self.claims.remove(&error.id());
+            }
+        }
+    }
+
+    /// Takes in every task that ended, without waiting.
+    fn reap(&mut self) {
+        while let Some(result) = self.running.try_join_next_with_id() {
+            self.finished(result);
+        }
+        while self.recording.try_join_next().is_some() {}
+    }
+}
+
 async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> ShutdownReport {
     let Worker {
         inbox,
@@ -274,28 +368,39 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
     } = worker;
     let options = Arc::new(options);
     let lease_ms = duration_millis(options.lease);
-    let mut tasks = JoinSet::new();
-    let mut claims: HashMap<tokio::task::Id, (DeliveryId, i64)> = HashMap::new();
-    let finished = |claims: &mut HashMap<_, _>,
-                    result: Result<(tokio::task::Id, ()), JoinError>| {
-        let id = match result {
-            Ok((id, ())) => id,
-            Err(error) => error.id(),
-        };
-        claims.remove(&id);
+    // Claims come in batches: once at least half the slots are free, as many rows as there are
+    // free slots, while the other half still run (a prefetch), rather than a row per handler
+    // that returns.
+    let refill_at = options.concurrency.div_ceil(2);
+    // Past this many outcomes still on their way to the database, the worker claims no more.
+    let most_recording = options.concurrency.saturating_mul(2);
+    let mut flight = InFlight {
+        inbox: inbox.clone(),
+        running: JoinSet::new(),
+        claims: HashMap::new(),
+        recording: JoinSet::new(),
     };
-    loop {
-        while let Some(result) = tasks.try_join_next_with_id() {
-            finished(&mut claims, result);
-        }
-        let free = options.concurrency.saturating_sub(tasks.len());
-        if free == 0 {
+    // Slots left free by handlers slower than that are filled anyway, at most this long after
+    // the last claim (River's fetch cooldown).
+    let cooldown = options.poll_interval.min(CLAIM_COOLDOWN);
+    let mut last_claim = Instant::now();
+    'claiming: loop {
+        flight.reap();
+        let free = options.concurrency.saturating_sub(flight.running.len());
+        let backlog = flight.recording.len() >= most_recording;
+        if free < refill_at || backlog {
+            let fill_anyway = (!backlog && free > 0).then_some(last_claim + cooldown);
             tokio::select! {
-                Some(result) = tasks.join_next_with_id() => finished(&mut claims, result),
+                Some(result) = flight.running.join_next_with_id(), if !flight.running.is_empty() => {
+                    flight.finished(result);
+                    continue;
+                }
+                Some(_) = flight.recording.join_next(), if backlog => continue,
+                () = tokio::time::sleep_until(fill_anyway.unwrap_or(last_claim)), if fill_anyway.is_some() => {}
                 () = stop_asked(&mut stopped) => break,
             }
-            continue;
         }
+        last_claim = Instant::now();
         let claim = Claim {
             token: fastrand::i64(..),
             sent: Instant::now(),
@@ -308,10 +413,16 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
         tokio::pin!(claiming);
         // A claim is never cut short: dropped, it could still commit (rows leased to nobody
         // until the lease ran out). Asked to stop meanwhile, the worker lets it finish and gives
-        // back whatever it claimed.
-        let (claimed, stopping) = tokio::select! {
-            claimed = &mut claiming => (claimed, false),
-            () = stop_asked(&mut stopped) => (claiming.await, true),
+        // back whatever it claimed. Handlers that return meanwhile hand on their outcomes at once.
+        let mut stopping = false;
+        let claimed = loop {
+            tokio::select! {
+                claimed = &mut claiming => break claimed,
+                Some(result) = flight.running.join_next_with_id(), if !flight.running.is_empty() => {
+                    flight.finished(result);
+                }
+                () = stop_asked(&mut stopped), if !stopping => stopping = true,
+            }
         };
         if stopping {
             if let Ok(rows) = claimed {
@@ -320,7 +431,7 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
                         Ok(delivery) => delivery.id,
                         Err(undecodable) => undecodable.id,
                     };
-                    give_back(&inbox, id, claim.token).await;
+                    flight.give_back(id, claim.token);
                 }
             }
             break;
@@ -329,31 +440,26 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
             Ok(rows) if !rows.is_empty() => {
                 for row in rows {
                     match row {
-                        Ok(delivery) => {
-                            let id = delivery.id;
-                            let task = tasks.spawn(process(
-                                inbox.clone(),
-                                handler.clone(),
-                                options.clone(),
-                                delivery,
-                                claim,
-                            ));
-                            claims.insert(task.id(), (id, claim.token));
-                        }
-                        Err(undecodable) => {
-                            tasks.spawn(bury(inbox.clone(), undecodable, claim.token));
-                        }
+                        Ok(delivery) => flight.start(&handler, &options, delivery, claim),
+                        Err(undecodable) => flight.bury(undecodable, claim.token),
                     }
                 }
             }
             Ok(_) => {
-                tokio::select! {
-                    () = tokio::time::sleep(options.poll_interval) => {}
-                    () = inbox.stored() => {}
-                    Some(result) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                        finished(&mut claims, result);
+                // Nothing due: wait for a store, the poll interval or a stop; handlers that
+                // return meanwhile free their slots without a claim of their own.
+                let idle = tokio::time::sleep(options.poll_interval);
+                let stored = inbox.stored();
+                tokio::pin!(idle, stored);
+                loop {
+                    tokio::select! {
+                        () = &mut idle => break,
+                        () = &mut stored => break,
+                        Some(result) = flight.running.join_next_with_id(), if !flight.running.is_empty() => {
+                            flight.finished(result);
+                        }
+                        () = stop_asked(&mut stopped) => break 'claiming,
                     }
-                    () = stop_asked(&mut stopped) => break,
                 }
             }
             Err(Error::Closed) => break,
@@ -368,30 +474,32 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
     }
 
     let deadline = stopped.borrow().unwrap_or(options.lease);
-    let drain = async {
-        while let Some(result) = tasks.join_next_with_id().await {
-            finished(&mut claims, result);
+    let finishing = async {
+        while let Some(result) = flight.running.join_next_with_id().await {
+            flight.finished(result);
         }
     };
-    if tokio::time::timeout(deadline, drain).await.is_ok() {
-        return ShutdownReport::default();
-    }
-    tasks.abort_all();
-    while let Some(result) = tasks.join_next_with_id().await {
-        // A cancelled delivery keeps its entry: its claim is given back below.
-        if let Ok((task, ())) = result {
-            claims.remove(&task);
+    let mut abandoned = 0;
+    if tokio::time::timeout(deadline, finishing).await.is_err() {
+        flight.running.abort_all();
+        // A run that ended meanwhile has its outcome recorded; a cancelled one keeps its claim.
+        while let Some(result) = flight.running.join_next_with_id().await {
+            flight.finished(result);
+        }
+        let cancelled: Vec<(DeliveryId, i64)> = flight.claims.drain().map(|(_, claim)| claim).collect();
+        abandoned = cancelled.len();
+        for (id, token) in cancelled {
+            flight.give_back(id, token);
         }
     }
-    let abandoned = claims.len();
-    for (id, token) in claims.into_values() {
-        give_back(&inbox, id, token).await;
-    }
+    // Outcomes still on their way are recorded (or their recording has given up) before the
+    // worker stops.
+    while flight.recording.join_next().await.is_some() {}
     ShutdownReport { abandoned }
 }
 
 /// Gives a claim back at shutdown (due at once, the attempt not counted).
-async fn give_back(inbox: &Inbox, id: DeliveryId, token: i64) {
+async fn give_back(inbox: Inbox, id: DeliveryId, token: i64) {
     if let Err(error) = record(id, || inbox.backend().release(id, token)).await {
         tracing::warn!(%error, delivery = %id, "enrich-inbox: could not give a claim back; it is processed again when its lease expires");
     }
@@ -408,85 +516,108 @@ enum Ran {
     LeaseLost(&'static str),
 }
 
-/// Runs the handler for one claimed delivery, keeping the lease alive, and records the outcome.
+/// Runs the handler for one claimed delivery, keeping the lease alive; the outcome to record.
 async fn process(
     inbox: Inbox,
     handler: BoxedHandler,
     options: Arc<WorkerConfig>,
     delivery: StoredDelivery,
     claim: Claim,
-) {
+) -> Finished {
     let id = delivery.id;
     let attempt = delivery.attempts;
     let token = claim.token;
     let ran = if attempt > options.max_attempts.saturating_mul(2) {
         // Every earlier run lost its lease without an outcome (its worker died, froze or lost
         // the database each time): a delivery that, say, kills its process is not run forever.
-        Ran::Failed(format!(
-            "claimed {attempt} times with no outcome recorded for the last {} \
-             (each run's worker stopped or lost its lease)",
-            attempt.saturating_sub(options.max_attempts)
+        Ran::Failed(unrecorded_runs(
+            attempt,
+            options.max_attempts,
+            delivery.last_error.is_some(),
         ))
     } else {
         match decode(&delivery) {
             // A body that does not decode now never will: no retries.
             Err(problem) => {
-                return finish_dead(&inbox, id, token, &problem).await;
+                return Finished {
+                    id,
+                    token,
+                    outcome: Some(cannot_run(id, problem)),
+                };
             }
             Ok(event) => {
                 run_leased(&inbox, &handler, &options, Job { event, delivery }, claim).await
             }
         }
     };
-    let recorded = match ran {
+    let outcome = match ran {
         Ran::LeaseLost(why) => {
             tracing::warn!(
                 delivery = %id,
                 attempt,
                 "enrich-inbox: {why}; the handler was stopped, and the delivery is processed again by whoever claims it next"
             );
-            return;
+            None
         }
-        Ran::Succeeded => record(id, || inbox.backend().complete(id, token)).await,
+        Ran::Succeeded => Some(Outcome::Done),
         Ran::Failed(error) => {
+            let error = truncate(error, 2000);
             // An attempt past `max_attempts` (a rescue of an interrupted last attempt) that
             // fails is the last.
-            let next = (attempt < options.max_attempts).then(|| options.backoff.delay(attempt));
-            match next {
-                Some(wait) => tracing::warn!(
+            if attempt < options.max_attempts {
+                let wait = options.backoff.delay(attempt);
+                tracing::warn!(
                     delivery = %id,
                     attempt,
                     retry_in_ms = duration_millis(wait),
                     "enrich-inbox: processing failed; it will be retried"
-                ),
-                None => tracing::warn!(
+                );
+                Some(Outcome::Retry {
+                    after_ms: duration_millis(wait),
+                    error,
+                })
+            } else {
+                tracing::warn!(
                     delivery = %id,
                     attempt,
                     "enrich-inbox: processing failed on the last attempt; it is now a dead letter"
-                ),
+                );
+                Some(Outcome::Dead { error })
             }
-            let retry_in = next.map(duration_millis);
-            let error = truncate(error, 2000);
-            record(id, || inbox.backend().fail(id, token, retry_in, &error)).await
         }
     };
-    report_recorded(id, recorded);
+    Finished { id, token, outcome }
 }
 
-/// A claimed row that does not read back: a dead letter at once, with the reason.
-async fn bury(inbox: Inbox, undecodable: Undecodable, token: i64) {
-    let Undecodable { id, error } = undecodable;
-    let reason = format!("the stored row does not read back: {error}");
-    finish_dead(&inbox, id, token, &reason).await;
+/// The error of a delivery claimed `attempt` times, more than twice `max_attempts`, without
+/// running it again. Every run from attempt `max_attempts` on ended without an outcome (an
+/// outcome there would have finished the delivery); when no failure was ever recorded
+/// (`failure_recorded` false: its `last_error` is empty), so did every run before.
+fn unrecorded_runs(attempt: u32, max_attempts: u32, failure_recorded: bool) -> String {
+    let (at_least, runs) = if failure_recorded {
+        ("at least ", attempt.saturating_sub(max_attempts))
+    } else {
+        ("", attempt.saturating_sub(1))
+    };
+    format!(
+        "claimed {attempt} times with no outcome recorded for {at_least}the last {runs} \
+         (each run's worker stopped or lost its lease)"
+    )
 }
 
-/// Makes a claimed delivery a dead letter with `reason`, without running the handler.
-async fn finish_dead(inbox: &Inbox, id: DeliveryId, token: i64, reason: &str) {
+/// A claimed delivery that cannot be processed: a dead letter with `reason`, without running the
+/// handler.
+fn cannot_run(id: DeliveryId, reason: String) -> Outcome {
     tracing::warn!(
         delivery = %id,
         "enrich-inbox: a claimed delivery cannot be processed; it is now a dead letter"
     );
-    let recorded = record(id, || inbox.backend().fail(id, token, None, reason)).await;
+    Outcome::Dead { error: reason }
+}
+
+/// Records an outcome (in a group with the others waiting), retrying a failure of the database.
+async fn record_outcome(inbox: Inbox, id: DeliveryId, token: i64, outcome: Outcome) {
+    let recorded = record(id, || inbox.backend().record(id, token, outcome.clone())).await;
     report_recorded(id, recorded);
 }
 
@@ -629,4 +760,32 @@ fn truncate(mut text: String, max: usize) -> String {
         text.truncate(end);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unrecorded_runs;
+
+    // Issue 16, item 1: the error of a delivery claimed past twice `max_attempts` counts the
+    // runs that ended without an outcome: every earlier run when no failure was ever recorded,
+    // else at least those from attempt `max_attempts` on (a failure recorded earlier ended an
+    // earlier run).
+    #[test]
+    fn a_delivery_claimed_too_often_says_how_many_runs_ended_without_an_outcome() {
+        assert_eq!(
+            unrecorded_runs(21, 10, false),
+            "claimed 21 times with no outcome recorded for the last 20 \
+             (each run's worker stopped or lost its lease)"
+        );
+        assert_eq!(
+            unrecorded_runs(21, 10, true),
+            "claimed 21 times with no outcome recorded for at least the last 11 \
+             (each run's worker stopped or lost its lease)"
+        );
+        assert_eq!(
+            unrecorded_runs(3, 1, false),
+            "claimed 3 times with no outcome recorded for the last 2 \
+             (each run's worker stopped or lost its lease)"
+        );
+    }
 }

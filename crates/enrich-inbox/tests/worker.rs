@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use enrich_inbox::{Backoff, Counts, Inbox, InboxConfig, Job, State, Stored, Worker, WorkerConfig};
 use sqlx::Connection;
-use support::{TestDb, delivery, eventually, person_body};
+use support::{Holder, Outage, TestDb, delivery, eventually, person_body};
 
 /// Idle polls every 20 ms, retries after 10–40 ms, a one-second lease.
 fn options() -> WorkerConfig {
@@ -396,26 +396,13 @@ on_both_engines! {
         let id = store(&inbox, "claimed-at-shutdown").await;
         let replica = open(db).await;
         // Hold the table so that the worker's claim waits.
-        let hold: Box<dyn std::any::Any> = if db.is_sqlite() {
-            let mut holder = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut holder).await.unwrap();
-            Box::new(Holder::Sqlite(holder))
-        } else {
-            let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
-            sqlx::query("LOCK TABLE enrich_inbox_deliveries IN EXCLUSIVE MODE")
-                .execute(&mut holder)
-                .await
-                .unwrap();
-            Box::new(Holder::Postgres(holder))
-        };
+        let holder = Holder::take(db).await;
         let runs = Arc::new(Runs::default());
         let worker = sleeping_worker_of(replica, &runs, options(), |_| Duration::ZERO);
         tokio::time::sleep(Duration::from_millis(300)).await;
         let shutdown = tokio::spawn(worker.shutdown(Duration::from_secs(10)));
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!shutdown.is_finished(), "the shutdown waits for the claim in flight");
-        let Ok(holder) = hold.downcast::<Holder>() else { unreachable!() };
         holder.release().await;
         assert_eq!(shutdown.await.unwrap().abandoned, 0);
         let given_back = inbox.get(id).await.unwrap().unwrap();
@@ -423,11 +410,12 @@ on_both_engines! {
         assert!(runs.snapshot().is_empty(), "no handler ran");
     }
 
-    // Issue 16, item 10: the database is unavailable when a handler finishes (SQLite: another
-    // connection holds the write lock past the busy timeout; Postgres: the database refuses
-    // connections and its sessions are cut). Recording the outcome is retried until the
-    // database is back: the delivery is done after one run, long before its lease expires.
-    async fn an_outcome_met_by_an_unavailable_database_is_recorded_once_it_is_back(db) {
+    // Issue 16, item 10, and issue 22: the database is unavailable when the handlers finish
+    // (SQLite: another connection holds the write lock past the busy timeout; Postgres: the
+    // database refuses connections and its sessions are cut). Their outcomes — successes and a
+    // failure, recorded in groups — fail together and are retried until the database is back:
+    // each delivery is recorded after one run, long before its lease expires.
+    async fn outcomes_met_by_an_unavailable_database_are_recorded_once_it_is_back(db) {
         let inbox = Inbox::open_with(
             &db.url,
             InboxConfig::default().busy_timeout(Duration::from_millis(300)),
@@ -435,46 +423,105 @@ on_both_engines! {
         .await
         .unwrap();
         let lease = Duration::from_secs(20);
-        let (started, finish) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
-        let runs = Arc::new(AtomicUsize::new(0));
-        let (signal, go, counter) = (started.clone(), finish.clone(), runs.clone());
-        let worker = Worker::new(inbox.clone(), move |_job: Job| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let (signal, go) = (signal.clone(), go.clone());
+        let people = ["o0", "o1", "o2", "fails"];
+        let (gate, opened) = tokio::sync::watch::channel(false);
+        let runs = Arc::new(Runs::default());
+        let counted = runs.clone();
+        let worker = Worker::new(inbox.clone(), move |job: Job| {
+            let person = person_of(&job);
+            let guard = counted.start(&person);
+            let mut opened = opened.clone();
             async move {
-                signal.notify_one();
-                go.notified().await;
-                Ok::<(), std::io::Error>(())
+                let _guard = guard;
+                let _ = opened.wait_for(|open| *open).await;
+                if person == "fails" {
+                    return Err(std::io::Error::other("refused by the handler"));
+                }
+                Ok(())
             }
         })
-        .config(options().lease(lease))
+        .config(options().lease(lease).max_attempts(1).concurrency(8))
         .spawn();
-        let id = store(&inbox, "outcome").await;
-        started.notified().await;
+        let mut ids = Vec::new();
+        for person in people {
+            ids.push(store(&inbox, person).await);
+        }
+        eventually("every handler to start", || async {
+            (runs.snapshot().len() == people.len()).then_some(())
+        })
+        .await;
         let outage = Outage::begin(db).await;
-        finish.notify_one();
+        gate.send_replace(true);
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         let back = Instant::now();
         outage.end().await;
-        eventually("the delivery to be done", || async {
-            (inbox.get(id).await.ok()??.state == State::Done).then_some(())
+        wait_for_done(&inbox, 3).await;
+        assert!(back.elapsed() < lease / 2, "recorded {:?} after the database came back", back.elapsed());
+        let counts = counts(&inbox).await;
+        assert_eq!((counts.done, counts.dead), (3, 1));
+        runs.assert_each_ran_once(&people);
+        for id in ids {
+            assert_eq!(attempts_of(&inbox, id).await, 1);
+        }
+        worker.shutdown(Duration::from_secs(10)).await;
+    }
+
+    // Issue 22: a handler's slot is free as soon as it returns; its outcome is recorded in a
+    // group meanwhile. A shutdown waits for the outcomes still on their way (here held up by a
+    // lock on the table) and records them: nothing is given back, every delivery is done after
+    // one run.
+    async fn a_shutdown_with_outcomes_still_queued_records_them(db) {
+        let inbox = open(db).await;
+        let people = ["q0", "q1", "q2", "q3", "q4", "q5"];
+        let (gate, opened) = tokio::sync::watch::channel(false);
+        let runs = Arc::new(Runs::default());
+        let counted = runs.clone();
+        let worker = Worker::new(inbox.clone(), move |job: Job| {
+            let guard = counted.start(&person_of(&job));
+            let mut opened = opened.clone();
+            async move {
+                let _guard = guard;
+                let _ = opened.wait_for(|open| *open).await;
+                Ok::<(), std::io::Error>(())
+            }
+        })
+        .config(options().lease(Duration::from_secs(20)).concurrency(8))
+        .spawn();
+        for person in people {
+            store(&inbox, person).await;
+        }
+        eventually("every handler to start", || async {
+            (runs.snapshot().len() == people.len()).then_some(())
         })
         .await;
-        assert!(back.elapsed() < lease / 2, "recorded {:?} after the database came back", back.elapsed());
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
-        assert_eq!(attempts_of(&inbox, id).await, 1);
-        worker.shutdown(Duration::from_secs(10)).await;
+        let holder = Holder::take(db).await;
+        gate.send_replace(true);
+        eventually("every handler to return", || async {
+            runs.snapshot().values().all(|run| run.running == 0).then_some(())
+        })
+        .await;
+        let shutdown = tokio::spawn(worker.shutdown(Duration::from_secs(10)));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!shutdown.is_finished(), "the shutdown waits for the outcomes on their way");
+        let held = counts(&inbox).await;
+        assert_eq!(held.processing, 6, "{held:?}");
+        holder.release().await;
+        assert_eq!(shutdown.await.unwrap().abandoned, 0);
+        let counts = counts(&inbox).await;
+        assert_eq!((counts.done, counts.pending, counts.processing), (6, 0, 0));
+        runs.assert_each_ran_once(&people);
     }
 
     // Issue 16, item 1: a run whose worker dies (its runtime dropped: nothing recorded, nothing
     // given back) is run again once its lease expires, even past `max_attempts` — it is never
     // dead-lettered without having run — and a delivery whose every run dies is a dead letter
-    // after 2 × `max_attempts` runs: the at-least-once bound the README states.
+    // after 2 × `max_attempts` runs: the at-least-once bound the README states. Its error counts
+    // every run that died (all four with `max_attempts(2)`, not only those past the second).
     async fn runs_that_die_are_run_again_up_to_twice_max_attempts_then_dead(db) {
         let started = Arc::new(AtomicUsize::new(0));
         let inbox = open(db).await;
         let id = store(&inbox, "dies").await;
-        for run in 1..=2 {
+        for run in 1..=4 {
             let (url, started) = (db.url.clone(), started.clone());
             std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -491,7 +538,7 @@ on_both_engines! {
                         notify.notify_one();
                         std::future::pending::<Result<(), std::io::Error>>()
                     })
-                    .config(options().lease(Duration::from_millis(300)).max_attempts(1))
+                    .config(options().lease(Duration::from_millis(300)).max_attempts(2))
                     .spawn();
                     tokio::time::timeout(Duration::from_secs(10), signal.notified()).await.is_ok()
                 });
@@ -502,24 +549,24 @@ on_both_engines! {
             .join()
             .unwrap();
         }
-        assert_eq!(started.load(Ordering::SeqCst), 2);
+        assert_eq!(started.load(Ordering::SeqCst), 4);
         let counter = started.clone();
         let worker = Worker::new(inbox.clone(), move |_job: Job| {
             counter.fetch_add(1, Ordering::SeqCst);
             async { Ok::<(), std::io::Error>(()) }
         })
-        .config(options().max_attempts(1))
+        .config(options().max_attempts(2))
         .spawn();
         eventually("the delivery to be a dead letter", || async {
             (inbox.get(id).await.ok()??.state == State::Dead).then_some(())
         })
         .await;
-        assert_eq!(started.load(Ordering::SeqCst), 2, "no third run");
+        assert_eq!(started.load(Ordering::SeqCst), 4, "no fifth run");
         let dead = inbox.get(id).await.unwrap().unwrap();
-        assert_eq!(dead.attempts, 3);
+        assert_eq!(dead.attempts, 5);
         assert_eq!(
             dead.last_error.as_deref(),
-            Some("claimed 3 times with no outcome recorded for the last 2 (each run's worker stopped or lost its lease)")
+            Some("claimed 5 times with no outcome recorded for the last 4 (each run's worker stopped or lost its lease)")
         );
         worker.shutdown(Duration::from_secs(10)).await;
     }
@@ -635,89 +682,6 @@ on_both_engines! {
         drop(replica);
         let _ = std::fs::remove_file(&log);
     }
-}
-
-/// A connection holding SQLite's write lock or a Postgres table lock, until released.
-enum Holder {
-    Sqlite(sqlx::SqliteConnection),
-    Postgres(sqlx::PgConnection),
-}
-
-impl Holder {
-    async fn release(self) {
-        match self {
-            Self::Sqlite(mut connection) => {
-                sqlx::query("ROLLBACK")
-                    .execute(&mut connection)
-                    .await
-                    .unwrap();
-            }
-            Self::Postgres(mut connection) => {
-                sqlx::query("ROLLBACK")
-                    .execute(&mut connection)
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-}
-
-/// The database made unavailable to the inbox, until [`Outage::end`].
-enum Outage {
-    Sqlite(Holder),
-    Postgres {
-        admin: sqlx::PgConnection,
-        name: String,
-    },
-}
-
-impl Outage {
-    /// SQLite: another connection takes the write lock. Postgres: the database stops
-    /// accepting connections and its sessions are terminated.
-    async fn begin(db: &TestDb) -> Self {
-        match db.postgres_admin() {
-            None => {
-                let mut holder = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-                sqlx::query("BEGIN IMMEDIATE")
-                    .execute(&mut holder)
-                    .await
-                    .unwrap();
-                Self::Sqlite(Holder::Sqlite(holder))
-            }
-            Some((admin_url, name)) => {
-                let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
-                allow_connections(&mut admin, name, false).await;
-                sqlx::query(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-                )
-                .bind(name)
-                .execute(&mut admin)
-                .await
-                .unwrap();
-                Self::Postgres {
-                    admin,
-                    name: name.to_owned(),
-                }
-            }
-        }
-    }
-
-    async fn end(self) {
-        match self {
-            Self::Sqlite(holder) => holder.release().await,
-            Self::Postgres { mut admin, name } => allow_connections(&mut admin, &name, true).await,
-        }
-    }
-}
-
-/// Lets the Postgres database `name` accept connections, or not.
-async fn allow_connections(admin: &mut sqlx::PgConnection, name: &str, allow: bool) {
-    sqlx::query(&format!(
-        "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {allow}"
-    ))
-    .execute(admin)
-    .await
-    .unwrap();
 }
 
 // Issue 16, item 8: Postgres replicas migrating one fresh database at once, under

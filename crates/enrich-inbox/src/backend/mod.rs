@@ -9,17 +9,18 @@
 //! lives in each engine's module: the schema, how a migration takes its lock, and the claim.
 
 #[cfg(feature = "postgres")]
-mod completions;
-#[cfg(feature = "postgres")]
 mod group;
 #[cfg(feature = "sqlite")]
 mod group_writer;
+mod outcomes;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+
+pub(crate) use outcomes::Outcome;
 
 use crate::error::Error;
 use crate::record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
@@ -56,6 +57,25 @@ pub(crate) struct NewRecord {
     pub signature_header: Option<String>,
     pub signed_at_ms: Option<i64>,
     pub verified: bool,
+}
+
+#[cfg(test)]
+impl NewRecord {
+    /// A delivery of a person stored under `key`, with a body of `body_len` bytes (not an
+    /// event: the tests of the engines do not decode it).
+    pub fn for_test(key: &str, body_len: usize) -> Self {
+        Self {
+            key: key.to_owned(),
+            source: Source::Webhook,
+            event_type: "person.enrichment.completed".to_owned(),
+            enrichment_id: Some("batch".to_owned()),
+            external_id: Some(key.to_owned()),
+            raw_body: bytes::Bytes::from(vec![b'x'; body_len]),
+            signature_header: None,
+            signed_at_ms: None,
+            verified: false,
+        }
+    }
 }
 
 /// A row that does not read back (a `source` written by a newer version, a manual edit); a
@@ -276,47 +296,18 @@ impl Backend {
         Ok(extended == 1)
     }
 
-    /// Marks a claimed delivery done, if the claim under `token` still holds it.
-    pub async fn complete(&self, id: DeliveryId, token: i64) -> Result<bool, Error> {
-        // Postgres records successes in groups (one commit for all waiting); SQLite's group
-        // writer already commits every write waiting in one transaction.
-        #[cfg(feature = "postgres")]
-        if let Backend::Postgres(engine) = self {
-            return engine.completions.complete(id.0, token).await;
-        }
-        let done = write!(self, executor, sql => sqlx::query(sql::COMPLETE)
-            .bind(id.0)
-            .bind(token)
-            .execute(executor)
-            .await?
-            .rows_affected())?;
-        Ok(done == 1)
-    }
-
-    /// Records a failed attempt: back to `pending`, due after `retry_in_ms`, or `dead` when
-    /// `None`.
-    pub async fn fail(
-        &self,
-        id: DeliveryId,
-        token: i64,
-        retry_in_ms: Option<i64>,
-        error: &str,
-    ) -> Result<bool, Error> {
-        let (state, due_in_ms) = match retry_in_ms {
-            Some(wait) => (State::Pending, wait),
-            None => (State::Dead, 0),
+    /// Records the outcome of a run of a claimed delivery, if the claim under `token` still
+    /// holds it (`false` when it no longer does). Grouped with every outcome waiting, from any
+    /// worker of this inbox: one statement and one commit for all of them
+    /// ([`outcomes::OutcomeGroup`]); answered once committed.
+    pub async fn record(&self, id: DeliveryId, token: i64, outcome: Outcome) -> Result<bool, Error> {
+        let group = match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => &engine.outcomes,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => &engine.outcomes,
         };
-        let error = error.to_owned();
-        let changed = write!(self, executor, sql => sqlx::query(sql::FAIL)
-            .bind(id.0)
-            .bind(token)
-            .bind(state.as_str())
-            .bind(due_in_ms)
-            .bind(error)
-            .execute(executor)
-            .await?
-            .rows_affected())?;
-        Ok(changed == 1)
+        group.record(id.0, token, outcome).await
     }
 
     /// Gives a claim back untouched (for work abandoned at shutdown): due now, attempt not counted.

@@ -10,8 +10,8 @@ use sqlx::Connection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use tokio::time::Instant;
 
-use super::completions::CompletionGroup;
 use super::group::{Group, RunMany};
+use super::outcomes::{OutcomeGroup, RecordMany};
 use super::{ConnectSettings, NewRecord, sql};
 use crate::error::Error;
 use crate::record::{DeliveryId, Stored};
@@ -121,13 +121,13 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
 /// Stores grouped: every store waiting is inserted by one statement in one commit.
 pub type StoreGroup = Group<NewRecord, Stored>;
 
-/// The Postgres engine: one pool; stores and successes are recorded in groups ([`StoreGroup`],
-/// [`CompletionGroup`]); claims start from the [`ClaimFloor`].
+/// The Postgres engine: one pool; stores and outcomes are recorded in groups ([`StoreGroup`],
+/// [`OutcomeGroup`]); claims start from the [`ClaimFloor`].
 #[derive(Debug)]
 pub struct PostgresBackend {
     pub pool: PgPool,
     pub stores: StoreGroup,
-    pub completions: CompletionGroup,
+    pub outcomes: OutcomeGroup,
     pub claim_floor: ClaimFloor,
 }
 
@@ -214,7 +214,7 @@ impl PostgresBackend {
             .connect(url)
             .await?;
         migrate(&pool).await?;
-        let completions = CompletionGroup::start(pool.clone());
+        let outcomes = OutcomeGroup::new(record_many(pool.clone()));
         let stores = Group::start(
             store_groups_in_flight(settings.max_connections),
             store_many(pool.clone()),
@@ -222,7 +222,7 @@ impl PostgresBackend {
         Ok(Self {
             pool,
             stores,
-            completions,
+            outcomes,
             claim_floor: ClaimFloor::new(),
         })
     }
@@ -379,6 +379,41 @@ fn is_refused_value(error: &Error) -> bool {
         .as_database_error()
         .and_then(|error| error.code())
         .is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
+}
+
+/// Writes a group of outcomes as one statement and one commit
+/// ([`sql::postgres::OUTCOMES_POSTGRES`], over arrays): every outcome that waited while the
+/// previous statement ran.
+fn record_many(pool: PgPool) -> RecordMany {
+    Box::new(move |group| {
+        let pool = pool.clone();
+        let recordings = group.take();
+        let count = recordings.len();
+        let (mut ids, mut tokens, mut states, mut due_in_ms, mut errors) = (
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+        );
+        for recording in recordings {
+            ids.push(recording.id);
+            tokens.push(recording.token);
+            states.push(recording.outcome.state().as_str());
+            due_in_ms.push(recording.outcome.due_in_ms());
+            errors.push(recording.outcome.error().map(str::to_owned));
+        }
+        Box::pin(async move {
+            Ok(sqlx::query_scalar(sql::postgres::OUTCOMES_POSTGRES)
+                .bind(ids)
+                .bind(tokens)
+                .bind(states)
+                .bind(due_in_ms)
+                .bind(errors)
+                .fetch_all(&pool)
+                .await?)
+        })
+    })
 }
 
 /// Applies the migrations this database lacks, under a session advisory lock so that replicas

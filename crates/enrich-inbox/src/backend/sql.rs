@@ -143,37 +143,53 @@ macro_rules! statements {
             " + $3 WHERE id = $1 AND lease_token = $2 AND state = 'processing'"
         );
 
-        /// Marks a claimed delivery done, only while the claim `$2` still holds it.
-        pub const COMPLETE: &str = concat!(
-            "UPDATE enrich_inbox_deliveries \
-             SET state = 'done', finished_at_ms = ",
-            $now,
-            ", last_error = NULL, lease_token = NULL \
-             WHERE id = $1 AND lease_token = $2 AND state = 'processing'"
+        /// Records a group of outcomes, each only while its claim still holds the delivery;
+        /// `$target` names the table as `d`, `$outcomes` is the engine's table of the outcomes,
+        /// as `o`, with the columns `delivery`, `token`, `state`
+        /// (`done`, `pending` for a retry, `dead`), `due_in_ms` (a retry's wait) and `error`.
+        /// A success clears the error and is finished now; a retry is due `due_in_ms` from now;
+        /// a dead letter is finished now.
+        macro_rules! outcomes {
+            ($target:literal, $outcomes:literal) => {
+                concat!(
+                    "UPDATE ",
+                    $target,
+                    " SET state = o.state, \
+                     due_at_ms = CASE WHEN o.state = 'done' THEN d.due_at_ms ELSE ",
+                    $now,
+                    " + o.due_in_ms END, \
+                     last_error = o.error, \
+                     finished_at_ms = CASE WHEN o.state = 'pending' THEN NULL ELSE ",
+                    $now,
+                    " END, \
+                     lease_token = NULL \
+                     FROM ",
+                    $outcomes,
+                    " WHERE d.id = o.delivery AND d.lease_token = o.token \
+                     AND d.state = 'processing' \
+                     RETURNING id"
+                )
+            };
+        }
+
+        /// [`outcomes!`] on SQLite: `$1` a JSON array with an array `[delivery, token, state,
+        /// due_in_ms, error]` per outcome (SQLite has no arrays to bind). The ids it changed
+        /// (SQLite's `RETURNING` names the updated table's columns unqualified). `NOT INDEXED`
+        /// keeps SQLite's planner (which, given statistics, may prefer it) from walking the
+        /// `state` index over every row in `processing` and probing the group for each: each
+        /// delivery is looked up by its id instead (the rowid, which `NOT INDEXED` still uses).
+        pub const OUTCOMES_SQLITE: &str = outcomes!(
+            "enrich_inbox_deliveries AS d NOT INDEXED",
+            "(SELECT value ->> 0 AS delivery, value ->> 1 AS token, value ->> 2 AS state, \
+                     value ->> 3 AS due_in_ms, value ->> 4 AS error FROM json_each($1)) AS o"
         );
 
-        /// [`COMPLETE`] for many claims at once (Postgres only: it reads arrays): delivery
-        /// `$1[i]` under claim `$2[i]`; the ids it marked done.
-        pub const COMPLETE_MANY: &str = concat!(
-            "UPDATE enrich_inbox_deliveries AS d \
-             SET state = 'done', finished_at_ms = ",
-            $now,
-            ", last_error = NULL, lease_token = NULL \
-             FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS c(id, token) \
-             WHERE d.id = c.id AND d.lease_token = c.token AND d.state = 'processing' \
-             RETURNING d.id"
-        );
-
-        /// Records a failed attempt under claim `$2`: state `$3` (`pending` or `dead`), due `$4`
-        /// milliseconds from now, error `$5`; a dead letter is finished now.
-        pub const FAIL: &str = concat!(
-            "UPDATE enrich_inbox_deliveries \
-             SET state = $3, due_at_ms = ",
-            $now,
-            " + $4, last_error = $5, finished_at_ms = CASE WHEN $3 = 'dead' THEN ",
-            $now,
-            " END, lease_token = NULL \
-             WHERE id = $1 AND lease_token = $2 AND state = 'processing'"
+        /// [`outcomes!`] on Postgres: outcome `i` is `($1[i], $2[i], $3[i], $4[i], $5[i])`.
+        /// The ids it changed.
+        pub const OUTCOMES_POSTGRES: &str = outcomes!(
+            "enrich_inbox_deliveries AS d",
+            "UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[]) \
+                 AS o(delivery, token, state, due_in_ms, error)"
         );
 
         /// Gives a claim back: due now, and the attempt it counted is not counted.

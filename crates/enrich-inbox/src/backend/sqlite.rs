@@ -10,6 +10,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Sqlite};
 
 use super::group_writer::GroupWriter;
+use super::outcomes::{OutcomeGroup, RecordMany};
 use super::{ConnectSettings, sql};
 use crate::error::Error;
 use tokio::time::Instant;
@@ -47,11 +48,12 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
 )];
 
 /// The SQLite engine: a pool for reads, and the group writer (on a connection of its own) for
-/// every write.
+/// every write; outcomes are grouped into one statement before they reach it.
 #[derive(Debug)]
 pub struct SqliteBackend {
     pub pool: SqlitePool,
     pub writer: GroupWriter<Sqlite>,
+    pub outcomes: OutcomeGroup,
     /// For an in-memory database, the connection that keeps it alive (SQLite drops a shared
     /// in-memory database with its last connection) until [`SqliteBackend::close`].
     keep_alive: tokio::sync::Mutex<Option<SqliteConnection>>,
@@ -98,9 +100,11 @@ impl SqliteBackend {
             .acquire_timeout(settings.busy_timeout)
             .connect_with(options)
             .await?;
+        let writer = GroupWriter::new(writer, "BEGIN IMMEDIATE");
         Ok(Self {
             pool,
-            writer: GroupWriter::new(writer, "BEGIN IMMEDIATE"),
+            outcomes: OutcomeGroup::new(record_many(writer.clone())),
+            writer,
             keep_alive: tokio::sync::Mutex::new(keep_alive),
         })
     }
@@ -113,6 +117,46 @@ impl SqliteBackend {
             let _ = connection.close().await;
         }
     }
+}
+
+/// Writes a group of outcomes as one statement ([`sql::sqlite::OUTCOMES_SQLITE`]) on the group
+/// writer: the group is taken when the writer runs the statement, in a batch with whatever else
+/// waited, so it holds every outcome that arrived while the writer was busy.
+fn record_many(writer: GroupWriter<Sqlite>) -> RecordMany {
+    Box::new(move |group| {
+        let writer = writer.clone();
+        Box::pin(async move {
+            writer
+                .write(move |connection| {
+                    Box::pin(async move {
+                        let recordings = group.take();
+                        // SQLite binds no arrays: the group goes in as one JSON array, read by
+                        // `json_each`.
+                        let outcomes = serde_json::Value::Array(
+                            recordings
+                                .iter()
+                                .map(|recording| {
+                                    let outcome = &recording.outcome;
+                                    serde_json::json!([
+                                        recording.id,
+                                        recording.token,
+                                        outcome.state().as_str(),
+                                        outcome.due_in_ms(),
+                                        outcome.error(),
+                                    ])
+                                })
+                                .collect(),
+                        )
+                        .to_string();
+                        Ok(sqlx::query_scalar(sql::sqlite::OUTCOMES_SQLITE)
+                            .bind(outcomes)
+                            .fetch_all(connection)
+                            .await?)
+                    })
+                })
+                .await
+        })
+    })
 }
 
 /// Whether `url` names an in-memory database rather than a file.

@@ -314,6 +314,112 @@ impl Drop for TestDb {
     }
 }
 
+/// A connection holding SQLite's write lock or a Postgres table lock, until released.
+pub enum Holder {
+    /// `BEGIN IMMEDIATE` on a connection of its own.
+    Sqlite(sqlx::SqliteConnection),
+    /// A transaction holding a lock, on a connection of its own.
+    Postgres(sqlx::PgConnection),
+}
+
+impl Holder {
+    /// Takes the table from the inbox until [`Holder::release`]: SQLite's write lock
+    /// (`BEGIN IMMEDIATE`), or on Postgres `LOCK TABLE … IN EXCLUSIVE MODE` (reads go on; writes
+    /// and claims wait).
+    pub async fn take(db: &TestDb) -> Self {
+        if db.is_sqlite() {
+            let mut holder = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut holder)
+                .await
+                .unwrap();
+            Self::Sqlite(holder)
+        } else {
+            let mut holder = PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+            sqlx::query("LOCK TABLE enrich_inbox_deliveries IN EXCLUSIVE MODE")
+                .execute(&mut holder)
+                .await
+                .unwrap();
+            Self::Postgres(holder)
+        }
+    }
+
+    /// Ends the transaction (`ROLLBACK`), releasing the lock.
+    pub async fn release(self) {
+        match self {
+            Self::Sqlite(mut connection) => {
+                sqlx::query("ROLLBACK")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            Self::Postgres(mut connection) => {
+                sqlx::query("ROLLBACK")
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// The database made unavailable to the inbox, until [`Outage::end`].
+pub enum Outage {
+    /// Another connection holds the write lock.
+    Sqlite(Holder),
+    /// The database refuses connections.
+    Postgres {
+        /// The connection to the server that made it so.
+        admin: sqlx::PgConnection,
+        /// The database's name.
+        name: String,
+    },
+}
+
+impl Outage {
+    /// SQLite: another connection takes the write lock. Postgres: the database stops
+    /// accepting connections and its sessions are terminated.
+    pub async fn begin(db: &TestDb) -> Self {
+        match db.postgres_admin() {
+            None => Self::Sqlite(Holder::take(db).await),
+            Some((admin_url, name)) => {
+                let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+                allow_connections(&mut admin, name, false).await;
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                )
+                .bind(name)
+                .execute(&mut admin)
+                .await
+                .unwrap();
+                Self::Postgres {
+                    admin,
+                    name: name.to_owned(),
+                }
+            }
+        }
+    }
+
+    /// Makes the database available again.
+    pub async fn end(self) {
+        match self {
+            Self::Sqlite(holder) => holder.release().await,
+            Self::Postgres { mut admin, name } => allow_connections(&mut admin, &name, true).await,
+        }
+    }
+}
+
+/// Lets the Postgres database `name` accept connections, or not.
+pub async fn allow_connections(admin: &mut sqlx::PgConnection, name: &str, allow: bool) {
+    sqlx::query(&format!(
+        "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {allow}"
+    ))
+    .execute(admin)
+    .await
+    .unwrap();
+}
+
 /// Generates each test twice: `sqlite::name` on a fresh file and `postgres::name` on a fresh
 /// Postgres database. The body gets `$db: &TestDb`.
 #[macro_export]

@@ -14,7 +14,7 @@ use sqlx::{Connection, Row};
 use super::SqliteBackend;
 use crate::backend::{Backend, ConnectSettings, NewRecord};
 use crate::error::{Error, StoreError};
-use crate::record::{Source, State, Stored};
+use crate::record::{State, Stored};
 
 /// A fresh SQLite file, removed (with its WAL and shared-memory files) when dropped.
 struct TestFile(PathBuf);
@@ -56,20 +56,6 @@ fn settings(synchronous_full: bool, pragmas: Vec<(&'static str, String)>) -> Con
     }
 }
 
-fn record(key: &str, body_len: usize) -> NewRecord {
-    NewRecord {
-        key: key.to_owned(),
-        source: Source::Webhook,
-        event_type: "person.enrichment.completed".to_owned(),
-        enrichment_id: Some("batch".to_owned()),
-        external_id: Some(key.to_owned()),
-        raw_body: bytes::Bytes::from(vec![b'x'; body_len]),
-        signature_header: None,
-        signed_at_ms: None,
-        verified: false,
-    }
-}
-
 /// Every key stored in the file of `url` (opened anew, as after a restart).
 async fn stored_keys(url: &str) -> HashSet<String> {
     let backend = Backend::open(url, &settings(true, Vec::new()))
@@ -106,7 +92,7 @@ async fn store_all(
     for key in keys {
         let backend = backend.clone();
         stores.spawn(async move {
-            let stored = backend.store(record(&key, 1500)).await;
+            let stored = backend.store(NewRecord::for_test(&key, 1500)).await;
             (key, stored)
         });
     }
@@ -241,7 +227,7 @@ async fn a_writer_connection_left_inside_a_transaction_is_replaced_before_the_ne
         .await
         .expect("begin a transaction and lose it");
     let backend = Backend::Sqlite(backend);
-    let stored = backend.store(record("after", 10)).await.expect("store");
+    let stored = backend.store(NewRecord::for_test("after", 10)).await.expect("store");
     assert!(stored.is_new());
     backend.close().await;
     assert!(
