@@ -600,11 +600,17 @@ async fn stores_in_one_group(
     })
     .await;
     let mut group = std::pin::pin!(join_all(
-        deliveries.iter().map(|delivery| inbox.store(delivery)).collect()
+        deliveries
+            .iter()
+            .map(|delivery| inbox.store(delivery))
+            .collect()
     ));
     // One poll queues every store of the group behind the first.
     let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(group.as_mut().poll(cx))).await;
-    assert!(polled.is_pending(), "the group was answered while the table was locked");
+    assert!(
+        polled.is_pending(),
+        "the group was answered while the table was locked"
+    );
     sqlx::query("COMMIT")
         .execute(&mut lock)
         .await
@@ -657,17 +663,17 @@ async fn a_postgres_store_group_failing_mid_way_answers_every_caller_an_error() 
     )
     .await;
     let people = people("group", 20, 10, "mid-way");
-    let deliveries: Vec<Delivery> = people.iter().map(|(_, delivery)| delivery.clone()).collect();
+    let deliveries: Vec<Delivery> = people
+        .iter()
+        .map(|(_, delivery)| delivery.clone())
+        .collect();
     let answers = stores_in_one_group(&db, &inbox, &deliveries).await;
     assert!(answers.first.expect("the first store").is_new());
     assert_eq!(answers.group.len(), people.len());
     for ((person, _), answer) in people.iter().zip(answers.group) {
         let error = answer.expect_err(&format!("{person} of the failed group was answered Ok"));
         assert!(
-            matches!(
-                Refusal::from(error),
-                Refusal::StorageUnavailable { .. }
-            ),
+            matches!(Refusal::from(error), Refusal::StorageUnavailable { .. }),
             "{person}"
         );
     }
@@ -680,8 +686,18 @@ async fn a_postgres_store_group_failing_mid_way_answers_every_caller_an_error() 
         .filter(|(person, _)| person != "mid-way")
         .map(|(_, delivery)| delivery.clone())
         .collect();
-    let again = join_all(healthy.iter().map(|delivery| inbox.store(delivery)).collect()).await;
-    assert!(again.iter().all(|stored| stored.as_ref().is_ok_and(Stored::is_new)));
+    let again = join_all(
+        healthy
+            .iter()
+            .map(|delivery| inbox.store(delivery))
+            .collect(),
+    )
+    .await;
+    assert!(
+        again
+            .iter()
+            .all(|stored| stored.as_ref().is_ok_and(Stored::is_new))
+    );
     inbox.close().await;
     assert_eq!(stored_people(&db.url).await.len(), 1 + healthy.len());
 }
@@ -691,7 +707,8 @@ async fn a_postgres_store_group_failing_mid_way_answers_every_caller_an_error() 
 /// as when each store was its own statement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_postgres_refuses_fails_alone_not_its_group() {
-    let Some(db) = support::TestDb::postgres("a_delivery_postgres_refuses_fails_alone").await else {
+    let Some(db) = support::TestDb::postgres("a_delivery_postgres_refuses_fails_alone").await
+    else {
         return;
     };
     let inbox = Inbox::open_with(&db.url, InboxConfig::default().max_connections(2))
@@ -699,7 +716,10 @@ async fn a_delivery_postgres_refuses_fails_alone_not_its_group() {
         .expect("open the inbox");
     // `\u0000` in the JSON body: a NUL in the decoded external id.
     let people = people("refused", 20, 7, "nul\\u0000");
-    let deliveries: Vec<Delivery> = people.iter().map(|(_, delivery)| delivery.clone()).collect();
+    let deliveries: Vec<Delivery> = people
+        .iter()
+        .map(|(_, delivery)| delivery.clone())
+        .collect();
     let answers = stores_in_one_group(&db, &inbox, &deliveries).await;
     assert!(answers.first.expect("the first store").is_new());
     for (index, ((person, _), answer)) in people.iter().zip(answers.group).enumerate() {
