@@ -20,6 +20,25 @@ use crate::record::{DeliveryId, Stored};
 /// truncated to 8 bytes).
 const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"enrichib");
 
+/// A trigger function (`$name`) that adds the `(state, slot, change)` rows `$changes` selects to
+/// `enrich_inbox_counts`, in the order of the states.
+macro_rules! count_function {
+    ($name:literal, $changes:literal) => {
+        concat!(
+            "CREATE FUNCTION ",
+            $name,
+            "() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                INSERT INTO enrich_inbox_counts AS c (state, slot, n) ",
+            $changes,
+            " ORDER BY state
+                ON CONFLICT (state, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+                RETURN NULL;
+             END $$"
+        )
+    };
+}
+
 /// The schema: migrations in order, each a list of statements.
 const MIGRATIONS: &[(i64, &[&str])] = &[
     (
@@ -66,34 +85,25 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             n BIGINT NOT NULL,
             PRIMARY KEY (state, slot)
             )",
-            "CREATE FUNCTION enrich_inbox_count_inserts() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-            INSERT INTO enrich_inbox_counts AS c (state, slot, n)
-            SELECT state, pg_backend_pid() % 64, COUNT(*) FROM enrich_inbox_inserted
-            GROUP BY state ORDER BY state
-            ON CONFLICT (state, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-            RETURN NULL;
-         END $$",
-            "CREATE FUNCTION enrich_inbox_count_updates() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-            INSERT INTO enrich_inbox_counts AS c (state, slot, n)
-            SELECT state, pg_backend_pid() % 64, SUM(change) FROM (
-                SELECT state, 1 AS change FROM enrich_inbox_updated
-                UNION ALL
-                SELECT state, -1 AS change FROM enrich_inbox_outdated
-            ) AS changes
-            GROUP BY state HAVING SUM(change) <> 0 ORDER BY state
-            ON CONFLICT (state, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-            RETURN NULL;
-         END $$",
-            "CREATE FUNCTION enrich_inbox_count_deletes() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-            INSERT INTO enrich_inbox_counts AS c (state, slot, n)
-            SELECT state, pg_backend_pid() % 64, -COUNT(*) FROM enrich_inbox_deleted
-            GROUP BY state ORDER BY state
-            ON CONFLICT (state, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-            RETURN NULL;
-         END $$",
+            count_function!(
+                "enrich_inbox_count_inserts",
+                "SELECT state, pg_backend_pid() % 64, COUNT(*) FROM enrich_inbox_inserted
+                 GROUP BY state"
+            ),
+            count_function!(
+                "enrich_inbox_count_updates",
+                "SELECT state, pg_backend_pid() % 64, SUM(change) FROM (
+                    SELECT state, 1 AS change FROM enrich_inbox_updated
+                    UNION ALL
+                    SELECT state, -1 AS change FROM enrich_inbox_outdated
+                 ) AS changes
+                 GROUP BY state HAVING SUM(change) <> 0"
+            ),
+            count_function!(
+                "enrich_inbox_count_deletes",
+                "SELECT state, pg_backend_pid() % 64, -COUNT(*) FROM enrich_inbox_deleted
+                 GROUP BY state"
+            ),
             "CREATE FUNCTION enrich_inbox_count_truncates() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN
             DELETE FROM enrich_inbox_counts;
