@@ -575,7 +575,7 @@ on_both_engines! {
     // in its order, whatever the backlog: no sort of the backlog (SQLite's `USE TEMP B-TREE
     // FOR ORDER BY`, a Postgres `Sort`), so a claim is O(log n). Read from the database's own
     // plan, with 20,000 rows of which half are due, for each size a claim takes: one delivery,
-    // the default worker's four, and the largest claim (512). On Postgres the claim floor (the
+    // the default worker's four, and a large one (512). On Postgres the claim floor (the
     // due time a claim starts from, past the dead entries of earlier claims) is the start of
     // the index range, not a filter.
     async fn the_claim_reads_the_due_index_without_sorting_the_backlog(db) {

@@ -451,22 +451,25 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     outputs.into_iter().flatten().collect()
 }
 
-/// The answers of a store held behind a lock, and of `deliveries` stored as one group after it.
-struct OneGroup {
-    first: Result<Stored, StoreError>,
-    group: Vec<Result<Stored, StoreError>>,
+/// An inbox on the Postgres test database `db` whose pool of 2 connections runs one store
+/// group at a time (half the pool).
+async fn one_group_at_a_time(db: &support::TestDb) -> Inbox {
+    Inbox::open_with(&db.url, InboxConfig::default().max_connections(2))
+        .await
+        .expect("open the inbox")
 }
 
-/// Stores `deliveries` on Postgres as one group, deterministically. The inbox has a pool of 2,
-/// so one store group commits at a time. Another connection holds a `SHARE` lock on the table,
-/// which an insert waits for: a first store starts and waits; every store of `deliveries` is
-/// then queued (a store joins the queue when first polled) behind it; the lock is released, the
-/// first store commits, and the group's task takes everything queued as the next group.
+/// Stores the deliveries of `people` as one group, deterministically, through `inbox` (of
+/// [`one_group_at_a_time`]); their answers in order. Another connection holds a `SHARE` lock on
+/// the table, which an insert waits for: a first store starts and waits; every store of `people`
+/// is then queued (a store joins the queue when first polled) behind it; the lock is released,
+/// the first store commits (it must be new), and the group's task takes everything queued as
+/// the next group.
 async fn stores_in_one_group(
     db: &support::TestDb,
     inbox: &Inbox,
-    deliveries: &[Delivery],
-) -> OneGroup {
+    people: &[(String, Delivery)],
+) -> Vec<Result<Stored, StoreError>> {
     let mut lock = sqlx::PgConnection::connect(&db.url)
         .await
         .expect("a connection to hold the lock");
@@ -494,19 +497,25 @@ async fn stores_in_one_group(
     })
     .await;
     let mut group = std::pin::pin!(join_all(
-        deliveries.iter().map(|delivery| inbox.store(delivery)).collect()
+        people
+            .iter()
+            .map(|(_, delivery)| inbox.store(delivery))
+            .collect()
     ));
     // One poll queues every store of the group behind the first.
     let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(group.as_mut().poll(cx))).await;
-    assert!(polled.is_pending(), "the group was answered while the table was locked");
+    assert!(
+        polled.is_pending(),
+        "the group was answered while the table was locked"
+    );
     sqlx::query("COMMIT")
         .execute(&mut lock)
         .await
         .expect("release the lock");
-    OneGroup {
-        group: group.await,
-        first: first.await.expect("the first store's task"),
-    }
+    let group = group.await;
+    let first = first.await.expect("the first store's task");
+    assert!(first.expect("the first store").is_new());
+    group
 }
 
 /// `count` deliveries of distinct people `<tag>-<index>`, the one at `odd_one` being
@@ -533,9 +542,7 @@ async fn a_postgres_store_group_failing_mid_way_answers_every_caller_an_error() 
     let Some(db) = support::TestDb::postgres("a_postgres_store_group_failing_mid_way").await else {
         return;
     };
-    let inbox = Inbox::open_with(&db.url, InboxConfig::default().max_connections(2))
-        .await
-        .expect("open the inbox");
+    let inbox = one_group_at_a_time(&db).await;
     db.execute(
         "CREATE FUNCTION fail_mid_way() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
            IF NEW.external_id = 'mid-way' THEN \
@@ -551,17 +558,12 @@ async fn a_postgres_store_group_failing_mid_way_answers_every_caller_an_error() 
     )
     .await;
     let people = people("group", 20, 10, "mid-way");
-    let deliveries: Vec<Delivery> = people.iter().map(|(_, delivery)| delivery.clone()).collect();
-    let answers = stores_in_one_group(&db, &inbox, &deliveries).await;
-    assert!(answers.first.expect("the first store").is_new());
-    assert_eq!(answers.group.len(), people.len());
-    for ((person, _), answer) in people.iter().zip(answers.group) {
+    let answers = stores_in_one_group(&db, &inbox, &people).await;
+    assert_eq!(answers.len(), people.len());
+    for ((person, _), answer) in people.iter().zip(answers) {
         let error = answer.expect_err(&format!("{person} of the failed group was answered Ok"));
         assert!(
-            matches!(
-                Refusal::from(error),
-                Refusal::StorageUnavailable { .. }
-            ),
+            matches!(Refusal::from(error), Refusal::StorageUnavailable { .. }),
             "{person}"
         );
     }
@@ -574,8 +576,18 @@ async fn a_postgres_store_group_failing_mid_way_answers_every_caller_an_error() 
         .filter(|(person, _)| person != "mid-way")
         .map(|(_, delivery)| delivery.clone())
         .collect();
-    let again = join_all(healthy.iter().map(|delivery| inbox.store(delivery)).collect()).await;
-    assert!(again.iter().all(|stored| stored.as_ref().is_ok_and(Stored::is_new)));
+    let again = join_all(
+        healthy
+            .iter()
+            .map(|delivery| inbox.store(delivery))
+            .collect(),
+    )
+    .await;
+    assert!(
+        again
+            .iter()
+            .all(|stored| stored.as_ref().is_ok_and(Stored::is_new))
+    );
     inbox.close().await;
     assert_eq!(stored_people(&db.url).await.len(), 1 + healthy.len());
 }
@@ -585,18 +597,15 @@ async fn a_postgres_store_group_failing_mid_way_answers_every_caller_an_error() 
 /// as when each store was its own statement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_postgres_refuses_fails_alone_not_its_group() {
-    let Some(db) = support::TestDb::postgres("a_delivery_postgres_refuses_fails_alone").await else {
+    let Some(db) = support::TestDb::postgres("a_delivery_postgres_refuses_fails_alone").await
+    else {
         return;
     };
-    let inbox = Inbox::open_with(&db.url, InboxConfig::default().max_connections(2))
-        .await
-        .expect("open the inbox");
+    let inbox = one_group_at_a_time(&db).await;
     // `\u0000` in the JSON body: a NUL in the decoded external id.
     let people = people("refused", 20, 7, "nul\\u0000");
-    let deliveries: Vec<Delivery> = people.iter().map(|(_, delivery)| delivery.clone()).collect();
-    let answers = stores_in_one_group(&db, &inbox, &deliveries).await;
-    assert!(answers.first.expect("the first store").is_new());
-    for (index, ((person, _), answer)) in people.iter().zip(answers.group).enumerate() {
+    let answers = stores_in_one_group(&db, &inbox, &people).await;
+    for (index, ((person, _), answer)) in people.iter().zip(answers).enumerate() {
         if index == 7 {
             assert!(answer.is_err(), "a NUL in a text column was stored");
         } else {

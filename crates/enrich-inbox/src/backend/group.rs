@@ -26,9 +26,8 @@ pub const MAX_GROUP: usize = 512;
 
 /// Runs one group: a result per item, in the items' order (each caller gets its own, so that
 /// one item's failure can be its alone), or one error for the whole group.
-pub type RunMany<I, A> = Arc<
-    dyn Fn(Vec<I>) -> BoxFuture<'static, Result<Vec<Result<A, Error>>, Error>> + Send + Sync,
->;
+pub type RunMany<I, A> =
+    Arc<dyn Fn(Vec<I>) -> BoxFuture<'static, Result<Vec<Result<A, Error>>, Error>> + Send + Sync>;
 
 /// One item waiting, and where its answer goes.
 struct Waiting<I, A> {

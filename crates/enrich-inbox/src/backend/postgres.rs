@@ -20,11 +20,31 @@ use crate::record::{DeliveryId, Stored};
 /// truncated to 8 bytes).
 const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"enrichib");
 
+/// A trigger function (`$name`) that adds the `(state, slot, change)` rows `$changes` selects to
+/// `enrich_inbox_counts`, in the order of the states.
+macro_rules! count_function {
+    ($name:literal, $changes:literal) => {
+        concat!(
+            "CREATE FUNCTION ",
+            $name,
+            "() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                INSERT INTO enrich_inbox_counts AS c (state, slot, n) ",
+            $changes,
+            " ORDER BY state
+                ON CONFLICT (state, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+                RETURN NULL;
+             END $$"
+        )
+    };
+}
+
 /// The schema: migrations in order, each a list of statements.
-const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE enrich_inbox_deliveries (
+const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE enrich_inbox_deliveries (
             id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             idempotency_key TEXT NOT NULL UNIQUE,
             source TEXT NOT NULL,
@@ -44,79 +64,71 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             last_error TEXT,
             finished_at_ms BIGINT
             )",
-        "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
+            "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
             WHERE state IN ('pending', 'processing')",
-        "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
+            "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
             WHERE state IN ('done', 'purged')",
-        "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
-    ],
-),
-(
-    // How many deliveries are in each state, kept by triggers (see `sql::COUNTS_POSTGRES`): each
-    // statement that changes rows adds what it changed, per state, to its connection's `slot`
-    // (its backend's process id modulo 64), so that concurrent transactions do not queue on one
-    // row's lock; a read sums the slots. Each statement adds in the order of the states, so two
-    // transactions that share a slot cannot deadlock.
-    2,
-    &[
-        "CREATE TABLE enrich_inbox_counts (
+            "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
+        ],
+    ),
+    (
+        // How many deliveries are in each state, kept by triggers (see `sql::COUNTS_POSTGRES`):
+        // each statement that changes rows adds what it changed, per state, to its connection's
+        // `slot` (its backend's process id modulo 64), so that concurrent transactions do not
+        // queue on one row's lock; a read sums the slots. Each statement adds in the order of
+        // the states, so two transactions that share a slot cannot deadlock.
+        2,
+        &[
+            "CREATE TABLE enrich_inbox_counts (
             state TEXT NOT NULL,
             slot INTEGER NOT NULL,
             n BIGINT NOT NULL,
             PRIMARY KEY (state, slot)
             )",
-        "CREATE FUNCTION enrich_inbox_count_inserts() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-            INSERT INTO enrich_inbox_counts AS c (state, slot, n)
-            SELECT state, pg_backend_pid() % 64, COUNT(*) FROM enrich_inbox_inserted
-            GROUP BY state ORDER BY state
-            ON CONFLICT (state, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-            RETURN NULL;
-         END $$",
-        "CREATE FUNCTION enrich_inbox_count_updates() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-            INSERT INTO enrich_inbox_counts AS c (state, slot, n)
-            SELECT state, pg_backend_pid() % 64, SUM(change) FROM (
-                SELECT state, 1 AS change FROM enrich_inbox_updated
-                UNION ALL
-                SELECT state, -1 AS change FROM enrich_inbox_outdated
-            ) AS changes
-            GROUP BY state HAVING SUM(change) <> 0 ORDER BY state
-            ON CONFLICT (state, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-            RETURN NULL;
-         END $$",
-        "CREATE FUNCTION enrich_inbox_count_deletes() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-            INSERT INTO enrich_inbox_counts AS c (state, slot, n)
-            SELECT state, pg_backend_pid() % 64, -COUNT(*) FROM enrich_inbox_deleted
-            GROUP BY state ORDER BY state
-            ON CONFLICT (state, slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-            RETURN NULL;
-         END $$",
-        "CREATE FUNCTION enrich_inbox_count_truncates() RETURNS trigger LANGUAGE plpgsql AS $$
+            count_function!(
+                "enrich_inbox_count_inserts",
+                "SELECT state, pg_backend_pid() % 64, COUNT(*) FROM enrich_inbox_inserted
+                 GROUP BY state"
+            ),
+            count_function!(
+                "enrich_inbox_count_updates",
+                "SELECT state, pg_backend_pid() % 64, SUM(change) FROM (
+                    SELECT state, 1 AS change FROM enrich_inbox_updated
+                    UNION ALL
+                    SELECT state, -1 AS change FROM enrich_inbox_outdated
+                 ) AS changes
+                 GROUP BY state HAVING SUM(change) <> 0"
+            ),
+            count_function!(
+                "enrich_inbox_count_deletes",
+                "SELECT state, pg_backend_pid() % 64, -COUNT(*) FROM enrich_inbox_deleted
+                 GROUP BY state"
+            ),
+            "CREATE FUNCTION enrich_inbox_count_truncates() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN
             DELETE FROM enrich_inbox_counts;
             RETURN NULL;
          END $$",
-        // Creating a trigger locks out writes to the table until this migration commits: the
-        // count below (a statement of its own in a READ COMMITTED transaction, see
-        // `apply_migrations`) sees every write committed before, and every later write runs
-        // the triggers.
-        "CREATE TRIGGER enrich_inbox_count_inserts AFTER INSERT ON enrich_inbox_deliveries
+            // Creating a trigger locks out writes to the table until this migration commits: the
+            // count below (a statement of its own in a READ COMMITTED transaction, see
+            // `apply_migrations`) sees every write committed before, and every later write runs
+            // the triggers.
+            "CREATE TRIGGER enrich_inbox_count_inserts AFTER INSERT ON enrich_inbox_deliveries
          REFERENCING NEW TABLE AS enrich_inbox_inserted
          FOR EACH STATEMENT EXECUTE FUNCTION enrich_inbox_count_inserts()",
-        "CREATE TRIGGER enrich_inbox_count_updates AFTER UPDATE ON enrich_inbox_deliveries
+            "CREATE TRIGGER enrich_inbox_count_updates AFTER UPDATE ON enrich_inbox_deliveries
          REFERENCING OLD TABLE AS enrich_inbox_outdated NEW TABLE AS enrich_inbox_updated
          FOR EACH STATEMENT EXECUTE FUNCTION enrich_inbox_count_updates()",
-        "CREATE TRIGGER enrich_inbox_count_deletes AFTER DELETE ON enrich_inbox_deliveries
+            "CREATE TRIGGER enrich_inbox_count_deletes AFTER DELETE ON enrich_inbox_deliveries
          REFERENCING OLD TABLE AS enrich_inbox_deleted
          FOR EACH STATEMENT EXECUTE FUNCTION enrich_inbox_count_deletes()",
-        "CREATE TRIGGER enrich_inbox_count_truncates AFTER TRUNCATE ON enrich_inbox_deliveries
+            "CREATE TRIGGER enrich_inbox_count_truncates AFTER TRUNCATE ON enrich_inbox_deliveries
          FOR EACH STATEMENT EXECUTE FUNCTION enrich_inbox_count_truncates()",
-        "INSERT INTO enrich_inbox_counts (state, slot, n)
+            "INSERT INTO enrich_inbox_counts (state, slot, n)
          SELECT state, 0, COUNT(*) FROM enrich_inbox_deliveries GROUP BY state",
-    ],
-)];
+        ],
+    ),
+];
 
 /// Stores grouped: every store waiting is inserted by one statement in one commit.
 pub type StoreGroup = Group<NewRecord, Stored>;
@@ -265,7 +277,8 @@ impl PostgresBackend {
         let newest_due_ms = claimed
             .first()
             .and_then(|row| sqlx::Row::try_get(row, "newest_due_ms").ok());
-        self.claim_floor.claimed(limit, claimed.len(), newest_due_ms);
+        self.claim_floor
+            .claimed(limit, claimed.len(), newest_due_ms);
         Ok(claimed)
     }
 
@@ -330,10 +343,15 @@ async fn insert_many(pool: &PgPool, records: &[NewRecord]) -> Result<Vec<Stored>
         }
     }
     let keys: Vec<&str> = inserted.iter().map(|record| record.key.as_str()).collect();
-    let sources: Vec<&str> = inserted.iter().map(|record| record.source.as_str()).collect();
+    let sources: Vec<&str> = inserted
+        .iter()
+        .map(|record| record.source.as_str())
+        .collect();
     let event_types: Vec<&str> = inserted.iter().map(|r| r.event_type.as_str()).collect();
-    let enrichment_ids: Vec<Option<&str>> =
-        inserted.iter().map(|r| r.enrichment_id.as_deref()).collect();
+    let enrichment_ids: Vec<Option<&str>> = inserted
+        .iter()
+        .map(|r| r.enrichment_id.as_deref())
+        .collect();
     let external_ids: Vec<Option<&str>> =
         inserted.iter().map(|r| r.external_id.as_deref()).collect();
     let raw_bodies: Vec<&[u8]> = inserted.iter().map(|record| &record.raw_body[..]).collect();
@@ -510,8 +528,15 @@ mod tests {
         floor.claimed(4, 4, Some(1_000));
         assert_eq!(floor.start(), 1_000);
         floor.state().next_full = Instant::now() - Duration::from_millis(1);
-        assert_eq!(floor.start(), i64::MIN, "the claim due a second after the last full one");
-        assert!(floor.state().next_full > Instant::now(), "the next one a second later");
+        assert_eq!(
+            floor.start(),
+            i64::MIN,
+            "the claim due a second after the last full one"
+        );
+        assert!(
+            floor.state().next_full > Instant::now(),
+            "the next one a second later"
+        );
         // The full claim sets the floor again from what it took.
         floor.claimed(4, 4, Some(1_200));
         assert_eq!(floor.start(), 1_200);
