@@ -102,9 +102,10 @@ impl Default for WorkerConfig {
 
 impl WorkerConfig {
     /// How many deliveries run at once (64 by default; at least 1). The worker claims in
-    /// batches: once at least half of these slots are free, as many due deliveries as there are
-    /// free slots, in one statement; so this is also how many rows one claim takes at most. A
-    /// handler that calls a service with a rate limit may want fewer.
+    /// batches: once at least half of these slots are free (or, while fewer are, at most 100 ms
+    /// after its last claim), as many due deliveries as there are free slots, in one statement;
+    /// so this is also how many rows one claim takes at most. A handler that calls a service
+    /// with a rate limit may want fewer.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
