@@ -330,7 +330,8 @@ impl InFlight {
 
     /// Gives a claim back (at shutdown).
     fn give_back(&mut self, id: DeliveryId, token: i64) {
-        self.recording.spawn(give_back(self.inbox.clone(), id, token));
+        self.recording
+            .spawn(give_back(self.inbox.clone(), id, token));
     }
 
     /// A running task ended: its slot is free, and its outcome goes to be recorded.
@@ -487,7 +488,8 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
         while let Some(result) = flight.running.join_next_with_id().await {
             flight.finished(result);
         }
-        let cancelled: Vec<(DeliveryId, i64)> = flight.claims.drain().map(|(_, claim)| claim).collect();
+        let cancelled: Vec<(DeliveryId, i64)> =
+            flight.claims.drain().map(|(_, claim)| claim).collect();
         abandoned = cancelled.len();
         for (id, token) in cancelled {
             flight.give_back(id, token);

@@ -316,7 +316,12 @@ impl Backend {
     /// holds it (`false` when it no longer does). Grouped with every outcome waiting, from any
     /// worker of this inbox: one statement and one commit for all of them
     /// ([`outcomes::OutcomeGroup`]); answered once committed.
-    pub async fn record(&self, id: DeliveryId, token: i64, outcome: Outcome) -> Result<bool, Error> {
+    pub async fn record(
+        &self,
+        id: DeliveryId,
+        token: i64,
+        outcome: Outcome,
+    ) -> Result<bool, Error> {
         let group = match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(engine) => &engine.outcomes,

@@ -201,10 +201,14 @@ async fn the_sqlite_group_statement_looks_each_delivery_up_by_id() {
     };
     let plan = explain(&engine.pool).await;
     assert!(
-        plan.iter().any(|line| line.contains("SEARCH d USING INTEGER PRIMARY KEY")),
+        plan.iter()
+            .any(|line| line.contains("SEARCH d USING INTEGER PRIMARY KEY")),
         "{plan:#?}"
     );
-    assert!(!plan.iter().any(|line| line.starts_with("SCAN d")), "{plan:#?}");
+    assert!(
+        !plan.iter().any(|line| line.starts_with("SCAN d")),
+        "{plan:#?}"
+    );
     backend.close().await;
 }
 

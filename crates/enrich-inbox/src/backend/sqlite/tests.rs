@@ -227,7 +227,10 @@ async fn a_writer_connection_left_inside_a_transaction_is_replaced_before_the_ne
         .await
         .expect("begin a transaction and lose it");
     let backend = Backend::Sqlite(backend);
-    let stored = backend.store(NewRecord::for_test("after", 10)).await.expect("store");
+    let stored = backend
+        .store(NewRecord::for_test("after", 10))
+        .await
+        .expect("store");
     assert!(stored.is_new());
     backend.close().await;
     assert!(
