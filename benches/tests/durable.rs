@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use enrich_benches::durable::{Engine, Handler, drain, fill, fresh};
-use enrich_inbox::Inbox;
+use enrich_inbox::{Inbox, WorkerConfig};
 use sqlx::Connection;
 
 const BACKLOG: usize = 60;
@@ -16,9 +16,16 @@ async fn drains_its_backlog(engine: Engine, admin_url: &str, label: &str) {
     assert_eq!(fill(&inbox, 0..BACKLOG).await.expect("filled"), BACKLOG);
     // The same deliveries again are duplicates: the bodies are distinct but deterministic.
     assert_eq!(fill(&inbox, 0..10).await.expect("filled"), 0);
-    let noop = drain(&inbox, 20, Handler::Noop, true, Duration::from_secs(60))
-        .await
-        .expect("drained");
+    let noop = drain(
+        &inbox,
+        20,
+        Handler::Noop,
+        true,
+        Duration::from_secs(60),
+        WorkerConfig::default(),
+    )
+    .await
+    .expect("drained");
     assert!(noop.processed >= 20, "{noop:?}");
     assert!(noop.per_second() > 0.0);
     let print = drain(
@@ -27,6 +34,7 @@ async fn drains_its_backlog(engine: Engine, admin_url: &str, label: &str) {
         Handler::Print,
         false,
         Duration::from_secs(60),
+        WorkerConfig::default(),
     )
     .await
     .expect("drained");
@@ -38,9 +46,16 @@ async fn drains_its_backlog(engine: Engine, admin_url: &str, label: &str) {
     let counts = inbox.counts().await.expect("counts");
     assert_eq!(counts.done, BACKLOG as u64, "{counts:?}");
     // A drain that cannot finish says so instead of waiting for ever.
-    let error = drain(&inbox, 1, Handler::Noop, false, Duration::from_millis(300))
-        .await
-        .expect_err("nothing is pending");
+    let error = drain(
+        &inbox,
+        1,
+        Handler::Noop,
+        false,
+        Duration::from_millis(300),
+        WorkerConfig::default(),
+    )
+    .await
+    .expect_err("nothing is pending");
     assert!(error.contains("processed 0 of 1"), "{error}");
     inbox.close().await;
     cleanup.run().await;
