@@ -23,7 +23,7 @@
 //! (`target/release/examples/<framework>_receiver`) against `bench-hand-receiver`, the
 //! hand-written receiver behind the same server limits doing the same work (verify, decode, print
 //! the line), both verifying with the benchmark secret, `POST /webhook` with the same request as
-//! `load`; a fresh process per run, the two alternating within each round.
+//! `load`; both fresh each round, taking turns slice by slice within it.
 //!
 //! `limits`: route (c) of a fresh server per case, given a body exactly at the 1 MiB limit, then
 //! one 100x over it (declared with `Content-Length`, and streamed chunked with no declared
@@ -235,15 +235,31 @@ fn as_refs<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a 
         .collect()
 }
 
-/// What one load of a started server measured.
+/// What the measured loads of a started server measured.
 struct Measured {
     result: LoadResult,
-    /// The server's CPU time per measured request, in µs.
-    cpu_us: Option<f64>,
+    /// The server's CPU time over the measured requests, in ns.
+    cpu_ns: Option<u64>,
     peak_rss_kib: Option<u64>,
 }
 
 impl Measured {
+    /// The server's CPU time per measured request, in µs (user and kernel): unlike requests/s,
+    /// it barely depends on how much of the machine other processes take meanwhile.
+    fn cpu_us(&self) -> Option<f64> {
+        let requests = self.result.requests;
+        self.cpu_ns
+            .filter(|_| requests > 0)
+            .map(|ns| ns as f64 / 1_000.0 / requests as f64)
+    }
+
+    /// Adds a later load of the same server.
+    fn merge(&mut self, later: Measured) {
+        self.result.merge(later.result);
+        self.cpu_ns = self.cpu_ns.zip(later.cpu_ns).map(|(a, b)| a + b);
+        self.peak_rss_kib = later.peak_rss_kib.or(self.peak_rss_kib);
+    }
+
     /// The run's figures as JSON, beside `labels` (which run this was).
     fn to_json(&self, labels: Value) -> Value {
         let mut run = labels;
@@ -252,7 +268,7 @@ impl Measured {
         run["rps"] = json!(self.result.requests_per_second());
         run["p50_us"] = json!(self.result.percentile_us(0.50));
         run["p99_us"] = json!(self.result.percentile_us(0.99));
-        run["cpu_us_per_request"] = json!(self.cpu_us);
+        run["cpu_us_per_request"] = json!(self.cpu_us());
         run["peak_rss_kib"] = json!(self.peak_rss_kib);
         run
     }
@@ -264,7 +280,7 @@ impl Measured {
             self.result.requests_per_second(),
             self.result.percentile_us(0.50),
             self.result.percentile_us(0.99),
-            self.cpu_us.unwrap_or(f64::NAN),
+            self.cpu_us().unwrap_or(f64::NAN),
             self.peak_rss_kib
                 .map_or("?".to_owned(), |kib| kib.to_string()),
         );
@@ -273,13 +289,13 @@ impl Measured {
 
 /// Sends the realistic event, signed now (so a verifying server checks a fresh timestamp with
 /// the default tolerance), to `path` of `server` (`name` in errors): one request that must be
-/// answered 200, the warm-up, then the measured requests; every answer must be 200.
-async fn load_server(
+/// answered 200, then the warm-up. Returns the request to load it with.
+async fn prepare(
     options: &Options,
     server: &Server,
     name: &str,
     path: &str,
-) -> io::Result<Measured> {
+) -> io::Result<Arc<[u8]>> {
     let body = realistic_event();
     let headers = signed_headers(&body);
     let headers = as_refs(&headers);
@@ -306,25 +322,45 @@ async fn load_server(
         options.concurrency,
     )
     .await?;
+    if warmup.non_ok > 0 {
+        return Err(io::Error::other(format!(
+            "{name} {path}: {} warm-up answers were not 200",
+            warmup.non_ok
+        )));
+    }
+    Ok(request)
+}
+
+/// Sends `requests` copies of `request` to `server` (`name` in errors), every answer 200, and
+/// measures them with the server's CPU time meanwhile.
+async fn measured_load(
+    options: &Options,
+    server: &Server,
+    name: &str,
+    request: &Arc<[u8]>,
+    requests: usize,
+) -> io::Result<Measured> {
     let cpu_before = server.cpu_ns();
-    let result = run_load(server.addr, request, options.requests, options.concurrency).await?;
-    // The server's own CPU time per request (user and kernel): unlike requests/s, it barely
-    // depends on how much of the machine other processes take meanwhile.
-    let cpu_us = match (cpu_before, server.cpu_ns()) {
-        (Some(before), Some(after)) if result.requests > 0 => {
-            Some(after.saturating_sub(before) as f64 / 1_000.0 / result.requests as f64)
-        }
+    let result = run_load(
+        server.addr,
+        Arc::clone(request),
+        requests,
+        options.concurrency,
+    )
+    .await?;
+    let cpu_ns = match (cpu_before, server.cpu_ns()) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
         _ => None,
     };
-    if warmup.non_ok + result.non_ok > 0 {
+    if result.non_ok > 0 {
         return Err(io::Error::other(format!(
-            "{name} {path}: {} answers were not 200",
-            warmup.non_ok + result.non_ok
+            "{name}: {} answers were not 200",
+            result.non_ok
         )));
     }
     Ok(Measured {
         result,
-        cpu_us,
+        cpu_ns,
         peak_rss_kib: server.peak_rss_kib(),
     })
 }
@@ -343,7 +379,8 @@ async fn measure(
         subscriber,
     )
     .await?;
-    let measured = load_server(options, &server, framework, route.path).await?;
+    let request = prepare(options, &server, framework, route.path).await?;
+    let measured = measured_load(options, &server, framework, &request, options.requests).await?;
     drop(server);
     measured.report(&format!(
         "round {round} {framework:6} ({}) {:>14}{}",
@@ -513,25 +550,48 @@ impl Receiver {
     }
 }
 
+/// The slices each receiver's measured requests of a round are cut into: the two receivers take
+/// turns slice by slice (A B B A A B …), so that both meet the same moments of a shared machine.
+const SLICES: usize = 10;
+
 /// `receivers`: each framework's shipped example receiver against the hand-written receiver
-/// behind the same limits, alternately (which goes first alternates every round, the order of
-/// frameworks rotates), a fresh process per run; per framework, the medians over the rounds, the
+/// behind the same limits. Per round and framework: both started fresh and warmed up, then their
+/// measured requests in [`SLICES`] turns each, alternating (which goes first alternates every
+/// round, the order of frameworks rotates); per framework, the medians over the rounds, the
 /// ratio of the medians, and the median of the rounds' ratios.
 async fn receivers(options: Options) -> io::Result<Value> {
     let mut runs = Vec::new();
+    let slice = options.requests.div_ceil(SLICES);
     for round in 0..options.rounds {
         for framework in rotated(&options.frameworks, round) {
-            let order = if round % 2 == 0 {
-                [Receiver::Example, Receiver::Hand]
-            } else {
-                [Receiver::Hand, Receiver::Example]
-            };
-            for receiver in order {
+            let pair = [Receiver::Example, Receiver::Hand];
+            let mut started = Vec::new();
+            for receiver in pair {
                 let name = receiver.name(&framework);
                 let server = Server::start_receiver(&framework, receiver).await?;
-                let measured = load_server(&options, &server, &name, "/webhook").await?;
-                drop(server);
-                measured.report(&format!("round {round} {name:38}"));
+                let request = prepare(&options, &server, &name, "/webhook").await?;
+                started.push((name, server, request));
+            }
+            let mut measured: [Option<Measured>; 2] = [None, None];
+            for turn in 0..SLICES {
+                let order = if (turn + round) % 2 == 0 {
+                    [0, 1]
+                } else {
+                    [1, 0]
+                };
+                for index in order {
+                    let (name, server, request) = &started[index];
+                    let load = measured_load(&options, server, name, request, slice).await?;
+                    match &mut measured[index] {
+                        Some(total) => total.merge(load),
+                        slot => *slot = Some(load),
+                    }
+                }
+            }
+            drop(started);
+            for (receiver, measured) in pair.into_iter().zip(measured) {
+                let Some(measured) = measured else { continue };
+                measured.report(&format!("round {round} {:38}", receiver.name(&framework)));
                 runs.push(measured.to_json(json!({
                     "framework": framework,
                     "receiver": receiver.key(),
