@@ -55,6 +55,15 @@ impl LoadResult {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
 
+    /// Adds `other`'s requests, answers, time and latencies to this one's, as one run.
+    pub fn merge(&mut self, other: LoadResult) {
+        self.requests += other.requests;
+        self.non_ok += other.non_ok;
+        self.elapsed += other.elapsed;
+        self.latencies_us.extend(other.latencies_us);
+        self.latencies_us.sort_unstable();
+    }
+
     /// The `fraction` quantile of the latency (0.5 for p50), in µs.
     pub fn percentile_us(&self, fraction: f64) -> f64 {
         if self.latencies_us.is_empty() {

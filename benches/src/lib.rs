@@ -2,7 +2,7 @@
 //!
 //! - `benches/pipeline.rs` (criterion, `cargo bench -p enrich-benches`): the pipeline's stages
 //!   against plain `serde_json` and plain HMAC-SHA256 on the same bodies.
-//! - `bench-server-{axum,rocket,poem}`: one server per framework with the four routes of
+//! - `bench-server-{axum,rocket,poem,actix}`: one server per framework with the five routes of
 //!   [`server::ROUTES`] (route (e) is the hand-written receiver of [`hand`]), started and
 //!   stopped by `bench-load`.
 //! - `bench-load`: a keep-alive HTTP/1.1 load driver, in its own process, that measures every

@@ -1,4 +1,4 @@
-//! What the three benchmark servers share: their routes, arguments and configurations.
+//! What the four benchmark servers share: their routes, arguments and configurations.
 
 use std::net::SocketAddr;
 
@@ -47,7 +47,7 @@ pub struct Route {
 }
 
 /// The frameworks, by the name of their server binary's suffix.
-pub const FRAMEWORKS: [&str; 3] = ["axum", "rocket", "poem"];
+pub const FRAMEWORKS: [&str; 4] = ["axum", "rocket", "poem", "actix"];
 
 /// A server's command line: `--port <port>` (required), `--workers <n>` (default 1),
 /// `--verify` and `--subscriber`.
@@ -55,7 +55,7 @@ pub const FRAMEWORKS: [&str; 3] = ["axum", "rocket", "poem"];
 pub struct ServerArgs {
     /// Where to listen, on 127.0.0.1.
     pub addr: SocketAddr,
-    /// Runtime worker threads.
+    /// Runtime worker threads (actix-web: its workers, each a single-threaded runtime).
     pub workers: usize,
     /// For a framework that holds one configuration per server (Rocket's managed state): serve
     /// `/ours` and `/ours-verified` with [`verified`] instead of [`unverified`]. The load driver
@@ -103,12 +103,18 @@ impl ServerArgs {
         }
     }
 
-    /// A Tokio runtime with [`ServerArgs::workers`] worker threads, after installing the
-    /// subscriber when [`ServerArgs::subscriber`] asks for it.
-    pub fn runtime(&self) -> tokio::runtime::Runtime {
+    /// Installs the subscriber when [`ServerArgs::subscriber`] asks for it (see
+    /// [`install_subscriber`]).
+    pub fn install_subscriber_if_asked(&self) {
         if self.subscriber {
             install_subscriber();
         }
+    }
+
+    /// A Tokio runtime with [`ServerArgs::workers`] worker threads, after installing the
+    /// subscriber when [`ServerArgs::subscriber`] asks for it.
+    pub fn runtime(&self) -> tokio::runtime::Runtime {
+        self.install_subscriber_if_asked();
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.workers)
             .enable_all()

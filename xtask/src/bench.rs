@@ -1,8 +1,8 @@
 //! `cargo xtask bench [--quick] [--out FILE] [--durable-only]`: runs every benchmark of `benches/` and writes
 //! `BENCHMARKS.md`.
 //!
-//! 1. `cargo build --release -p enrich-benches --bins`, and the `axum_receiver` example (which
-//!    `bench-durable` measures)
+//! 1. `cargo build --release -p enrich-benches --bins`, and the four example receivers (which
+//!    `bench-durable` and `bench-load receivers` measure), each on its own
 //! 2. `cargo bench -p enrich-benches --bench pipeline` (criterion, its results under
 //!    `target/criterion-enrich`)
 //! 3. `target/release/bench-report`: the other measurements (sizes, load, callgrind, the inbox,
@@ -50,20 +50,21 @@ fn bench(root: &Path, quick: bool, out: &Path, durable_only: bool) -> Result<(),
         &["build", "--release", "-p", "enrich-benches", "--bins"],
         root,
     )?;
-    // `bench-durable` measures the shipped example receiver, not a bench server.
-    step(
-        "build the example receiver",
-        &cargo,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "enrich-axum",
-            "--example",
-            "axum_receiver",
-        ],
-        root,
-    )?;
+    // `bench-durable` and `bench-load receivers` measure the shipped example receivers, not
+    // bench servers: each built on its own, as a user builds it (so its features are its
+    // crate's, not unified with the benches').
+    for framework in ["axum", "rocket", "poem", "actix"] {
+        let (package, example) = (
+            format!("enrich-{framework}"),
+            format!("{framework}_receiver"),
+        );
+        step(
+            &format!("build the example {example}"),
+            &cargo,
+            &["build", "--release", "-p", &package, "--example", &example],
+            root,
+        )?;
+    }
     let report = target.join("release").join("bench-report");
     if durable_only {
         let mut command = Command::new(&report);

@@ -3,9 +3,11 @@
 //!
 //! ```text
 //! bench-load load [--rounds 5] [--requests 20000] [--warmup 2000] [--concurrency 32]
-//!                 [--server-workers 1] [--frameworks axum,rocket,poem]
-//! bench-load limits [--frameworks axum,rocket,poem]
-//! bench-load hit <port> <path> <requests>   # load a server started by hand (for profilers)
+//!                 [--server-workers 1] [--frameworks axum,rocket,poem,actix]
+//! bench-load receivers [--rounds 5] [--requests 20000] [--warmup 2000] [--concurrency 32]
+//!                      [--frameworks axum,rocket,poem,actix]
+//! bench-load limits [--frameworks axum,rocket,poem,actix]
+//! bench-load hit <port> <path> <requests> [connections]   # a server started by hand (profilers)
 //! ```
 //!
 //! `load`: one fresh server per (round, framework, route, subscriber), so that its peak RSS
@@ -16,6 +18,12 @@
 //! connections. Every route runs in a server without a `tracing` subscriber; routes (c), (d) and
 //! (e) run again in a server with a `fmt` subscriber at INFO ([`SUBSCRIBED_ROUTES`]). The order
 //! of frameworks and of these runs rotates every round.
+//!
+//! `receivers`: what users run. Each framework's shipped example receiver
+//! (`target/release/examples/<framework>_receiver`) against `bench-hand-receiver`, the
+//! hand-written receiver behind the same server limits doing the same work (verify, decode, print
+//! the line), both verifying with the benchmark secret, `POST /webhook` with the same request as
+//! `load`; both fresh each round, taking turns slice by slice within it.
 //!
 //! `limits`: route (c) of a fresh server per case, given a body exactly at the 1 MiB limit, then
 //! one 100x over it (declared with `Content-Length`, and streamed chunked with no declared
@@ -30,7 +38,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use enrich_benches::client::{Body, post_request, run_load, send_single};
+use enrich_benches::client::{Body, LoadResult, post_request, run_load, send_single};
 use enrich_benches::payload::{SECRET, event_of_size, realistic_event};
 use enrich_benches::server::{FRAMEWORKS, ROUTES, Route};
 
@@ -95,46 +103,78 @@ impl Options {
     }
 }
 
-/// A benchmark server process, killed when dropped.
+/// A server process under load (a benchmark server or a receiver), killed when dropped.
 struct Server {
     child: Child,
     addr: SocketAddr,
 }
 
 impl Server {
+    /// Starts `bench-server-<framework>`.
     async fn start(
         framework: &str,
         workers: usize,
         verify: bool,
         subscriber: bool,
     ) -> io::Result<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut command = Command::new(server_binary(framework)?);
-        command
-            .args([
-                "--port",
-                &port.to_string(),
-                "--workers",
-                &workers.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
+        let name = format!("bench-server-{framework}");
+        let port = free_port()?;
+        let mut command = Command::new(binary(&name)?);
+        command.args([
+            "--port",
+            &port.to_string(),
+            "--workers",
+            &workers.to_string(),
+        ]);
         if verify {
             command.arg("--verify");
         }
         if subscriber {
             command.arg("--subscriber");
         }
-        let server = Self {
+        Self::spawn(command, port, &name).await
+    }
+
+    /// Starts `framework`'s example receiver or the hand-written one, verifying with the
+    /// benchmark secret and configured as a user runs it: `RUST_LOG` unset (each one's default
+    /// filter), no inbox, the events it prints going to `/dev/null`.
+    async fn start_receiver(framework: &str, receiver: Receiver) -> io::Result<Self> {
+        let port = free_port()?;
+        let mut command = match receiver {
+            Receiver::Example => Command::new(binary(&format!("examples/{framework}_receiver"))?),
+            Receiver::Hand => {
+                let mut command = Command::new(binary("bench-hand-receiver")?);
+                command.args(["--framework", framework]);
+                command
+            }
+        };
+        command
+            .env("PORT", port.to_string())
+            .env("SURFE_WEBHOOK_SECRET", SECRET)
+            .env_remove("RUST_LOG")
+            .env_remove("ENRICH_INBOX_URL")
+            .env_remove("ENRICH_INBOX_WORKER")
+            .stderr(Stdio::null());
+        Self::spawn(command, port, &receiver.name(framework)).await
+    }
+
+    /// Spawns `command` (which listens on 127.0.0.1:`port`) with its stdout on `/dev/null`,
+    /// and waits until it accepts connections.
+    async fn spawn(mut command: Command, port: u16, name: &str) -> io::Result<Self> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        command.stdin(Stdio::null()).stdout(Stdio::null());
+        let mut server = Self {
             child: command.spawn()?,
             addr,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(io::Error::other(format!("{name} exited: {status}")));
+            }
             if Instant::now() > deadline {
                 return Err(io::Error::other(format!(
-                    "bench-server-{framework} did not listen on {addr} within 20 s"
+                    "{name} did not listen on {addr} within 20 s"
                 )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -158,17 +198,24 @@ impl Drop for Server {
     }
 }
 
-fn server_binary(framework: &str) -> io::Result<PathBuf> {
+/// A loopback port free now.
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The binary at `relative` to the driver's own directory (`target/release`).
+fn binary(relative: &str) -> io::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe
         .parent()
         .ok_or_else(|| io::Error::other("the driver's own path has no directory"))?;
-    let path = dir.join(format!("bench-server-{framework}"));
+    let path = dir.join(relative);
     if path.exists() {
         Ok(path)
     } else {
         Err(io::Error::other(format!(
-            "{} not found: build it with `cargo build --release -p enrich-benches --bins`",
+            "{} not found: build it with `cargo build --release -p enrich-benches --bins` (the \
+             example receivers: `cargo build --release -p enrich-<framework> --examples`)",
             path.display()
         )))
     }
@@ -188,27 +235,73 @@ fn as_refs<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a 
         .collect()
 }
 
-/// One measured (round, framework, route, subscriber).
-async fn measure(
+/// What the measured loads of a started server measured.
+struct Measured {
+    result: LoadResult,
+    /// The server's CPU time over the measured requests, in ns.
+    cpu_ns: Option<u64>,
+    peak_rss_kib: Option<u64>,
+}
+
+impl Measured {
+    /// The server's CPU time per measured request, in µs (user and kernel): unlike requests/s,
+    /// it barely depends on how much of the machine other processes take meanwhile.
+    fn cpu_us(&self) -> Option<f64> {
+        let requests = self.result.requests;
+        self.cpu_ns
+            .filter(|_| requests > 0)
+            .map(|ns| ns as f64 / 1_000.0 / requests as f64)
+    }
+
+    /// Adds a later load of the same server.
+    fn merge(&mut self, later: Measured) {
+        self.result.merge(later.result);
+        self.cpu_ns = self.cpu_ns.zip(later.cpu_ns).map(|(a, b)| a + b);
+        self.peak_rss_kib = later.peak_rss_kib.or(self.peak_rss_kib);
+    }
+
+    /// The run's figures as JSON, beside `labels` (which run this was).
+    fn to_json(&self, labels: Value) -> Value {
+        let mut run = labels;
+        run["requests"] = json!(self.result.requests);
+        run["seconds"] = json!(self.result.elapsed.as_secs_f64());
+        run["rps"] = json!(self.result.requests_per_second());
+        run["p50_us"] = json!(self.result.percentile_us(0.50));
+        run["p99_us"] = json!(self.result.percentile_us(0.99));
+        run["cpu_us_per_request"] = json!(self.cpu_us());
+        run["peak_rss_kib"] = json!(self.peak_rss_kib);
+        run
+    }
+
+    /// The progress line: `what` and the figures.
+    fn report(&self, what: &str) {
+        eprintln!(
+            "{what}: {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  CPU {:>5.1} µs/req  VmHWM {} KiB",
+            self.result.requests_per_second(),
+            self.result.percentile_us(0.50),
+            self.result.percentile_us(0.99),
+            self.cpu_us().unwrap_or(f64::NAN),
+            self.peak_rss_kib
+                .map_or("?".to_owned(), |kib| kib.to_string()),
+        );
+    }
+}
+
+/// Sends the realistic event, signed now (so a verifying server checks a fresh timestamp with
+/// the default tolerance), to `path` of `server` (`name` in errors): one request that must be
+/// answered 200, then the warm-up. Returns the request to load it with.
+async fn prepare(
     options: &Options,
-    framework: &str,
-    (route, subscriber): (&Route, bool),
-    round: usize,
-) -> io::Result<Value> {
+    server: &Server,
+    name: &str,
+    path: &str,
+) -> io::Result<Arc<[u8]>> {
     let body = realistic_event();
-    let server = Server::start(
-        framework,
-        options.server_workers,
-        route.key == "d",
-        subscriber,
-    )
-    .await?;
-    // Signed now, so route (d) checks a fresh timestamp with the default tolerance.
     let headers = signed_headers(&body);
     let headers = as_refs(&headers);
     let check = send_single(
         server.addr,
-        route.path,
+        path,
         &headers,
         Body::Bytes(body.clone()),
         false,
@@ -216,13 +309,12 @@ async fn measure(
     .await?;
     if check.status != Some(200) {
         return Err(io::Error::other(format!(
-            "{framework} {} answered {:?}: {}",
-            route.path,
+            "{name} {path} answered {:?}: {}",
             check.status,
             String::from_utf8_lossy(&check.body)
         )));
     }
-    let request: Arc<[u8]> = post_request(server.addr, route.path, &headers, &body).into();
+    let request: Arc<[u8]> = post_request(server.addr, path, &headers, &body).into();
     let warmup = run_load(
         server.addr,
         Arc::clone(&request),
@@ -230,50 +322,78 @@ async fn measure(
         options.concurrency,
     )
     .await?;
-    let cpu_before = server.cpu_ns();
-    let result = run_load(server.addr, request, options.requests, options.concurrency).await?;
-    // The server's own CPU time per request (user and kernel): unlike requests/s, it barely
-    // depends on how much of the machine other processes take meanwhile.
-    let cpu_us = match (cpu_before, server.cpu_ns()) {
-        (Some(before), Some(after)) if result.requests > 0 => {
-            Some(after.saturating_sub(before) as f64 / 1_000.0 / result.requests as f64)
-        }
-        _ => None,
-    };
-    let peak_rss_kib = server.peak_rss_kib();
-    drop(server);
-    if warmup.non_ok + result.non_ok > 0 {
+    if warmup.non_ok > 0 {
         return Err(io::Error::other(format!(
-            "{framework} {}: {} answers were not 200",
-            route.path,
-            warmup.non_ok + result.non_ok
+            "{name} {path}: {} warm-up answers were not 200",
+            warmup.non_ok
         )));
     }
-    let run = json!({
+    Ok(request)
+}
+
+/// Sends `requests` copies of `request` to `server` (`name` in errors), every answer 200, and
+/// measures them with the server's CPU time meanwhile.
+async fn measured_load(
+    options: &Options,
+    server: &Server,
+    name: &str,
+    request: &Arc<[u8]>,
+    requests: usize,
+) -> io::Result<Measured> {
+    let cpu_before = server.cpu_ns();
+    let result = run_load(
+        server.addr,
+        Arc::clone(request),
+        requests,
+        options.concurrency,
+    )
+    .await?;
+    let cpu_ns = match (cpu_before, server.cpu_ns()) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    };
+    if result.non_ok > 0 {
+        return Err(io::Error::other(format!(
+            "{name}: {} answers were not 200",
+            result.non_ok
+        )));
+    }
+    Ok(Measured {
+        result,
+        cpu_ns,
+        peak_rss_kib: server.peak_rss_kib(),
+    })
+}
+
+/// One measured (round, framework, route, subscriber).
+async fn measure(
+    options: &Options,
+    framework: &str,
+    (route, subscriber): (&Route, bool),
+    round: usize,
+) -> io::Result<Value> {
+    let server = Server::start(
+        framework,
+        options.server_workers,
+        route.key == "d",
+        subscriber,
+    )
+    .await?;
+    let request = prepare(options, &server, framework, route.path).await?;
+    let measured = measured_load(options, &server, framework, &request, options.requests).await?;
+    drop(server);
+    measured.report(&format!(
+        "round {round} {framework:6} ({}) {:>14}{}",
+        route.key,
+        route.path,
+        if subscriber { " +fmt" } else { "" },
+    ));
+    Ok(measured.to_json(json!({
         "framework": framework,
         "route": route.key,
         "subscriber": subscriber,
         "round": round,
-        "requests": result.requests,
-        "seconds": result.elapsed.as_secs_f64(),
-        "rps": result.requests_per_second(),
-        "p50_us": result.percentile_us(0.50),
-        "p99_us": result.percentile_us(0.99),
-        "cpu_us_per_request": cpu_us,
-        "peak_rss_kib": peak_rss_kib,
-    });
-    eprintln!(
-        "round {round} {framework:6} ({}) {:>14}{}: {:>8.0} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  CPU {:>5.1} µs/req  VmHWM {} KiB",
-        route.key,
-        route.path,
-        if subscriber { " +fmt" } else { "" },
-        result.requests_per_second(),
-        result.percentile_us(0.50),
-        result.percentile_us(0.99),
-        cpu_us.unwrap_or(f64::NAN),
-        peak_rss_kib.map_or("?".to_owned(), |kib| kib.to_string()),
-    );
-    Ok(run)
+    })))
 }
 
 fn rotated<T: Clone>(items: &[T], by: usize) -> Vec<T> {
@@ -403,6 +523,148 @@ async fn load(options: Options) -> io::Result<Value> {
     }))
 }
 
+/// The two receivers `receivers` compares for each framework.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Receiver {
+    /// The shipped example (`crates/enrich-<framework>/examples/<framework>_receiver`).
+    Example,
+    /// `bench-hand-receiver`: the hand-written receiver behind the example's own limits.
+    Hand,
+}
+
+impl Receiver {
+    /// Its key in the JSON.
+    fn key(self) -> &'static str {
+        match self {
+            Self::Example => "example",
+            Self::Hand => "hand",
+        }
+    }
+
+    /// Its name in messages: the binary it runs.
+    fn name(self, framework: &str) -> String {
+        match self {
+            Self::Example => format!("{framework}_receiver"),
+            Self::Hand => format!("bench-hand-receiver --framework {framework}"),
+        }
+    }
+}
+
+/// The slices each receiver's measured requests of a round are cut into: the two receivers take
+/// turns slice by slice (A B B A A B …), so that both meet the same moments of a shared machine.
+const SLICES: usize = 10;
+
+/// `receivers`: each framework's shipped example receiver against the hand-written receiver
+/// behind the same limits. Per round and framework: both started fresh and warmed up, then their
+/// measured requests in [`SLICES`] turns each, alternating (which goes first alternates every
+/// round, the order of frameworks rotates); per framework, the medians over the rounds, the
+/// ratio of the medians, and the median of the rounds' ratios.
+async fn receivers(options: Options) -> io::Result<Value> {
+    let mut runs = Vec::new();
+    let slice = options.requests.div_ceil(SLICES);
+    for round in 0..options.rounds {
+        for framework in rotated(&options.frameworks, round) {
+            let pair = [Receiver::Example, Receiver::Hand];
+            let mut started = Vec::new();
+            for receiver in pair {
+                let name = receiver.name(&framework);
+                let server = Server::start_receiver(&framework, receiver).await?;
+                let request = prepare(&options, &server, &name, "/webhook").await?;
+                started.push((name, server, request));
+            }
+            let mut measured: [Option<Measured>; 2] = [None, None];
+            for turn in 0..SLICES {
+                let order = if (turn + round) % 2 == 0 {
+                    [0, 1]
+                } else {
+                    [1, 0]
+                };
+                for index in order {
+                    let (name, server, request) = &started[index];
+                    let load = measured_load(&options, server, name, request, slice).await?;
+                    match &mut measured[index] {
+                        Some(total) => total.merge(load),
+                        slot => *slot = Some(load),
+                    }
+                }
+            }
+            drop(started);
+            for (receiver, measured) in pair.into_iter().zip(measured) {
+                let Some(measured) = measured else { continue };
+                measured.report(&format!("round {round} {:38}", receiver.name(&framework)));
+                runs.push(measured.to_json(json!({
+                    "framework": framework,
+                    "receiver": receiver.key(),
+                    "round": round,
+                })));
+            }
+        }
+    }
+    let mut summary = serde_json::Map::new();
+    for framework in &options.frameworks {
+        let figure = |receiver: Receiver, key: &str, round: usize| {
+            runs.iter()
+                .find(|run| {
+                    run["framework"] == framework.as_str()
+                        && run["receiver"] == receiver.key()
+                        && run["round"] == round
+                })
+                .and_then(|run| run[key].as_f64())
+                .unwrap_or(f64::NAN)
+        };
+        let rounds = |receiver: Receiver, key: &str| -> Vec<f64> {
+            (0..options.rounds)
+                .map(|round| figure(receiver, key, round))
+                .collect()
+        };
+        // `top` over `bottom` within each round.
+        let per_round = |top: Receiver, bottom: Receiver, key: &str| -> Vec<f64> {
+            (0..options.rounds)
+                .map(|round| figure(top, key, round) / figure(bottom, key, round))
+                .collect()
+        };
+        let (example_rps, hand_rps) = (
+            rounds(Receiver::Example, "rps"),
+            rounds(Receiver::Hand, "rps"),
+        );
+        let (example_cpu, hand_cpu) = (
+            rounds(Receiver::Example, "cpu_us_per_request"),
+            rounds(Receiver::Hand, "cpu_us_per_request"),
+        );
+        let rps_ratios = per_round(Receiver::Example, Receiver::Hand, "rps");
+        // Written the way round of the requests/s ratio: above 1 when the example needs less.
+        let cpu_ratios = per_round(Receiver::Hand, Receiver::Example, "cpu_us_per_request");
+        summary.insert(
+            framework.clone(),
+            json!({
+                "example": Receiver::Example.name(framework),
+                "example_rps": median(&example_rps),
+                "hand_rps": median(&hand_rps),
+                "example_cpu_us_per_request": median(&example_cpu),
+                "hand_cpu_us_per_request": median(&hand_cpu),
+                "example_p99_us": median(&rounds(Receiver::Example, "p99_us")),
+                "hand_p99_us": median(&rounds(Receiver::Hand, "p99_us")),
+                "rps_ratio_of_medians": median(&example_rps) / median(&hand_rps),
+                "rps_median_of_ratios": median(&rps_ratios),
+                "rps_ratios": rps_ratios,
+                "cpu_ratio_of_medians": median(&hand_cpu) / median(&example_cpu),
+                "cpu_median_of_ratios": median(&cpu_ratios),
+            }),
+        );
+    }
+    Ok(json!({
+        "settings": {
+            "rounds": options.rounds,
+            "requests": options.requests,
+            "warmup": options.warmup,
+            "concurrency": options.concurrency,
+            "body_bytes": realistic_event().len(),
+        },
+        "summary": summary,
+        "runs": runs,
+    }))
+}
+
 /// Sends one body to route (c) of a fresh server and reports the answer and the peak RSS.
 async fn limit_case(
     framework: &str,
@@ -492,29 +754,35 @@ async fn limits(options: Options) -> io::Result<Value> {
 }
 
 /// Sends `requests` realistic signed requests to `path` of a server already listening on
-/// 127.0.0.1:`port`, e.g. one running under `valgrind --tool=callgrind`.
+/// 127.0.0.1:`port`, e.g. one running under `valgrind --tool=callgrind` or `perf record`, over
+/// `connections` keep-alive connections (default 4).
 async fn hit(args: &[String]) -> io::Result<Value> {
-    let (Some(port), Some(path), Some(requests)) = (
+    let connections = match args.get(3) {
+        None => Some(4),
+        Some(n) => n.parse::<usize>().ok().filter(|n| *n > 0),
+    };
+    let (Some(port), Some(path), Some(requests), Some(connections)) = (
         args.first().and_then(|port| port.parse::<u16>().ok()),
         args.get(1),
         args.get(2).and_then(|n| n.parse::<usize>().ok()),
+        connections,
     ) else {
         return Err(io::Error::other(
-            "usage: bench-load hit <port> <path> <requests>",
+            "usage: bench-load hit <port> <path> <requests> [connections]",
         ));
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let body = realistic_event();
     let headers = signed_headers(&body);
     let request: Arc<[u8]> = post_request(addr, path, &as_refs(&headers), &body).into();
-    let result = run_load(addr, request, requests, 4).await?;
+    let result = run_load(addr, request, requests, connections).await?;
     Ok(json!({ "requests": result.requests, "non_ok": result.non_ok }))
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((mode, rest)) = args.split_first() else {
-        eprintln!("usage: bench-load <load|limits|hit> [options]");
+        eprintln!("usage: bench-load <load|receivers|limits|hit> [options]");
         return ExitCode::from(2);
     };
     let options = match Options::parse(if mode == "hit" { &[] } else { rest }) {
@@ -536,6 +804,7 @@ fn main() -> ExitCode {
     };
     let result = match mode.as_str() {
         "load" => runtime.block_on(load(options)),
+        "receivers" => runtime.block_on(receivers(options)),
         "limits" => runtime.block_on(limits(options)),
         "hit" => runtime.block_on(hit(rest)),
         other => {
