@@ -8,6 +8,7 @@ use enrich_webhook::IdempotencyKey;
 use enrich_webhook::enrich_types::WebhookEvent;
 
 use crate::error::Error;
+use crate::retention::Retention;
 
 /// Computes the idempotency key of an event from its decoded form and its raw body.
 pub type KeyFn = dyn Fn(&WebhookEvent, &[u8]) -> String + Send + Sync;
@@ -51,11 +52,12 @@ pub struct InboxConfig {
     pub(crate) busy_timeout: Duration,
     pub(crate) retry_after_secs: u32,
     pub(crate) process_clock_offset: i64,
+    pub(crate) retention: Retention,
 }
 
 impl Default for InboxConfig {
     /// The default key, `SqliteDurability::Full`, 8 connections, a 10 s wait for a lock or a
-    /// connection, and `Retry-After: 30` on a storage failure.
+    /// connection, `Retry-After: 30` on a storage failure, and [`Retention::default`].
     fn default() -> Self {
         Self {
             key: Arc::new(default_key),
@@ -64,6 +66,7 @@ impl Default for InboxConfig {
             busy_timeout: Duration::from_secs(10),
             retry_after_secs: 30,
             process_clock_offset: 0,
+            retention: Retention::default(),
         }
     }
 }
@@ -134,6 +137,16 @@ impl InboxConfig {
 }
 
 impl InboxConfig {
+    /// How long the inbox keeps bodies, dead letters and keys ([`Retention::default`]: 7, 30
+    /// and 30 days); every [`Worker`](crate::Worker) of the inbox applies it on a schedule.
+    /// [`Retention::keep_forever`] turns that off.
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+}
+
+impl InboxConfig {
     /// For tests of clock skew: this inbox sees the process's clock shifted by `offset_ms`
     /// milliseconds (positive: ahead). The inbox reads the process's clock only through that
     /// one shifted clock, and leases, due times and recorded times never read it (they come
@@ -153,6 +166,7 @@ impl fmt::Debug for InboxConfig {
             .field("max_connections", &self.max_connections)
             .field("busy_timeout", &self.busy_timeout)
             .field("retry_after_secs", &self.retry_after_secs)
+            .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }

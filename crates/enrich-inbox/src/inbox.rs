@@ -1,7 +1,7 @@
 //! The inbox: open, store, and operate.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use enrich_webhook::Delivery;
@@ -13,9 +13,8 @@ use crate::backend::{Backend, ConnectSettings, NewRecord};
 use crate::clock::ProcessClock;
 use crate::config::{InboxConfig, SqliteDurability};
 use crate::error::{Error, StoreError};
-use crate::record::{
-    Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery, duration_millis,
-};
+use crate::record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
+use crate::retention::Retention;
 use crate::verify::Verification;
 
 /// A durable, deduplicating inbox of webhook deliveries. Cloning is cheap: clones share one
@@ -51,35 +50,6 @@ impl std::fmt::Debug for Inbox {
             .field("engine", &self.inner.backend.engine())
             .field("options", &self.inner.options)
             .finish()
-    }
-}
-
-/// How long processed deliveries are kept, for [`Inbox::purge`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention {
-    bodies: Duration,
-    keys: Duration,
-}
-
-impl Retention {
-    /// Keep the body of a processed delivery for `bodies` after it was processed, and its
-    /// idempotency key (so that a late redelivery is still a duplicate) for `keys` (at least
-    /// `bodies`).
-    pub fn new(bodies: Duration, keys: Duration) -> Self {
-        Self {
-            bodies,
-            keys: keys.max(bodies),
-        }
-    }
-
-    /// How long bodies are kept.
-    pub fn bodies(&self) -> Duration {
-        self.bodies
-    }
-
-    /// How long keys are kept.
-    pub fn keys(&self) -> Duration {
-        self.keys
     }
 }
 
@@ -235,19 +205,15 @@ impl Inbox {
         Ok(requeued)
     }
 
-    /// Purges processed deliveries: drops the body and signature of those processed longer than
-    /// `retention.bodies()` ago (their key stays, so a redelivery is still a duplicate), and
-    /// deletes those processed longer than `retention.keys()` ago (a redelivery after that is
-    /// stored anew). Pending, processing and dead deliveries are never purged. Ages are read on
-    /// the database's clock.
+    /// Runs one retention pass now (as a [`Worker`](crate::Worker) does on a schedule): drops
+    /// the body and signature of deliveries processed longer than `retention`'s body age ago
+    /// (their key stays, so a redelivery is still a duplicate), the body, signature and error
+    /// text of dead letters older than its dead-letter age, and deletes the rows finished
+    /// longer than its key age ago (a redelivery after that is stored anew). Pending and
+    /// processing deliveries are never purged. Ages are read on the database's clock. It
+    /// deletes in bounded batches, each its own commit ([`Retention::batch_size`]).
     pub async fn purge(&self, retention: Retention) -> Result<PurgeReport, Error> {
-        self.inner
-            .backend
-            .purge(
-                duration_millis(retention.bodies),
-                duration_millis(retention.keys),
-            )
-            .await
+        crate::retention::apply(self, retention).await
     }
 
     /// Verifies a stored delivery again against `keys`: its raw body and signature header, with
@@ -310,6 +276,11 @@ impl Inbox {
     /// those come from the database's clock.
     pub(crate) fn process_now(&self) -> SystemTime {
         self.inner.clock.now()
+    }
+
+    /// The retention policy the inbox was opened with.
+    pub(crate) fn retention(&self) -> Retention {
+        self.inner.options.retention
     }
 
     pub(crate) fn backend(&self) -> &Backend {

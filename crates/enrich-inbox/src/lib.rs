@@ -64,22 +64,26 @@ mod backend;
 mod backoff;
 mod clock;
 mod config;
+mod erase;
 mod error;
 mod inbox;
 pub mod reconcile;
 mod record;
+mod retention;
 mod verify;
 mod worker;
 
 pub use backoff::Backoff;
 pub use config::{InboxConfig, KeyFn, SqliteDurability, default_key};
+pub use erase::{ERASED, Erasure, Subject};
 pub use error::{DatabaseError, Error, StoreError};
-pub use inbox::{Inbox, Retention};
+pub use inbox::Inbox;
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
 pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
 pub use record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
+pub use retention::Retention;
 pub use verify::Verification;
 pub use worker::{HandlerError, Job, ShutdownReport, Worker, WorkerConfig, WorkerHandle};
 

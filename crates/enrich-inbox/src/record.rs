@@ -211,6 +211,17 @@ pub struct PurgeReport {
     pub bodies_dropped: u64,
     /// Rows deleted with their idempotency key: a redelivery of one of them is stored anew.
     pub keys_forgotten: u64,
+    /// Dead letters whose body, signature and error text were dropped (now `purged`).
+    pub dead_letters_dropped: u64,
+    /// How many bounded batches (each its own commit) changed rows.
+    pub batches: u64,
+    /// The most rows one batch changed (at most [`Retention::batch_size`](crate::Retention::batch_size)).
+    pub largest_batch: u64,
+    /// Whether the values dropped were then scrubbed from the database's files as far as the
+    /// engine allows (SQLite: zeroed in their pages by `secure_delete`, and the WAL
+    /// checkpointed and truncated; Postgres: the table vacuumed). `false` when nothing changed,
+    /// or when the scrub could not finish (a warning says why).
+    pub scrubbed: bool,
 }
 
 /// The instant `millis` milliseconds after the Unix epoch (negative values read as the epoch).

@@ -369,6 +369,11 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
         options,
     } = worker;
     let options = Arc::new(options);
+    let _retention = AbortOnDrop(tokio::spawn(crate::retention::run_schedule(
+        inbox.clone(),
+        inbox.retention(),
+        stopped.clone(),
+    )));
     let lease_ms = duration_millis(options.lease);
     // Claims come in batches: once at least half the slots are free, as many rows as there are
     // free slots, while the other half still run (a prefetch), rather than a row per handler

@@ -23,7 +23,7 @@ mod sqlite;
 pub(crate) use outcomes::Outcome;
 
 use crate::error::Error;
-use crate::record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
+use crate::record::{Counts, DeliveryId, Source, State, Stored, StoredDelivery};
 
 /// A boxed `Send` future that may borrow for `'c`.
 pub(crate) type BoxFuture<'c, T> =
@@ -395,25 +395,6 @@ impl Backend {
             .rows_affected())
     }
 
-    /// Forgets finished rows finished at least `keys_age_ms` ago, then drops the bodies of
-    /// processed rows finished at least `bodies_age_ms` ago (ages by the database's clock).
-    pub async fn purge(&self, bodies_age_ms: i64, keys_age_ms: i64) -> Result<PurgeReport, Error> {
-        let keys_forgotten = write!(self, executor, sql => sqlx::query(sql::FORGET_KEYS)
-            .bind(keys_age_ms)
-            .execute(executor)
-            .await?
-            .rows_affected())?;
-        let bodies_dropped = write!(self, executor, sql => sqlx::query(sql::DROP_BODIES)
-            .bind(bodies_age_ms)
-            .execute(executor)
-            .await?
-            .rows_affected())?;
-        Ok(PurgeReport {
-            bodies_dropped,
-            keys_forgotten,
-        })
-    }
-
     /// Closes the pool (and the SQLite writer); later operations fail with [`Error::Closed`].
     pub async fn close(&self) {
         match self {
@@ -434,6 +415,11 @@ impl Backend {
         }
     }
 }
+
+// After the macros, which it uses.
+mod privacy;
+
+pub(crate) use privacy::{Found, IdColumn, RetentionStep};
 
 /// SQLite's plan for `statement` with `parameters` bound (`EXPLAIN QUERY PLAN`), a line per step.
 #[cfg(feature = "sqlite")]

@@ -219,24 +219,66 @@ macro_rules! statements {
              WHERE state = $1"
         );
 
-        /// Deletes processed rows (with or without their body) finished at least `$1`
-        /// milliseconds ago: their keys are forgotten.
+        /// Deletes at most `$2` processed rows (with or without their body) finished at least
+        /// `$1` milliseconds ago: their keys are forgotten. One bounded batch of a retention
+        /// pass (the rows are found through the partial index `enrich_inbox_finished`).
         pub const FORGET_KEYS: &str = concat!(
-            "DELETE FROM enrich_inbox_deliveries \
-             WHERE state IN ('done', 'purged') AND finished_at_ms <= ",
+            "DELETE FROM enrich_inbox_deliveries WHERE id IN \
+             (SELECT id FROM enrich_inbox_deliveries \
+              WHERE state IN ('done', 'purged') AND finished_at_ms <= ",
             $now,
-            " - $1"
+            " - $1 LIMIT $2)"
         );
 
-        /// Drops the body and signature of processed rows finished at least `$1` milliseconds
-        /// ago, keeping the key.
+        /// Drops the body and signature of at most `$2` processed rows finished at least `$1`
+        /// milliseconds ago, keeping the key. One bounded batch of a retention pass.
         pub const DROP_BODIES: &str = concat!(
             "UPDATE enrich_inbox_deliveries \
              SET state = 'purged', raw_body = NULL, signature_header = NULL \
-             WHERE state = 'done' AND finished_at_ms <= ",
+             WHERE id IN (SELECT id FROM enrich_inbox_deliveries \
+                          WHERE state = 'done' AND finished_at_ms <= ",
             $now,
-            " - $1"
+            " - $1 LIMIT $2)"
         );
+
+        /// Drops the body, signature and error text of at most `$2` dead letters finished at
+        /// least `$1` milliseconds ago: they become `purged` (key kept, finish time unchanged,
+        /// so the key is forgotten a key retention after they died). One bounded batch.
+        pub const DROP_DEAD_LETTERS: &str = concat!(
+            "UPDATE enrich_inbox_deliveries \
+             SET state = 'purged', raw_body = NULL, signature_header = NULL, last_error = NULL \
+             WHERE id IN (SELECT id FROM enrich_inbox_deliveries \
+                          WHERE state = 'dead' AND finished_at_ms <= ",
+            $now,
+            " - $1 LIMIT $2)"
+        );
+
+        /// Erases the deliveries `$ids` (the engine's list of ids, see [`ERASE_SQLITE`] and
+        /// [`ERASE_POSTGRES`]), whatever their state: body, signature and error text dropped,
+        /// `purged` (never claimed again: an erased pending delivery is not processed with an
+        /// empty body), `last_error` set to `$2` (why: erased, not a failure), any claim ended
+        /// (the claim's outcome then finds it gone, as after a lost lease). A row that was not
+        /// finished is finished now, so that its key is kept one key retention from now.
+        macro_rules! erase {
+            ($ids:literal) => {
+                concat!(
+                    "UPDATE enrich_inbox_deliveries \
+                     SET state = 'purged', raw_body = NULL, signature_header = NULL, \
+                     last_error = $2, lease_token = NULL, finished_at_ms = CASE \
+                     WHEN state IN ('pending', 'processing') OR finished_at_ms IS NULL THEN ",
+                    $now,
+                    " ELSE finished_at_ms END WHERE id IN (",
+                    $ids,
+                    ")"
+                )
+            };
+        }
+
+        /// [`erase!`] on SQLite: `$1` a JSON array of ids (SQLite binds no arrays).
+        pub const ERASE_SQLITE: &str = erase!("SELECT value FROM json_each($1)");
+
+        /// [`erase!`] on Postgres: `$1` an array of ids.
+        pub const ERASE_POSTGRES: &str = erase!("SELECT UNNEST($1::BIGINT[])");
 
         /// Records an applied migration, applied now.
         pub const RECORD_VERSION: &str = concat!(
@@ -302,6 +344,20 @@ pub const GET: &str = concat!(
     columns!(""),
     " FROM enrich_inbox_deliveries WHERE id = $1"
 );
+
+/// The id, state, and whether a body and an error text are stored, of at most `$2` rows of
+/// external ID `$1` with an id above `$3`, by id.
+pub const FIND_EXTERNAL_ID: &str = "SELECT id, state, raw_body IS NOT NULL, last_error IS NOT NULL \
+    FROM enrich_inbox_deliveries WHERE external_id = $1 AND id > $3 ORDER BY id LIMIT $2";
+
+/// [`FIND_EXTERNAL_ID`] for the rows of enrichment `$1`.
+pub const FIND_ENRICHMENT: &str = "SELECT id, state, raw_body IS NOT NULL, last_error IS NOT NULL \
+    FROM enrich_inbox_deliveries WHERE enrichment_id = $1 AND id > $3 ORDER BY id LIMIT $2";
+
+/// The id, state, body and whether an error text is stored, of at most `$1` rows with a body
+/// and an id above `$2`, by id: a batch of the scan for an email address.
+pub const SCAN_BODIES: &str = "SELECT id, state, raw_body, last_error IS NOT NULL \
+    FROM enrich_inbox_deliveries WHERE raw_body IS NOT NULL AND id > $2 ORDER BY id LIMIT $1";
 
 /// The table of applied migrations (the same on both engines).
 pub const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS enrich_inbox_migrations \

@@ -73,7 +73,10 @@ impl SqliteBackend {
             } else {
                 SqliteSynchronous::Normal
             })
-            .busy_timeout(settings.busy_timeout);
+            .busy_timeout(settings.busy_timeout)
+            // A deleted or overwritten value (a purged body, an erased person) is zeroed in
+            // its page, not left readable in the file's free space.
+            .pragma("secure_delete", "ON");
         if in_memory {
             // One database for all the inbox's connections, not one per connection.
             options = options.shared_cache(true);
