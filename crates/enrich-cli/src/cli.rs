@@ -32,7 +32,7 @@ pub enum Command {
     Send(SendArgs),
     /// Run the local fake of the API, which delivers signed webhooks.
     Sim(SimArgs),
-    /// Operate a receiver's inbox: counts, dead letters, retry, replay, purge.
+    /// Operate a receiver's inbox: counts, dead letters, retry, replay, purge, erase.
     #[command(subcommand)]
     Inbox(InboxCommand),
     /// Store in an inbox every person of an enrichment whose webhook never arrived.
@@ -84,15 +84,42 @@ pub enum InboxCommand {
         #[command(flatten)]
         inbox: InboxUrl,
     },
-    /// Drop the bodies of deliveries processed longer ago than --older-than, and forget their
-    /// keys after --keep-keys (a redelivery after that is stored anew).
+    /// Apply a retention policy now (a worker applies the inbox's on a schedule): drop the
+    /// bodies of deliveries processed longer ago than --older-than, the bodies and error texts
+    /// of dead letters older than --dead-letters, and forget keys after --keep-keys (a
+    /// redelivery after that is stored anew). Deletes in bounded batches.
     Purge {
         /// Drop bodies processed longer ago than this (such as 7d, 12h, 30m).
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "7d")]
         older_than: std::time::Duration,
+        /// Drop the body and error text of dead letters that died longer ago than this.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30d")]
+        dead_letters: std::time::Duration,
         /// Forget keys processed longer ago than this (at least --older-than).
         #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30d")]
         keep_keys: std::time::Duration,
+        /// Rows per batch (each batch is one commit, holding the write lock briefly).
+        #[arg(long, value_name = "ROWS", default_value_t = 500)]
+        batch_size: u32,
+        #[command(flatten)]
+        inbox: InboxUrl,
+    },
+    /// Erase one person (or a whole enrichment): the body, signature and error text of every
+    /// matching delivery, in every state. Keys stay, so a redelivery is still a duplicate.
+    #[command(group = clap::ArgGroup::new("subject").required(true).multiple(false))]
+    Erase {
+        /// Every delivery of this external ID (your id of the person).
+        #[arg(long, value_name = "ID", group = "subject")]
+        external_id: Option<String>,
+        /// Every delivery whose stored body holds this email address (case-insensitive).
+        #[arg(long, value_name = "ADDRESS", group = "subject")]
+        email: Option<String>,
+        /// Every delivery of this enrichment (`enrichmentID`).
+        #[arg(long, value_name = "ID", group = "subject")]
+        enrichment: Option<String>,
+        /// Only say what would be erased.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         inbox: InboxUrl,
     },

@@ -1,9 +1,10 @@
-//! `enrich inbox …`: operate a receiver's inbox (counts, dead letters, retry, replay, purge).
+//! `enrich inbox …`: operate a receiver's inbox (counts, dead letters, retry, replay, purge,
+//! erase).
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use enrich_inbox::{DeliveryId, Inbox, Retention, State, StoredDelivery};
+use enrich_inbox::{DeliveryId, Erasure, Inbox, Retention, State, StoredDelivery, Subject};
 use serde_json::json;
 
 use crate::cli::{InboxCommand, InboxUrl};
@@ -115,35 +116,122 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, Error> 
         }
         InboxCommand::Purge {
             older_than,
+            dead_letters,
             keep_keys,
+            batch_size,
             inbox: url,
         } => {
             let inbox = open(&url).await?;
-            let retention = Retention::new(older_than, keep_keys);
+            let retention = Retention::default()
+                .bodies(older_than)
+                .dead_letters(dead_letters)
+                .keys(keep_keys)
+                .batch_size(batch_size);
             let report = inbox.purge(retention).await?;
             inbox.close().await;
             if as_json {
                 json(&json!({
                     "bodiesDropped": report.bodies_dropped,
+                    "deadLettersDropped": report.dead_letters_dropped,
                     "keysForgotten": report.keys_forgotten,
+                    "batches": report.batches,
+                    "scrubbed": report.scrubbed,
                 }))
             } else {
+                let rows = [
+                    ("bodies dropped", report.bodies_dropped),
+                    ("dead letters dropped", report.dead_letters_dropped),
+                    ("keys forgotten", report.keys_forgotten),
+                    ("batches", report.batches),
+                ];
                 Ok(table(
                     &["purged", "deliveries"],
-                    &[
-                        vec![
-                            "bodies dropped".to_owned(),
-                            report.bodies_dropped.to_string(),
-                        ],
-                        vec![
-                            "keys forgotten".to_owned(),
-                            report.keys_forgotten.to_string(),
-                        ],
-                    ],
+                    &rows
+                        .iter()
+                        .map(|(what, count)| vec![(*what).to_owned(), count.to_string()])
+                        .collect::<Vec<_>>(),
                 ))
             }
         }
+        InboxCommand::Erase {
+            external_id,
+            email,
+            enrichment,
+            dry_run,
+            inbox: url,
+        } => {
+            let subject = match (external_id, email, enrichment) {
+                (Some(id), _, _) => Subject::ExternalId(id),
+                (_, Some(address), _) => Subject::Email(address),
+                (_, _, Some(id)) => Subject::Enrichment(id),
+                (None, None, None) => {
+                    return Err(Error::Usage(
+                        "give --external-id, --email or --enrichment".to_owned(),
+                    ));
+                }
+            };
+            let inbox = open(&url).await?;
+            let erasure = if dry_run {
+                inbox.erasure_preview(&subject).await
+            } else {
+                inbox.erase(&subject).await
+            };
+            inbox.close().await;
+            render_erasure(&erasure?, as_json)
+        }
     }
+}
+
+/// What an erasure found: ids and counts only, never the subject (it is personal data).
+fn render_erasure(erasure: &Erasure, as_json: bool) -> Result<String, Error> {
+    let ids: Vec<i64> = erasure.deliveries.iter().map(|id| id.0).collect();
+    let by_state = erasure.by_state;
+    let states = [
+        (State::Pending, by_state.pending),
+        (State::Processing, by_state.processing),
+        (State::Done, by_state.done),
+        (State::Dead, by_state.dead),
+        (State::Purged, by_state.purged),
+    ];
+    if as_json {
+        let mut counts = serde_json::Map::new();
+        for (state, count) in states {
+            counts.insert(state.as_str().to_owned(), count.into());
+        }
+        return json(&json!({
+            "dryRun": erasure.dry_run,
+            "deliveries": ids,
+            "byState": counts,
+            "bodies": erasure.bodies,
+            "errorTexts": erasure.error_texts,
+            "scrubbed": erasure.scrubbed,
+        }));
+    }
+    let mut rows: Vec<Vec<String>> = states
+        .iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(state, count)| vec![state.as_str().to_owned(), count.to_string()])
+        .collect();
+    rows.push(vec!["bodies".to_owned(), erasure.bodies.to_string()]);
+    rows.push(vec![
+        "error texts".to_owned(),
+        erasure.error_texts.to_string(),
+    ]);
+    let heading = if erasure.dry_run {
+        "would erase"
+    } else {
+        "erased"
+    };
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    Ok(format!(
+        "{}deliveries: {}\n",
+        table(&[heading, "deliveries"], &rows),
+        if ids.is_empty() {
+            "none".to_owned()
+        } else {
+            ids.join(", ")
+        }
+    ))
 }
 
 /// Why `id` could not be requeued: unknown, or in another state than `wanted`.

@@ -255,6 +255,14 @@ async fn inbox_commands_operate_a_real_sqlite_inbox() {
     assert_eq!(purged["keysForgotten"], 3, "{purged}");
     let counts = inbox.counts().await.expect("counts");
     assert_eq!((counts.done, counts.dead, counts.total()), (0, 2, 2));
+    // Dead letters lose their body and error text after --dead-letters (30 days by default).
+    let dead = enrich_json(&["inbox", "purge", "--dead-letters", "0s", "--inbox", &url]);
+    assert_eq!(dead["deadLettersDropped"], 2, "{dead}");
+    let counts = inbox.counts().await.expect("counts");
+    assert_eq!((counts.dead, counts.purged), (0, 2));
+    for letter in inbox.list(State::Purged, 10).await.expect("list") {
+        assert_eq!((letter.raw_body, letter.last_error), (None, None));
+    }
     inbox.close().await;
 }
 
@@ -386,6 +394,111 @@ async fn reconcile_stores_the_people_whose_delivery_never_arrived() {
             KEY,
         ],
         "the file does not exist",
+    );
+    inbox.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_erase_erases_one_person_and_prints_only_ids() {
+    let file = TempInbox::new("erase");
+    let url = file.url();
+    let inbox = Inbox::open(&url).await.expect("open");
+    let mut ids = Vec::new();
+    for (enrichment, person, email) in [
+        ("e-1", "crm-1", "Ada@Example.com"),
+        ("e-1", "crm-2", "grace@example.com"),
+        ("e-2", "crm-3", "alan@example.com"),
+    ] {
+        let body = format!(
+            r#"{{"eventType":"person.enrichment.completed","data":{{"enrichmentID":"{enrichment}","person":{{"externalID":"{person}","emails":[{{"email":"{email}"}}]}}}}}}"#
+        );
+        let event = serde_json::from_str(&body).expect("a valid event");
+        match inbox
+            .store_reconciled(&event, body.into_bytes().into())
+            .await
+            .expect("store")
+        {
+            enrich_inbox::Stored::New(id) => ids.push(id),
+            enrich_inbox::Stored::Duplicate => panic!("a new delivery"),
+        }
+    }
+
+    let preview = enrich_json(&[
+        "inbox",
+        "erase",
+        "--email",
+        "ada@example.com",
+        "--dry-run",
+        "--inbox",
+        &url,
+    ]);
+    assert_eq!(preview["dryRun"], true, "{preview}");
+    assert_eq!(preview["deliveries"], serde_json::json!([ids[0].0]));
+    assert_eq!(preview["byState"]["pending"], 1);
+    assert_eq!(preview["bodies"], 1);
+    let body = |id: DeliveryId| {
+        let inbox = inbox.clone();
+        async move { inbox.get(id).await.expect("get").expect("kept").raw_body }
+    };
+    assert!(body(ids[0]).await.is_some(), "a dry run changes nothing");
+
+    // The table names no person: counts and ids only.
+    let output = enrich(&[
+        "inbox",
+        "erase",
+        "--email",
+        "ada@example.com",
+        "--inbox",
+        &url,
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("erased") && stdout.contains(&format!("deliveries: {}", ids[0])),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.to_lowercase().contains("ada@example.com"),
+        "{stdout}"
+    );
+    assert_eq!(body(ids[0]).await, None);
+    let erased = inbox.get(ids[0]).await.expect("get").expect("kept");
+    assert_eq!(erased.state, State::Purged);
+
+    let by_id = enrich_json(&["inbox", "erase", "--external-id", "crm-2", "--inbox", &url]);
+    assert_eq!(
+        by_id["deliveries"],
+        serde_json::json!([ids[1].0]),
+        "{by_id}"
+    );
+    assert_eq!(by_id["scrubbed"], true, "{by_id}");
+    let by_enrichment = enrich_json(&["inbox", "erase", "--enrichment", "e-2", "--inbox", &url]);
+    assert_eq!(by_enrichment["deliveries"], serde_json::json!([ids[2].0]));
+    assert_eq!(body(ids[2]).await, None);
+
+    // Exactly one subject.
+    assert!(
+        !enrich(&["inbox", "erase", "--inbox", &url])
+            .status
+            .success()
+    );
+    assert!(
+        !enrich(&[
+            "inbox",
+            "erase",
+            "--email",
+            "a@b.c",
+            "--external-id",
+            "x",
+            "--inbox",
+            &url
+        ])
+        .status
+        .success()
     );
     inbox.close().await;
 }
