@@ -375,3 +375,82 @@ async fn purged_and_erased_emails_are_gone_from_the_sqlite_files() {
     );
     inbox.close().await;
 }
+
+/// `len` hexadecimal digits that do not repeat (so Postgres cannot compress a body holding
+/// them, and stores it out of line, in the table's TOAST table).
+fn incompressible(len: usize, seed: u64) -> String {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from_digit(u32::try_from(state % 16).unwrap_or(0), 16).unwrap_or('0')
+        })
+        .collect()
+}
+
+/// The path of the inbox table's file (`main`) or of its TOAST table's (`toast`), on the
+/// Postgres server's disk; `None` when the test cannot read it (a server on another machine or
+/// under another user).
+async fn postgres_file(db: &TestDb, which: &str) -> Option<std::path::PathBuf> {
+    let relation = if which == "toast" {
+        "reltoastrelid"
+    } else {
+        "oid"
+    };
+    let path = db
+        .text(&format!(
+            "SELECT current_setting('data_directory') || '/' || pg_relation_filepath({relation}) \
+             FROM pg_class WHERE relname = 'enrich_inbox_deliveries'"
+        ))
+        .await?;
+    let path = std::path::PathBuf::from(path);
+    std::fs::metadata(&path).is_ok().then_some(path)
+}
+
+// On Postgres, an erasure followed by its VACUUM leaves no erased email in the TOAST table,
+// where bodies of people (over 2 KB) live. It does not reach the WAL, nor the free space of the
+// heap's pages for small bodies stored inline: the README ("Personal data") says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erased_emails_are_gone_from_the_postgres_table_files_after_the_vacuum() {
+    let Some(db) = TestDb::postgres("privacy::postgres_files").await else {
+        return;
+    };
+    let inbox = Inbox::open(&db.url).await.unwrap();
+    for i in 0..100 {
+        let body = padded_person(&format!("p-{i}"), &format!("toasted-{i}@pg.example"), 0).replace(
+            r#""companyName":"""#,
+            &format!(r#""companyName":"{}""#, incompressible(4_000, i)),
+        );
+        inbox.store(&delivery(&body)).await.unwrap();
+    }
+    db.execute("CHECKPOINT").await;
+    let (Some(heap), Some(toast)) = (
+        postgres_file(&db, "main").await,
+        postgres_file(&db, "toast").await,
+    ) else {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"\n!!! SKIPPED: the Postgres server's data files are not readable from this test\n",
+        );
+        return;
+    };
+    let markers =
+        |path: &std::path::Path| occurrences(&std::fs::read(path).unwrap(), "@pg.example");
+    assert_eq!(
+        (markers(&heap), markers(&toast)),
+        (0, 100),
+        "bodies are stored out of line"
+    );
+
+    let erasure = inbox
+        .erase(&Subject::Enrichment("bytes".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!((erasure.deliveries.len(), erasure.scrubbed), (100, true));
+    db.execute("CHECKPOINT").await;
+    let toast = postgres_file(&db, "toast").await.unwrap();
+    assert_eq!(markers(&toast), 0, "erased emails left in the TOAST table");
+    inbox.close().await;
+}
