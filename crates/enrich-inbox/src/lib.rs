@@ -19,8 +19,13 @@
 //!   without crashes, freezes or outages): make the handler idempotent. Leases and due times
 //!   are read on the database's clock.
 //! - Operations: [`Inbox::counts`], [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
-//!   [`Inbox::replay`], [`Inbox::purge`] (bodies first, keys after a longer window) and
-//!   [`Inbox::verify`] (a stored delivery against the signing secrets again).
+//!   [`Inbox::replay`], [`Inbox::purge`] (a [`Retention`] pass now: bodies first, keys after a
+//!   longer window) and [`Inbox::verify`] (a stored delivery against the signing secrets again).
+//! - Personal data: a [`Retention`] policy (bodies 7 days after processing, dead letters 30
+//!   days, keys 30 days, by default) that every worker applies on a schedule, in bounded
+//!   batches; [`Inbox::erase`] of one [`Subject`] (an external ID, an email address, an
+//!   enrichment); on SQLite `secure_delete` and a truncated WAL after each, on Postgres a
+//!   `VACUUM` (the README's "Personal data" says what each guarantees).
 //! - [Reconciliation](mod@reconcile): [`Inbox::reconcile_people`] stores, as reconciled deliveries
 //!   under the keys their webhooks would have had, the people of an enrichment whose delivery
 //!   never arrived; with the `reconcile` feature, `reconcile` fetches them through
