@@ -454,3 +454,64 @@ async fn erased_emails_are_gone_from_the_postgres_table_files_after_the_vacuum()
     assert_eq!(markers(&toast), 0, "erased emails left in the TOAST table");
     inbox.close().await;
 }
+
+/// Store latency during a retention pass over `ENRICH_PURGE_ROWS` rows (1,000,000 by default),
+/// on each engine: a store every few milliseconds, each timed; prints p50, p99 and max with the
+/// pass's batches. A measurement, not an assertion:
+/// `cargo test --release -p enrich-inbox --test privacy -- --ignored --nocapture store_latency`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run it by name"]
+async fn store_latency_during_a_large_retention_pass() {
+    let rows: u64 = std::env::var("ENRICH_PURGE_ROWS")
+        .ok()
+        .and_then(|rows| rows.parse().ok())
+        .unwrap_or(1_000_000);
+    let sqlite = TestDb::sqlite("latency");
+    let postgres = TestDb::postgres("privacy::latency").await;
+    for db in std::iter::once(&sqlite).chain(postgres.as_ref()) {
+        let inbox = Inbox::open(&db.url).await.unwrap();
+        bulk_done(db, rows, 2 * HOUR).await;
+        let started = std::time::Instant::now();
+        let purge = tokio::spawn({
+            let inbox = inbox.clone();
+            async move {
+                inbox
+                    .purge(Retention::keep_forever().keys(Duration::ZERO))
+                    .await
+                    .unwrap()
+            }
+        });
+        let mut latencies = Vec::new();
+        let mut i = 0;
+        while !purge.is_finished() {
+            let body = person_with_email("latency", &format!("p-{i}"), "a@b.c");
+            let delivery = delivery(&body);
+            let sent = std::time::Instant::now();
+            inbox.store(&delivery).await.unwrap();
+            latencies.push(sent.elapsed());
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let report = purge.await.unwrap();
+        let pass = started.elapsed();
+        latencies.sort();
+        let at = |share: f64| {
+            let index = ((latencies.len() as f64 - 1.0) * share).round() as usize;
+            latencies[index]
+        };
+        println!(
+            "{}: {rows} rows forgotten in {} batches of up to {} in {:.1} s ({:.1} ms a batch); \
+             {} stores during the pass: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            inbox.engine(),
+            report.batches,
+            report.largest_batch,
+            pass.as_secs_f64(),
+            pass.as_secs_f64() * 1000.0 / report.batches as f64,
+            latencies.len(),
+            at(0.5).as_secs_f64() * 1000.0,
+            at(0.99).as_secs_f64() * 1000.0,
+            latencies.last().unwrap().as_secs_f64() * 1000.0,
+        );
+        inbox.close().await;
+    }
+}

@@ -66,6 +66,7 @@ mod event;
 mod number;
 mod open_enum;
 mod person;
+mod redact;
 mod rest;
 #[cfg(feature = "schema")]
 pub mod schema;
@@ -83,6 +84,7 @@ pub use person::{
     EmailType, EnrichedPersonEmail, EnrichedPersonMobilePhone, EnrichedPersonResponse,
     EnrichmentStatus, JobPosition, ValidationStatus,
 };
+pub use redact::{RedactedDebug, Unredacted};
 pub use rest::{
     AcceptedEmailType, ApiError, CompanyToEnrich, EnrichCompaniesRequest, EnrichCompaniesResult,
     EnrichPeopleRequest, EnrichPeopleResult, EnrichmentAccepted, EnrichmentOptions, Include,

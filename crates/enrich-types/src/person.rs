@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::date::PartialDate;
 use crate::open_enum::open_enum;
+use crate::redact::{Personal, PersonalList, RedactedDebug, redacted_debug};
 
 open_enum! {
     /// The progress of an enrichment: of a whole batch, or of one person in it.
@@ -40,7 +41,7 @@ open_enum! {
 
 /// Everything the API found about one person. Every field is optional: the API leaves out, or
 /// sends `null` for, whatever it did not find or was not asked for, and the two mean the same.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct EnrichedPersonResponse {
@@ -93,7 +94,7 @@ pub struct EnrichedPersonResponse {
 }
 
 /// One email address found for a person.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct EnrichedPersonEmail {
@@ -109,7 +110,7 @@ pub struct EnrichedPersonEmail {
 }
 
 /// One mobile phone number found for a person.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct EnrichedPersonMobilePhone {
@@ -122,7 +123,7 @@ pub struct EnrichedPersonMobilePhone {
 }
 
 /// One position in a person's job history.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct JobPosition {
@@ -161,5 +162,70 @@ impl JobPosition {
     /// Whether this is a current position: it has no end date.
     pub fn is_current(&self) -> bool {
         self.end_date.is_none()
+    }
+}
+
+redacted_debug!(
+    EnrichedPersonResponse,
+    EnrichedPersonEmail,
+    EnrichedPersonMobilePhone,
+    JobPosition
+);
+
+/// `Debug` redacts the names, job title, employer, location, LinkedIn URL, emails, phone
+/// numbers and job history; [`RedactedDebug::unredacted`] shows them.
+impl RedactedDebug for EnrichedPersonResponse {
+    fn fmt_redacted(&self, f: &mut std::fmt::Formatter<'_>, full: bool) -> std::fmt::Result {
+        f.debug_struct("EnrichedPersonResponse")
+            .field("external_id", &self.external_id)
+            .field("first_name", &Personal(&self.first_name, full))
+            .field("last_name", &Personal(&self.last_name, full))
+            .field("job_title", &Personal(&self.job_title, full))
+            .field("company_name", &Personal(&self.company_name, full))
+            .field("company_domain", &self.company_domain)
+            .field("country", &self.country)
+            .field("location", &Personal(&self.location, full))
+            .field("linked_in_url", &Personal(&self.linked_in_url, full))
+            .field("departments", &self.departments)
+            .field("seniorities", &self.seniorities)
+            .field("emails", &PersonalList(&self.emails, full))
+            .field("mobile_phones", &PersonalList(&self.mobile_phones, full))
+            .field("job_history", &PersonalList(&self.job_history, full))
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+/// `Debug` redacts the address.
+impl RedactedDebug for EnrichedPersonEmail {
+    fn fmt_redacted(&self, f: &mut std::fmt::Formatter<'_>, full: bool) -> std::fmt::Result {
+        f.debug_struct("EnrichedPersonEmail")
+            .field("email", &Personal(&self.email, full))
+            .field("validation_status", &self.validation_status)
+            .field("email_type", &self.email_type)
+            .finish()
+    }
+}
+
+/// `Debug` redacts the number.
+impl RedactedDebug for EnrichedPersonMobilePhone {
+    fn fmt_redacted(&self, f: &mut std::fmt::Formatter<'_>, full: bool) -> std::fmt::Result {
+        f.debug_struct("EnrichedPersonMobilePhone")
+            .field("mobile_phone", &Personal(&self.mobile_phone, full))
+            .field("confidence_score", &self.confidence_score)
+            .finish()
+    }
+}
+
+/// `Debug` redacts the employer, the title and the dates.
+impl RedactedDebug for JobPosition {
+    fn fmt_redacted(&self, f: &mut std::fmt::Formatter<'_>, full: bool) -> std::fmt::Result {
+        f.debug_struct("JobPosition")
+            .field("company_name", &Personal(&self.company_name, full))
+            .field("job_title", &Personal(&self.job_title, full))
+            .field("start_date", &Personal(&self.start_date, full))
+            .field("end_date", &Personal(&self.end_date, full))
+            .field("linked_in_url", &self.linked_in_url)
+            .finish()
     }
 }

@@ -257,7 +257,7 @@ fn is_loopback_host(authority: &str) -> bool {
 
 /// One person to enrich. Identify the person with a LinkedIn URL, or with first and last name
 /// plus a company name or domain.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct PersonToEnrich {
@@ -594,5 +594,23 @@ mod tests {
             .to_string()
             .contains("\"http://x\" is not an https URL")
         );
+    }
+}
+
+crate::redact::redacted_debug!(PersonToEnrich);
+
+/// `Debug` redacts the names and the LinkedIn URL;
+/// [`RedactedDebug::unredacted`](crate::RedactedDebug::unredacted) shows them.
+impl crate::redact::RedactedDebug for PersonToEnrich {
+    fn fmt_redacted(&self, f: &mut std::fmt::Formatter<'_>, full: bool) -> std::fmt::Result {
+        use crate::redact::Personal;
+        f.debug_struct("PersonToEnrich")
+            .field("first_name", &Personal(&self.first_name, full))
+            .field("last_name", &Personal(&self.last_name, full))
+            .field("company_name", &self.company_name)
+            .field("company_domain", &self.company_domain)
+            .field("linkedin_url", &Personal(&self.linkedin_url, full))
+            .field("external_id", &self.external_id)
+            .finish()
     }
 }
