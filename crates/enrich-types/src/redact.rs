@@ -2,21 +2,23 @@
 //! `<redacted>` in place of names, email addresses, phone numbers, LinkedIn URLs and job
 //! histories, so that `{:?}` in a log line never carries a person. Tests and debugging sessions
 //! that need the values ask for them explicitly: `person.unredacted()`.
-//!
-//! ```
-//! use enrich_types::EnrichedPersonResponse;
-//!
-//! let person: EnrichedPersonResponse =
-//!     serde_json::from_str(r#"{"externalID":"crm-42","firstName":"Ada"}"#)?;
-//! assert!(!format!("{person:?}").contains("Ada"));
-//! assert!(!format!("{person:#?}").contains("Ada"));
-//! assert!(format!("{:?}", person.unredacted()).contains("Ada"));
-//! # Ok::<(), serde_json::Error>(())
-//! ```
 
 use std::fmt;
 
-/// A type whose `Debug` form leaves out personal data unless asked for it.
+/// A type whose `Debug` form leaves out personal data unless asked for it: names, email
+/// addresses, phone numbers, LinkedIn URLs, job histories print as `<redacted>` (lists as how
+/// many), with `{:?}` and `{:#?}` alike. Ids, statuses and counts stay.
+///
+/// ```
+/// use enrich_types::{EnrichedPersonResponse, RedactedDebug};
+///
+/// let person: EnrichedPersonResponse =
+///     serde_json::from_str(r#"{"externalID":"crm-42","firstName":"Ada"}"#)?;
+/// assert!(!format!("{person:?}").contains("Ada"));
+/// assert!(!format!("{person:#?}").contains("Ada"));
+/// assert!(format!("{:?}", person.unredacted()).contains("Ada"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 pub trait RedactedDebug {
     /// Writes the `Debug` form: with every value when `full`, else with the personal ones
     /// replaced by `<redacted>`.
@@ -145,11 +147,13 @@ mod tests {
 
     #[test]
     fn debug_of_a_person_to_enrich_redacts_names_and_linkedin() {
-        let mut person = PersonToEnrich::default();
-        person.first_name = Some("MarkerFirst".to_owned());
-        person.last_name = Some("MarkerLast".to_owned());
-        person.linkedin_url = Some("https://linkedin.com/in/marker".to_owned());
-        person.external_id = Some("crm-7".to_owned());
+        let person = PersonToEnrich {
+            first_name: Some("MarkerFirst".to_owned()),
+            last_name: Some("MarkerLast".to_owned()),
+            linkedin_url: Some("https://linkedin.com/in/marker".to_owned()),
+            external_id: Some("crm-7".to_owned()),
+            ..PersonToEnrich::default()
+        };
         let shown = format!("{person:?}");
         assert!(
             !shown.contains("Marker") && !shown.contains("marker"),
