@@ -167,10 +167,13 @@ pub(crate) async fn apply(inbox: &Inbox, retention: Retention) -> Result<PurgeRe
     for (step, age) in steps {
         let Some(age) = age else { continue };
         let age_ms = duration_millis(age);
+        let mut cursor = i64::MIN;
         loop {
-            let changed = backend
-                .retention_batch(step, age_ms, i64::from(limit))
+            let cursors = backend
+                .retention_batch(step, age_ms, i64::from(limit), cursor)
                 .await?;
+            cursor = cursors.iter().copied().max().unwrap_or(cursor).max(cursor);
+            let changed = u64::try_from(cursors.len()).unwrap_or(u64::MAX);
             if changed > 0 {
                 report.batches += 1;
                 report.largest_batch = report.largest_batch.max(changed);

@@ -36,8 +36,8 @@ fn new_id(stored: Stored) -> DeliveryId {
 }
 
 /// Inserts `rows` finished deliveries straight into the table (faster than storing and
-/// processing them): `done`, finished `finished_ago` ago by the database's clock, with a body of
-/// 1,000 bytes; keys `bulk-0`…
+/// processing them): `done`, the first finished `finished_ago` ago by the database's clock and
+/// each next one a millisecond earlier, with a body of 1,000 bytes; keys `bulk-0`…
 async fn bulk_done(db: &TestDb, rows: u64, finished_ago: Duration) {
     let ago = finished_ago.as_millis();
     let statement = if db.is_sqlite() {
@@ -47,7 +47,7 @@ async fn bulk_done(db: &TestDb, rows: u64, finished_ago: Duration) {
              WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < {rows}) \
              SELECT 'bulk-' || i, 'webhook', 'done', 'person.enrichment.completed', \
              zeroblob(1000), 0, 0, 1, 0, \
-             CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) - {ago} FROM n"
+             CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) - {ago} - i FROM n"
         )
     } else {
         format!(
@@ -55,7 +55,7 @@ async fn bulk_done(db: &TestDb, rows: u64, finished_ago: Duration) {
              raw_body, verified, received_at_ms, attempts, due_at_ms, finished_at_ms) \
              SELECT 'bulk-' || i, 'webhook', 'done', 'person.enrichment.completed', \
              convert_to(repeat('x', 1000), 'UTF8'), false, 0, 1, 0, \
-             CAST(FLOOR(EXTRACT(EPOCH FROM statement_timestamp()) * 1000) AS BIGINT) - {ago} \
+             CAST(FLOOR(EXTRACT(EPOCH FROM statement_timestamp()) * 1000) AS BIGINT) - {ago} - i \
              FROM generate_series(0, {rows} - 1) AS i"
         )
     };

@@ -47,25 +47,27 @@ pub(crate) enum IdColumn {
 
 impl Backend {
     /// Runs one batch of `step`: at most `limit` rows finished at least `age_ms` ago (by the
-    /// database's clock). On SQLite it is one write of the group writer, so a store waiting
-    /// behind it waits for one batch at most; on Postgres one statement and one commit.
-    /// How many rows it changed.
+    /// database's clock), from `cursor` on (`i64::MIN` at the start of a pass). On SQLite it is
+    /// one write of the group writer, so a store waiting behind it waits for one batch at
+    /// most; on Postgres one statement and one commit. The cursor each row changed gives back
+    /// (see [`sql::sqlite::FORGET_KEYS`]): as many as the rows changed.
     pub async fn retention_batch(
         &self,
         step: RetentionStep,
         age_ms: i64,
         limit: i64,
-    ) -> Result<u64, Error> {
-        write!(self, executor, sql => sqlx::query(match step {
+        cursor: i64,
+    ) -> Result<Vec<i64>, Error> {
+        write!(self, executor, sql => sqlx::query_scalar(match step {
                 RetentionStep::ForgetKeys => sql::FORGET_KEYS,
                 RetentionStep::DropBodies => sql::DROP_BODIES,
                 RetentionStep::DropDeadLetters => sql::DROP_DEAD_LETTERS,
             })
             .bind(age_ms)
             .bind(limit)
-            .execute(executor)
-            .await?
-            .rows_affected())
+            .bind(cursor)
+            .fetch_all(executor)
+            .await?)
     }
 
     /// At most `limit` deliveries whose `column` is `value`, with an id above `after`, by id

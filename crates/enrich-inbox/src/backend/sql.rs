@@ -46,9 +46,10 @@ macro_rules! columns {
 }
 
 /// Every statement whose text holds the database's clock, with `$now` (an SQL expression of
-/// the current Unix time in milliseconds) put in.
+/// the current Unix time in milliseconds) put in, and `$finished` the engine's way of reading
+/// the index `enrich_inbox_finished` (SQLite's `INDEXED BY`, nothing on Postgres).
 macro_rules! statements {
-    ($now:literal) => {
+    ($now:literal, $finished:literal) => {
         /// The columns a new delivery is inserted with, in the order of [`INSERT`]'s and
         /// [`INSERT_MANY`]'s values.
         macro_rules! insert_into {
@@ -220,37 +221,49 @@ macro_rules! statements {
         );
 
         /// Deletes at most `$2` processed rows (with or without their body) finished at least
-        /// `$1` milliseconds ago: their keys are forgotten. One bounded batch of a retention
-        /// pass (the rows are found through the partial index `enrich_inbox_finished`).
+        /// `$1` milliseconds ago and not before `$3` (the pass's cursor: where its last batch
+        /// stopped), oldest first: their keys are forgotten. Each row's finish time comes back,
+        /// the latest being the next batch's cursor. The rows are read from the partial index
+        /// `enrich_inbox_finished` in its order (`$finished` is `INDEXED BY` it on SQLite, whose
+        /// planner would rather walk the `state` index), and the cursor keeps each batch from
+        /// stepping again over the entries of the rows the batches before it changed (on
+        /// Postgres, dead index entries until VACUUM), so a batch costs the same at the end of a
+        /// pass as at its start.
         pub const FORGET_KEYS: &str = concat!(
             "DELETE FROM enrich_inbox_deliveries WHERE id IN \
-             (SELECT id FROM enrich_inbox_deliveries \
-              WHERE state IN ('done', 'purged') AND finished_at_ms <= ",
+             (SELECT id FROM enrich_inbox_deliveries ",
+            $finished,
+            " WHERE state IN ('done', 'purged') AND finished_at_ms >= $3 AND finished_at_ms <= ",
             $now,
-            " - $1 LIMIT $2)"
+            " - $1 ORDER BY finished_at_ms LIMIT $2) RETURNING finished_at_ms"
         );
 
         /// Drops the body and signature of at most `$2` processed rows finished at least `$1`
-        /// milliseconds ago, keeping the key. One bounded batch of a retention pass.
+        /// milliseconds ago and not before `$3`, oldest first, keeping the key; as
+        /// [`FORGET_KEYS`], each row's finish time comes back. Without the cursor, every batch
+        /// would step again over all the rows already purged and not yet forgotten.
         pub const DROP_BODIES: &str = concat!(
             "UPDATE enrich_inbox_deliveries \
              SET state = 'purged', raw_body = NULL, signature_header = NULL \
-             WHERE id IN (SELECT id FROM enrich_inbox_deliveries \
-                          WHERE state = 'done' AND finished_at_ms <= ",
+             WHERE id IN (SELECT id FROM enrich_inbox_deliveries ",
+            $finished,
+            " WHERE state IN ('done', 'purged') AND state = 'done' AND finished_at_ms >= $3 \
+               AND finished_at_ms <= ",
             $now,
-            " - $1 LIMIT $2)"
+            " - $1 ORDER BY finished_at_ms LIMIT $2) RETURNING finished_at_ms"
         );
 
         /// Drops the body, signature and error text of at most `$2` dead letters finished at
-        /// least `$1` milliseconds ago: they become `purged` (key kept, finish time unchanged,
-        /// so the key is forgotten a key retention after they died). One bounded batch.
+        /// least `$1` milliseconds ago, with an id above `$3`, by id: they become `purged` (key
+        /// kept, finish time unchanged, so the key is forgotten a key retention after they
+        /// died). Each row's id comes back, the largest being the next batch's cursor.
         pub const DROP_DEAD_LETTERS: &str = concat!(
             "UPDATE enrich_inbox_deliveries \
              SET state = 'purged', raw_body = NULL, signature_header = NULL, last_error = NULL \
              WHERE id IN (SELECT id FROM enrich_inbox_deliveries \
-                          WHERE state = 'dead' AND finished_at_ms <= ",
+                          WHERE state = 'dead' AND id > $3 AND finished_at_ms <= ",
             $now,
-            " - $1 LIMIT $2)"
+            " - $1 ORDER BY id LIMIT $2) RETURNING id"
         );
 
         /// Erases the deliveries `$ids` (the engine's list of ids, see [`ERASE_SQLITE`] and
@@ -294,7 +307,10 @@ macro_rules! statements {
 #[cfg(feature = "sqlite")]
 #[allow(dead_code)]
 pub mod sqlite {
-    statements!("CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)");
+    statements!(
+        "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)",
+        "INDEXED BY enrich_inbox_finished"
+    );
 }
 
 /// Postgres's copy of the statements. Its clock: `statement_timestamp()`, the start of the
@@ -303,7 +319,10 @@ pub mod sqlite {
 #[cfg(feature = "postgres")]
 #[allow(dead_code)]
 pub mod postgres {
-    statements!("CAST(FLOOR(EXTRACT(EPOCH FROM statement_timestamp()) * 1000) AS BIGINT)");
+    statements!(
+        "CAST(FLOOR(EXTRACT(EPOCH FROM statement_timestamp()) * 1000) AS BIGINT)",
+        ""
+    );
 }
 
 /// How many rows are in each state, on SQLite: exact, counted through the covering index
