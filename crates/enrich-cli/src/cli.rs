@@ -14,6 +14,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Show names, email addresses, phone numbers and error texts in tables (by default they
+    /// show ids and counts only; --json always prints everything).
+    #[arg(long, global = true)]
+    pub show_personal: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -42,16 +42,22 @@ pub fn client(
         .map_err(Error::Api)
 }
 
-/// Runs a `people` or `companies` subcommand; returns what to print on stdout.
-pub async fn run(kind: Kind, command: EnrichmentCommand, as_json: bool) -> Result<String, Error> {
+/// Runs a `people` or `companies` subcommand; returns what to print on stdout (people's names,
+/// emails and phones in tables only with `show_personal`).
+pub async fn run(
+    kind: Kind,
+    command: EnrichmentCommand,
+    as_json: bool,
+    show_personal: bool,
+) -> Result<String, Error> {
     match command {
         EnrichmentCommand::Start(args) => start(kind, args, as_json).await,
         EnrichmentCommand::Get(args) => {
             let client = client(&args.api, |builder| builder)?;
             let result = fetch(kind, &client, &args.id).await?;
-            result.render(as_json)
+            result.render(as_json, show_personal)
         }
-        EnrichmentCommand::Wait(args) => wait(kind, args, as_json).await,
+        EnrichmentCommand::Wait(args) => wait(kind, args, as_json, show_personal).await,
     }
 }
 
@@ -134,7 +140,12 @@ async fn fetch(kind: Kind, client: &Client, id: &str) -> Result<Fetched, Error> 
     .map_err(Error::Api)
 }
 
-async fn wait(kind: Kind, args: WaitArgs, as_json: bool) -> Result<String, Error> {
+async fn wait(
+    kind: Kind,
+    args: WaitArgs,
+    as_json: bool,
+    show_personal: bool,
+) -> Result<String, Error> {
     let poll = PollConfig::default()
         .first_interval(Duration::from_millis(500))
         .max_interval(Duration::from_secs(args.max_interval.max(1)))
@@ -166,11 +177,11 @@ async fn wait(kind: Kind, args: WaitArgs, as_json: bool) -> Result<String, Error
             .map(Fetched::Companies),
     };
     bar.finish_and_clear();
-    result.map_err(Error::Api)?.render(as_json)
+    result.map_err(Error::Api)?.render(as_json, show_personal)
 }
 
 impl Fetched {
-    fn render(&self, as_json: bool) -> Result<String, Error> {
+    fn render(&self, as_json: bool, show_personal: bool) -> Result<String, Error> {
         if as_json {
             return match self {
                 Self::People(result) => json(result),
@@ -194,6 +205,15 @@ impl Fetched {
                     .iter()
                     .flatten()
                     .map(|person| {
+                        if !show_personal {
+                            let found = |count: Option<usize>| count.unwrap_or(0).to_string();
+                            return vec![
+                                cell(person.external_id.as_deref()),
+                                found(person.emails.as_ref().map(Vec::len)),
+                                found(person.mobile_phones.as_ref().map(Vec::len)),
+                                cell(person.status.as_ref().map(|status| status.as_str())),
+                            ];
+                        }
                         let name = [&person.first_name, &person.last_name]
                             .into_iter()
                             .flatten()
@@ -224,10 +244,12 @@ impl Fetched {
                         ]
                     })
                     .collect();
-                out.push_str(&table(
-                    &["externalID", "name", "company", "email", "mobile", "status"],
-                    &rows,
-                ));
+                let header: &[&str] = if show_personal {
+                    &["externalID", "name", "company", "email", "mobile", "status"]
+                } else {
+                    &["externalID", "emails", "mobiles", "status"]
+                };
+                out.push_str(&table(header, &rows));
             }
             Self::Companies(result) => {
                 let rows: Vec<Vec<String>> = result

@@ -43,8 +43,13 @@ fn sqlite_path(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
-/// Runs an `inbox` subcommand; returns what to print on stdout.
-pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, Error> {
+/// Runs an `inbox` subcommand; returns what to print on stdout (dead letters' error texts, which
+/// may repeat personal data, in tables only with `show_personal`).
+pub async fn run(
+    command: InboxCommand,
+    as_json: bool,
+    show_personal: bool,
+) -> Result<String, Error> {
     match command {
         InboxCommand::Stats(url) => {
             let inbox = open(&url).await?;
@@ -76,7 +81,7 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, Error> 
             let inbox = open(&url).await?;
             let letters = inbox.dead_letters(limit).await?;
             inbox.close().await;
-            render_dead(&letters, as_json)
+            render_dead(&letters, as_json, show_personal)
         }
         InboxCommand::Retry {
             id,
@@ -247,7 +252,11 @@ async fn not_in_state(inbox: &Inbox, id: DeliveryId, wanted: &str) -> Error {
     message
 }
 
-fn render_dead(letters: &[StoredDelivery], as_json: bool) -> Result<String, Error> {
+fn render_dead(
+    letters: &[StoredDelivery],
+    as_json: bool,
+    show_personal: bool,
+) -> Result<String, Error> {
     if as_json {
         let items: Vec<_> = letters
             .iter()
@@ -278,7 +287,14 @@ fn render_dead(letters: &[StoredDelivery], as_json: bool) -> Result<String, Erro
                 cell(letter.external_id.as_deref()),
                 letter.attempts.to_string(),
                 age(now, letter.received_at),
-                cell(letter.last_error.as_deref()),
+                if show_personal {
+                    cell(letter.last_error.as_deref())
+                } else {
+                    letter.last_error.as_ref().map_or_else(
+                        || cell(None),
+                        |error| format!("({} chars, --show-personal)", error.chars().count()),
+                    )
+                },
             ]
         })
         .collect();

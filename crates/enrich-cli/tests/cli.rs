@@ -242,14 +242,19 @@ async fn people_start_get_wait_against_the_fake() {
         table.starts_with(&format!("enrichment {id}: COMPLETED, 100% done\n")),
         "{table}"
     );
-    for expected in [
-        "crm-1",
-        "Ada Lovelace",
-        "Grace Hopper",
-        "crm-3",
-        "externalID",
-    ] {
+    // By default the table shows ids and counts, no name, email or phone.
+    for expected in ["crm-1", "crm-3", "externalID", "emails", "mobiles"] {
         assert!(table.contains(expected), "{table}");
+    }
+    for personal in ["Ada", "Lovelace", "Grace", "Hopper", "@"] {
+        assert!(!table.contains(personal), "{personal} in:\n{table}");
+    }
+    let shown = run(args(&["people", "get", &id, "--show-personal"]), KEY)
+        .await
+        .unwrap();
+    let shown = text(&shown.stdout);
+    for expected in ["crm-1", "Ada Lovelace", "Grace Hopper", "crm-3", "@"] {
+        assert!(shown.contains(expected), "{shown}");
     }
 
     let got = run(args(&["--json", "people", "get", &id]), KEY)
