@@ -434,6 +434,41 @@ async fn inbox_erase_erases_one_person_and_prints_only_ids() {
         }
     }
 
+    // At TRACE, no command prints a stored person's email on stderr or stdout.
+    for args in [
+        &["inbox", "stats"][..],
+        &["inbox", "dead"],
+        &["inbox", "erase", "--enrichment", "e-1", "--dry-run"],
+        &[
+            "inbox",
+            "erase",
+            "--email",
+            "grace@example.com",
+            "--dry-run",
+        ],
+        &["inbox", "purge"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_enrich"))
+            .env("ENRICH_LOG", "trace")
+            .env_remove("ENRICH_INBOX_URL")
+            .args(args)
+            .args(["--inbox", &url])
+            .output()
+            .expect("enrich runs");
+        assert!(output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("TRACE") || stderr.contains("DEBUG"),
+            "{args:?} logged nothing: {stderr}"
+        );
+        for stream in [stderr, String::from_utf8_lossy(&output.stdout)] {
+            assert!(
+                !stream.to_lowercase().contains("example.com"),
+                "{args:?}: {stream}"
+            );
+        }
+    }
+
     let preview = enrich_json(&[
         "inbox",
         "erase",
