@@ -515,3 +515,46 @@ async fn store_latency_during_a_large_retention_pass() {
         inbox.close().await;
     }
 }
+
+// A reader holding an old snapshot keeps the WAL from being truncated: the scrub gives up after
+// a short wait (`scrubbed: false`) rather than keep writers out for the busy timeout, and the
+// next pass after the reader is gone finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrub_blocked_by_an_old_reader_gives_up_and_the_next_pass_finishes_it() {
+    use sqlx::Connection;
+
+    let db = TestDb::sqlite("scrub_reader");
+    let inbox = Inbox::open(&db.url).await.unwrap();
+    for person in ["a", "b", "c"] {
+        inbox
+            .store(&delivery(&person_with_email("e", person, "x@y.z")))
+            .await
+            .unwrap();
+    }
+    db.execute("UPDATE enrich_inbox_deliveries SET state = 'done', finished_at_ms = 1")
+        .await;
+    let mut reader = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
+    let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM enrich_inbox_deliveries")
+        .fetch_one(&mut reader)
+        .await
+        .unwrap();
+
+    let bodies_now = Retention::keep_forever().bodies(Duration::ZERO);
+    let report = inbox.purge(bodies_now).await.unwrap();
+    assert_eq!((report.bodies_dropped, report.scrubbed), (3, false));
+    assert!(
+        inbox
+            .store(&delivery(&person_with_email("e", "d", "x@y.z")))
+            .await
+            .unwrap()
+            .is_new()
+    );
+
+    sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
+    db.execute("UPDATE enrich_inbox_deliveries SET state = 'done', finished_at_ms = 1 WHERE state = 'pending'")
+        .await;
+    let report = inbox.purge(bodies_now).await.unwrap();
+    assert_eq!((report.bodies_dropped, report.scrubbed), (1, true));
+    inbox.close().await;
+}

@@ -6,6 +6,11 @@ use super::{Backend, sql};
 use crate::error::Error;
 use crate::record::{DeliveryId, State};
 
+/// The longest an SQLite scrub waits for readers to move to the newest snapshot (it keeps new
+/// writers out meanwhile), in milliseconds.
+#[cfg(feature = "sqlite")]
+const SCRUB_WAIT_MS: i64 = 100;
+
 /// One kind of bounded batch of a retention pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RetentionStep {
@@ -152,7 +157,7 @@ impl Backend {
     /// zeroed in its page): `PRAGMA wal_checkpoint(TRUNCATE)` copies the WAL's pages into the
     /// database file and truncates the WAL to zero bytes, so the older copies of the pages,
     /// which still held the values, are gone too. `false` when a reader's open snapshot kept
-    /// the checkpoint from finishing (the next one finishes the job).
+    /// the checkpoint from finishing within [`SCRUB_WAIT_MS`] (the next one finishes the job).
     ///
     /// Postgres: `VACUUM` of the table (and its TOAST table) removes the dead row versions that
     /// still held the values and makes their space reusable; it is not overwritten until it is
@@ -163,10 +168,23 @@ impl Backend {
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(engine) => {
-                let (busy, _log, _checkpointed): (i64, i64, i64) =
+                // While it waits for readers, a TRUNCATE checkpoint keeps new writers out: it
+                // waits at most `SCRUB_WAIT_MS` (then reports `false`), not the busy timeout.
+                let mut connection = engine.pool.acquire().await?;
+                let busy_timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+                    .fetch_one(&mut *connection)
+                    .await?;
+                sqlx::query(&format!("PRAGMA busy_timeout = {SCRUB_WAIT_MS}"))
+                    .execute(&mut *connection)
+                    .await?;
+                let checkpoint: Result<(i64, i64, i64), sqlx::Error> =
                     sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                        .fetch_one(&engine.pool)
-                        .await?;
+                        .fetch_one(&mut *connection)
+                        .await;
+                sqlx::query(&format!("PRAGMA busy_timeout = {busy_timeout}"))
+                    .execute(&mut *connection)
+                    .await?;
+                let (busy, _log, _checkpointed) = checkpoint?;
                 if busy != 0 {
                     tracing::warn!(
                         "enrich-inbox: a reader kept the WAL checkpoint from finishing; purged values may stay in the WAL file until the next one"
