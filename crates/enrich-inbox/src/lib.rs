@@ -65,7 +65,9 @@ mod backoff;
 mod clock;
 mod config;
 mod error;
+mod gauges;
 mod inbox;
+mod metrics;
 pub mod reconcile;
 mod record;
 mod verify;
@@ -74,6 +76,10 @@ mod worker;
 pub use backoff::Backoff;
 pub use config::{InboxConfig, KeyFn, SqliteDurability, default_key};
 pub use error::{DatabaseError, Error, StoreError};
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use gauges::GaugeRecorder;
+pub use gauges::Gauges;
 pub use inbox::{Inbox, Retention};
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
