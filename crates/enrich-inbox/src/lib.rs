@@ -18,7 +18,9 @@
 //!   letter. Processing is **at least once** (at most `2 × max_attempts` runs; exactly once
 //!   without crashes, freezes or outages): make the handler idempotent. Leases and due times
 //!   are read on the database's clock.
-//! - Operations: [`Inbox::counts`], [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
+//! - Operations: [`Inbox::counts`], [`Inbox::gauges`] (due, waiting on backoff, processing,
+//!   dead, done, and the age of the oldest claimable delivery; with the `metrics` feature, also
+//!   recorded as gauges), [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
 //!   [`Inbox::replay`], [`Inbox::purge`] (a [`Retention`] pass now: bodies first, keys after a
 //!   longer window) and [`Inbox::verify`] (a stored delivery against the signing secrets again).
 //! - Personal data: a [`Retention`] policy (bodies 7 days after processing, dead letters 30
@@ -71,7 +73,9 @@ mod clock;
 mod config;
 mod erase;
 mod error;
+mod gauges;
 mod inbox;
+mod metrics;
 pub mod reconcile;
 mod record;
 mod retention;
@@ -82,6 +86,10 @@ pub use backoff::Backoff;
 pub use config::{InboxConfig, KeyFn, SqliteDurability, default_key};
 pub use erase::{ERASED, Erasure, Subject};
 pub use error::{DatabaseError, Error, StoreError};
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use gauges::GaugeRecorder;
+pub use gauges::Gauges;
 pub use inbox::Inbox;
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]

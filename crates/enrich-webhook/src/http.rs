@@ -44,6 +44,11 @@ impl WebhookConfig {
     ///
     /// The path is not looked at: route the request before calling this.
     ///
+    /// With the `metrics` feature the delivery returned is counted here as `accepted`; to take
+    /// a `T` from it, call [`receive_request_as`](WebhookConfig::receive_request_as) instead
+    /// (which counts it as `accepted` or `ignored`), not [`Delivery::extract`] on the result,
+    /// which would count it a second time.
+    ///
     /// ```
     /// use bytes::Bytes;
     /// use enrich_webhook::WebhookConfig;
@@ -65,6 +70,23 @@ impl WebhookConfig {
         &self,
         request: Request<B>,
     ) -> Result<Delivery, Response<Full<Bytes>>>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        // The delivery goes to the caller as it is: its final outcome, counted here (through
+        // `receive_request_as`, `Delivery::extract` counts it instead).
+        self.receive_http(request).await.inspect(|delivery| {
+            crate::metrics::delivered(
+                crate::metrics::ACCEPTED,
+                crate::metrics::event_type_label(delivery.event()),
+            );
+        })
+    }
+
+    /// [`receive_request`](WebhookConfig::receive_request) without counting the accepted
+    /// delivery (refusals are counted by the pipeline).
+    async fn receive_http<B>(&self, request: Request<B>) -> Result<Delivery, Response<Full<Bytes>>>
     where
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
@@ -126,7 +148,7 @@ impl WebhookConfig {
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
-        match self.receive_request(request).await?.extract() {
+        match self.receive_http(request).await?.extract() {
             Extracted::Taken(value) => Ok(value),
             Extracted::Ignored(acknowledgement) => Err(Answer::from(&acknowledgement).into()),
         }
