@@ -87,9 +87,9 @@ where
     }
 }
 
-/// Called by the writer task after each batch that committed, before the next one starts: it
-/// must return at once (hand any work to another task).
-pub type AfterCommit = Box<dyn Fn() + Send + Sync>;
+/// Called by the writer task after each batch that committed, with how many writes it held,
+/// before the next batch starts: it must return at once (hand any work to another task).
+pub type AfterCommit = Box<dyn Fn(usize) + Send + Sync>;
 
 /// The connection type of engine `DB`.
 type Conn<DB> = <DB as Database>::Connection;
@@ -203,8 +203,9 @@ async fn run<DB: Database>(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         batch.retain(|write| write.is_awaited());
-        if !batch.is_empty() && commit(&pool, &mut connection, begin, &mut batch).await {
-            after_commit();
+        let writes = batch.len();
+        if writes > 0 && commit(&pool, &mut connection, begin, &mut batch).await {
+            after_commit(writes);
         }
         batch.clear();
     }
