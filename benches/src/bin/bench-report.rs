@@ -422,14 +422,16 @@ fn measure_sections(options: &Options) -> Result<(), String> {
         let date = utc_date(now_secs());
         let text = format!(
             "{}\n\nThis section was measured alone (`{command}`, {date}, load average {load_before} \
-             before, {} after); the rest of the report comes from other runs. Its targets missed: \
-             {}\n",
+             before, {} after); the rest of the report comes from other runs. {}\n",
             text.trim_end_matches('\n'),
             load_average(),
-            if misses.is_empty() {
-                "none.".to_owned()
+            if section == Section::Inbox {
+                // `bench-inbox` marks its targets in its own table.
+                "Its targets are marked in its table.".to_owned()
+            } else if misses.is_empty() {
+                "Its targets missed: none.".to_owned()
             } else {
-                format!("\n\n- {}", misses.join("\n- "))
+                format!("Its targets missed:\n\n- {}", misses.join("\n- "))
             }
         );
         report = replace_section(&report, section, &text)?;
