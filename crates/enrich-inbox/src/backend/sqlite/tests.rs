@@ -294,3 +294,72 @@ async fn every_connection_runs_with_the_configured_synchronous_and_wal() {
         backend.close().await;
     }
 }
+
+/// The writer never checkpoints inside its commits at SQLite's default threshold (its own is
+/// the safety valve, far above it): once its commits have written about that many pages, a
+/// checkpoint runs on another connection; and since those checkpoints copy the WAL while the
+/// writer keeps going, the writer starts the WAL over, so the file stays far below the valve
+/// however much is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_is_checkpointed_beside_the_writer_after_its_commits() {
+    use super::checkpoint::{CHECKPOINT_PAGES, WRITER_AUTOCHECKPOINT_PAGES, pages_of};
+
+    let file = TestFile::new("checkpoints");
+    let backend = SqliteBackend::open(&file.url(), &settings(false, Vec::new()))
+        .await
+        .expect("open the inbox");
+    let threshold: i64 = backend
+        .writer
+        .write(|connection| {
+            Box::pin(async move {
+                Ok(sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+                    .fetch_one(connection)
+                    .await?)
+            })
+        })
+        .await
+        .expect("the writer's threshold");
+    assert_eq!(
+        threshold,
+        i64::from(WRITER_AUTOCHECKPOINT_PAGES),
+        "the writer checkpoints inside its commits at SQLite's default threshold"
+    );
+    let backend = std::sync::Arc::new(Backend::Sqlite(backend));
+    let Backend::Sqlite(engine) = &*backend else {
+        unreachable!("a SQLite file")
+    };
+    // Lone commits, one store each, until they have written a checkpoint's worth of pages.
+    let lone = CHECKPOINT_PAGES / pages_of(1) + 1;
+    for index in 0..lone {
+        let (acknowledged, _) = store_all(&backend, std::iter::once(format!("lone-{index}"))).await;
+        assert_eq!(acknowledged.len(), 1);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while engine.checkpointer.completed() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no checkpoint ran beside the writer after {lone} lone commits"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // About 6,000 pages in rounds (a receiver's bursts), more than half the valve.
+    for round in 0..20 {
+        let (acknowledged, failed) = store_all(
+            &backend,
+            (0..300).map(|index| format!("round-{round}-{index}")),
+        )
+        .await;
+        assert_eq!((acknowledged.len(), failed), (300, 0));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let frame_bytes = 24 + 4096;
+    let wal_pages = std::fs::metadata(format!("{}-wal", file.0.display()))
+        .expect("the WAL file")
+        .len()
+        / frame_bytes;
+    assert!(
+        wal_pages < u64::from(WRITER_AUTOCHECKPOINT_PAGES) / 2,
+        "the WAL grew to {wal_pages} pages"
+    );
+    backend.close().await;
+}
