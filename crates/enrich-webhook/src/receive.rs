@@ -198,7 +198,7 @@ impl WebhookConfig {
         };
         let event = decode_event(&body)?;
         Ok(Delivery {
-            event,
+            event: Box::new(event),
             raw_body: body,
             signature_header: headers
                 .signature
