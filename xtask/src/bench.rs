@@ -1,5 +1,5 @@
-//! `cargo xtask bench [--quick] [--out FILE] [--durable-only]`: runs every benchmark of `benches/` and writes
-//! `BENCHMARKS.md`.
+//! `cargo xtask bench [--quick] [--out FILE] [--only SECTION[,SECTION…]]`: runs every benchmark
+//! of `benches/` and writes `BENCHMARKS.md`.
 //!
 //! 1. `cargo build --release -p enrich-benches --bins`, and the four example receivers (which
 //!    `bench-durable` and `bench-load receivers` measure), each on its own
@@ -9,8 +9,10 @@
 //!    the durable path),
 //!    checked against the performance targets it holds as data, and the report written
 //!
-//! `--durable-only` builds, then runs `bench-report --durable-only`: `bench-durable` alone, its
-//! section of the report replaced and the rest kept.
+//! `--only load,inbox,durable` (any of them) builds what those sections run, then runs
+//! `bench-report --only …`: section 2 (`bench-load load` and `bench-load receivers`), 4
+//! (`bench-inbox`) or 5 (`bench-durable`) alone, each replacing its own section of the report
+//! and saying when it was measured, the rest kept.
 //!
 //! `--quick` shortens every step (for trying the command out; its numbers are not worth
 //! publishing). Nothing here runs during `cargo test`.
@@ -19,12 +21,15 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-/// The `bench` command: the report goes to `out` (default `BENCHMARKS.md`). With
-/// `durable_only`, only `bench-durable` runs, and its section replaces the one in `out`.
-pub fn run(quick: bool, out: Option<PathBuf>, durable_only: bool) -> ExitCode {
+/// The sections `--only` takes: `load` (section 2), `inbox` (4), `durable` (5).
+pub const SECTIONS: [&str; 3] = ["load", "inbox", "durable"];
+
+/// The `bench` command: the report goes to `out` (default `BENCHMARKS.md`). With `only` (names
+/// of [`SECTIONS`]), only those sections are measured, each replacing its own in `out`.
+pub fn run(quick: bool, out: Option<PathBuf>, only: &[String]) -> ExitCode {
     let root = crate::workspace_root();
     let out = out.unwrap_or_else(|| root.join("BENCHMARKS.md"));
-    match bench(&root, quick, &out, durable_only) {
+    match bench(&root, quick, &out, only) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("\nbench failed: {message}");
@@ -33,7 +38,7 @@ pub fn run(quick: bool, out: Option<PathBuf>, durable_only: bool) -> ExitCode {
     }
 }
 
-fn bench(root: &Path, quick: bool, out: &Path, durable_only: bool) -> Result<(), String> {
+fn bench(root: &Path, quick: bool, out: &Path, only: &[String]) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -50,10 +55,18 @@ fn bench(root: &Path, quick: bool, out: &Path, durable_only: bool) -> Result<(),
         &["build", "--release", "-p", "enrich-benches", "--bins"],
         root,
     )?;
-    // `bench-durable` and `bench-load receivers` measure the shipped example receivers, not
-    // bench servers: each built on its own, as a user builds it (so its features are its
-    // crate's, not unified with the benches').
-    for framework in ["axum", "rocket", "poem", "actix"] {
+    // `bench-durable` (`axum_receiver`) and `bench-load receivers` (all four) measure the
+    // shipped example receivers, not bench servers: each built on its own, as a user builds it
+    // (so its features are its crate's, not unified with the benches').
+    let runs = |section: &str| only.is_empty() || only.iter().any(|name| name == section);
+    let frameworks: &[&str] = if runs("load") {
+        &["axum", "rocket", "poem", "actix"]
+    } else if runs("durable") {
+        &["axum"]
+    } else {
+        &[]
+    };
+    for framework in frameworks {
         let (package, example) = (
             format!("enrich-{framework}"),
             format!("{framework}_receiver"),
@@ -66,9 +79,13 @@ fn bench(root: &Path, quick: bool, out: &Path, durable_only: bool) -> Result<(),
         )?;
     }
     let report = target.join("release").join("bench-report");
-    if durable_only {
+    if !only.is_empty() {
         let mut command = Command::new(&report);
-        command.arg("--durable-only").arg("--out").arg(out);
+        command
+            .arg("--only")
+            .arg(only.join(","))
+            .arg("--out")
+            .arg(out);
         return run_report(command, &report, root, quick);
     }
 

@@ -35,10 +35,15 @@ enum Command {
         /// Write the report here instead of BENCHMARKS.md.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Measure only the durable path (`bench-durable`) and replace its section of the
-        /// report, keeping the rest as it was.
-        #[arg(long)]
-        durable_only: bool,
+        /// Measure only these sections (comma-separated: `load` = 2, `inbox` = 4, `durable` = 5),
+        /// each replacing its own in the report, keeping the rest as it was.
+        #[arg(
+            long,
+            value_name = "SECTION",
+            value_delimiter = ',',
+            value_parser = clap::builder::PossibleValuesParser::new(xtask::bench::SECTIONS)
+        )]
+        only: Vec<String>,
     },
     /// Run the cargo-fuzz targets of fuzz/ for a bounded time each.
     Fuzz {
@@ -74,11 +79,7 @@ fn main() -> ExitCode {
         Command::Schema { check } => xtask::schema::run(check),
         Command::Demo => xtask::drive::demo(),
         Command::OpenapiCheck => xtask::openapi_check::run(),
-        Command::Bench {
-            quick,
-            out,
-            durable_only,
-        } => xtask::bench::run(quick, out, durable_only),
+        Command::Bench { quick, out, only } => xtask::bench::run(quick, out, &only),
         Command::Fuzz { time, targets } => xtask::fuzz::run(time, &targets),
         Command::Attack { quick } => xtask::drive::attack(quick),
         Command::Soak {

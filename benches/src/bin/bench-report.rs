@@ -1,6 +1,8 @@
 //! `bench-report [--quick] --criterion DIR --out FILE --load-before LOADAVG --started SECS`: the
 //! measuring half of `cargo xtask bench`, run from `target/release` after xtask has built the
-//! benchmark binaries and run the criterion benches.
+//! benchmark binaries and run the criterion benches. `bench-report [--quick] --only
+//! SECTION[,SECTION…] --out FILE` (`load`, `inbox`, `durable`: sections 2, 4, 5) measures those
+//! sections alone and replaces them in `FILE`, keeping the rest.
 //!
 //! 1. the criterion medians, read back from `estimates.json` under `--criterion DIR`
 //! 2. `bench-size people` and `bench-size collector` (counting allocator, child process)
@@ -162,8 +164,8 @@ struct Options {
     out: PathBuf,
     load_before: String,
     started: u64,
-    /// Only `bench-durable`: its section replaces the one in `out`.
-    durable_only: bool,
+    /// `--only`: only these sections are measured, each replacing its own in `out`.
+    only: Vec<Section>,
 }
 
 impl Options {
@@ -174,14 +176,21 @@ impl Options {
             out: PathBuf::from("BENCHMARKS.md"),
             load_before: "?".to_owned(),
             started: 0,
-            durable_only: false,
+            only: Vec::new(),
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
             match arg.as_str() {
                 "--quick" => options.quick = true,
-                "--durable-only" => options.durable_only = true,
+                "--only" => {
+                    for name in value()?.split(',') {
+                        let section = Section::named(name.trim())?;
+                        if !options.only.contains(&section) {
+                            options.only.push(section);
+                        }
+                    }
+                }
                 "--criterion" => options.criterion = PathBuf::from(value()?),
                 "--out" => options.out = PathBuf::from(value()?),
                 "--load-before" => options.load_before = first_three(&value()?),
@@ -199,8 +208,8 @@ impl Options {
 
 fn main() -> ExitCode {
     let result = Options::parse().and_then(|options| {
-        if options.durable_only {
-            measure_durable_alone(&options)?;
+        if !options.only.is_empty() {
+            measure_sections(&options)?;
         } else {
             measure_and_write(&options)?;
         }
@@ -229,7 +238,52 @@ fn measure_and_write(options: &Options) -> Result<(), String> {
     let people = json_of(&bin("bench-size"), &["people", "--count", count])?;
     let collector = json_of(&bin("bench-size"), &["collector"])?;
 
-    let load_args: Vec<&str> = if options.quick {
+    let Load {
+        args: load_args,
+        load,
+        receivers_args,
+        receivers,
+    } = measure_load(&bin("bench-load"), options.quick)?;
+    let limits = json_of(&bin("bench-load"), &["limits"])?;
+    let profile = callgrind(&bin("bench-profile"), options.quick);
+    let inbox = section_of(&bin("bench-inbox"), options.quick)?;
+    let durable = measure_durable(&bin("bench-durable"), options.quick)?;
+    let load_after = load_average();
+
+    let report = Report {
+        machine: machine(options.load_before.clone(), load_after, options.started),
+        quick: options.quick,
+        load_args,
+        receivers_args,
+        people_count: count,
+        micro,
+        people,
+        collector,
+        load,
+        receivers,
+        limits,
+        profile,
+        analysis: std::fs::read_to_string(root.join("benches/ANALYSIS.md")).ok(),
+        dependency_cost: std::fs::read_to_string(root.join("benches/DEPENDENCY-COST.md")).ok(),
+        hardening: std::fs::read_to_string(root.join("benches/HARDENING.md")).ok(),
+        inbox,
+        durable,
+    };
+    std::fs::write(&options.out, report.render())
+        .map_err(|error| format!("{}: {error}", options.out.display()))
+}
+
+/// What `bench-load load` and `bench-load receivers` measured (section 2), and their arguments.
+struct Load {
+    args: String,
+    load: Value,
+    receivers_args: String,
+    receivers: Value,
+}
+
+/// Runs `bench-load` (at `binary`) for section 2: the adapters, then the example receivers.
+fn measure_load(binary: &Path, quick: bool) -> Result<Load, String> {
+    let args: Vec<&str> = if quick {
         vec![
             "load",
             "--rounds",
@@ -251,10 +305,10 @@ fn measure_and_write(options: &Options) -> Result<(), String> {
             "2000",
         ]
     };
-    let load = json_of(&bin("bench-load"), &load_args)?;
+    let load = json_of(binary, &args)?;
     // The shipped examples against hand-written receivers: 64 connections, as a sender's
     // burst; more rounds than `load`, since each compares two whole processes.
-    let (rounds, requests, warmup) = if options.quick {
+    let (rounds, requests, warmup) = if quick {
         ("2", "3000", "500")
     } else {
         ("9", "20000", "2000")
@@ -270,76 +324,190 @@ fn measure_and_write(options: &Options) -> Result<(), String> {
         "--concurrency",
         "64",
     ];
-    let receivers = json_of(&bin("bench-load"), &receivers_args)?;
-    let limits = json_of(&bin("bench-load"), &["limits"])?;
-    let profile = callgrind(&bin("bench-profile"), options.quick);
-    let inbox = section_of(&bin("bench-inbox"), options.quick)?;
-    let durable = json_of(
-        &bin("bench-durable"),
-        if options.quick { &["--quick"] } else { &[] },
-    )?;
-    let load_after = load_average();
-
-    let report = Report {
-        machine: machine(options.load_before.clone(), load_after, options.started),
-        quick: options.quick,
-        load_args: load_args.join(" "),
-        receivers_args: receivers_args.join(" "),
-        people_count: count,
-        micro,
-        people,
-        collector,
+    let receivers = json_of(binary, &receivers_args)?;
+    Ok(Load {
+        args: args.join(" "),
         load,
+        receivers_args: receivers_args.join(" "),
         receivers,
-        limits,
-        profile,
-        analysis: std::fs::read_to_string(root.join("benches/ANALYSIS.md")).ok(),
-        dependency_cost: std::fs::read_to_string(root.join("benches/DEPENDENCY-COST.md")).ok(),
-        hardening: std::fs::read_to_string(root.join("benches/HARDENING.md")).ok(),
-        inbox,
-        durable,
-    };
-    std::fs::write(&options.out, report.render())
-        .map_err(|error| format!("{}: {error}", options.out.display()))
+    })
+}
+
+/// Runs `bench-durable` (at `binary`) for section 5.
+fn measure_durable(binary: &Path, quick: bool) -> Result<Value, String> {
+    json_of(binary, if quick { &["--quick"] } else { &[] })
 }
 
 /// The heading [`render_durable`] starts its section with.
 const DURABLE_HEADING: &str = "\n## 5. The durable path";
 
-/// `--durable-only`: runs `bench-durable` and replaces its section, the last of `out`, keeping
-/// everything before it; the section lists its own missed targets, since the report's list
-/// was written by an earlier run.
-fn measure_durable_alone(options: &Options) -> Result<(), String> {
+/// A section of the report that `--only` regenerates on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// Section 2, HTTP load (`bench-load load` and `bench-load receivers`).
+    Load,
+    /// Section 4, the inbox's acknowledgements (`bench-inbox`).
+    Inbox,
+    /// Section 5, the durable path (`bench-durable`).
+    Durable,
+}
+
+impl Section {
+    /// The section `--only` names `name`.
+    fn named(name: &str) -> Result<Self, String> {
+        match name {
+            "load" => Ok(Self::Load),
+            "inbox" => Ok(Self::Inbox),
+            "durable" => Ok(Self::Durable),
+            other => Err(format!(
+                "--only {other}: the sections are load, inbox and durable"
+            )),
+        }
+    }
+
+    /// Its number in the report.
+    fn number(self) -> u32 {
+        match self {
+            Self::Load => 2,
+            Self::Inbox => 4,
+            Self::Durable => 5,
+        }
+    }
+
+    /// How its heading line starts.
+    fn heading(self) -> String {
+        format!("\n## {}. ", self.number())
+    }
+}
+
+/// `--only`: measures the sections named, each replacing its own in `out` (from its heading to
+/// the next `## ` heading) and saying when it was measured and which of its targets it missed
+/// (the report's list of missed targets is the whole run's); the header lists the sections
+/// regenerated since the whole run.
+fn measure_sections(options: &Options) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|error| format!("own path: {error}"))?;
     let dir = exe.parent().ok_or("no directory of its own")?;
-    let args: &[&str] = if options.quick { &["--quick"] } else { &[] };
-    let durable = json_of(&dir.join("bench-durable"), args)?;
-    let before = std::fs::read_to_string(&options.out)
+    let mut report = std::fs::read_to_string(&options.out)
         .map_err(|error| format!("{}: {error}", options.out.display()))?;
-    let kept = before
-        .find(DURABLE_HEADING)
-        .map_or(before.as_str(), |at| &before[..at]);
-    let (mut section, mut misses) = (String::new(), Vec::new());
-    render_durable(&durable, options.quick, &mut section, &mut misses);
-    section.push_str(&format!(
-        "\nThis section was measured alone (`cargo xtask bench --durable-only`, {}); the \
-         sections above come from an earlier run. Its targets missed: {}\n",
-        utc_date(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |since| since.as_secs())
-        ),
-        if misses.is_empty() {
-            "none.".to_owned()
-        } else {
-            format!("\n\n- {}", misses.join("\n- "))
+    let names: Vec<&str> = options
+        .only
+        .iter()
+        .map(|section| match section {
+            Section::Load => "load",
+            Section::Inbox => "inbox",
+            Section::Durable => "durable",
+        })
+        .collect();
+    let command = format!("cargo xtask bench --only {}", names.join(","));
+    for &section in &options.only {
+        let load_before = load_average();
+        let (mut text, mut misses) = (String::new(), Vec::new());
+        match section {
+            Section::Load => {
+                let load = measure_load(&dir.join("bench-load"), options.quick)?;
+                let mut partial = Report::empty(options.quick);
+                partial.load_args = load.args;
+                partial.receivers_args = load.receivers_args;
+                partial.load = load.load;
+                partial.receivers = load.receivers;
+                partial.render_load(&mut text, &mut misses);
+                text.insert(0, '\n');
+            }
+            Section::Inbox => text = section_of(&dir.join("bench-inbox"), options.quick)?,
+            Section::Durable => {
+                let durable = measure_durable(&dir.join("bench-durable"), options.quick)?;
+                render_durable(&durable, options.quick, &mut text, &mut misses);
+            }
         }
-    ));
-    std::fs::write(
-        &options.out,
-        format!("{}{section}", kept.trim_end_matches('\n').to_owned() + "\n"),
+        let date = utc_date(now_secs());
+        let text = format!(
+            "{}\n\nThis section was measured alone (`{command}`, {date}, load average {load_before} \
+             before, {} after); the rest of the report comes from other runs. Its targets missed: \
+             {}\n",
+            text.trim_end_matches('\n'),
+            load_average(),
+            if misses.is_empty() {
+                "none.".to_owned()
+            } else {
+                format!("\n\n- {}", misses.join("\n- "))
+            }
+        );
+        report = replace_section(&report, section, &text)?;
+        report = note_regenerated(&report, section, &date);
+    }
+    std::fs::write(&options.out, report)
+        .map_err(|error| format!("{}: {error}", options.out.display()))
+}
+
+/// The Unix time now, in seconds.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+/// `report` with `section` (from its heading to the next `## ` heading, or the end) replaced by
+/// `text` (which starts with its own heading).
+fn replace_section(report: &str, section: Section, text: &str) -> Result<String, String> {
+    let start = report.find(&section.heading()).ok_or_else(|| {
+        format!(
+            "the report has no section {}: regenerate the whole report with `cargo xtask bench`",
+            section.number()
+        )
+    })?;
+    let body = start + 1;
+    let end = report[body..]
+        .find("\n## ")
+        .map_or(report.len(), |at| body + at);
+    let mut replaced = report[..start].trim_end_matches('\n').to_owned();
+    replaced.push('\n');
+    replaced.push_str(text.trim_end_matches('\n'));
+    replaced.push('\n');
+    if end < report.len() {
+        replaced.push_str(&report[end..]);
+    }
+    Ok(replaced)
+}
+
+/// How the header's paragraph on sections regenerated alone starts.
+const REGENERATED: &str = "Regenerated alone since that run (`cargo xtask bench --only`): ";
+
+/// `report` with its header saying that `section` was regenerated alone on `date` (keeping what
+/// it says of other sections), just before the `## Machine` heading.
+fn note_regenerated(report: &str, section: Section, date: &str) -> String {
+    let Some(machine) = report.find("\n## Machine") else {
+        return report.to_owned();
+    };
+    let (mut header, rest) = (report[..machine].to_owned(), &report[machine..]);
+    let mut entries: Vec<(u32, String)> = Vec::new();
+    if let Some(at) = header.find(REGENERATED) {
+        let paragraph = header[at + REGENERATED.len()..].to_owned();
+        let listed = paragraph.split(". ").next().unwrap_or_default();
+        for entry in listed.split("; ") {
+            if let Some((number, when)) = entry
+                .strip_prefix("section ")
+                .and_then(|entry| entry.split_once(" on "))
+                && let Ok(number) = number.parse()
+            {
+                entries.push((number, when.to_owned()));
+            }
+        }
+        header.truncate(at);
+    }
+    entries.retain(|(number, _)| *number != section.number());
+    entries.push((section.number(), date.to_owned()));
+    entries.sort();
+    let listed: Vec<String> = entries
+        .iter()
+        .map(|(number, when)| format!("section {number} on {when}"))
+        .collect();
+    format!(
+        "{}\n\n{REGENERATED}{}. Those sections come from those runs, not from the run above; \
+         each says when and under what load it was measured, and lists its own missed targets \
+         (the list \"Targets missed in this run\" below is the whole run's).\n{rest}",
+        header.trim_end_matches('\n'),
+        listed.join("; ")
     )
-    .map_err(|error| format!("{}: {error}", options.out.display()))
 }
 
 /// Runs a benchmark binary that writes its own section (`bench-inbox`, `bench-durable`;
@@ -597,6 +765,38 @@ fn mib(bytes: f64) -> String {
 }
 
 impl Report {
+    /// A report with nothing measured (for rendering one section on its own).
+    fn empty(quick: bool) -> Self {
+        Self {
+            machine: Machine {
+                cpu: String::new(),
+                logical_cpus: 0,
+                memory: String::new(),
+                kernel: String::new(),
+                rustc: String::new(),
+                load_before: String::new(),
+                load_after: String::new(),
+                date: String::new(),
+            },
+            quick,
+            load_args: String::new(),
+            receivers_args: String::new(),
+            people_count: "0",
+            micro: BTreeMap::new(),
+            people: Value::Null,
+            collector: Value::Null,
+            load: Value::Null,
+            receivers: Value::Null,
+            limits: Value::Null,
+            profile: None,
+            analysis: None,
+            dependency_cost: None,
+            hardening: None,
+            inbox: String::new(),
+            durable: Value::Null,
+        }
+    }
+
     fn micro(&self, event: &str, routine: &str) -> f64 {
         self.micro
             .get(&(event.to_owned(), routine.to_owned()))
@@ -671,6 +871,7 @@ impl Report {
              ## Commands\n\n\
              ```text\n\
              cargo xtask bench            # all of the below, then writes this file\n\
+             cargo xtask bench --only load,inbox,durable   # sections 2, 4, 5 alone (any of them)\n\
              cargo build --release -p enrich-benches --bins\n\
              cargo build --release -p enrich-<framework> --example <framework>_receiver   # each of the four\n\
              cargo bench -p enrich-benches --bench pipeline\n\
@@ -1617,5 +1818,50 @@ mod tests {
         let mut nothing = String::new();
         render_durable(&Value::Null, false, &mut nothing, &mut misses);
         assert!(nothing.is_empty());
+    }
+
+    #[test]
+    fn a_section_regenerated_alone_replaces_only_itself_and_the_header_says_so() {
+        let before = "# Benchmarks\n\nGenerated by `cargo xtask bench` on D0.\n\n## Machine\n\nm\n\n\
+                      ## 2. HTTP load\n\nold load\n\n### What users run\n\nold receivers\n\n\
+                      ## 3. Size\n\nsize\n\n## 4. The inbox\n\nold inbox\n\n\
+                      ## 5. The durable path\n\nold durable\n";
+        let after = replace_section(before, Section::Load, "\n## 2. HTTP load\n\nnew load\n")
+            .expect("section 2");
+        assert!(
+            after.contains("## 2. HTTP load\n\nnew load\n\n## 3. Size\n\nsize"),
+            "{after}"
+        );
+        assert!(
+            !after.contains("old load") && !after.contains("old receivers"),
+            "{after}"
+        );
+        let after = replace_section(
+            &after,
+            Section::Durable,
+            "\n## 5. The durable path\n\nnew\n",
+        )
+        .expect("section 5");
+        assert!(
+            after.ends_with("old inbox\n\n## 5. The durable path\n\nnew\n"),
+            "{after}"
+        );
+        let after = note_regenerated(&after, Section::Durable, "D5");
+        let after = note_regenerated(&after, Section::Load, "D2");
+        let after = note_regenerated(&after, Section::Durable, "D5b");
+        assert!(
+            after.contains(&format!(
+                "on D0.\n\n{REGENERATED}section 2 on D2; section 5 on D5b. Those sections"
+            )),
+            "{after}"
+        );
+        assert_eq!(after.matches(REGENERATED).count(), 1, "{after}");
+        assert!(after.contains("whole run's).\n\n## Machine"), "{after}");
+        assert!(
+            replace_section("# Benchmarks\n", Section::Inbox, "x").is_err(),
+            "a missing section is an error"
+        );
+        assert_eq!(Section::named("inbox"), Ok(Section::Inbox));
+        assert!(Section::named("size").is_err());
     }
 }

@@ -17,6 +17,10 @@
 //! be the database's: SQLite ends a transaction by itself on a full disk or an I/O error); the
 //! next batch opens a fresh one. A lone write runs without `BEGIN`/`COMMIT` only on a connection
 //! that is not inside a transaction.
+//!
+//! After each batch that committed, the task calls the writer's [`AfterCommit`] hook (SQLite:
+//! asking for a WAL checkpoint on another connection, so that none runs inside the writer's
+//! commits).
 
 use sqlx::pool::{Pool, PoolConnection};
 use sqlx::{Connection, Database};
@@ -83,6 +87,10 @@ where
     }
 }
 
+/// Called by the writer task after each batch that committed, before the next one starts: it
+/// must return at once (hand any work to another task).
+pub type AfterCommit = Box<dyn Fn() + Send + Sync>;
+
 /// The connection type of engine `DB`.
 type Conn<DB> = <DB as Database>::Connection;
 
@@ -119,10 +127,11 @@ impl<DB: Database> std::fmt::Debug for GroupWriter<DB> {
 impl<DB: Database> GroupWriter<DB> {
     /// Starts the writer task (on the current Tokio runtime), which runs each batch on a
     /// connection of `pool` (its own: one connection is enough) in a transaction opened with
-    /// `begin` (SQLite: `BEGIN IMMEDIATE`, to take the write lock first).
-    pub fn new(pool: Pool<DB>, begin: &'static str) -> Self {
+    /// `begin` (SQLite: `BEGIN IMMEDIATE`, to take the write lock first), calling `after_commit`
+    /// after each batch that committed.
+    pub fn new(pool: Pool<DB>, begin: &'static str, after_commit: AfterCommit) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(pool, begin, receiver));
+        let task = tokio::spawn(run(pool, begin, after_commit, receiver));
         Self {
             shared: std::sync::Arc::new(Shared {
                 queue: std::sync::Mutex::new(Some(sender)),
@@ -187,14 +196,15 @@ impl<DB: Database> GroupWriter<DB> {
 async fn run<DB: Database>(
     pool: Pool<DB>,
     begin: &'static str,
+    after_commit: AfterCommit,
     mut queue: mpsc::UnboundedReceiver<Queued<DB>>,
 ) {
     let mut connection = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         batch.retain(|write| write.is_awaited());
-        if !batch.is_empty() {
-            commit(&pool, &mut connection, begin, &mut batch).await;
+        if !batch.is_empty() && commit(&pool, &mut connection, begin, &mut batch).await {
+            after_commit();
         }
         batch.clear();
     }
@@ -203,13 +213,13 @@ async fn run<DB: Database>(
 }
 
 /// Runs `batch` in one transaction (a lone write in autocommit) and answers each caller after
-/// the commit. After a failure the connection is closed, not reused.
+/// the commit; whether it committed. After a failure the connection is closed, not reused.
 async fn commit<DB: Database>(
     pool: &Pool<DB>,
     connection: &mut Option<PoolConnection<DB>>,
     begin: &'static str,
     batch: &mut Vec<Queued<DB>>,
-) {
+) -> bool {
     let committed = match writable(pool, connection).await {
         Ok(held) => run_all(held, begin, batch).await,
         Err(error) => Err(error),
@@ -222,9 +232,11 @@ async fn commit<DB: Database>(
         );
         discard(connection).await;
     }
+    let succeeded = committed.is_ok();
     for write in batch.drain(..) {
         write.finish(committed.clone());
     }
+    succeeded
 }
 
 /// The writer's connection, outside any transaction: the one held, else a fresh one from the

@@ -1,4 +1,7 @@
-//! SQLite: one file, WAL, every write committed by the group writer.
+//! SQLite: one file, WAL, every write committed by the group writer, WAL checkpoints beside it
+//! ([`checkpoint`]).
+
+mod checkpoint;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -9,6 +12,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Sqlite};
 
+use self::checkpoint::{Checkpointer, WRITER_AUTOCHECKPOINT_PAGES};
 use super::group_writer::GroupWriter;
 use super::outcomes::{OutcomeGroup, RecordMany};
 use super::{ConnectSettings, sql};
@@ -48,12 +52,14 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
 )];
 
 /// The SQLite engine: a pool for reads, and the group writer (on a connection of its own) for
-/// every write; outcomes are grouped into one statement before they reach it.
+/// every write; outcomes are grouped into one statement before they reach it. The WAL is
+/// checkpointed on the read pool, beside the writer.
 #[derive(Debug)]
 pub struct SqliteBackend {
     pub pool: SqlitePool,
     pub writer: GroupWriter<Sqlite>,
     pub outcomes: OutcomeGroup,
+    checkpointer: Checkpointer,
     /// For an in-memory database, the connection that keeps it alive (SQLite drops a shared
     /// in-memory database with its last connection) until [`SqliteBackend::close`].
     keep_alive: tokio::sync::Mutex<Option<SqliteConnection>>,
@@ -89,29 +95,37 @@ impl SqliteBackend {
             connection.close().await?;
             None
         };
+        // The writer checkpoints inside its own commits only as a safety valve.
+        let writer_options = options.clone().pragma(
+            "wal_autocheckpoint",
+            WRITER_AUTOCHECKPOINT_PAGES.to_string(),
+        );
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(settings.busy_timeout)
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            .connect_with(writer_options)
             .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.busy_timeout)
             .connect_with(options)
             .await?;
-        let writer = GroupWriter::new(writer, "BEGIN IMMEDIATE");
+        let checkpointer = Checkpointer::start(pool.clone());
+        let writer = GroupWriter::new(writer, "BEGIN IMMEDIATE", checkpointer.after_commit());
         Ok(Self {
             pool,
             outcomes: OutcomeGroup::new(record_many(writer.clone())),
             writer,
+            checkpointer,
             keep_alive: tokio::sync::Mutex::new(keep_alive),
         })
     }
 
-    /// Stops the writer and closes the pool.
+    /// Stops the writer and the checkpoints, and closes the pool.
     pub async fn close(&self) {
         self.writer.close().await;
+        self.checkpointer.stop().await;
         self.pool.close().await;
         if let Some(connection) = self.keep_alive.lock().await.take() {
             let _ = connection.close().await;

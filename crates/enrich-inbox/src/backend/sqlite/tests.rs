@@ -294,3 +294,73 @@ async fn every_connection_runs_with_the_configured_synchronous_and_wal() {
         backend.close().await;
     }
 }
+
+/// The WAL's frame count and how many of them a checkpoint has copied into the database, read
+/// from the WAL index (`-shm` file; SQLite's documented layout, native byte order: `mxFrame` at
+/// byte 16 of the index header, `nBackfill` at byte 96), without checkpointing or locking.
+fn wal_progress(file: &TestFile) -> (u32, u32) {
+    let shm = std::fs::read(format!("{}-shm", file.0.display())).expect("read the WAL index");
+    let word = |at: usize| u32::from_ne_bytes(shm[at..at + 4].try_into().expect("four bytes"));
+    (word(16), word(96))
+}
+
+/// After the writer's commits, the WAL is checkpointed by another connection, while the writer
+/// itself stays idle (its own threshold is far above SQLite's default of 1,000 pages, so the
+/// checkpoints never run inside its commits); and since every checkpoint copies the whole WAL,
+/// the writer starts it over, so the file stays the size of a few commits, never the 1,000 pages
+/// a checkpointing writer lets it grow to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_is_checkpointed_beside_the_writer_after_its_commits() {
+    let file = TestFile::new("checkpoints");
+    let backend = SqliteBackend::open(&file.url(), &settings(false, Vec::new()))
+        .await
+        .expect("open the inbox");
+    let threshold: i64 = backend
+        .writer
+        .write(|connection| {
+            Box::pin(async move {
+                Ok(sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+                    .fetch_one(connection)
+                    .await?)
+            })
+        })
+        .await
+        .expect("the writer's threshold");
+    assert_eq!(
+        threshold,
+        i64::from(super::checkpoint::WRITER_AUTOCHECKPOINT_PAGES),
+        "the writer checkpoints inside its commits at SQLite's default threshold"
+    );
+    let backend = std::sync::Arc::new(Backend::Sqlite(backend));
+    // 30 rounds of 100 stores of 1.5 KB: about 3,000 WAL pages in all.
+    for round in 0..30 {
+        let (acknowledged, failed) = store_all(
+            &backend,
+            (0..100).map(|index| format!("round-{round}-{index}")),
+        )
+        .await;
+        assert_eq!((acknowledged.len(), failed), (100, 0));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (frames, copied) = wal_progress(&file);
+            if frames > 0 && copied == frames {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "round {round}: {copied} of {frames} WAL frames checkpointed after the writer's commits"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let wal_bytes = std::fs::metadata(format!("{}-wal", file.0.display()))
+        .expect("the WAL file")
+        .len();
+    let frame_bytes = 24 + 4096;
+    assert!(
+        wal_bytes < 500 * frame_bytes,
+        "the WAL grew to {} pages",
+        wal_bytes / frame_bytes
+    );
+    backend.close().await;
+}
