@@ -14,7 +14,9 @@ use crate::signature::{self, SignatureTimestamp};
 /// [`Delivery::idempotency_key`] to recognise it.
 #[derive(Clone)]
 pub struct Delivery {
-    pub(crate) event: WebhookEvent,
+    /// Boxed: a decoded event is several hundred bytes, and a `Delivery` is moved through every
+    /// framework's extractor futures by value, which would copy it each time.
+    pub(crate) event: Box<WebhookEvent>,
     pub(crate) raw_body: Bytes,
     pub(crate) signature_header: Option<Box<str>>,
     /// The verified signature's `t`; `None` when unverified (then [`Delivery::signed_at`] reads
@@ -45,7 +47,7 @@ impl Delivery {
 
     /// Takes the decoded event, dropping the rest.
     pub fn into_event(self) -> WebhookEvent {
-        self.event
+        *self.event
     }
 
     /// The body exactly as received and signed. Store or forward these bytes, never a
@@ -162,6 +164,18 @@ mod tests {
     fn key(body: &str) -> IdempotencyKey {
         let event: WebhookEvent = serde_json::from_str(body).unwrap();
         IdempotencyKey::of(&event, body.as_bytes())
+    }
+
+    #[test]
+    fn a_delivery_is_small_to_move() {
+        // Extractors move the delivery through several futures by value; the event stays put.
+        let delivery = std::mem::size_of::<Delivery>();
+        let event = std::mem::size_of::<WebhookEvent>();
+        assert!(delivery <= 128, "Delivery is {delivery} bytes");
+        assert!(
+            event > 2 * delivery,
+            "WebhookEvent is {event} bytes, Delivery {delivery}"
+        );
     }
 
     #[test]

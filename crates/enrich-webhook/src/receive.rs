@@ -215,7 +215,7 @@ impl WebhookConfig {
         };
         let event = decode_event(&body)?;
         Ok(Delivery {
-            event,
+            event: Box::new(event),
             raw_body: body,
             signature_header: headers
                 .signature

@@ -179,16 +179,16 @@ async fn accept(
 mod axum_app {
     use std::time::Duration;
 
+    use axum::Router;
     use axum::http::StatusCode;
     use axum::routing::post;
-    use axum::{Extension, Router};
     use enrich_axum::{Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
     use enrich_inbox::Inbox;
 
     use super::axum_limits::{ServerLimits, serve as serve_with};
 
     async fn webhook(
-        Extension(inbox): Extension<Option<Inbox>>,
+        inbox: Option<Inbox>,
         Webhook(delivery): WebhookDelivery,
     ) -> Result<StatusCode, WebhookRefusal> {
         Ok(match super::accept(inbox.as_ref(), &delivery).await? {
@@ -203,8 +203,11 @@ mod axum_app {
         inbox: Option<Inbox>,
     ) -> std::io::Result<()> {
         let app = Router::new()
-            .route("/webhook", post(webhook))
-            .layer(Extension(inbox))
+            // As in the example receiver: the inbox through the route's closure.
+            .route(
+                "/webhook",
+                post(move |delivery| webhook(inbox.clone(), delivery)),
+            )
             .with_state(config);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
         let limits = ServerLimits {
