@@ -18,7 +18,7 @@
 //!   letter. Processing is **at least once** (at most `2 × max_attempts` runs; exactly once
 //!   without crashes, freezes or outages): make the handler idempotent. Leases and due times
 //!   are read on the database's clock.
-//! - Operations: [`Inbox::counts`], [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
+//! - Operations: [`Inbox::health`] (for a readiness probe), [`Inbox::counts`], [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
 //!   [`Inbox::replay`], [`Inbox::purge`] (bodies first, keys after a longer window) and
 //!   [`Inbox::verify`] (a stored delivery against the signing secrets again).
 //! - [Reconciliation](mod@reconcile): [`Inbox::reconcile_people`] stores, as reconciled deliveries
@@ -65,6 +65,7 @@ mod backoff;
 mod clock;
 mod config;
 mod error;
+mod health;
 mod inbox;
 pub mod reconcile;
 mod record;
@@ -74,6 +75,7 @@ mod worker;
 pub use backoff::Backoff;
 pub use config::{InboxConfig, KeyFn, SqliteDurability, default_key};
 pub use error::{DatabaseError, Error, StoreError};
+pub use health::{HealthCheck, HealthFailure, HealthProblem, HealthReport};
 pub use inbox::{Inbox, Retention};
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
