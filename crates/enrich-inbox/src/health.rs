@@ -135,6 +135,11 @@ impl HealthReport {
     }
 }
 
+/// Sets the gauge `enrich_inbox_ready` (1 ready, 0 not), with the `metrics` feature.
+pub(crate) fn set_ready_gauge(ready: bool) {
+    let _ = ready;
+}
+
 impl Inbox {
     /// Checks, within `deadline` in all, that the inbox can take deliveries now: the database
     /// answers ([`HealthCheck::Database`]), its schema is the one this build expects
@@ -165,6 +170,7 @@ impl Inbox {
                     problem: HealthProblem::TimedOut { deadline },
                 })
             });
+        set_ready_gauge(failure.is_none());
         HealthReport {
             engine: self.engine(),
             elapsed: started.elapsed(),
@@ -203,5 +209,90 @@ impl Inbox {
             return failed(HealthCheck::Writer, error);
         }
         None
+    }
+}
+
+/// The answer to a readiness probe (`GET /readyz`), framework-free: a receiver renders its
+/// status, `Content-Type` and body as they are.
+///
+/// Ready: `200` `application/json` `{"status":"ready"}` (with the engine when there is an
+/// inbox). Not ready: `503` `application/problem+json` (RFC 9457) naming the check that failed
+/// and the kind of problem, e.g. `{"type":"about:blank","title":"Service Unavailable",
+/// "status":503,"code":"not_ready","check":"writer","problem":"timed_out","detail":"inbox writer
+/// check failed: no answer within 2s"}`. A database's own error message (which may name hosts,
+/// users or paths) is logged, never put in the body: the probe answers on the public webhook
+/// port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Readiness {
+    /// `200` or `503`.
+    pub status: u16,
+    /// `application/json` or `application/problem+json`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Readiness {
+    /// Ready, with no inbox to check (a receiver that only acknowledges).
+    pub fn without_inbox() -> Self {
+        Self::ready(serde_json::json!({ "status": "ready" }))
+    }
+
+    /// The answer for `report`: ready, or `503` naming the failed check. Logs a failure at
+    /// `warn`, with the database's message.
+    pub fn of(report: &HealthReport) -> Self {
+        match &report.failure {
+            None => Self::ready(serde_json::json!({ "status": "ready", "engine": report.engine })),
+            Some(failure) => {
+                tracing::warn!(%failure, "enrich-inbox: not ready");
+                let (problem, detail) = match &failure.problem {
+                    HealthProblem::TimedOut { .. } => ("timed_out", failure.to_string()),
+                    HealthProblem::Failed(Error::Closed) => ("failed", failure.to_string()),
+                    HealthProblem::Failed(_) => (
+                        "failed",
+                        format!(
+                            "inbox {} check failed: the database answered with an error (in \
+                             the receiver's log)",
+                            failure.check
+                        ),
+                    ),
+                    HealthProblem::SchemaBehind { .. } => ("schema_behind", failure.to_string()),
+                    HealthProblem::SchemaAhead { .. } => ("schema_ahead", failure.to_string()),
+                };
+                Self::not_ready(failure.check, problem, &detail)
+            }
+        }
+    }
+
+    /// `503` naming `check`, the kind of `problem`, and a `detail` sentence.
+    pub(crate) fn not_ready(check: HealthCheck, problem: &str, detail: &str) -> Self {
+        let body = serde_json::json!({
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "code": "not_ready",
+            "check": check.as_str(),
+            "problem": problem,
+            "detail": detail,
+        });
+        Self {
+            status: 503,
+            content_type: "application/problem+json",
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn ready(body: serde_json::Value) -> Self {
+        Self {
+            status: 200,
+            content_type: "application/json",
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// Whether this is the ready answer (`200`).
+    pub fn is_ready(&self) -> bool {
+        self.status == 200
     }
 }

@@ -67,6 +67,7 @@ mod config;
 mod error;
 mod health;
 mod inbox;
+mod opener;
 pub mod reconcile;
 mod record;
 mod verify;
@@ -75,8 +76,9 @@ mod worker;
 pub use backoff::Backoff;
 pub use config::{InboxConfig, KeyFn, SqliteDurability, default_key};
 pub use error::{DatabaseError, Error, StoreError};
-pub use health::{HealthCheck, HealthFailure, HealthProblem, HealthReport};
+pub use health::{HealthCheck, HealthFailure, HealthProblem, HealthReport, Readiness};
 pub use inbox::{Inbox, Retention};
+pub use opener::InboxHandle;
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]

@@ -5,7 +5,10 @@ mod support;
 
 use std::time::Duration;
 
-use enrich_inbox::{Error, HealthCheck, HealthProblem, HealthReport, Inbox, InboxConfig};
+use enrich_inbox::{
+    Error, HealthCheck, HealthProblem, HealthReport, Inbox, InboxConfig, InboxHandle, Readiness,
+};
+use enrich_webhook::Refusal;
 use support::{Holder, Outage, delivery, person_body};
 
 /// The deadline the tests give: long enough for a loaded machine to answer, short enough that a
@@ -101,6 +104,40 @@ on_both_engines! {
         let report = inbox.health(DEADLINE).await;
         assert!(report.is_healthy(), "{report:?}");
     }
+    async fn the_readiness_answer_names_the_failed_check_without_the_database_message(db) {
+        let inbox = Inbox::open(&db.url).await.unwrap();
+        let ready = Readiness::of(&inbox.health(DEADLINE).await);
+        assert_eq!((ready.status, ready.content_type), (200, "application/json"));
+        let engine = if db.is_sqlite() { "sqlite" } else { "postgres" };
+        assert_eq!(body(&ready), serde_json::json!({"status": "ready", "engine": engine}));
+
+        let holder = Holder::take(db).await;
+        let wedged = Readiness::of(&inbox.health(Duration::from_millis(300)).await);
+        holder.release().await;
+        assert_eq!((wedged.status, wedged.content_type), (503, "application/problem+json"));
+        assert_eq!(
+            body(&wedged),
+            serde_json::json!({
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "code": "not_ready",
+                "check": "writer",
+                "problem": "timed_out",
+                "detail": "inbox writer check failed: no answer within 300ms",
+            })
+        );
+
+        // A database error: named, but its message (hosts, paths) stays in the log.
+        db.execute("DROP TABLE enrich_inbox_migrations").await;
+        let report = inbox.health(DEADLINE).await;
+        let failed = Readiness::of(&report);
+        let message = report.failure.unwrap().to_string();
+        assert!(message.contains("enrich_inbox_migrations"), "{message}");
+        let failed = body(&failed);
+        assert_eq!((failed["check"].as_str(), failed["problem"].as_str()), (Some("database"), Some("failed")));
+        assert!(!failed.to_string().contains("enrich_inbox_migrations"), "{failed}");
+    }
 }
 
 /// Postgres: the server stops taking connections to the database and ends its sessions.
@@ -148,4 +185,52 @@ async fn a_sqlite_file_that_became_unreadable_fails_the_database_check() {
         matches!(problem, HealthProblem::Failed(Error::Database(_))),
         "{problem:?}"
     );
+}
+
+/// The body of a readiness answer, parsed.
+fn body(readiness: &Readiness) -> serde_json::Value {
+    serde_json::from_slice(&readiness.body).expect("a JSON body")
+}
+
+#[test]
+fn without_an_inbox_a_receiver_is_ready() {
+    let ready = Readiness::without_inbox();
+    assert!(ready.is_ready());
+    assert_eq!(body(&ready), serde_json::json!({"status": "ready"}));
+}
+
+/// A receiver started before its database can be opened: stores answer 503 and readiness says
+/// why, until the open, retried in the background, succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_opened_in_the_background_is_unready_until_it_opens() {
+    let dir = std::env::temp_dir().join(format!("enrich-inbox-later-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // The directory does not exist yet: SQLite cannot create the file.
+    let url = format!("sqlite:{}", dir.join("inbox.db").display());
+    let handle = InboxHandle::open_in_background(&url, InboxConfig::default());
+    let one = delivery(&person_body("b", "p"));
+
+    let error = handle.store(&one).await.unwrap_err();
+    assert!(matches!(error.error(), Error::NotOpen), "{error}");
+    let refusal = Refusal::from(error);
+    assert_eq!(
+        (refusal.status(), refusal.retry_after_secs()),
+        (503, Some(30))
+    );
+    let unready = handle.readiness(DEADLINE).await;
+    assert_eq!(unready.status, 503);
+    let unready = body(&unready);
+    assert_eq!(unready["check"], "database");
+    assert_eq!(unready["problem"], "not_open");
+    assert!(handle.get().is_none());
+
+    std::fs::create_dir_all(&dir).unwrap();
+    let inbox = tokio::time::timeout(Duration::from_secs(60), handle.opened())
+        .await
+        .expect("opened once the directory exists");
+    assert!(handle.readiness(DEADLINE).await.is_ready());
+    assert!(handle.store(&one).await.unwrap().is_new());
+    assert_eq!(inbox.counts().await.unwrap().total(), 1);
+    inbox.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
