@@ -135,11 +135,6 @@ impl HealthReport {
     }
 }
 
-/// Sets the gauge `enrich_inbox_ready` (1 ready, 0 not), with the `metrics` feature.
-pub(crate) fn set_ready_gauge(ready: bool) {
-    let _ = ready;
-}
-
 impl Inbox {
     /// Checks, within `deadline` in all, that the inbox can take deliveries now: the database
     /// answers ([`HealthCheck::Database`]), its schema is the one this build expects
@@ -147,6 +142,8 @@ impl Inbox {
     /// ([`HealthCheck::Writer`]); it stops at the first that fails. It never fails itself: what
     /// went wrong is in the report. A readiness probe calls it (a second or two is a fair
     /// deadline; the stores it waits behind count).
+    ///
+    /// With the `metrics` feature it sets the gauge `enrich_inbox_ready` to 1 or 0.
     ///
     /// ```no_run
     /// # async fn probe(inbox: enrich_inbox::Inbox) {
@@ -170,7 +167,7 @@ impl Inbox {
                     problem: HealthProblem::TimedOut { deadline },
                 })
             });
-        set_ready_gauge(failure.is_none());
+        crate::metrics::set_ready(failure.is_none());
         HealthReport {
             engine: self.engine(),
             elapsed: started.elapsed(),

@@ -13,6 +13,7 @@ use crate::backend::{Backend, ConnectSettings, NewRecord};
 use crate::clock::ProcessClock;
 use crate::config::{InboxConfig, SqliteDurability};
 use crate::error::{Error, StoreError};
+use crate::metrics::Stopwatch;
 use crate::record::{
     Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery, duration_millis,
 };
@@ -167,7 +168,10 @@ impl Inbox {
     }
 
     async fn insert(&self, record: NewRecord) -> Result<Stored, StoreError> {
-        match self.inner.backend.store(record).await {
+        let stopwatch = Stopwatch::start();
+        let stored = self.inner.backend.store(record).await;
+        crate::metrics::stored(self.engine(), &stored, stopwatch);
+        match stored {
             Ok(stored) => {
                 if stored.is_new() {
                     self.inner.stored.notify_one();

@@ -65,8 +65,10 @@ mod backoff;
 mod clock;
 mod config;
 mod error;
+mod gauges;
 mod health;
 mod inbox;
+mod metrics;
 mod opener;
 pub mod reconcile;
 mod record;
@@ -76,6 +78,10 @@ mod worker;
 pub use backoff::Backoff;
 pub use config::{InboxConfig, KeyFn, SqliteDurability, default_key};
 pub use error::{DatabaseError, Error, StoreError};
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use gauges::GaugeRecorder;
+pub use gauges::Gauges;
 pub use health::{HealthCheck, HealthFailure, HealthProblem, HealthReport, Readiness};
 pub use inbox::{Inbox, Retention};
 pub use opener::InboxHandle;

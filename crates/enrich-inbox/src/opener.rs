@@ -132,12 +132,13 @@ impl InboxHandle {
     }
 
     /// The readiness answer: [`Inbox::health`] within `deadline` once open; before, `503`
-    /// naming why the open fails (`migrations` when the schema is too new, else `database`).
+    /// naming why the open fails (`migrations` when the schema is too new, else `database`),
+    /// and, with the `metrics` feature, `enrich_inbox_ready` set to 0.
     pub async fn readiness(&self, deadline: Duration) -> Readiness {
         if let Some(inbox) = self.get() {
             return Readiness::of(&inbox.health(deadline).await);
         }
-        crate::health::set_ready_gauge(false);
+        crate::metrics::set_ready(false);
         let last_error = self
             .shared
             .last_error

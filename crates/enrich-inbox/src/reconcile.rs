@@ -82,6 +82,7 @@ impl Inbox {
         for person in people {
             if person.external_id.is_none() {
                 report.unmatched += 1;
+                crate::metrics::reconciled("unmatched");
                 continue;
             }
             let event = person_event(enrichment_id, person);
@@ -92,12 +93,19 @@ impl Inbox {
                 Err(error) => {
                     tracing::error!(%error, "enrich-inbox: a reconciled event did not encode");
                     report.unmatched += 1;
+                    crate::metrics::reconciled("unmatched");
                     continue;
                 }
             };
             match self.store_reconciled(&event, raw).await? {
-                Stored::New(_) => report.added += 1,
-                Stored::Duplicate => report.already_stored += 1,
+                Stored::New(_) => {
+                    report.added += 1;
+                    crate::metrics::reconciled("added");
+                }
+                Stored::Duplicate => {
+                    report.already_stored += 1;
+                    crate::metrics::reconciled("already_stored");
+                }
             }
         }
         Ok(report)

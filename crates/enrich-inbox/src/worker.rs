@@ -23,6 +23,7 @@ use crate::backend::{Outcome, Undecodable};
 use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::inbox::Inbox;
+use crate::metrics::Stopwatch;
 use crate::record::{DeliveryId, StoredDelivery, duration_millis};
 
 /// The error a handler returns.
@@ -440,6 +441,7 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
         }
         match claimed {
             Ok(rows) if !rows.is_empty() => {
+                crate::metrics::claimed(inbox.engine(), rows.len());
                 for row in rows {
                     match row {
                         Ok(delivery) => flight.start(&handler, &options, delivery, claim),
@@ -529,6 +531,7 @@ async fn process(
 ) -> Finished {
     let id = delivery.id;
     let attempt = delivery.attempts;
+    let received_at = delivery.received_at;
     let token = claim.token;
     let ran = if attempt > options.max_attempts.saturating_mul(2) {
         // Every earlier run lost its lease without an outcome (its worker died, froze or lost
@@ -549,7 +552,11 @@ async fn process(
                 };
             }
             Ok(event) => {
-                run_leased(&inbox, &handler, &options, Job { event, delivery }, claim).await
+                let stopwatch = Stopwatch::start();
+                let ran =
+                    run_leased(&inbox, &handler, &options, Job { event, delivery }, claim).await;
+                crate::metrics::handler_ran(stopwatch);
+                ran
             }
         }
     };
@@ -589,6 +596,12 @@ async fn process(
             }
         }
     };
+    if let Some(outcome) = &outcome {
+        // Receipt (the database's clock when it was stored) to now (this process's clock, the
+        // crate's one): a skew between the two shows here, never in a lease.
+        let queued = inbox.process_now().duration_since(received_at).ok();
+        crate::metrics::attempt(outcome, queued);
+    }
     Finished { id, token, outcome }
 }
 
@@ -615,7 +628,9 @@ fn cannot_run(id: DeliveryId, reason: String) -> Outcome {
         delivery = %id,
         "enrich-inbox: a claimed delivery cannot be processed; it is now a dead letter"
     );
-    Outcome::Dead { error: reason }
+    let outcome = Outcome::Dead { error: reason };
+    crate::metrics::attempt(&outcome, None);
+    outcome
 }
 
 /// Records an outcome (in a group with the others waiting), retrying a failure of the database.

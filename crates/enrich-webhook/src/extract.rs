@@ -4,6 +4,7 @@
 use enrich_types::{CompanyEnrichmentCompleted, PersonEnrichmentCompleted, WebhookEvent};
 
 use crate::delivery::Delivery;
+use crate::metrics;
 use crate::refusal::Acknowledgement;
 
 /// What an extractor makes of an accepted delivery: a value for the handler, or the
@@ -93,11 +94,17 @@ impl FromDelivery for CompanyEnrichmentCompleted {
 
 impl Delivery {
     /// Takes a `T` from this delivery ([`FromDelivery`]), logging an ignored event at DEBUG: what
-    /// every adapter's extractor calls.
+    /// every adapter's extractor calls. With the `metrics` feature, this is where a genuine
+    /// delivery is counted, as `accepted` or `ignored` (refusals are counted by the pipeline).
     pub fn extract<T: FromDelivery>(self) -> Extracted<T> {
+        let event_type = metrics::event_type_label(self.event());
         let extracted = T::from_delivery(self);
-        if let Extracted::Ignored(_) = &extracted {
-            crate::receive::log_acknowledgement();
+        match &extracted {
+            Extracted::Taken(_) => metrics::delivered(metrics::ACCEPTED, event_type),
+            Extracted::Ignored(_) => {
+                crate::receive::log_acknowledgement();
+                metrics::delivered(Acknowledgement::CODE, event_type);
+            }
         }
         extracted
     }

@@ -69,6 +69,23 @@ impl WebhookConfig {
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
+        // The delivery goes to the caller as it is: its final outcome, counted here (through
+        // `receive_request_as`, `Delivery::extract` counts it instead).
+        self.receive_http(request).await.inspect(|delivery| {
+            crate::metrics::delivered(
+                crate::metrics::ACCEPTED,
+                crate::metrics::event_type_label(delivery.event()),
+            );
+        })
+    }
+
+    /// [`receive_request`](WebhookConfig::receive_request) without counting the accepted
+    /// delivery (refusals are counted by the pipeline).
+    async fn receive_http<B>(&self, request: Request<B>) -> Result<Delivery, Response<Full<Bytes>>>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
         if request.method() != Method::POST {
             return Err(method_not_allowed());
         }
@@ -126,7 +143,7 @@ impl WebhookConfig {
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
-        match self.receive_request(request).await?.extract() {
+        match self.receive_http(request).await?.extract() {
             Extracted::Taken(value) => Ok(value),
             Extracted::Ignored(acknowledgement) => Err(Answer::from(&acknowledgement).into()),
         }

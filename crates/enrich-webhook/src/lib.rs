@@ -67,6 +67,7 @@ mod extract;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 mod http;
+mod metrics;
 mod receive;
 mod refusal;
 pub mod signature;

@@ -11,6 +11,7 @@ use tracing::field::Empty;
 use crate::config::{Verification, WebhookConfig};
 use crate::decode::decode_event;
 use crate::delivery::Delivery;
+use crate::metrics::{self, Stopwatch};
 use crate::refusal::{Acknowledgement, Refusal};
 use crate::signature::{self, SignatureHeader, SigningKeys};
 
@@ -109,11 +110,12 @@ impl WebhookConfig {
         body: impl Into<Bytes>,
         now: SystemTime,
     ) -> Result<Delivery, Refusal> {
+        let stopwatch = Stopwatch::start();
         let body = body.into();
-        traced(|| {
+        stopwatch.stop(traced(|| {
             let pending = check_before_body(self, headers, now)?;
             self.check_body(headers, pending, body, now)
-        })
+        }))
     }
 
     /// Reads a body from `chunks` and runs every check: the one body-reading loop of every
@@ -156,6 +158,20 @@ impl WebhookConfig {
     where
         S: Stream<Item = Result<Bytes, E>>,
     {
+        let stopwatch = Stopwatch::start();
+        stopwatch.stop(self.read_and_check(headers, chunks, classify).await)
+    }
+
+    /// [`WebhookConfig::receive_body`], unmeasured.
+    async fn read_and_check<S, E>(
+        &self,
+        headers: &RequestHeaders<'_>,
+        chunks: S,
+        classify: impl Fn(&E) -> BodyError,
+    ) -> Result<Delivery, Refusal>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+    {
         // What `receive` checks, with the signature header parsed once: the header
         // checks before the first poll, the rest (the freshness again, as of the end of the read)
         // once the body is in.
@@ -183,6 +199,7 @@ impl WebhookConfig {
         body: Bytes,
         now: SystemTime,
     ) -> Result<Delivery, Refusal> {
+        metrics::body_read(body.len());
         if body.len() > self.body_limit {
             return Err(Refusal::PayloadTooLarge {
                 limit: self.body_limit,
@@ -289,8 +306,10 @@ fn check_before_body<'c, 'h>(
 }
 
 /// Logs a refusal: signature failures at WARN (a wrong secret or an attack: the operator should
-/// see them), every other refusal at DEBUG (a public URL gets scanned).
+/// see them), every other refusal at DEBUG (a public URL gets scanned). Every refusal passes
+/// here once, so it is counted here too (the `metrics` feature).
 pub(crate) fn log_refusal(refusal: &Refusal) {
+    metrics::refused(refusal);
     let (code, status) = (refusal.code(), refusal.status());
     if refusal.is_signature_failure() {
         tracing::warn!(code, status, "webhook delivery refused");

@@ -148,6 +148,8 @@ async fn answer_all<I, A>(run_many: RunMany<I, A>, group: Vec<Waiting<I, A>>) {
         .map(|waiting| (waiting.item, waiting.answer))
         .unzip();
     let count = items.len();
+    // Groups serve the Postgres engine only (its stores, one statement and one commit each).
+    crate::metrics::committed("postgres", count);
     let results = match run_many(items).await {
         Ok(results) if results.len() == count => results,
         Ok(results) => {

@@ -194,6 +194,8 @@ async fn run<DB: Database>(
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         batch.retain(|write| write.is_awaited());
         if !batch.is_empty() {
+            // The group writer serves the SQLite engine only.
+            crate::metrics::committed("sqlite", batch.len());
             commit(&pool, &mut connection, begin, &mut batch).await;
         }
         batch.clear();

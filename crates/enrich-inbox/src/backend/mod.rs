@@ -266,6 +266,40 @@ impl Backend {
         }
     }
 
+    /// The figures of [`Gauges`](crate::Gauges), in one statement ([`sql::sqlite::GAUGES_SQLITE`],
+    /// [`sql::postgres::GAUGES_POSTGRES`]): a pure read, on the database's clock.
+    pub async fn gauges(&self) -> Result<crate::Gauges, Error> {
+        let pairs: Vec<(String, i64)> = match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => {
+                sqlx::query_as(sql::sqlite::GAUGES_SQLITE)
+                    .fetch_all(&engine.pool)
+                    .await?
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => {
+                sqlx::query_as(sql::postgres::GAUGES_POSTGRES)
+                    .fetch_all(&engine.pool)
+                    .await?
+            }
+        };
+        crate::Gauges::from_rows(pairs)
+    }
+
+    /// The database's plan for [`Backend::gauges`], a line per step.
+    pub async fn gauges_plan(&self) -> Result<Vec<String>, Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => {
+                explain_sqlite(&engine.pool, sql::sqlite::GAUGES_SQLITE, &[]).await
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => {
+                explain_postgres(&engine.pool, sql::postgres::GAUGES_POSTGRES, &[]).await
+            }
+        }
+    }
+
     /// The database's plan for [`Backend::counts`], a line per step.
     pub async fn counts_plan(&self) -> Result<Vec<String>, Error> {
         match self {

@@ -238,6 +238,53 @@ macro_rules! statements {
             " - $1"
         );
 
+        /// What [`Gauges`](crate::Gauges) reads, in one statement (one snapshot), as
+        /// `(name, value)` rows: the rows of `$counts` (`(state, count)`, the engine's way of
+        /// counting the states without reading a delivery), then `backoff` (pending rows not due
+        /// yet) and `oldest_claimable_ms` (how long the claimable row that became due first has
+        /// been due, 0 when none is). Both read the due index `enrich_inbox_due` only (`$due`
+        /// names it on SQLite): the rows not due yet are its high end (retries on backoff, and
+        /// the live leases of the rows being processed: as many as the workers' slots), the
+        /// oldest claimable row its first entry. "Claimable" is what a claim takes: pending and
+        /// due, or processing with an expired lease, on the database's clock as the claim reads
+        /// it; a row waiting on backoff never counts.
+        macro_rules! gauges {
+            ($counts:literal, $due:literal) => {
+                concat!(
+                    $counts,
+                    " UNION ALL \
+                     SELECT 'backoff', COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0) \
+                     FROM enrich_inbox_deliveries ",
+                    $due,
+                    " WHERE state IN ('pending', 'processing') AND due_at_ms > ",
+                    $now,
+                    " UNION ALL \
+                     SELECT 'oldest_claimable_ms', COALESCE(",
+                    $now,
+                    " - (SELECT due_at_ms FROM enrich_inbox_deliveries ",
+                    $due,
+                    " WHERE state IN ('pending', 'processing') AND due_at_ms <= ",
+                    $now,
+                    " ORDER BY due_at_ms LIMIT 1), 0)"
+                )
+            };
+        }
+
+        /// [`gauges!`] on SQLite: the states counted through the covering index
+        /// `enrich_inbox_state` ([`super::COUNTS_SQLITE`]'s way).
+        pub const GAUGES_SQLITE: &str = gauges!(
+            "SELECT state, COUNT(*) FROM enrich_inbox_deliveries \
+             INDEXED BY enrich_inbox_state GROUP BY state",
+            "INDEXED BY enrich_inbox_due"
+        );
+
+        /// [`gauges!`] on Postgres: the states from the counts the triggers keep
+        /// ([`super::COUNTS_POSTGRES`]'s way).
+        pub const GAUGES_POSTGRES: &str = gauges!(
+            "SELECT state, CAST(SUM(n) AS BIGINT) FROM enrich_inbox_counts GROUP BY state",
+            ""
+        );
+
         /// Records an applied migration, applied now.
         pub const RECORD_VERSION: &str = concat!(
             "INSERT INTO enrich_inbox_migrations (version, applied_at_ms) VALUES ($1, ",
