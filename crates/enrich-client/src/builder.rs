@@ -172,6 +172,7 @@ impl ClientBuilder {
             poll: self.poll,
             people_per_request: self.people_per_request,
             companies_per_request: self.companies_per_request,
+            rate_limit_waits: Default::default(),
         })
     }
 }

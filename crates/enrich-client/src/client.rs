@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::metrics::{self, Endpoint, RateLimitWaits};
 use crate::poll::PollConfig;
 use crate::retry::{RetryConfig, is_retryable_status, parse_retry_after};
 
@@ -70,6 +71,7 @@ pub struct Client {
     pub(crate) poll: PollConfig,
     pub(crate) people_per_request: usize,
     pub(crate) companies_per_request: usize,
+    pub(crate) rate_limit_waits: RateLimitWaits,
 }
 
 impl fmt::Debug for Client {
@@ -99,6 +101,7 @@ impl Client {
     ) -> Result<EnrichmentAccepted, Error> {
         request.validate()?;
         self.send(
+            Endpoint::PeopleStart,
             Method::POST,
             self.url(Resource::People, None)?,
             Some(request),
@@ -113,6 +116,7 @@ impl Client {
     ) -> Result<EnrichmentAccepted, Error> {
         request.validate()?;
         self.send(
+            Endpoint::CompaniesStart,
             Method::POST,
             self.url(Resource::Companies, None)?,
             Some(request),
@@ -123,6 +127,7 @@ impl Client {
     /// The people enrichment so far: `GET /v2/people/enrich/{id}`.
     pub async fn get_people(&self, enrichment_id: &str) -> Result<EnrichPeopleResult, Error> {
         self.send(
+            Endpoint::PeopleGet,
             Method::GET,
             self.url(Resource::People, Some(enrichment_id))?,
             None::<&()>,
@@ -133,6 +138,7 @@ impl Client {
     /// The company enrichment so far: `GET /v2/companies/enrich/{id}`.
     pub async fn get_companies(&self, enrichment_id: &str) -> Result<EnrichCompaniesResult, Error> {
         self.send(
+            Endpoint::CompaniesGet,
             Method::GET,
             self.url(Resource::Companies, Some(enrichment_id))?,
             None::<&()>,
@@ -166,6 +172,7 @@ impl Client {
     /// that a retry would start a second time.
     async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
+        endpoint: Endpoint,
         method: Method,
         url: Url,
         body: Option<&B>,
@@ -191,8 +198,14 @@ impl Client {
                     .body(body.clone());
             }
             let outcome = match request.send().await {
-                Ok(response) => Self::read(response).await,
-                Err(error) => Err(Error::transport(&error)),
+                Ok(response) => {
+                    metrics::requested(endpoint, Some(response.status().as_u16()));
+                    Self::read(response).await
+                }
+                Err(error) => {
+                    metrics::requested(endpoint, None);
+                    Err(Error::transport(&error))
+                }
             };
             let (retryable, retry_after) = match &outcome {
                 Ok(_) => return outcome,
@@ -212,6 +225,8 @@ impl Client {
                 return outcome;
             }
             let delay = self.retry.delay(retry, retry_after);
+            let rate_limited = matches!(&outcome, Err(Error::Api { status: 429, .. }));
+            metrics::retrying(&self.rate_limit_waits, endpoint, rate_limited, delay);
             tracing::debug!(
                 method = %method,
                 path = url.path(),

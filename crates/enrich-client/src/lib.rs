@@ -49,6 +49,7 @@
 mod builder;
 mod client;
 mod error;
+mod metrics;
 mod poll;
 mod retry;
 mod split;
