@@ -56,10 +56,36 @@ impl std::fmt::Debug for InboxHandle {
 }
 
 impl InboxHandle {
+    /// Opens the inbox at `url` with `config`: once now, and if that fails (logged at `warn`),
+    /// again in the background until it opens, as [`InboxHandle::open_in_background`] does. A
+    /// receiver that starts serving once this returns answers its first delivery with a store
+    /// whenever the database was reachable at start.
+    pub async fn open(url: &str, config: InboxConfig) -> Self {
+        match Inbox::open_with(url, config.clone()).await {
+            Ok(inbox) => {
+                let (opened, receiver) = watch::channel(Some(inbox));
+                drop(opened);
+                Self {
+                    opened: receiver,
+                    shared: Arc::new(Shared {
+                        last_error: Mutex::new(None),
+                        retry_after_secs: config.retry_after_secs,
+                    }),
+                }
+            }
+            Err(error) => Self::retrying(url, config, Some(error)),
+        }
+    }
+
     /// Starts opening the inbox at `url` with `config` on a task of the current Tokio runtime,
     /// retrying every failure (from a quarter of a second, doubling, up to 10 s between
     /// attempts) until it opens.
     pub fn open_in_background(url: &str, config: InboxConfig) -> Self {
+        Self::retrying(url, config, None)
+    }
+
+    /// Opens in the background, after a first attempt that failed with `failed`, if any.
+    fn retrying(url: &str, config: InboxConfig, failed: Option<Error>) -> Self {
         let (opened, receiver) = watch::channel(None);
         let shared = Arc::new(Shared {
             last_error: Mutex::new(None),
@@ -68,14 +94,19 @@ impl InboxHandle {
         let (url, task_shared) = (url.to_owned(), shared.clone());
         tokio::spawn(async move {
             let mut pause = FIRST_PAUSE;
+            let mut attempt = failed.map_or(Err(None), |error| Err(Some(error)));
             loop {
-                match Inbox::open_with(&url, config.clone()).await {
+                if let Err(None) = attempt {
+                    attempt = Inbox::open_with(&url, config.clone()).await.map_err(Some);
+                }
+                match attempt {
                     Ok(inbox) => {
                         tracing::info!(engine = inbox.engine(), "enrich-inbox: the inbox is open");
                         let _ = opened.send(Some(inbox));
                         return;
                     }
                     Err(error) => {
+                        let error = error.unwrap_or(Error::NotOpen);
                         tracing::warn!(
                             %error,
                             retry_in = ?pause,
@@ -90,6 +121,7 @@ impl InboxHandle {
                         }
                         tokio::time::sleep(pause).await;
                         pause = (pause * 2).min(MAX_PAUSE);
+                        attempt = Err(None);
                     }
                 }
             }

@@ -232,5 +232,16 @@ async fn an_inbox_opened_in_the_background_is_unready_until_it_opens() {
     assert!(handle.store(&one).await.unwrap().is_new());
     assert_eq!(inbox.counts().await.unwrap().total(), 1);
     inbox.close().await;
+
+    // `open` tries once before returning: a reachable database is open at once.
+    let handle = InboxHandle::open(&url, InboxConfig::default()).await;
+    let inbox = handle.get().expect("open at once");
+    assert!(handle.readiness(DEADLINE).await.is_ready());
+    assert_eq!(inbox.counts().await.unwrap().total(), 1);
+    inbox.close().await;
     let _ = std::fs::remove_dir_all(&dir);
+    // Unreachable: it returns anyway, unready, and goes on in the background.
+    let handle = InboxHandle::open(&url, InboxConfig::default()).await;
+    assert!(handle.get().is_none());
+    assert_eq!(handle.readiness(DEADLINE).await.status, 503);
 }

@@ -10,7 +10,7 @@
 //! `ENRICH_INBOX_WORKER=off` only stores (a web tier); `ENRICH_INBOX_WORKER=only` only processes
 //! (a worker tier, no server). An inbox that cannot be opened at start is opened in the
 //! background, retried: meanwhile deliveries are answered `503` and `GET /readyz` says why.
-//! Health and metrics (`--metrics-listen 127.0.0.1:9464`) are in `ops.rs`.
+//! That, health and metrics (`--metrics-listen 127.0.0.1:9464`) are in `ops.rs`.
 //!
 //! ```text
 //! SURFE_WEBHOOK_SECRET=whsec_… cargo run -p enrich-axum --example axum_receiver -- --inbox sqlite:inbox.db
@@ -26,7 +26,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use enrich_axum::{ConfigError, WebhookEvent};
 use enrich_axum::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
-use enrich_inbox::{InboxConfig, InboxHandle, Job, Worker};
+use enrich_inbox::{InboxHandle, Job, Worker};
 use tracing_subscriber::EnvFilter;
 
 async fn webhook(
@@ -68,10 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(ConfigError::EnvVarMissing) if insecure => WebhookConfig::insecure_skip_verification(),
         config => config.map_err(|error| format!("refusing to start: {error}"))?,
     };
-    let url = std::env::args().skip_while(|arg| arg != "--inbox").nth(1);
-    let inbox = url
-        .or_else(|| std::env::var("ENRICH_INBOX_URL").ok())
-        .map(|url| InboxHandle::open_in_background(&url, InboxConfig::default()));
+    let inbox = ops::open_inbox().await;
     ops::serve_metrics(inbox.clone())?;
     // `off`: this process only stores (a web tier); `only`: it only processes (a worker tier).
     let mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();

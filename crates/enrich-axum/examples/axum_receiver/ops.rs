@@ -1,4 +1,5 @@
-//! Operating the receiver: `GET /healthz` and `GET /readyz` on the webhook port (where a load
+//! Operating the receiver: its inbox opened in the background when the database is unreachable
+//! at start, `GET /healthz` and `GET /readyz` on the webhook port (where a load
 //! balancer probes), and `GET /metrics` (Prometheus text) on a listener of its own, off by
 //! default: `--metrics-listen ADDR` or `ENRICH_METRICS_LISTEN=ADDR` (e.g. `127.0.0.1:9464`)
 //! turns it on. The inbox's gauges and readiness are refreshed every `ENRICH_METRICS_INTERVAL`
@@ -10,11 +11,19 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Router, routing::get};
 use enrich_axum::WebhookConfig;
-use enrich_inbox::{InboxHandle, Readiness};
+use enrich_inbox::{InboxConfig, InboxHandle, Readiness};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 /// How long a readiness probe waits for the inbox's health check.
 const READINESS_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The inbox of `--inbox URL` or `ENRICH_INBOX_URL`, if given: opened now, or, when that
+/// fails, in the background (the receiver serves meanwhile, unready, answering `503`).
+pub async fn open_inbox() -> Option<InboxHandle> {
+    let url = std::env::args().skip_while(|arg| arg != "--inbox").nth(1);
+    let url = url.or_else(|| std::env::var("ENRICH_INBOX_URL").ok())?;
+    Some(InboxHandle::open(&url, InboxConfig::default()).await)
+}
 
 /// `GET /healthz` (200 while the process serves) and `GET /readyz` (the inbox's health).
 pub fn routes(inbox: Option<InboxHandle>) -> Router<WebhookConfig> {
