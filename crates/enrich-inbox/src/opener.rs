@@ -190,4 +190,28 @@ impl InboxHandle {
             ),
         )
     }
+
+    /// Every `interval`, on a task of the current Tokio runtime: the readiness check (which sets
+    /// `enrich_inbox_ready`) and, once the inbox is open, [`Inbox::record_gauges`] (a failed
+    /// read keeps the last values), so that a scrape sees fresh figures whether or not anything
+    /// probes the receiver. Runs until the returned task is aborted (dropping it does not stop
+    /// it) or the runtime shuts down (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn record_every(
+        &self,
+        interval: Duration,
+        deadline: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let handle = self.clone();
+        tokio::spawn(async move {
+            loop {
+                handle.readiness(deadline).await;
+                if let Some(inbox) = handle.get() {
+                    let _ = inbox.record_gauges().await;
+                }
+                tokio::time::sleep(interval).await;
+            }
+        })
+    }
 }

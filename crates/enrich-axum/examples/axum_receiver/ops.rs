@@ -61,15 +61,7 @@ pub fn serve_metrics(inbox: Option<InboxHandle>) -> Result<(), Box<dyn std::erro
     let seconds = [
         0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
     ];
-    let bytes = [
-        256.0,
-        1024.0,
-        4096.0,
-        16384.0,
-        65536.0,
-        262_144.0,
-        1_048_576.0,
-    ];
+    let bytes: Vec<f64> = (4..=10).map(|power| 4_f64.powi(power)).collect(); // 256 B to 1 MiB
     let writes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
     PrometheusBuilder::new()
         .with_http_listener(address)
@@ -81,15 +73,7 @@ pub fn serve_metrics(inbox: Option<InboxHandle>) -> Result<(), Box<dyn std::erro
     let every: f64 = std::env::var("ENRICH_METRICS_INTERVAL").map_or(Ok(15.0), |s| s.parse())?;
     let every = Duration::try_from_secs_f64(every)?;
     if let Some(inbox) = inbox {
-        tokio::spawn(async move {
-            loop {
-                inbox.readiness(READINESS_DEADLINE).await; // sets enrich_inbox_ready
-                if let Some(opened) = inbox.get() {
-                    let _ = opened.record_gauges().await; // a failure keeps the last values
-                }
-                tokio::time::sleep(every).await;
-            }
-        });
+        inbox.record_every(every, READINESS_DEADLINE); // readiness and gauges, while it serves
     }
     Ok(())
 }
