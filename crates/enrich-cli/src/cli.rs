@@ -55,8 +55,21 @@ pub struct InboxUrl {
 /// `inbox …`.
 #[derive(Debug, Subcommand)]
 pub enum InboxCommand {
-    /// How many deliveries are in each state.
+    /// How many deliveries are due, waiting on backoff, processing, dead and done, and how long
+    /// the oldest claimable one has waited (the figures of the inbox's gauges).
     Stats(InboxUrl),
+    /// The figures of `inbox stats`, read again every --interval: redrawn in place on a
+    /// terminal, one JSON object per line with --json.
+    Watch {
+        /// Time between readings (such as 500ms, 2s, 1m; a plain number is seconds).
+        #[arg(long, value_name = "SECS", value_parser = parse_interval, default_value = "2")]
+        interval: Duration,
+        /// Stop after this many readings (default: until interrupted).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
+        #[command(flatten)]
+        inbox: InboxUrl,
+    },
     /// The dead letters (deliveries that failed every attempt), oldest first.
     Dead {
         /// Show at most this many.
@@ -321,6 +334,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Reads a watch interval: a [`parse_duration`] of at least 100 ms.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_duration(text)?;
+    if interval < Duration::from_millis(100) {
+        return Err(format!(
+            "{text:?} is shorter than the shortest interval, 100ms"
+        ));
+    }
+    Ok(interval)
+}
+
 /// Reads a share between 0 and 1.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     text.trim()
@@ -344,6 +368,11 @@ mod tests {
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
         for bad in ["", "s", "5w", "-1s", "1.5s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_interval("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_interval("100ms"), Ok(Duration::from_millis(100)));
+        for bad in ["0", "99ms", "x"] {
+            assert!(parse_interval(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_rate("0.25"), Ok(0.25));
         for bad in ["-0.1", "1.5", "NaN", "x"] {

@@ -1,9 +1,10 @@
 //! `enrich inbox …`: operate a receiver's inbox (counts, dead letters, retry, replay, purge).
 
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use enrich_inbox::{DeliveryId, Inbox, Retention, State, StoredDelivery};
+use enrich_inbox::{DeliveryId, Gauges, Inbox, Retention, StoredDelivery};
 use serde_json::json;
 
 use crate::cli::{InboxCommand, InboxUrl};
@@ -47,29 +48,22 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, Error> 
     match command {
         InboxCommand::Stats(url) => {
             let inbox = open(&url).await?;
-            let counts = inbox.counts().await?;
+            let gauges = inbox.gauges().await?;
             inbox.close().await;
-            let rows = [
-                (State::Pending, counts.pending),
-                (State::Processing, counts.processing),
-                (State::Done, counts.done),
-                (State::Dead, counts.dead),
-                (State::Purged, counts.purged),
-            ];
             if as_json {
-                let mut object = serde_json::Map::new();
-                for (state, count) in rows {
-                    object.insert(state.as_str().to_owned(), count.into());
-                }
-                object.insert("total".to_owned(), counts.total().into());
-                return json(&object);
+                return json(&stats_json(&gauges));
             }
-            let mut lines: Vec<Vec<String>> = rows
-                .iter()
-                .map(|(state, count)| vec![state.as_str().to_owned(), count.to_string()])
-                .collect();
-            lines.push(vec!["total".to_owned(), counts.total().to_string()]);
-            Ok(table(&["state", "deliveries"], &lines))
+            Ok(stats_table(&gauges))
+        }
+        InboxCommand::Watch {
+            interval,
+            count,
+            inbox: url,
+        } => {
+            let inbox = open(&url).await?;
+            let watched = watch(&inbox, interval, count, as_json).await;
+            inbox.close().await;
+            watched.map(|()| String::new())
         }
         InboxCommand::Dead { limit, inbox: url } => {
             let inbox = open(&url).await?;
@@ -144,6 +138,105 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, Error> 
             }
         }
     }
+}
+
+/// The figures of [`Gauges`] as JSON: every state, `pending` (due and on backoff), `total`, and
+/// the oldest claimable age in seconds (millisecond precision).
+fn stats_json(gauges: &Gauges) -> serde_json::Value {
+    json!({
+        "due": gauges.due,
+        "backoff": gauges.backoff,
+        "pending": gauges.due + gauges.backoff,
+        "processing": gauges.processing,
+        "dead": gauges.dead,
+        "done": gauges.done,
+        "total": total(gauges),
+        "oldestClaimableAgeSeconds": gauges.oldest_claimable_age.as_millis() as f64 / 1000.0,
+    })
+}
+
+fn total(gauges: &Gauges) -> u64 {
+    gauges.due + gauges.backoff + gauges.processing + gauges.dead + gauges.done
+}
+
+/// The figures of [`Gauges`] as a table: a row per state, the total, the oldest claimable age.
+fn stats_table(gauges: &Gauges) -> String {
+    let rows: Vec<Vec<String>> = [
+        ("due", gauges.due),
+        ("backoff", gauges.backoff),
+        ("processing", gauges.processing),
+        ("dead", gauges.dead),
+        ("done", gauges.done),
+        ("total", total(gauges)),
+    ]
+    .iter()
+    .map(|(state, count)| vec![(*state).to_owned(), count.to_string()])
+    .collect();
+    format!(
+        "{}\noldest claimable: {}\n",
+        table(&["state", "deliveries"], &rows),
+        waited(gauges.oldest_claimable_age)
+    )
+}
+
+/// `none` for nothing claimable, else the age with millisecond precision (`12.345s`).
+fn waited(age: Duration) -> String {
+    if age.is_zero() {
+        "none waiting".to_owned()
+    } else {
+        format!("{:.3}s", age.as_secs_f64())
+    }
+}
+
+/// The screen's clear and home: a redraw in place on a terminal.
+const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
+
+/// One reading of `inbox watch`: a compact JSON object and a newline with `as_json`; else the
+/// stats table, after a clear of the screen when stdout is a terminal (`tty`), after a blank
+/// line otherwise (so that a log of the readings stays readable).
+fn watch_frame(gauges: &Gauges, as_json: bool, tty: bool, interval: Duration) -> String {
+    if as_json {
+        return format!("{}\n", stats_json(gauges));
+    }
+    let table = stats_table(gauges);
+    if tty {
+        format!(
+            "{CLEAR_SCREEN}{table}\nevery {}, Ctrl-C to stop\n",
+            waited(interval)
+        )
+    } else {
+        format!("\n{table}")
+    }
+}
+
+/// Reads the gauges every `interval` (`count` times, or until interrupted) and prints each
+/// reading as it comes. A failed reading is reported on stderr and tried again at the next tick
+/// (a database restarting does not end the watch).
+async fn watch(
+    inbox: &Inbox,
+    interval: Duration,
+    count: Option<u64>,
+    as_json: bool,
+) -> Result<(), Error> {
+    let tty = std::io::stdout().is_terminal();
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut read = 0;
+    while count.is_none_or(|count| read < count) {
+        ticks.tick().await;
+        read += 1;
+        match inbox.gauges().await {
+            Ok(gauges) => {
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(watch_frame(&gauges, as_json, tty, interval).as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .map_err(Error::io("cannot write the output"))?;
+            }
+            Err(error) => eprintln!("enrich: could not read the inbox: {error}"),
+        }
+    }
+    Ok(())
 }
 
 /// Why `id` could not be requeued: unknown, or in another state than `wanted`.
@@ -248,5 +341,56 @@ mod tests {
         assert_eq!(age(now, now - Duration::from_secs(59)), "59s ago");
         assert_eq!(age(now, now - Duration::from_secs(7200)), "2h ago");
         assert_eq!(age(now, now + Duration::from_secs(5)), "0s ago");
+    }
+
+    fn figures() -> Gauges {
+        let mut gauges = Gauges::default();
+        gauges.due = 4;
+        gauges.backoff = 1;
+        gauges.processing = 2;
+        gauges.dead = 3;
+        gauges.done = 10;
+        gauges.oldest_claimable_age = Duration::from_millis(12_345);
+        gauges
+    }
+
+    const TABLE: &str = "state       deliveries\n\
+                         due         4\n\
+                         backoff     1\n\
+                         processing  2\n\
+                         dead        3\n\
+                         done        10\n\
+                         total       20\n\
+                         \n\
+                         oldest claimable: 12.345s\n";
+
+    #[test]
+    fn stats_show_the_gauges_figures() {
+        assert_eq!(stats_table(&figures()), TABLE);
+        assert_eq!(
+            stats_json(&figures()),
+            json!({
+                "due": 4, "backoff": 1, "pending": 5, "processing": 2, "dead": 3, "done": 10,
+                "total": 20, "oldestClaimableAgeSeconds": 12.345,
+            })
+        );
+        assert!(stats_table(&Gauges::default()).ends_with("oldest claimable: none waiting\n"));
+    }
+
+    #[test]
+    fn a_watch_redraws_on_a_terminal_and_appends_otherwise() {
+        let every = Duration::from_secs(2);
+        assert_eq!(
+            watch_frame(&figures(), false, true, every),
+            format!("\x1b[H\x1b[2J{TABLE}\nevery 2.000s, Ctrl-C to stop\n")
+        );
+        assert_eq!(
+            watch_frame(&figures(), false, false, every),
+            format!("\n{TABLE}")
+        );
+        let line = watch_frame(&figures(), true, true, every);
+        assert_eq!(line.matches('\n').count(), 1, "one line: {line:?}");
+        let read: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(read, stats_json(&figures()));
     }
 }

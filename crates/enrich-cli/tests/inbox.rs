@@ -389,3 +389,128 @@ async fn reconcile_stores_the_people_whose_delivery_never_arrived() {
     );
     inbox.close().await;
 }
+
+/// Stores `external_ids` in `inbox` as deliveries of enrichment `e-w`.
+async fn store_people(inbox: &Inbox, external_ids: &[&str]) {
+    for external_id in external_ids {
+        let (event, raw) = event("e-w", external_id);
+        inbox
+            .store_reconciled(&event, raw.into())
+            .await
+            .expect("store");
+    }
+}
+
+// Issue 17, item 6: `inbox stats` shows the gauges' figures (due, backoff, processing, dead,
+// done, the oldest claimable age), and `inbox watch` reads them again every interval: one JSON
+// object per line with --json, the table after a blank line when stdout is not a terminal (a
+// pipe, here), following the inbox as it changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_and_watch_show_the_gauges() {
+    let file = TempInbox::new("watch");
+    let url = file.url();
+    let inbox = Inbox::open(&url).await.expect("open");
+    store_people(&inbox, &["w-1", "w-2"]).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let stats = enrich_json(&["inbox", "stats", "--inbox", &url]);
+    for (figure, expected) in [
+        ("due", 2),
+        ("backoff", 0),
+        ("pending", 2),
+        ("processing", 0),
+        ("dead", 0),
+        ("done", 0),
+        ("total", 2),
+    ] {
+        assert_eq!(stats[figure], expected, "{figure}: {stats}");
+    }
+    let waited = stats["oldestClaimableAgeSeconds"]
+        .as_f64()
+        .expect("a number");
+    assert!(waited > 0.0 && waited < 60.0, "{stats}");
+    let table =
+        String::from_utf8_lossy(&enrich(&["inbox", "stats", "--inbox", &url]).stdout).into_owned();
+    assert!(
+        table
+            .lines()
+            .any(|line| line.split_whitespace().eq(["due", "2"])),
+        "{table}"
+    );
+    assert!(table.contains("oldest claimable: "), "{table}");
+
+    // Three readings 300 ms apart; a delivery stored after the first shows in the next ones.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_enrich"))
+        .args([
+            "--json",
+            "inbox",
+            "watch",
+            "--interval",
+            "300ms",
+            "--count",
+            "3",
+        ])
+        .args(["--inbox", &url])
+        .env_remove("ENRICH_INBOX_URL")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("enrich runs");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
+    let read_line = |mut stdout: std::io::BufReader<std::process::ChildStdout>| {
+        tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut stdout, &mut line).expect("read a line");
+            (stdout, line)
+        })
+    };
+    let (rest, first) = read_line(stdout).await.unwrap();
+    stdout = rest;
+    store_people(&inbox, &["w-3"]).await;
+    let mut lines = vec![first];
+    for _ in 0..2 {
+        let (rest, line) = read_line(stdout).await.unwrap();
+        stdout = rest;
+        lines.push(line);
+    }
+    let (_, after) = read_line(stdout).await.unwrap();
+    assert_eq!(after, "", "three readings, then the end");
+    assert!(child.wait().expect("enrich ends").success());
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines[0]["due"], 2, "{lines:?}");
+    assert_eq!(lines[1]["due"], 3, "{lines:?}");
+    assert_eq!(lines[2]["total"], 3, "{lines:?}");
+
+    // Not a terminal: each reading is the table after a blank line, no escape sequences.
+    let output = enrich(&[
+        "inbox",
+        "watch",
+        "--interval",
+        "100ms",
+        "--count",
+        "2",
+        "--inbox",
+        &url,
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert_eq!(
+        text.matches("\nstate       deliveries\n").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(text.matches("due         3\n").count(), 2, "{text}");
+
+    // A usage error (clap's exit status 2), before anything is read.
+    let output = enrich(&["inbox", "watch", "--interval", "10ms", "--inbox", &url]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("shorter than the shortest interval, 100ms"),
+        "{stderr}"
+    );
+    inbox.close().await;
+}

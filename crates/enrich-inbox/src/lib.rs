@@ -18,7 +18,9 @@
 //!   letter. Processing is **at least once** (at most `2 × max_attempts` runs; exactly once
 //!   without crashes, freezes or outages): make the handler idempotent. Leases and due times
 //!   are read on the database's clock.
-//! - Operations: [`Inbox::health`] (for a readiness probe), [`Inbox::counts`], [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
+//! - Operations: [`Inbox::health`] (for a readiness probe), [`Inbox::counts`], [`Inbox::gauges`] (due, waiting on backoff, processing,
+//!   dead, done, and the age of the oldest claimable delivery; with the `metrics` feature, also
+//!   recorded as gauges), [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
 //!   [`Inbox::replay`], [`Inbox::purge`] (bodies first, keys after a longer window) and
 //!   [`Inbox::verify`] (a stored delivery against the signing secrets again).
 //! - [Reconciliation](mod@reconcile): [`Inbox::reconcile_people`] stores, as reconciled deliveries

@@ -44,6 +44,11 @@ impl WebhookConfig {
     ///
     /// The path is not looked at: route the request before calling this.
     ///
+    /// With the `metrics` feature the delivery returned is counted here as `accepted`; to take
+    /// a `T` from it, call [`receive_request_as`](WebhookConfig::receive_request_as) instead
+    /// (which counts it as `accepted` or `ignored`), not [`Delivery::extract`] on the result,
+    /// which would count it a second time.
+    ///
     /// ```
     /// use bytes::Bytes;
     /// use enrich_webhook::WebhookConfig;
