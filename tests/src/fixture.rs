@@ -264,6 +264,12 @@ pub fn deliver(address: SocketAddr, request: &SignedRequest) -> Result<u16, Stri
     .map(|(status, _)| status)
 }
 
+/// Sends `GET path` on a fresh connection and returns the final status and body.
+pub fn get(address: SocketAddr, path: &str) -> Result<(u16, Vec<u8>), String> {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nconnection: close\r\n\r\n");
+    post_bytes(address, head.as_bytes(), b"")
+}
+
 /// Sends a request (`head`, then `body`) on a fresh connection and returns the final status and
 /// body.
 ///

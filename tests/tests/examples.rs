@@ -13,8 +13,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use conformance::fixture::{
-    Processes, cargo_build, deliver, free_port, fresh_secret, person_delivery, remove_database,
-    scratch_dir, workspace_root,
+    Processes, cargo_build, deliver, free_port, fresh_secret, get, head, person_delivery,
+    post_bytes, remove_database, scratch_dir, workspace_root,
 };
 use enrich_webhook::SECRET_ENV_VAR;
 
@@ -86,6 +86,49 @@ fn the_axum_example_stores_when_its_worker_is_off_and_processes_when_it_is_only_
     assert_eq!((status, printed), (200, None), "stored, not printed");
     let line = processed.unwrap_or_else(|error| panic!("{error}"));
     assert!(line.contains(r#""externalID":"crm-7""#), "{line}");
+}
+
+#[test]
+fn the_axum_example_with_its_inbox_unreachable_stays_up_and_unready() {
+    let binary = cargo_build(
+        &["-p", "enrich-axum", "--example", "axum_receiver"],
+        "axum_receiver",
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let (secret, address) = (fresh_secret(), free_port().unwrap());
+    let mut command = Command::new(binary);
+    command
+        .env("PORT", address.port().to_string())
+        .env(SECRET_ENV_VAR, &secret)
+        // A directory that does not exist: SQLite cannot create the file.
+        .env(
+            "ENRICH_INBOX_URL",
+            "sqlite:/nonexistent-enrich-dir/inbox.db",
+        )
+        .env("RUST_LOG", "warn");
+    let processes = Processes::new(env!("CARGO_BIN_EXE_receivers"));
+    processes
+        .spawn("axum_receiver", command, address)
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(get(address, "/healthz").unwrap().0, 200, "alive");
+    let (status, body) = get(address, "/readyz").unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(
+        (status, &body["check"], &body["code"]),
+        (503, &"database".into(), &"not_ready".into())
+    );
+    let (status, body) = post_bytes(
+        address,
+        &head(&person_delivery(&secret, 1), &["connection: close"]),
+        &person_delivery(&secret, 1).body,
+    )
+    .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(
+        (status, &body["code"]),
+        (503, &"storage_unavailable".into())
+    );
+    processes.stop_all();
 }
 
 /// Runs `example` with `ENRICH_INBOX_WORKER=only` on the inbox at `url` (no `PORT`: it serves

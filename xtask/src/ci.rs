@@ -15,6 +15,8 @@
 //! 8. `schema --check` (in process)
 //! 9. `openapi-check` (in process): openapi-spec-validator and schemathesis, from a pinned
 //!    virtual environment, against `schema/openapi.json` and the local fake API
+//! 10. `ops-check` (in process): `promtool check rules` and `promtool test rules` on `ops/`, the
+//!     alerts' runbooks and the dashboard (a second or two)
 //!
 //! Tests run with `INSTA_UPDATE=no` and `CI=true`, so a snapshot mismatch fails instead of
 //! writing a `.snap.new` file, and `INSTA_FORCE_PASS` is removed so it cannot hide one.
@@ -137,9 +139,17 @@ pub fn run() -> ExitCode {
         eprintln!("{message}\n\nci failed at step `openapi`");
         return ExitCode::FAILURE;
     }
+    eprintln!("\n==> ops: cargo xtask ops-check");
+    match crate::ops::check() {
+        Ok(summary) => eprintln!("{summary}"),
+        Err(message) => {
+            eprintln!("{message}\n\nci failed at step `ops`");
+            return ExitCode::FAILURE;
+        }
+    }
     eprintln!(
         "\nci passed: fmt, clippy, tests (the reduced attack included), doctests, packaging, demo, \
-         fuzz corpus replay, schema, openapi ({:.0?})",
+         fuzz corpus replay, schema, openapi, ops ({:.0?})",
         started.elapsed()
     );
     ExitCode::SUCCESS

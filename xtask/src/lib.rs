@@ -12,6 +12,7 @@ pub mod drive;
 pub mod fuzz;
 pub mod openapi;
 pub mod openapi_check;
+pub mod ops;
 pub mod reference;
 pub mod schema;
 

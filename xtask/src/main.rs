@@ -69,8 +69,11 @@ enum Command {
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
         concurrency: u64,
     },
+    /// Check the alert rules (promtool check and unit tests), their runbooks and the dashboard
+    /// of ops/ (needs promtool, from Debian's `prometheus` package).
+    OpsCheck,
     /// Run every check CI runs: fmt, clippy, tests (the attack included), doctests, packaging,
-    /// the demo, the fuzz corpus replay, schema --check, openapi-check.
+    /// the demo, the fuzz corpus replay, schema --check, openapi-check, ops-check.
     Ci,
 }
 
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Schema { check } => xtask::schema::run(check),
         Command::Demo => xtask::drive::demo(),
         Command::OpenapiCheck => xtask::openapi_check::run(),
+        Command::OpsCheck => xtask::ops::run(),
         Command::Bench { quick, out, only } => xtask::bench::run(quick, out, &only),
         Command::Fuzz { time, targets } => xtask::fuzz::run(time, &targets),
         Command::Attack { quick } => xtask::drive::attack(quick),

@@ -63,6 +63,9 @@ pub enum Error {
     },
     /// The inbox was closed with [`Inbox::close`](crate::Inbox::close).
     Closed,
+    /// The inbox is still being opened in the background
+    /// ([`InboxHandle`](crate::InboxHandle)): the database was unreachable so far.
+    NotOpen,
     /// The commit that held this write was cut short (the task committing it stopped, as when
     /// its Tokio runtime shuts down): the write is not acknowledged, and may or may not be
     /// stored.
@@ -95,6 +98,7 @@ impl fmt::Display for Error {
                 write!(f, "a stored delivery has an unreadable `{column}`")
             }
             Self::Closed => f.write_str("the inbox is closed"),
+            Self::NotOpen => f.write_str("the inbox is not open yet (opening is retried)"),
             Self::Interrupted => f.write_str(
                 "the commit holding this write was interrupted; it may or may not be stored",
             ),

@@ -18,7 +18,7 @@
 //!   letter. Processing is **at least once** (at most `2 × max_attempts` runs; exactly once
 //!   without crashes, freezes or outages): make the handler idempotent. Leases and due times
 //!   are read on the database's clock.
-//! - Operations: [`Inbox::counts`], [`Inbox::gauges`] (due, waiting on backoff, processing,
+//! - Operations: [`Inbox::health`] (for a readiness probe), [`Inbox::counts`], [`Inbox::gauges`] (due, waiting on backoff, processing,
 //!   dead, done, and the age of the oldest claimable delivery; with the `metrics` feature, also
 //!   recorded as gauges), [`Inbox::dead_letters`], [`Inbox::retry_dead_letter`],
 //!   [`Inbox::replay`], [`Inbox::purge`] (a [`Retention`] pass now: bodies first, keys after a
@@ -74,8 +74,10 @@ mod config;
 mod erase;
 mod error;
 mod gauges;
+mod health;
 mod inbox;
 mod metrics;
+mod opener;
 pub mod reconcile;
 mod record;
 mod retention;
@@ -90,7 +92,9 @@ pub use error::{DatabaseError, Error, StoreError};
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use gauges::GaugeRecorder;
 pub use gauges::Gauges;
+pub use health::{HealthCheck, HealthFailure, HealthProblem, HealthReport, Readiness};
 pub use inbox::Inbox;
+pub use opener::InboxHandle;
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]

@@ -36,6 +36,9 @@ pub(crate) const DELIVERIES: &str = "enrich_inbox_deliveries";
 /// How long the delivery waiting longest for a worker has been claimable.
 pub(crate) const OLDEST_CLAIMABLE_AGE: &str = "enrich_inbox_oldest_claimable_age_seconds";
 
+/// 1 when the last [`Inbox::health`](crate::Inbox::health) found the inbox healthy, else 0.
+pub(crate) const READY: &str = "enrich_inbox_ready";
+
 /// Measures a call on the monotonic clock; holds nothing without the `metrics` feature.
 pub(crate) struct Stopwatch {
     #[cfg(feature = "metrics")]
@@ -147,4 +150,13 @@ pub(crate) fn set_gauges(gauges: &Gauges) {
         metrics::gauge!(DELIVERIES, "state" => state).set(count as f64);
     }
     metrics::gauge!(OLDEST_CLAIMABLE_AGE).set(gauges.oldest_claimable_age.as_secs_f64());
+}
+
+/// The result of a health check (or of a readiness answer before the inbox opened).
+#[inline]
+pub(crate) fn set_ready(ready: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!(READY).set(if ready { 1.0 } else { 0.0 });
+    #[cfg(not(feature = "metrics"))]
+    let _ = ready;
 }

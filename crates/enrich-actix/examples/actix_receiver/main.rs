@@ -8,7 +8,8 @@
 //! Each accepted delivery is answered 200 and printed on stdout as one line of JSON (the typed
 //! event re-serialized; `500` if it cannot be printed). Logs go to stderr (filtered by
 //! `RUST_LOG`, default `info`, where actix-web says where it listens; colour only on a terminal). Other methods on `/webhook` are
-//! answered `405` with `Allow: POST`. The server limits are in `limits.rs`.
+//! answered `405` with `Allow: POST`. The server limits are in `limits.rs`; health, metrics and the
+//! inbox opened in the background in `ops.rs`.
 //!
 //! With `--inbox URL` (or `ENRICH_INBOX_URL`; `sqlite:PATH` or `postgres://…`), each delivery is
 //! stored before it is answered (`503` when it cannot be), and a worker prints it once processed.
@@ -17,6 +18,7 @@
 //! requests in flight finish (at most the request timeout); then the worker gets 30 s.
 
 mod limits;
+mod ops;
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -24,11 +26,11 @@ use std::time::Duration;
 use actix_web::{HttpResponse, error::ErrorInternalServerError, web};
 use enrich_actix::WebhookRefusal;
 use enrich_actix::{ConfigError, Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookEvent};
-use enrich_inbox::{Inbox, Job, Worker};
+use enrich_inbox::{InboxHandle, Job, Worker};
 use tracing_subscriber::EnvFilter;
 
 async fn receive(
-    inbox: web::Data<Option<Inbox>>,
+    inbox: web::Data<Option<InboxHandle>>,
     Webhook(delivery): WebhookDelivery,
 ) -> actix_web::Result<HttpResponse> {
     if let Some(inbox) = inbox.as_ref() {
@@ -65,19 +67,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (Err(ConfigError::EnvVarMissing), Some(_)) => WebhookConfig::insecure_skip_verification(),
         (config, _) => config.map_err(|error| format!("refusing to start: {error}"))?,
     };
-    let url = flag("--inbox").map(|at| args.get(at + 1).cloned());
-    let inbox = match url.unwrap_or_else(|| std::env::var("ENRICH_INBOX_URL").ok()) {
-        Some(url) => Some(Inbox::open(&url).await?),
-        None => None,
-    };
+    let url = flag("--inbox").and_then(|at| args.get(at + 1).cloned());
+    let inbox = ops::open_inbox(url.or_else(|| std::env::var("ENRICH_INBOX_URL").ok())).await;
+    ops::serve_metrics(inbox.as_ref())?;
     // `off`: this process only stores (a web tier); `only`: it only processes (a worker tier).
     let mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();
-    let worker = match &inbox {
-        Some(inbox) if mode != "off" => {
-            Some(Worker::new(inbox.clone(), |job: Job| async move { print(job.event()) }).spawn())
-        }
-        _ => None,
-    };
+    let worker = inbox.clone().filter(|_| mode != "off").map(|inbox| {
+        tokio::spawn(async move {
+            Worker::new(inbox.opened().await, |job: Job| async move {
+                print(job.event())
+            })
+            .spawn()
+        })
+    });
     if mode == "only" {
         tokio::signal::ctrl_c().await?;
     } else {
@@ -86,6 +88,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let routes = move |app: &mut web::ServiceConfig| {
             app.app_data(config.clone()).app_data(inbox.clone());
             app.service(web::resource("/webhook").route(web::post().to(receive)));
+            ops::routes(app);
         };
         let port = std::env::var("PORT").unwrap_or_else(|_| "3000".to_owned());
         let listener = std::net::TcpListener::bind(format!("127.0.0.1:{port}"))?;
@@ -98,8 +101,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         limits::serve(listener, routes, limits).await?; // until SIGINT or SIGTERM
     }
-    if let Some(worker) = worker {
-        worker.shutdown(Duration::from_secs(30)).await;
+    // A worker that never started (the inbox never opened) has nothing to finish.
+    if let Some(worker) = worker.filter(|worker| worker.is_finished()) {
+        worker.await?.shutdown(Duration::from_secs(30)).await;
     }
     Ok(())
 }

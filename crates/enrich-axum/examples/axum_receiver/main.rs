@@ -8,26 +8,29 @@
 //! With `--inbox URL` (or `ENRICH_INBOX_URL`; `sqlite:PATH` or `postgres://…`), each delivery is
 //! stored before it is answered (`503` when it cannot be), and a worker prints it once processed.
 //! `ENRICH_INBOX_WORKER=off` only stores (a web tier); `ENRICH_INBOX_WORKER=only` only processes
-//! (a worker tier, no server).
+//! (a worker tier, no server). An inbox that cannot be opened at start is opened in the
+//! background, retried: meanwhile deliveries are answered `503` and `GET /readyz` says why.
+//! That, health and metrics (`--metrics-listen 127.0.0.1:9464`) are in `ops.rs`.
 //!
 //! ```text
 //! SURFE_WEBHOOK_SECRET=whsec_… cargo run -p enrich-axum --example axum_receiver -- --inbox sqlite:inbox.db
 //! ```
 
 mod limits;
+mod ops;
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::{Router, routing::post};
+use axum::routing::post;
 use enrich_axum::{ConfigError, WebhookEvent};
 use enrich_axum::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
-use enrich_inbox::{Inbox, Job, Worker};
+use enrich_inbox::{InboxHandle, Job, Worker};
 use tracing_subscriber::EnvFilter;
 
 async fn webhook(
-    inbox: Option<Inbox>,
+    inbox: Option<InboxHandle>,
     Webhook(delivery): WebhookDelivery,
 ) -> Result<StatusCode, WebhookRefusal> {
     if let Some(inbox) = inbox {
@@ -65,27 +68,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(ConfigError::EnvVarMissing) if insecure => WebhookConfig::insecure_skip_verification(),
         config => config.map_err(|error| format!("refusing to start: {error}"))?,
     };
-    let url = std::env::args().skip_while(|arg| arg != "--inbox").nth(1);
-    let inbox = match url.or_else(|| std::env::var("ENRICH_INBOX_URL").ok()) {
-        Some(url) => Some(Inbox::open(&url).await?),
-        None => None,
-    };
+    let inbox = ops::open_inbox().await;
+    ops::serve_metrics(inbox.clone())?;
     // `off`: this process only stores (a web tier); `only`: it only processes (a worker tier).
     let mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();
-    let worker = inbox
-        .clone()
-        .filter(|_| mode != "off")
-        .map(|inbox| Worker::new(inbox, |job: Job| async move { print(job.event()) }).spawn());
+    let worker = inbox.clone().filter(|_| mode != "off").map(|inbox| {
+        tokio::spawn(async move {
+            let handler = |job: Job| async move { print(job.event()) };
+            Worker::new(inbox.opened().await, handler).spawn()
+        })
+    });
     if mode == "only" {
         tokio::signal::ctrl_c().await?;
-        if let Some(worker) = worker {
-            worker.shutdown(Duration::from_secs(30)).await;
+        // A worker that never started (the inbox never opened) has nothing to finish.
+        if let Some(worker) = worker.filter(|worker| worker.is_finished()) {
+            worker.await?.shutdown(Duration::from_secs(30)).await;
         }
         return Ok(());
     }
     // The inbox reaches the handler through this closure: an `Extension` layer would cost every
     // request about 7 % more CPU (benches/ANALYSIS.md).
-    let app = Router::new()
+    let app = ops::routes(inbox.clone())
         .route(
             "/webhook",
             post(move |delivery| webhook(inbox.clone(), delivery)),

@@ -489,3 +489,53 @@ async fn explain_postgres(
     }
     Ok(query.fetch_all(pool).await?)
 }
+
+/// What [`crate::Inbox::health`] asks of the engine, each a single round trip.
+impl Backend {
+    /// A trivial read on the read pool ([`sql::PING`]): the database answers.
+    pub async fn ping(&self) -> Result<(), Error> {
+        read!(self, pool => {
+            sqlx::query(sql::PING).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The newest migration the database records (0 when none), and the one this build knows.
+    pub async fn schema_versions(&self) -> Result<(i64, i64), Error> {
+        let found: Option<i64> = read!(self, pool => sqlx::query_scalar(sql::CURRENT_VERSION)
+            .fetch_one(pool)
+            .await?);
+        let known = match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(_) => sqlite::KNOWN_VERSION,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => postgres::KNOWN_VERSION,
+        };
+        Ok((found.unwrap_or(0), known))
+    }
+
+    /// A write that changes nothing ([`sql::WRITE_PROBE`]), the way every write goes: through
+    /// SQLite's group writer (queued behind the writes waiting, and needing the file's write
+    /// lock), or on the Postgres pool (needing the row lock stores take on the table).
+    pub async fn write_probe(&self) -> Result<(), Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(engine) => {
+                engine
+                    .writer
+                    .write(|connection| {
+                        Box::pin(async move {
+                            sqlx::query(sql::WRITE_PROBE).execute(connection).await?;
+                            Ok(())
+                        })
+                    })
+                    .await
+            }
+            #[cfg(feature = "postgres")]
+            Self::Postgres(engine) => {
+                sqlx::query(sql::WRITE_PROBE).execute(&engine.pool).await?;
+                Ok(())
+            }
+        }
+    }
+}

@@ -39,6 +39,9 @@ macro_rules! count_function {
     };
 }
 
+/// The schema version this build migrates to (the last of [`MIGRATIONS`]).
+pub const KNOWN_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
 /// The schema: migrations in order, each a list of statements.
 const MIGRATIONS: &[(i64, &[&str])] = &[
     (

@@ -431,3 +431,12 @@ pub const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS enrich_inbox_migr
 
 /// The newest applied migration (NULL when none).
 pub const CURRENT_VERSION: &str = "SELECT MAX(version) FROM enrich_inbox_migrations";
+
+/// The health check's read: the database answers a read of the inbox's smallest table (a
+/// `SELECT 1` would not touch the file on SQLite, and so pass on a file that is no longer a
+/// database).
+pub const PING: &str = "SELECT COUNT(*) FROM enrich_inbox_migrations";
+
+/// The health check's write: an update of no row. It takes what a store takes (SQLite's write
+/// lock; on Postgres the table's `ROW EXCLUSIVE` lock) and changes nothing.
+pub const WRITE_PROBE: &str = "UPDATE enrich_inbox_deliveries SET attempts = attempts WHERE 1 = 0";

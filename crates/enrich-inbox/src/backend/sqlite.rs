@@ -19,6 +19,9 @@ use super::{ConnectSettings, sql};
 use crate::error::Error;
 use tokio::time::Instant;
 
+/// The schema version this build migrates to (the last of [`MIGRATIONS`]).
+pub const KNOWN_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
 /// The schema: migrations in order, each a list of statements.
 const MIGRATIONS: &[(i64, &[&str])] = &[(
     1,

@@ -10,17 +10,20 @@
 //! `RUST_LOG`, default `info`; colour only on a terminal). Other methods on `/webhook` are
 //! answered `405` with `Allow: POST`. The server limits are in `limits.rs`.
 //!
+//! Health, metrics and the inbox opened in the background are in `ops.rs`.
+//!
 //! With `--inbox URL` (or `ENRICH_INBOX_URL`; `sqlite:PATH` or `postgres://…`), each delivery is
 //! stored before it is answered (`503` when it cannot be), and a worker prints it once processed.
 //! `ENRICH_INBOX_WORKER=off` only stores (a web tier); `ENRICH_INBOX_WORKER=only` only processes
 //! (a worker tier, no server).
 
 mod limits;
+mod ops;
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use enrich_inbox::{Inbox, Job, Worker};
+use enrich_inbox::{InboxHandle, Job, Worker};
 use enrich_poem::{ConfigError, WebhookEvent};
 use enrich_poem::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
 use poem::error::{InternalServerError, MethodNotAllowedError};
@@ -30,7 +33,7 @@ use tracing_subscriber::EnvFilter;
 
 #[handler]
 async fn receive(
-    Data(inbox): Data<&Option<Inbox>>,
+    Data(inbox): Data<&Option<InboxHandle>>,
     Webhook(delivery): WebhookDelivery,
 ) -> poem::Result<()> {
     let Some(inbox) = inbox else {
@@ -66,20 +69,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (Err(ConfigError::EnvVarMissing), true) => WebhookConfig::insecure_skip_verification(),
         (config, _) => config.map_err(|error| format!("refusing to start: {error}"))?,
     };
-    let inbox = match inbox_url {
-        Some(url) => Some(Inbox::open(&url).await?),
-        None => None,
-    };
+    let inbox = ops::open_inbox(inbox_url).await;
+    ops::serve_metrics(inbox.as_ref())?;
     let worker_setting = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();
     let handler = |job: Job| async move { print_line(job.event()) };
-    let worker = inbox.as_ref().filter(|_| worker_setting != "off");
-    let mut worker = worker.map(|inbox| Worker::new(inbox.clone(), handler).spawn());
+    let worker = inbox.clone().filter(|_| worker_setting != "off");
+    let mut worker = worker.map(|inbox| {
+        tokio::spawn(async move { Worker::new(inbox.opened().await, handler).spawn() })
+    });
     if let Some(worker) = worker.take_if(|_| worker_setting == "only") {
         tokio::signal::ctrl_c().await?;
-        worker.shutdown(Duration::from_secs(30)).await;
+        // A worker that never started (the inbox never opened) has nothing to finish.
+        if worker.is_finished() {
+            worker.await?.shutdown(Duration::from_secs(30)).await;
+        }
         return Ok(());
     }
-    let app = Route::new()
+    let app = ops::routes(Route::new())
         .at("/webhook", post(receive))
         .data(config)
         .data(inbox)

@@ -17,12 +17,15 @@
 //! With `--inbox URL` (or `ENRICH_INBOX_URL`; `sqlite:PATH` or `postgres://…`), each delivery is
 //! stored before it is answered (`503` when it cannot be), and a worker prints it once processed.
 //! `ENRICH_INBOX_WORKER=off` only stores (a web tier); `ENRICH_INBOX_WORKER=only` only processes
-//! (a worker tier, no server).
+//! (a worker tier, no server). Health, metrics and the inbox opened in the background are in
+//! `ops.rs`.
+
+mod ops;
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use enrich_inbox::{Inbox, Job, Worker};
+use enrich_inbox::{InboxHandle, Job, Worker};
 use enrich_rocket::{ConfigError, WebhookEvent};
 use enrich_rocket::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
 use rocket::http::Status;
@@ -30,7 +33,7 @@ use rocket::{State, post, routes};
 
 #[post("/webhook", data = "<delivery>")]
 async fn webhook(
-    inbox: &State<Option<Inbox>>,
+    inbox: &State<Option<InboxHandle>>,
     delivery: WebhookDelivery,
 ) -> Result<Status, WebhookRefusal> {
     let Webhook(delivery) = delivery;
@@ -71,19 +74,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inbox_flag = args.windows(2).find(|pair| pair[0] == "--inbox");
     let inbox_url = inbox_flag.map(|pair| pair[1].clone());
     let inbox_url = inbox_url.or_else(|| std::env::var("ENRICH_INBOX_URL").ok());
-    let inbox = match inbox_url {
-        Some(url) => Some(Inbox::open(&url).await?),
-        None => None,
-    };
+    let inbox = ops::open_inbox(inbox_url).await;
+    ops::serve_metrics(inbox.as_ref())?;
     // Prints each stored delivery once it is processed; runs as long as `main`.
     let worker_mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();
     let worker = (worker_mode != "off").then(|| inbox.clone()).flatten();
-    let worker = worker
-        .map(|inbox| Worker::new(inbox, |job: Job| async move { print(job.event()) }).spawn());
+    let handler = |job: Job| async move { print(job.event()) };
+    let worker = worker.map(|inbox| {
+        rocket::tokio::spawn(async move { Worker::new(inbox.opened().await, handler).spawn() })
+    });
     if worker_mode == "only" {
         rocket::tokio::signal::ctrl_c().await?;
-        if let Some(worker) = worker {
-            worker.shutdown(Duration::from_secs(30)).await;
+        // A worker that never started (the inbox never opened) has nothing to finish.
+        if let Some(worker) = worker.filter(|worker| worker.is_finished()) {
+            worker.await?.shutdown(Duration::from_secs(30)).await;
         }
         return Ok(());
     }
@@ -97,6 +101,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .manage(config)
         .manage(inbox)
         .mount("/", routes![webhook])
+        .mount("/", ops::routes())
         .mount("/", enrich_rocket::post_only("/webhook"))
         .register("/", enrich_rocket::catchers())
         .launch()

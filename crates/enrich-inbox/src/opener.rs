@@ -1,0 +1,217 @@
+//! An inbox that opens in the background: a receiver whose database is unreachable at start
+//! stays up and unready, and says why, rather than exiting ([`InboxHandle`]).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use enrich_webhook::Delivery;
+use tokio::sync::watch;
+
+use crate::config::InboxConfig;
+use crate::error::{Error, StoreError};
+use crate::health::{HealthCheck, Readiness};
+use crate::inbox::Inbox;
+use crate::record::Stored;
+
+/// The first pause between attempts to open; it doubles up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(250);
+/// The longest pause between attempts to open.
+const MAX_PAUSE: Duration = Duration::from_secs(10);
+
+/// An inbox being opened in the background, retried until it opens. Cloning is cheap.
+///
+/// Until it opens, [`InboxHandle::store`] fails with a [`StoreError`] (so the webhook answers
+/// `503 storage_unavailable` with `Retry-After`, and the sender retries), and
+/// [`InboxHandle::readiness`] answers `503` naming why the open fails; each failed attempt is
+/// logged at `warn`.
+///
+/// ```no_run
+/// # async fn run(delivery: enrich_webhook::Delivery) -> Result<(), enrich_webhook::Refusal> {
+/// use enrich_inbox::{InboxConfig, InboxHandle};
+/// use enrich_webhook::Refusal;
+///
+/// let inbox = InboxHandle::open_in_background("sqlite:inbox.db", InboxConfig::default());
+/// // In the webhook handler: 503 until the inbox is open, then stored before answering 200.
+/// inbox.store(&delivery).await.map_err(Refusal::from)?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct InboxHandle {
+    opened: watch::Receiver<Option<Inbox>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Why the last attempt to open failed (`None` before the first attempt ends).
+    last_error: Mutex<Option<Error>>,
+    retry_after_secs: u32,
+}
+
+impl std::fmt::Debug for InboxHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboxHandle")
+            .field("open", &self.opened.borrow().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl InboxHandle {
+    /// Opens the inbox at `url` with `config`: once now, and if that fails (logged at `warn`),
+    /// again in the background until it opens, as [`InboxHandle::open_in_background`] does. A
+    /// receiver that starts serving once this returns answers its first delivery with a store
+    /// whenever the database was reachable at start.
+    pub async fn open(url: &str, config: InboxConfig) -> Self {
+        match Inbox::open_with(url, config.clone()).await {
+            Ok(inbox) => {
+                let (opened, receiver) = watch::channel(Some(inbox));
+                drop(opened);
+                Self {
+                    opened: receiver,
+                    shared: Arc::new(Shared {
+                        last_error: Mutex::new(None),
+                        retry_after_secs: config.retry_after_secs,
+                    }),
+                }
+            }
+            Err(error) => Self::retrying(url, config, Some(error)),
+        }
+    }
+
+    /// Starts opening the inbox at `url` with `config` on a task of the current Tokio runtime,
+    /// retrying every failure (from a quarter of a second, doubling, up to 10 s between
+    /// attempts) until it opens.
+    pub fn open_in_background(url: &str, config: InboxConfig) -> Self {
+        Self::retrying(url, config, None)
+    }
+
+    /// Opens in the background, after a first attempt that failed with `failed`, if any.
+    fn retrying(url: &str, config: InboxConfig, failed: Option<Error>) -> Self {
+        let (opened, receiver) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            last_error: Mutex::new(None),
+            retry_after_secs: config.retry_after_secs,
+        });
+        let (url, task_shared) = (url.to_owned(), shared.clone());
+        tokio::spawn(async move {
+            let mut pause = FIRST_PAUSE;
+            let mut attempt = failed.map_or(Err(None), |error| Err(Some(error)));
+            loop {
+                if let Err(None) = attempt {
+                    attempt = Inbox::open_with(&url, config.clone()).await.map_err(Some);
+                }
+                match attempt {
+                    Ok(inbox) => {
+                        tracing::info!(engine = inbox.engine(), "enrich-inbox: the inbox is open");
+                        let _ = opened.send(Some(inbox));
+                        return;
+                    }
+                    Err(error) => {
+                        let error = error.unwrap_or(Error::NotOpen);
+                        tracing::warn!(
+                            %error,
+                            retry_in = ?pause,
+                            "enrich-inbox: the inbox could not be opened; not ready, retrying"
+                        );
+                        *task_shared
+                            .last_error
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner) = Some(error);
+                        if opened.is_closed() {
+                            return; // every handle is gone
+                        }
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(MAX_PAUSE);
+                        attempt = Err(None);
+                    }
+                }
+            }
+        });
+        Self {
+            opened: receiver,
+            shared,
+        }
+    }
+
+    /// The inbox, once open.
+    pub fn get(&self) -> Option<Inbox> {
+        self.opened.borrow().clone()
+    }
+
+    /// Waits until the inbox is open (for a worker, which has nothing to do before).
+    pub async fn opened(&self) -> Inbox {
+        let mut opened = self.opened.clone();
+        loop {
+            if let Some(inbox) = opened.borrow_and_update().clone() {
+                return inbox;
+            }
+            if opened.changed().await.is_err() {
+                // The opening task ended without an inbox: only when its runtime shuts down.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// [`Inbox::store`] once open; before, a [`StoreError`] ([`Error::NotOpen`]), answered `503`
+    /// with the inbox's `Retry-After`.
+    pub async fn store(&self, delivery: &Delivery) -> Result<Stored, StoreError> {
+        match self.get() {
+            Some(inbox) => inbox.store(delivery).await,
+            None => Err(StoreError {
+                error: Error::NotOpen,
+                retry_after_secs: self.shared.retry_after_secs,
+            }),
+        }
+    }
+
+    /// The readiness answer: [`Inbox::health`] within `deadline` once open; before, `503`
+    /// naming why the open fails (`migrations` when the schema is too new, else `database`),
+    /// and, with the `metrics` feature, `enrich_inbox_ready` set to 0.
+    pub async fn readiness(&self, deadline: Duration) -> Readiness {
+        if let Some(inbox) = self.get() {
+            return Readiness::of(&inbox.health(deadline).await);
+        }
+        crate::metrics::set_ready(false);
+        let last_error = self
+            .shared
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let check = match last_error {
+            Some(Error::SchemaTooNew { .. }) => HealthCheck::Migrations,
+            _ => HealthCheck::Database,
+        };
+        Readiness::not_ready(
+            check,
+            "not_open",
+            &format!(
+                "the inbox is not open yet: its {check} check fails (the receiver's log says \
+                 why; opening is retried)"
+            ),
+        )
+    }
+
+    /// Every `interval`, on a task of the current Tokio runtime: the readiness check (which sets
+    /// `enrich_inbox_ready`) and, once the inbox is open, [`Inbox::record_gauges`] (a failed
+    /// read keeps the last values), so that a scrape sees fresh figures whether or not anything
+    /// probes the receiver. Runs until the returned task is aborted (dropping it does not stop
+    /// it) or the runtime shuts down (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn record_every(
+        &self,
+        interval: Duration,
+        deadline: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let handle = self.clone();
+        tokio::spawn(async move {
+            loop {
+                handle.readiness(deadline).await;
+                if let Some(inbox) = handle.get() {
+                    let _ = inbox.record_gauges().await;
+                }
+                tokio::time::sleep(interval).await;
+            }
+        })
+    }
+}
