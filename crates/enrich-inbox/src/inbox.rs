@@ -217,7 +217,7 @@ impl Inbox {
     /// processing deliveries are never purged. Ages are read on the database's clock. It
     /// deletes in bounded batches, each its own commit ([`Retention::batch_size`]).
     pub async fn purge(&self, retention: Retention) -> Result<PurgeReport, Error> {
-        crate::retention::apply(self, retention).await
+        crate::retention_pass::apply(&self.inner.backend, retention).await
     }
 
     /// Verifies a stored delivery again against `keys`: its raw body and signature header, with

@@ -81,6 +81,7 @@ mod opener;
 pub mod reconcile;
 mod record;
 mod retention;
+mod retention_pass;
 mod verify;
 mod worker;
 
@@ -91,7 +92,6 @@ pub use error::{DatabaseError, Error, StoreError};
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use gauges::GaugeRecorder;
-pub use gauges::Gauges;
 pub use health::{HealthCheck, HealthFailure, HealthProblem, HealthReport, Readiness};
 pub use inbox::Inbox;
 pub use opener::InboxHandle;
@@ -99,7 +99,7 @@ pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
 pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
-pub use record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
+pub use record::{Counts, DeliveryId, Gauges, PurgeReport, Source, State, Stored, StoredDelivery};
 pub use retention::Retention;
 pub use verify::Verification;
 pub use worker::{HandlerError, Job, ShutdownReport, Worker, WorkerConfig, WorkerHandle};

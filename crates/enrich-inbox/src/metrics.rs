@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::backend::Outcome;
 #[cfg(feature = "metrics")]
-use crate::gauges::Gauges;
+use crate::record::Gauges;
 use crate::record::Stored;
 
 /// Stores by `result` (`new`, `duplicate`, `failed`) and `engine`.

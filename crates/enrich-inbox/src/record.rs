@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use enrich_webhook::SignatureTimestamp;
 
+use crate::error::Error;
+
 /// The inbox's own id of a stored delivery (its row id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DeliveryId(pub i64);
@@ -232,4 +234,57 @@ pub(crate) fn from_millis(millis: i64) -> SystemTime {
 /// A duration in whole milliseconds, saturating.
 pub(crate) fn duration_millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// How many deliveries are in each state an operator watches, and the age of the oldest
+/// claimable one: one read of the database ([`Inbox::gauges`]), one snapshot.
+///
+/// `due + backoff` is every pending delivery; `done` counts processed deliveries whether or not
+/// their body was purged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Gauges {
+    /// Pending and due now: waiting for a worker.
+    pub due: u64,
+    /// Pending but not due yet: a failed attempt waiting on its backoff.
+    pub backoff: u64,
+    /// Claimed by a worker (including claims whose lease expired, which a worker takes again).
+    pub processing: u64,
+    /// Dead letters.
+    pub dead: u64,
+    /// Processed (with or without their body, after a purge).
+    pub done: u64,
+    /// How long the claimable delivery that became claimable first has been waiting for a
+    /// worker, on the database's clock (the one leases and due times are read on): since its
+    /// receipt for a new delivery, since its backoff ended for a retry, since its lease expired
+    /// for an abandoned claim. Zero when nothing is claimable. A delivery waiting on its
+    /// backoff is not claimable, so it never counts, however old.
+    pub oldest_claimable_age: Duration,
+}
+
+impl Gauges {
+    /// From the `(name, value)` rows of the gauges' statement: a row per state, then `backoff`
+    /// and `oldest_claimable_ms`.
+    pub(crate) fn from_rows(rows: Vec<(String, i64)>) -> Result<Self, Error> {
+        let mut gauges = Self::default();
+        let mut pending = 0;
+        for (name, value) in rows {
+            let count = u64::try_from(value).unwrap_or(0);
+            match name.as_str() {
+                "backoff" => gauges.backoff = count,
+                "oldest_claimable_ms" => gauges.oldest_claimable_age = Duration::from_millis(count),
+                state => match State::parse(state).ok_or(Error::CorruptRow { column: "state" })? {
+                    State::Pending => pending += count,
+                    State::Processing => gauges.processing += count,
+                    State::Done | State::Purged => gauges.done += count,
+                    State::Dead => gauges.dead += count,
+                },
+            }
+        }
+        // Both from one snapshot; saturating all the same, should a count kept by triggers
+        // (Postgres) ever lag.
+        gauges.backoff = gauges.backoff.min(pending);
+        gauges.due = pending - gauges.backoff;
+        Ok(gauges)
+    }
 }

@@ -1,5 +1,6 @@
-//! How long the inbox keeps what it stored, and the passes that apply it: by hand
-//! ([`Inbox::purge`]) and on a schedule, by every [`Worker`](crate::Worker).
+//! How long the inbox keeps what it stored; the passes that apply it, by hand
+//! ([`Inbox::purge`](crate::Inbox::purge)) and on a schedule, by every
+//! [`Worker`](crate::Worker), are in `retention_pass`.
 //!
 //! Every body is personal data (names, emails, phone numbers, LinkedIn URLs, job histories), so
 //! the inbox keeps none for ever unless told to: by default the body of a processed delivery is
@@ -11,13 +12,6 @@
 //! waits for that batch only.
 
 use std::time::Duration;
-
-use tokio::sync::watch;
-
-use crate::backend::RetentionStep;
-use crate::error::Error;
-use crate::inbox::Inbox;
-use crate::record::{PurgeReport, duration_millis};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
@@ -148,78 +142,5 @@ impl Retention {
     /// Whether a pass would change nothing ([`Retention::keep_forever`]).
     pub fn keeps_everything(&self) -> bool {
         self.bodies.is_none() && self.dead_letters.is_none() && self.keys.is_none()
-    }
-}
-
-/// Runs one retention pass on `inbox`: keys first (so a row about to be deleted is not
-/// rewritten first), then bodies, then dead letters, each in bounded batches until a batch
-/// comes back short; then, if anything changed, the scrub (SQLite: WAL checkpointed and
-/// truncated).
-pub(crate) async fn apply(inbox: &Inbox, retention: Retention) -> Result<PurgeReport, Error> {
-    let backend = inbox.backend();
-    let limit = retention.batch_size;
-    let mut report = PurgeReport::default();
-    let steps = [
-        (RetentionStep::ForgetKeys, retention.keys),
-        (RetentionStep::DropBodies, retention.bodies),
-        (RetentionStep::DropDeadLetters, retention.dead_letters),
-    ];
-    for (step, age) in steps {
-        let Some(age) = age else { continue };
-        let age_ms = duration_millis(age);
-        let mut cursor = i64::MIN;
-        loop {
-            let cursors = backend
-                .retention_batch(step, age_ms, i64::from(limit), cursor)
-                .await?;
-            cursor = cursors.iter().copied().max().unwrap_or(cursor).max(cursor);
-            let changed = u64::try_from(cursors.len()).unwrap_or(u64::MAX);
-            if changed > 0 {
-                report.batches += 1;
-                report.largest_batch = report.largest_batch.max(changed);
-            }
-            match step {
-                RetentionStep::ForgetKeys => report.keys_forgotten += changed,
-                RetentionStep::DropBodies => report.bodies_dropped += changed,
-                RetentionStep::DropDeadLetters => report.dead_letters_dropped += changed,
-            }
-            if changed < u64::from(limit) {
-                break;
-            }
-        }
-    }
-    if report.batches > 0 {
-        report.scrubbed = backend.scrub().await?;
-    }
-    Ok(report)
-}
-
-/// Runs a retention pass every [`Retention::interval`] until `stopped` says stop (or the inbox
-/// closes); a failed pass is logged and tried again at the next interval.
-pub(crate) async fn run_schedule(
-    inbox: Inbox,
-    retention: Retention,
-    mut stopped: watch::Receiver<Option<Duration>>,
-) {
-    if retention.keeps_everything() {
-        return;
-    }
-    loop {
-        match apply(&inbox, retention).await {
-            Ok(report) if report.batches > 0 => tracing::info!(
-                bodies_dropped = report.bodies_dropped,
-                dead_letters_dropped = report.dead_letters_dropped,
-                keys_forgotten = report.keys_forgotten,
-                batches = report.batches,
-                "enrich-inbox: retention pass"
-            ),
-            Ok(_) => {}
-            Err(Error::Closed) => return,
-            Err(error) => tracing::warn!(%error, "enrich-inbox: a retention pass failed"),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(retention.every) => {}
-            _ = stopped.changed() => return,
-        }
     }
 }

@@ -25,6 +25,7 @@ use crate::error::Error;
 use crate::inbox::Inbox;
 use crate::metrics::Stopwatch;
 use crate::record::{DeliveryId, StoredDelivery, duration_millis};
+use crate::retention::Retention;
 
 /// The error a handler returns.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
@@ -370,7 +371,7 @@ async fn run(worker: Worker, mut stopped: watch::Receiver<Option<Duration>>) -> 
         options,
     } = worker;
     let options = Arc::new(options);
-    let _retention = AbortOnDrop(tokio::spawn(crate::retention::run_schedule(
+    let _retention = AbortOnDrop(tokio::spawn(run_retention_schedule(
         inbox.clone(),
         inbox.retention(),
         stopped.clone(),
@@ -810,5 +811,35 @@ mod tests {
             "claimed 3 times with no outcome recorded for the last 2 \
              (each run's worker stopped or lost its lease)"
         );
+    }
+}
+
+/// Runs a retention pass every [`Retention::interval`] until `stopped` says stop (or the inbox
+/// closes); a failed pass is logged and tried again at the next interval.
+async fn run_retention_schedule(
+    inbox: Inbox,
+    retention: Retention,
+    mut stopped: watch::Receiver<Option<Duration>>,
+) {
+    if retention.keeps_everything() {
+        return;
+    }
+    loop {
+        match inbox.purge(retention).await {
+            Ok(report) if report.batches > 0 => tracing::info!(
+                bodies_dropped = report.bodies_dropped,
+                dead_letters_dropped = report.dead_letters_dropped,
+                keys_forgotten = report.keys_forgotten,
+                batches = report.batches,
+                "enrich-inbox: retention pass"
+            ),
+            Ok(_) => {}
+            Err(Error::Closed) => return,
+            Err(error) => tracing::warn!(%error, "enrich-inbox: a retention pass failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(retention.interval()) => {}
+            _ = stopped.changed() => return,
+        }
     }
 }

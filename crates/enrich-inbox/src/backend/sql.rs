@@ -76,7 +76,10 @@ macro_rules! statements {
         /// [`INSERT`] for many deliveries in one statement (Postgres only: it reads arrays):
         /// delivery `i` is `($1[i], …, $9[i])`, in [`INSERT`]'s order, all received and due at
         /// the statement's now. The id and key of each row it inserted (none for a key already
-        /// stored; the order is not the arrays').
+        /// stored; the order is not the arrays'). Rows go in in key order: two groups inserting
+        /// some of the same new keys then meet them in the same order, so one waits for the
+        /// other instead of each waiting on a key the other inserted first (a deadlock the
+        /// server breaks by failing one group).
         pub const INSERT_MANY: &str = concat!(
             insert_into!(),
             "SELECT r.key, r.source, 'pending', r.event_type, r.enrichment_id, r.external_id, \
@@ -88,6 +91,7 @@ macro_rules! statements {
                           $6::BYTEA[], $7::TEXT[], $8::BIGINT[], $9::BOOLEAN[]) \
                   AS r(key, source, event_type, enrichment_id, external_id, raw_body, \
                        signature_header, signed_at_ms, verified) \
+             ORDER BY r.key \
              ON CONFLICT (idempotency_key) DO NOTHING \
              RETURNING id, idempotency_key"
         );
