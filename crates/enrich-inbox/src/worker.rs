@@ -786,34 +786,6 @@ fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use super::unrecorded_runs;
-
-    // Issue 16, item 1: the error of a delivery claimed past twice `max_attempts` counts the
-    // runs that ended without an outcome: every earlier run when no failure was ever recorded,
-    // else at least those from attempt `max_attempts` on (a failure recorded earlier ended an
-    // earlier run).
-    #[test]
-    fn a_delivery_claimed_too_often_says_how_many_runs_ended_without_an_outcome() {
-        assert_eq!(
-            unrecorded_runs(21, 10, false),
-            "claimed 21 times with no outcome recorded for the last 20 \
-             (each run's worker stopped or lost its lease)"
-        );
-        assert_eq!(
-            unrecorded_runs(21, 10, true),
-            "claimed 21 times with no outcome recorded for at least the last 11 \
-             (each run's worker stopped or lost its lease)"
-        );
-        assert_eq!(
-            unrecorded_runs(3, 1, false),
-            "claimed 3 times with no outcome recorded for the last 2 \
-             (each run's worker stopped or lost its lease)"
-        );
-    }
-}
-
 /// Runs a retention pass every [`Retention::interval`] until `stopped` says stop (or the inbox
 /// closes); a failed pass is logged and tried again at the next interval.
 async fn run_retention_schedule(
@@ -841,5 +813,33 @@ async fn run_retention_schedule(
             () = tokio::time::sleep(retention.interval()) => {}
             _ = stopped.changed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unrecorded_runs;
+
+    // Issue 16, item 1: the error of a delivery claimed past twice `max_attempts` counts the
+    // runs that ended without an outcome: every earlier run when no failure was ever recorded,
+    // else at least those from attempt `max_attempts` on (a failure recorded earlier ended an
+    // earlier run).
+    #[test]
+    fn a_delivery_claimed_too_often_says_how_many_runs_ended_without_an_outcome() {
+        assert_eq!(
+            unrecorded_runs(21, 10, false),
+            "claimed 21 times with no outcome recorded for the last 20 \
+             (each run's worker stopped or lost its lease)"
+        );
+        assert_eq!(
+            unrecorded_runs(21, 10, true),
+            "claimed 21 times with no outcome recorded for at least the last 11 \
+             (each run's worker stopped or lost its lease)"
+        );
+        assert_eq!(
+            unrecorded_runs(3, 1, false),
+            "claimed 3 times with no outcome recorded for the last 2 \
+             (each run's worker stopped or lost its lease)"
+        );
     }
 }
