@@ -128,9 +128,13 @@ async fn sigkill_while_deliveries_stream_in_and_the_worker_runs(db: &TestDb) {
         missing.is_empty(),
         "acknowledged but never processed: {missing:?}"
     );
+    // The inbox README's bound: what was in flight at the kill runs again, once. In flight are
+    // the handlers running and the outcomes on their way to the database (recorded in groups
+    // off the handler's slot): fewer than 3 × concurrency in all, since past 2 × concurrency
+    // outcomes waiting the worker claims nothing more.
     let twice: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
-        twice.len() <= CONCURRENCY && twice.iter().all(|(_, n)| **n == 2),
+        twice.len() < 3 * CONCURRENCY && twice.iter().all(|(_, n)| **n == 2),
         "only the deliveries in flight at the kill may run again: {twice:?}"
     );
 }
