@@ -251,10 +251,10 @@ impl Backend {
     /// itself is not run.
     pub async fn claim_plan(&self, limit: i64) -> Result<Vec<String>, Error> {
         let (lease_ms, token) = (0_i64, 0_i64);
-        let parameters = [lease_ms, token, limit];
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(engine) => {
+                let parameters = [lease_ms, token, limit];
                 explain_sqlite(&engine.pool, sql::sqlite::CLAIM_SQLITE, &parameters).await
             }
             #[cfg(feature = "postgres")]
