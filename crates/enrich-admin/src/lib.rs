@@ -16,7 +16,7 @@
 //! use enrich_admin::{Admin, TokenAuth};
 //!
 //! let admin = Admin::new(inbox).authorize(TokenAuth::operator(&token)).router()?;
-//! let app = axum::Router::new().nest_service("/admin", admin);
+//! let app: axum::Router = axum::Router::new().nest_service("/admin", admin);
 //! # let _ = app; Ok(()) }
 //! ```
 
