@@ -37,7 +37,10 @@ pub(crate) async fn guard(
     next: Next,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let prefix = mount_prefix(original.path(), parts.uri.path());
+    let prefix = match &shared.mount_path {
+        Some(path) => path.clone(),
+        None => mount_prefix(original.path(), parts.uri.path()),
+    };
     let https = cookies::is_https(&original, &parts.headers);
     let cookie = match cookies::read(&parts.headers, CSRF_COOKIE) {
         Some(value) if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) => {

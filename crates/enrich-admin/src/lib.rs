@@ -23,10 +23,12 @@
 #![warn(missing_docs)]
 
 mod access;
+mod api;
 mod body;
 mod context;
 mod cookies;
 mod csrf;
+mod enrichments;
 mod format;
 mod guard;
 mod headers;
@@ -53,6 +55,9 @@ pub struct Admin {
     inbox: Inbox,
     authorize: Arc<dyn Authorize>,
     list_limit: usize,
+    mount_path: Option<String>,
+    #[cfg(feature = "reconcile")]
+    client: Option<enrich_client::Client>,
 }
 
 impl Admin {
@@ -62,6 +67,9 @@ impl Admin {
             inbox,
             authorize: Arc::new(access::Closed),
             list_limit: 500,
+            mount_path: None,
+            #[cfg(feature = "reconcile")]
+            client: None,
         }
     }
 
@@ -77,6 +85,23 @@ impl Admin {
         self
     }
 
+    /// The path the page is mounted under (such as `/admin`), for frameworks that strip it
+    /// before the page sees the request without telling it (axum's `nest_service` tells it:
+    /// there this is not needed). Links, form actions and cookie paths start with it.
+    pub fn mount_path(mut self, path: &str) -> Self {
+        self.mount_path = Some(path.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Lets the enrichments view ask the API through `client` (feature `reconcile`): "check"
+    /// reads who an enrichment holds, to show who is missing; "reconcile now" also stores the
+    /// people whose delivery never arrived (`enrich_inbox::Inbox::reconcile_people`).
+    #[cfg(feature = "reconcile")]
+    pub fn reconcile_with(mut self, client: enrich_client::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
     /// The page as an axum [`Router`](axum::Router) (a tower `Service`) to mount under any path
     /// with `nest_service`, or to serve alone. Fails only when the operating system gives no
     /// randomness for the CSRF key.
@@ -87,6 +112,10 @@ impl Admin {
             csrf: csrf::CsrfKey::generate().ok_or(NoRandomness)?,
             throughput: Mutex::new(throughput::Throughput::default()),
             list_limit: self.list_limit,
+            mount_path: self.mount_path,
+            expected: Mutex::default(),
+            #[cfg(feature = "reconcile")]
+            client: self.client,
         };
         Ok(routes::router(Arc::new(shared)))
     }
@@ -96,6 +125,7 @@ impl fmt::Debug for Admin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Admin")
             .field("list_limit", &self.list_limit)
+            .field("mount_path", &self.mount_path)
             .finish_non_exhaustive()
     }
 }
@@ -111,3 +141,8 @@ impl fmt::Display for NoRandomness {
 }
 
 impl std::error::Error for NoRandomness {}
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -24,6 +24,10 @@ pub(crate) enum Refusal {
     WrongState,
     /// The inbox could not be read or written (`503`).
     InboxUnavailable,
+    /// No API client is configured, so the page cannot ask the API (`404`).
+    ApiNotConfigured,
+    /// The API could not answer (`502`).
+    ApiUnavailable,
 }
 
 impl Refusal {
@@ -32,7 +36,8 @@ impl Refusal {
         match self {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::ReadOnly | Self::CsrfInvalid => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::ApiNotConfigured => StatusCode::NOT_FOUND,
+            Self::ApiUnavailable => StatusCode::BAD_GATEWAY,
             Self::BadForm => StatusCode::BAD_REQUEST,
             Self::WrongState => StatusCode::CONFLICT,
             Self::InboxUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -50,6 +55,8 @@ impl Refusal {
             Self::BadForm => "bad_form",
             Self::WrongState => "wrong_state",
             Self::InboxUnavailable => "inbox_unavailable",
+            Self::ApiNotConfigured => "api_not_configured",
+            Self::ApiUnavailable => "api_unavailable",
         }
     }
 
@@ -72,6 +79,11 @@ impl Refusal {
                  acted on it): reload the page."
             }
             Self::InboxUnavailable => "The inbox could not be reached; try again shortly.",
+            Self::ApiNotConfigured => "No API client is configured for this page.",
+            Self::ApiUnavailable => {
+                "The API could not answer about this enrichment (the log says why); try again \
+                 shortly."
+            }
         }
     }
 

@@ -37,6 +37,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/deliveries/{id}", get(delivery))
         .route("/deliveries/{id}/retry", post(retry))
         .route("/deliveries/{id}/replay", post(replay))
+        .route("/enrichments", get(enrichments))
+        .route("/enrichments/check", post(check_enrichment))
+        .route("/enrichments/reconcile", post(reconcile_enrichment))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), guard))
         .with_state(shared)
@@ -323,4 +326,85 @@ fn parse_id(text: &str) -> Option<DeliveryId> {
         .ok()
         .filter(|id| *id > 0)
         .map(DeliveryId)
+}
+
+#[derive(Deserialize)]
+struct EnrichmentsQuery {
+    done: Option<String>,
+    added: Option<u64>,
+}
+
+async fn enrichments(
+    State(shared): State<Arc<Shared>>,
+    Extension(context): Extension<RequestContext>,
+    Query(query): Query<EnrichmentsQuery>,
+    headers: HeaderMap,
+) -> Answer {
+    let (held, truncated) = crate::enrichments::read(&shared.inbox, shared.list_limit * 20)
+        .await
+        .map_err(|error| refuse(&context, &headers, Refusal::from(error)))?;
+    let rows: Vec<views::enrichments::Row<'_>> = held
+        .iter()
+        .map(|(id, held)| views::enrichments::Row {
+            id,
+            held,
+            expected: shared.expected_of(id),
+        })
+        .collect();
+    // Only known words are shown back, never the query's text.
+    let notice = match (query.done.as_deref(), query.added) {
+        (Some("checked"), _) => Some("The API was asked.".to_owned()),
+        (Some("reconciled"), Some(added)) => Some(format!(
+            "Reconciled: {added} missing people stored, to be processed."
+        )),
+        _ => None,
+    };
+    Ok(html(views::enrichments::page(
+        &context,
+        &rows,
+        truncated,
+        shared.can_ask(),
+        notice,
+    )))
+}
+
+async fn check_enrichment(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    OperatorForm(form): OperatorForm,
+) -> Answer {
+    ask_api(&shared, &form, &headers, false).await
+}
+
+async fn reconcile_enrichment(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    OperatorForm(form): OperatorForm,
+) -> Answer {
+    ask_api(&shared, &form, &headers, true).await
+}
+
+/// Asks the API about the posted enrichment (storing its missing people with `store`), then
+/// shows the enrichments.
+async fn ask_api(shared: &Shared, form: &VerifiedForm, headers: &HeaderMap, store: bool) -> Answer {
+    let context = &form.context;
+    let Some(id) = form.field("enrichment").filter(|id| !id.is_empty()) else {
+        return Err(refuse(context, headers, Refusal::BadForm));
+    };
+    match shared.ask(id, store).await {
+        crate::api::Asked::Expected { added, .. } => {
+            let target = match added {
+                Some(added) => format!("/enrichments?done=reconciled&added={added}"),
+                None => "/enrichments?done=checked".to_owned(),
+            };
+            Ok(Redirect::to(&context.link(&target)).into_response())
+        }
+        crate::api::Asked::NotConfigured => {
+            Err(refuse(context, headers, Refusal::ApiNotConfigured))
+        }
+        crate::api::Asked::Failed(error) => {
+            tracing::warn!(%error, "enrich-admin: the API could not answer about an enrichment");
+            Err(refuse(context, headers, Refusal::ApiUnavailable))
+        }
+    }
 }

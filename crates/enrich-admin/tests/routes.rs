@@ -409,4 +409,106 @@ on_both_engines! {
         assert_secure_headers(&second, "the overview");
         assert_eq!(operator.get("/style.css").await.headers["content-type"], "text/css; charset=utf-8");
     }
+
+    async fn the_enrichments_view_counts_people_and_refuses_to_ask_without_a_client(db) {
+        let inbox = open(db).await;
+        store(&inbox, &person("e-view", "crm-v-1", "Augusta")).await;
+        store(&inbox, &person("e-view", "crm-v-2", "Augusta")).await;
+        process_all(&inbox, false, State::Done, 2).await;
+        store(&inbox, &person("e-view", "crm-v-3", "Augusta")).await;
+        let app = app(&inbox);
+        let mut operator = Client::signed_in(app.clone(), OPERATOR).await;
+        let page = operator.get("/enrichments").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let row = page.body.split("data-enrichment=\"e-view\"").nth(1).expect("a row");
+        assert!(row.contains("<td class=\"received\">3</td>"), "{row}");
+        assert!(row.contains("<td class=\"processed\">2</td>"), "{row}");
+        assert!(row.contains("<td class=\"waiting\">1</td>"), "{row}");
+        assert!(page.body.contains("no API client is configured"));
+        let csrf = page.csrf();
+        let reply = operator.post("/enrichments/check", &[("csrf", &csrf), ("enrichment", "e-view")]).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        assert!(reply.body.contains("api_not_configured"));
+        let reply = operator.post("/enrichments/check", &[("csrf", &csrf)]).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        let mut reader = Client::signed_in(app, READER).await;
+        let csrf = reader.get("/enrichments").await.csrf();
+        let reply = reader.post("/enrichments/reconcile", &[("csrf", &csrf), ("enrichment", "e-view")]).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_and_reconcile_now_ask_the_api_and_store_the_missing_people() {
+    let db = support::TestDb::sqlite("reconcile_now");
+    let inbox = open(&db).await;
+    let sim = support::sim::start_sim().await;
+    // Nothing listens at the webhook URL: no delivery arrives, every person is missing.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let enrichment = support::sim::enrich(&sim, &format!("http://{closed}/webhook"), 4, 1).await;
+    store(&inbox, &person(&enrichment, "crm-0", "Augusta")).await;
+    let admin = page::admin(&inbox).reconcile_with(support::sim::client(&sim));
+    let mut operator = Client::signed_in(page::mount(admin), OPERATOR).await;
+    let page = operator.get("/enrichments").await;
+    let csrf = page.csrf();
+    let row = |body: &str| {
+        body.split(&format!("data-enrichment=\"{enrichment}\""))
+            .nth(1)
+            .expect("the enrichment's row")
+            .split("</tr>")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(row(&page.body).contains("not asked"));
+    let checked = operator
+        .post(
+            "/enrichments/check",
+            &[("csrf", &csrf), ("enrichment", &enrichment)],
+        )
+        .await;
+    assert_eq!(checked.status, StatusCode::SEE_OTHER);
+    let page = operator.get("/enrichments?done=checked").await;
+    let shown = row(&page.body);
+    assert!(
+        shown.contains("<span class=\"missing-count\">3</span>"),
+        "{shown}"
+    );
+    for missing in ["crm-1", "crm-2", "crm-3"] {
+        assert!(shown.contains(&format!("<li>{missing}</li>")), "{shown}");
+    }
+    assert!(!shown.contains("<li>crm-0</li>"));
+    assert_eq!(
+        inbox.counts().await.unwrap().total(),
+        1,
+        "checking stores nothing"
+    );
+    let reconciled = operator
+        .post(
+            "/enrichments/reconcile",
+            &[("csrf", &csrf), ("enrichment", &enrichment)],
+        )
+        .await;
+    assert_eq!(reconciled.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        reconciled.location(),
+        format!("{MOUNT}/enrichments?done=reconciled&added=3")
+    );
+    let page = operator
+        .get(reconciled.location().trim_start_matches(MOUNT))
+        .await;
+    assert!(page.body.contains("3 missing people stored"));
+    assert!(row(&page.body).contains("<span class=\"missing-count\">0</span>"));
+    assert_eq!(inbox.counts().await.unwrap().total(), 4);
+    // An enrichment the API does not know is a 502, not a crash.
+    let reply = operator
+        .post(
+            "/enrichments/check",
+            &[("csrf", &csrf), ("enrichment", "no-such-enrichment")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod dead;
 pub(crate) mod delivery;
+pub(crate) mod enrichments;
 pub(crate) mod login;
 pub(crate) mod overview;
 
@@ -36,6 +37,7 @@ pub(crate) fn layout(
                             a href=(context.link("/")) { "Overview" }
                             a href=(context.link("/dead")) { "Dead letters" }
                             a href=(context.link("/deliveries?state=done")) { "Processed" }
+                            a href=(context.link("/enrichments")) { "Enrichments" }
                             span.role { (role_name(context)) }
                             form.inline method="post" action=(context.link("/logout")) {
                                 (csrf_field(context))

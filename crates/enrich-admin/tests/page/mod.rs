@@ -25,16 +25,22 @@ pub const READER: &str = "reader-token-0123456789";
 /// Where the tests mount the page.
 pub const MOUNT: &str = "/admin";
 
-/// The page of `inbox` at [`MOUNT`] in an axum app, behind [`OPERATOR`] and [`READER`].
-pub fn app(inbox: &Inbox) -> Router {
+/// The page of `inbox`, behind [`OPERATOR`] (who may see personal data) and [`READER`].
+pub fn admin(inbox: &Inbox) -> Admin {
     let auth = TokenAuth::operator(OPERATOR)
         .read_only(READER)
         .show_personal_data(true);
-    let admin = Admin::new(inbox.clone())
-        .authorize(auth)
-        .router()
-        .expect("randomness");
-    Router::new().nest_service(MOUNT, admin)
+    Admin::new(inbox.clone()).authorize(auth)
+}
+
+/// `admin` at [`MOUNT`] in an axum app.
+pub fn mount(admin: Admin) -> Router {
+    Router::new().nest_service(MOUNT, admin.router().expect("randomness"))
+}
+
+/// The page of `inbox` at [`MOUNT`] in an axum app, behind [`OPERATOR`] and [`READER`].
+pub fn app(inbox: &Inbox) -> Router {
+    mount(admin(inbox))
 }
 
 /// A person event of enrichment `enrichment`, with personal values to look for.
