@@ -187,6 +187,24 @@ async fn assert_no_alert(browser: &Client, where_: &str) {
     );
 }
 
+/// Clicks the element `css` finds.
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|error| panic!("no {css}: {error}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+/// Writes a PNG of the window to `path`.
+async fn screenshot(browser: &Client, path: &std::path::Path) {
+    let png = browser.screenshot().await.expect("a screenshot");
+    std::fs::write(path, png).expect("write the screenshot");
+}
+
+/// The text of the element `css` finds.
 async fn text_of(browser: &Client, css: &str) -> String {
     browser
         .find(Locator::Css(css))
@@ -244,29 +262,13 @@ async fn the_page_in_headless_chromium() {
         .send_keys(OPERATOR)
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form button[type=submit]").await;
     assert!(text_of(&browser, "#count-dead").await == "4");
-    browser
-        .screenshot()
-        .await
-        .map(|png| std::fs::write(shots.join("overview.png"), png))
-        .unwrap()
-        .unwrap();
+    screenshot(&browser, &shots.join("overview.png")).await;
 
     // 3. A form posted without its CSRF token is refused, and changes nothing.
     browser.goto(&format!("{base}/dead")).await.unwrap();
-    browser
-        .screenshot()
-        .await
-        .map(|png| std::fs::write(shots.join("dead-letters.png"), png))
-        .unwrap()
-        .unwrap();
+    screenshot(&browser, &shots.join("dead-letters.png")).await;
     let fail_1 = id_of(&inbox, "fail-1").await;
     browser
         .execute(
@@ -276,13 +278,7 @@ async fn the_page_in_headless_chromium() {
         .await
         .unwrap();
     let retry_1 = format!("tr[data-id='{fail_1}'] button");
-    browser
-        .find(Locator::Css(&retry_1))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, &retry_1).await;
     let refusal = browser.find(Locator::Css("[data-code]")).await.unwrap();
     assert_eq!(
         refusal.attr("data-code").await.unwrap().as_deref(),
@@ -292,13 +288,7 @@ async fn the_page_in_headless_chromium() {
 
     // 4. "Retry" on a dead letter puts it back in line.
     browser.goto(&format!("{base}/dead")).await.unwrap();
-    browser
-        .find(Locator::Css(&retry_1))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, &retry_1).await;
     assert_eq!(text_of(&browser, "#state").await, "pending");
     assert_eq!(
         inbox.get(fail_1).await.unwrap().unwrap().state,
@@ -307,13 +297,7 @@ async fn the_page_in_headless_chromium() {
 
     // 5. "Retry all" asks first, then requeues exactly the dead letters.
     browser.goto(&format!("{base}/dead")).await.unwrap();
-    browser
-        .find(Locator::Css("#retry-all"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#retry-all").await;
     assert_eq!(text_of(&browser, "#confirm-count").await, "3");
     let counts = inbox.counts().await.unwrap();
     assert_eq!(
@@ -321,13 +305,7 @@ async fn the_page_in_headless_chromium() {
         (3, 1, 2),
         "asking changes nothing"
     );
-    browser
-        .find(Locator::Css("#confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#confirm").await;
     assert!(
         text_of(&browser, "#requeued")
             .await
@@ -391,13 +369,7 @@ async fn the_page_in_headless_chromium() {
         "—",
         "not asked yet"
     );
-    browser
-        .find(Locator::Css(&format!("{row} button.check")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, &format!("{row} button.check")).await;
     assert_eq!(
         text_of(&browser, &format!("{row} .missing-count")).await,
         "3"
@@ -411,19 +383,8 @@ async fn the_page_in_headless_chromium() {
         listed.insert(item.text().await.unwrap());
     }
     assert_eq!(listed, dropped, "the missing people are the dropped ones");
-    browser
-        .screenshot()
-        .await
-        .map(|png| std::fs::write(shots.join("enrichments.png"), png))
-        .unwrap()
-        .unwrap();
-    browser
-        .find(Locator::Css(&format!("{row} button.reconcile")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    screenshot(&browser, &shots.join("enrichments.png")).await;
+    click(&browser, &format!("{row} button.reconcile")).await;
     assert!(
         text_of(&browser, "#notice")
             .await
