@@ -122,6 +122,33 @@ pub enum InboxCommand {
         #[command(flatten)]
         inbox: InboxUrl,
     },
+    /// Serve the inbox's admin page (counts, dead letters, retry, replay, a delivery's
+    /// history and redacted body) on --listen until Ctrl-C. Refuses to start without an access
+    /// token: browsers sign in with it, scripts send `Authorization: Bearer TOKEN`. With
+    /// --show-personal the operator token also sees full bodies.
+    Serve {
+        /// The address to listen on (keep it on loopback, or put https in front).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8089")]
+        listen: std::net::SocketAddr,
+        /// The operator's access token, at least 16 characters.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "ENRICH_ADMIN_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+        /// A second token that may only read, at least 16 characters.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "ENRICH_ADMIN_READ_ONLY_TOKEN",
+            hide_env_values = true
+        )]
+        read_only_token: Option<String>,
+        #[command(flatten)]
+        inbox: InboxUrl,
+    },
     /// Erase one person (or a whole enrichment): the body, signature and error text of every
     /// matching delivery, in every state. Keys stay, so a redelivery is still a duplicate.
     #[command(group = clap::ArgGroup::new("subject").required(true).multiple(false))]

@@ -113,6 +113,18 @@ pub async fn run(
                 Ok(format!("delivery {id} will be processed again\n"))
             }
         }
+        InboxCommand::Serve {
+            listen,
+            token,
+            read_only_token,
+            inbox: url,
+        } => {
+            let tokens = crate::serve::Tokens::new(token, read_only_token, show_personal)?;
+            let inbox = open(&url).await?;
+            let served = crate::serve::run(&inbox, listen, tokens).await;
+            inbox.close().await;
+            served.map(|()| String::new())
+        }
         InboxCommand::Purge {
             older_than,
             dead_letters,

@@ -13,6 +13,7 @@ mod input;
 mod output;
 mod reconcile;
 mod send;
+mod serve;
 mod sim;
 mod text;
 

@@ -41,6 +41,8 @@ fn enrich(args: &[&str]) -> Output {
         "SURFE_WEBHOOK_SECRET",
         "ENRICH_LOG",
         "ENRICH_INBOX_URL",
+        "ENRICH_ADMIN_TOKEN",
+        "ENRICH_ADMIN_READ_ONLY_TOKEN",
     ] {
         command.env_remove(variable);
     }
@@ -671,5 +673,69 @@ async fn stats_and_watch_show_the_gauges() {
         stderr.contains("shorter than the shortest interval, 100ms"),
         "{stderr}"
     );
+    inbox.close().await;
+}
+
+#[tokio::test]
+async fn serve_refuses_to_start_without_a_token_and_serves_the_page_behind_it() {
+    let temp = TempInbox::new("serve");
+    let url = temp.url();
+    let inbox = Inbox::open(&url).await.expect("create the inbox");
+    store_people(&inbox, &["serve-1"]).await;
+    assert_fails(
+        &["inbox", "serve", "--inbox", &url],
+        "without an access token",
+    );
+    assert_fails(
+        &["inbox", "serve", "--inbox", &url, "--token", ""],
+        "without an access token",
+    );
+    assert_fails(
+        &["inbox", "serve", "--inbox", &url, "--token", "short"],
+        "at least 16",
+    );
+    let token = "serve-test-token-0123456789";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_enrich"))
+        .args(["inbox", "serve", "--listen", "127.0.0.1:0", "--inbox", &url])
+        .env("ENRICH_ADMIN_TOKEN", token)
+        .env_remove("ENRICH_INBOX_URL")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("enrich runs");
+    let stderr = child.stderr.take().expect("piped");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line)
+            .expect("read a line");
+        line
+    })
+    .await
+    .unwrap();
+    let page = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    let client = reqwest::Client::new();
+    let anonymous = client.get(&page).send().await.expect("the page answers");
+    assert_eq!(anonymous.status(), 401);
+    assert!(!anonymous.text().await.unwrap().contains("serve-1"));
+    let wrong = client
+        .get(&page)
+        .bearer_auth("serve-test-token-wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let dead = client
+        .get(format!("{page}deliveries?state=pending"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dead.status(), 200);
+    assert!(dead.text().await.unwrap().contains("serve-1"));
+    child.kill().expect("stop the server");
+    let _ = child.wait();
     inbox.close().await;
 }

@@ -23,7 +23,8 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use conformance::fixture::{
-    Processes, Running, cargo_build, free_port, fresh_secret, remove_database, scratch_dir,
+    Processes, Running, cargo_build, free_port, fresh_secret, get, post_bytes, remove_database,
+    scratch_dir,
 };
 
 /// How many people the enrichment has.
@@ -60,7 +61,35 @@ pub fn run(children: &Processes, secret: &str) -> Result<bool, String> {
     children.stop_all();
     remove_files(&database, &people_file);
     let outcome = result?;
-    Ok(report(&external_ids, &outcome))
+    Ok(report(&external_ids, &outcome) && outcome.admin_page)
+}
+
+/// Serves the inbox's admin page (`enrich inbox serve`) over the demo's inbox and prints its
+/// URL; `false` unless it refuses a request without the token (`401`) and shows the counts
+/// to a request with it. The page stops with the demo.
+fn admin_page(children: &Processes, enrich: &Path, inbox: &str) -> Result<bool, String> {
+    let address = free_port()?;
+    let token = fresh_secret().replacen("whsec_", "admin_", 1);
+    let mut command = Command::new(enrich);
+    command
+        .args(["inbox", "serve", "--listen", &address.to_string()])
+        .args(["--inbox", inbox])
+        .env("ENRICH_ADMIN_TOKEN", &token);
+    children.spawn("enrich inbox serve", command, address)?;
+    let (anonymous, _) = get(address, "/")?;
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
+    );
+    let (signed_in, page) = post_bytes(address, head.as_bytes(), b"")?;
+    let shows_counts = String::from_utf8_lossy(&page).contains("id=\"count-done\"");
+    let ok = anonymous == 401 && signed_in == 200 && shows_counts;
+    println!(
+        "  the inbox's admin page: http://{address}/ (enrich inbox serve; sign in with {token})\n  \
+         without the token: {anonymous}; with it: {signed_in}, the counts shown: {}  {}",
+        if shows_counts { "yes" } else { "no" },
+        if ok { "ok" } else { "WRONG" }
+    );
+    Ok(ok)
 }
 
 /// What happened to the enrichment: the fake's attempts and the worker's printed lines.
@@ -74,6 +103,9 @@ struct Outcome {
     other_events: usize,
     /// `enrich reconcile`'s counts: already stored, added.
     reconciled: (u64, u64),
+    /// Whether the inbox's admin page refused a request without its token and showed the
+    /// counts to one with it.
+    admin_page: bool,
 }
 
 fn enrich_end_to_end(
@@ -171,12 +203,14 @@ fn enrich_end_to_end(
             unknown.len()
         ));
     }
+    let admin_page = admin_page(children, enrich, &inbox)?;
     Ok(Outcome {
         attempts,
         by_webhook,
         by_reconciliation,
         other_events,
         reconciled,
+        admin_page,
     })
 }
 
