@@ -76,12 +76,17 @@ mod error;
 mod gauges;
 mod health;
 mod inbox;
+#[cfg(feature = "encryption")]
+mod keyring;
 mod metrics;
 mod opener;
 pub mod reconcile;
 mod record;
+#[cfg(feature = "encryption")]
+mod rekey;
 mod retention;
 mod retention_pass;
+mod seal;
 mod verify;
 mod worker;
 
@@ -94,8 +99,14 @@ pub use error::{DatabaseError, Error, StoreError};
 pub use gauges::GaugeRecorder;
 pub use health::{HealthCheck, HealthFailure, HealthProblem, HealthReport, Readiness};
 pub use inbox::Inbox;
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+pub use keyring::Keyring;
 pub use opener::InboxHandle;
 pub use reconcile::Reconciliation;
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+pub use rekey::RekeyReport;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
 pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
