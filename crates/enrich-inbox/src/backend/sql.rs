@@ -449,7 +449,8 @@ pub const WRITE_PROBE: &str = "UPDATE enrich_inbox_deliveries SET attempts = att
 /// The id, idempotency key, body and error text of at most `$2` rows with an id above `$1`, by
 /// id, whose body or error text is not sealed under the current key: a body whose first `$3`
 /// bytes are not `$4` (the sealed form's marker and the current key id), an error text whose
-/// first `$5` characters are not `$6` (likewise). A batch of [`crate::Inbox::rekey`].
+/// first `$5` characters are not `$6` (likewise). A batch of `Inbox::rekey`.
+#[cfg(feature = "encryption")]
 pub const REKEY_CANDIDATES: &str = "SELECT id, idempotency_key, raw_body, last_error \
     FROM enrich_inbox_deliveries WHERE id > $1 \
     AND ((raw_body IS NOT NULL AND substr(raw_body, 1, $3) <> $4) \
@@ -459,5 +460,6 @@ pub const REKEY_CANDIDATES: &str = "SELECT id, idempotency_key, raw_body, last_e
 /// Replaces the body and error text of row `$1` with `$2` and `$3` (re-sealed), only while they
 /// are still `$4` and `$5` (as read): a value changed meanwhile (erased, purged, a new error
 /// recorded) is never overwritten with an older one.
+#[cfg(feature = "encryption")]
 pub const RESEAL: &str = "UPDATE enrich_inbox_deliveries SET raw_body = $2, last_error = $3 \
     WHERE id = $1 AND raw_body IS NOT DISTINCT FROM $4 AND last_error IS NOT DISTINCT FROM $5";
