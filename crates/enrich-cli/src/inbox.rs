@@ -178,16 +178,19 @@ pub async fn run(
         } => {
             let inbox = open(&url).await?;
             let report = inbox
-                .rekey(usize::try_from(batch_size).unwrap_or(usize::MAX), |progress| {
-                    // Progress is for the operator watching; a closed stderr changes nothing.
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "re-sealed {} rows under `{}` (through delivery {})",
-                        progress.resealed,
-                        progress.key_id,
-                        progress.last_id
-                    );
-                })
+                .rekey(
+                    usize::try_from(batch_size).unwrap_or(usize::MAX),
+                    |progress| {
+                        // Progress is for the operator watching; a closed stderr changes nothing.
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "re-sealed {} rows under `{}` (through delivery {})",
+                            progress.resealed,
+                            progress.key_id,
+                            progress.last_id
+                        );
+                    },
+                )
                 .await;
             inbox.close().await;
             let report = report?;
@@ -202,7 +205,10 @@ pub async fn run(
             } else {
                 let rows = [
                     ("re-sealed", report.resealed),
-                    ("changed meanwhile (left for the next run)", report.changed_meanwhile),
+                    (
+                        "changed meanwhile (left for the next run)",
+                        report.changed_meanwhile,
+                    ),
                     ("batches", report.batches),
                 ];
                 Ok(format!(

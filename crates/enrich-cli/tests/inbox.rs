@@ -686,7 +686,11 @@ async fn inbox_rekey_seals_plaintext_rows_under_the_keys_of_the_environment() {
     let mut ids = Vec::new();
     for person in ["crm-1", "crm-2", "crm-3", "crm-4", "crm-5"] {
         let (event, body) = event("e-1", person);
-        match inbox.store_reconciled(&event, body.into()).await.expect("store") {
+        match inbox
+            .store_reconciled(&event, body.into())
+            .await
+            .expect("store")
+        {
             enrich_inbox::Stored::New(id) => ids.push(id),
             enrich_inbox::Stored::Duplicate => panic!("a new delivery"),
         }
@@ -704,11 +708,22 @@ async fn inbox_rekey_seals_plaintext_rows_under_the_keys_of_the_environment() {
         .expect("enrich runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("the key of entry 1 is not base64"), "{stderr}");
+    assert!(
+        stderr.contains("the key of entry 1 is not base64"),
+        "{stderr}"
+    );
 
     let output = Command::new(env!("CARGO_BIN_EXE_enrich"))
         .env("ENRICH_INBOX_KEYS", KEYS)
-        .args(["--json", "inbox", "rekey", "--batch-size", "2", "--inbox", &url])
+        .args([
+            "--json",
+            "inbox",
+            "rekey",
+            "--batch-size",
+            "2",
+            "--inbox",
+            &url,
+        ])
         .output()
         .expect("enrich runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -717,7 +732,11 @@ async fn inbox_rekey_seals_plaintext_rows_under_the_keys_of_the_environment() {
     assert_eq!(report["keyId"], "cli-key");
     assert_eq!(report["resealed"], 5);
     assert_eq!(report["batches"], 3);
-    assert_eq!(stderr.matches("re-sealed").count(), 3, "progress after each batch: {stderr}");
+    assert_eq!(
+        stderr.matches("re-sealed").count(),
+        3,
+        "progress after each batch: {stderr}"
+    );
 
     // Sealed now: unreadable without the key, read with it.
     let unkeyed = Inbox::open(&url).await.expect("open");
@@ -737,7 +756,10 @@ async fn inbox_rekey_seals_plaintext_rows_under_the_keys_of_the_environment() {
         let delivery = keyed.get(id).await.expect("opens").expect("stored");
         let body: Value =
             serde_json::from_slice(delivery.raw_body.as_deref().expect("a body")).expect("JSON");
-        assert_eq!(body["data"]["person"]["externalID"], delivery.external_id.unwrap().as_str());
+        assert_eq!(
+            body["data"]["person"]["externalID"],
+            delivery.external_id.unwrap().as_str()
+        );
     }
     keyed.close().await;
 }

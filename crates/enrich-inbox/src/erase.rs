@@ -146,7 +146,9 @@ impl Inbox {
                 }
                 loop {
                     let batch = backend.scan_bodies(after, BATCH).await?;
-                    let Some((last, _, _)) = batch.last() else { break };
+                    let Some((last, _, _)) = batch.last() else {
+                        break;
+                    };
                     after = last.id.0;
                     let full = batch.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
                     for (row, body, key) in batch {

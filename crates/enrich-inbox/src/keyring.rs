@@ -80,9 +80,9 @@ impl Keyring {
         let mut keyring: Option<Self> = None;
         for (index, entry) in text.split(',').map(str::trim).enumerate() {
             let position = index + 1;
-            let (id, encoded) = entry.split_once(':').ok_or_else(|| {
-                invalid(format!("entry {position} is not `ID:KEY`"))
-            })?;
+            let (id, encoded) = entry
+                .split_once(':')
+                .ok_or_else(|| invalid(format!("entry {position} is not `ID:KEY`")))?;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
                 .map_err(|_| invalid(format!("the key of entry {position} is not base64")))?;
@@ -212,7 +212,10 @@ mod tests {
         assert_eq!(keyring.current_key_id(), "new");
         assert_eq!(keyring.key_ids().collect::<Vec<_>>(), ["new", "old"]);
         let sealed = keyring.seal(b"aad", b"secret").expect("sealed");
-        assert_eq!(keyring.open("new", b"aad", &sealed).expect("opens"), b"secret");
+        assert_eq!(
+            keyring.open("new", b"aad", &sealed).expect("opens"),
+            b"secret"
+        );
         assert!(matches!(
             keyring.open("new", b"other", &sealed),
             Err(Error::WrongKey { .. })
@@ -230,7 +233,10 @@ mod tests {
             ("k1", "entry 1 is not `ID:KEY`"),
             ("k1:not base64!", "the key of entry 1 is not base64"),
             ("k1:AAEC", "the key of entry 1 is 3 bytes long, not 32"),
-            (&format!("k1:{KEY_A},k1:{KEY_A}"), "the key id `k1` is given twice"),
+            (
+                &format!("k1:{KEY_A},k1:{KEY_A}"),
+                "the key id `k1` is given twice",
+            ),
             (&format!("k:1:{KEY_A}"), "is not base64"),
             (&format!("bad id:{KEY_A}"), "the key id `bad id` must be"),
         ] {
@@ -238,7 +244,10 @@ mod tests {
             assert!(error.contains(expected), "{text}: {error}");
             assert!(!error.contains(KEY_A), "{error}");
         }
-        let shown = format!("{:?}", Keyring::parse(&format!("k1:{KEY_A}")).expect("valid"));
+        let shown = format!(
+            "{:?}",
+            Keyring::parse(&format!("k1:{KEY_A}")).expect("valid")
+        );
         assert_eq!(shown, r#"Keyring { key_ids: ["k1"], .. }"#);
     }
 }

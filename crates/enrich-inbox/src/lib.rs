@@ -27,7 +27,9 @@
 //!   days, keys 30 days, by default) that every worker applies on a schedule, in bounded
 //!   batches; [`Inbox::erase`] of one [`Subject`] (an external ID, an email address, an
 //!   enrichment); on SQLite `secure_delete` and a truncated WAL after each, on Postgres a
-//!   `VACUUM` (the README's "Personal data" says what each guarantees).
+//!   `VACUUM` (the README's "Personal data" says what each guarantees). With the `encryption`
+//!   feature and a `Keyring` (`InboxConfig::keys`, or `ENRICH_INBOX_KEYS`), bodies and error
+//!   texts are stored sealed with AES-256-GCM, and `Inbox::rekey` re-seals them under a new key.
 //! - [Reconciliation](mod@reconcile): [`Inbox::reconcile_people`] stores, as reconciled deliveries
 //!   under the keys their webhooks would have had, the people of an enrichment whose delivery
 //!   never arrived; with the `reconcile` feature, `reconcile` fetches them through
@@ -104,13 +106,13 @@ pub use inbox::Inbox;
 pub use keyring::Keyring;
 pub use opener::InboxHandle;
 pub use reconcile::Reconciliation;
-#[cfg(feature = "encryption")]
-#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
-pub use rekey::RekeyReport;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
 pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
 pub use record::{Counts, DeliveryId, Gauges, PurgeReport, Source, State, Stored, StoredDelivery};
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+pub use rekey::RekeyReport;
 pub use retention::Retention;
 pub use verify::Verification;
 pub use worker::{HandlerError, Job, ShutdownReport, Worker, WorkerConfig, WorkerHandle};

@@ -54,7 +54,11 @@ impl Inbox {
         };
         let limit = i64::try_from(batch_size.max(1)).unwrap_or(i64::MAX);
         let mut report = RekeyReport {
-            key_id: self.sealer().current_key_id().unwrap_or_default().to_owned(),
+            key_id: self
+                .sealer()
+                .current_key_id()
+                .unwrap_or_default()
+                .to_owned(),
             resealed: 0,
             changed_meanwhile: 0,
             batches: 0,
@@ -107,7 +111,9 @@ impl Inbox {
             .as_ref()
             .map(|body| {
                 let opened = sealer.open_body(&row.key, body.clone().into())?;
-                sealer.seal_body(&row.key, opened).map(|sealed| sealed.to_vec())
+                sealer
+                    .seal_body(&row.key, opened)
+                    .map(|sealed| sealed.to_vec())
             })
             .transpose()?;
         let last_error = row

@@ -61,11 +61,9 @@ pub(crate) fn parse_text(stored: &str) -> Result<Option<(&str, &str)>, Error> {
     let Some(rest) = stored.strip_prefix(TEXT_MARKER) else {
         return Ok(None);
     };
-    rest.split_once(':')
-        .map(Some)
-        .ok_or(Error::CorruptRow {
-            column: "last_error",
-        })
+    rest.split_once(':').map(Some).ok_or(Error::CorruptRow {
+        column: "last_error",
+    })
 }
 
 /// Seals what the inbox writes and opens what it reads, under the inbox's keyring (none: writes
@@ -207,7 +205,9 @@ fn decode_base64(encoded: &str) -> Option<Vec<u8>> {
     #[cfg(feature = "encryption")]
     {
         use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.decode(encoded).ok()
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()
     }
     #[cfg(not(feature = "encryption"))]
     {

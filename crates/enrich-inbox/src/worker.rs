@@ -572,8 +572,9 @@ async fn process(
                 }
                 Ok(event) => {
                     let stopwatch = Stopwatch::start();
-                    let ran = run_leased(&inbox, &handler, &options, Job { event, delivery }, claim)
-                        .await;
+                    let ran =
+                        run_leased(&inbox, &handler, &options, Job { event, delivery }, claim)
+                            .await;
                     crate::metrics::handler_ran(stopwatch);
                     ran
                 }

@@ -318,11 +318,22 @@ async fn no_email_is_in_the_sqlite_files_when_encryption_is_on() {
     .await;
     worker.shutdown(Duration::from_secs(10)).await;
     let bytes = sqlite_file_bytes(&db);
-    assert!(occurrences(&bytes, "plain-id-") >= 300, "the plain ids are there");
-    assert_eq!(occurrences(&bytes, "@sealed.example"), 0, "an email in clear");
+    assert!(
+        occurrences(&bytes, "plain-id-") >= 300,
+        "the plain ids are there"
+    );
+    assert_eq!(
+        occurrences(&bytes, "@sealed.example"),
+        0,
+        "an email in clear"
+    );
     inbox.close().await;
     let bytes = sqlite_file_bytes(&db);
-    assert_eq!(occurrences(&bytes, "@sealed.example"), 0, "an email in clear after the close");
+    assert_eq!(
+        occurrences(&bytes, "@sealed.example"),
+        0,
+        "an email in clear after the close"
+    );
 }
 
 // The same on Postgres, after a CHECKPOINT, in the table's file and its TOAST table's.
@@ -334,9 +345,20 @@ async fn no_email_is_in_the_postgres_table_files_when_encryption_is_on() {
     let inbox = open(&db, key_a()).await;
     for i in 0..100 {
         // Small bodies (in the heap) and large ones (in the TOAST table).
-        let padding = if i % 2 == 0 { incompressible(4_000, i) } else { String::new() };
-        let body = padded_person(&format!("plain-id-{i}"), &format!("hidden-{i}@pg.example"), 0)
-            .replace(r#""companyName":"""#, &format!(r#""companyName":"{padding}""#));
+        let padding = if i % 2 == 0 {
+            incompressible(4_000, i)
+        } else {
+            String::new()
+        };
+        let body = padded_person(
+            &format!("plain-id-{i}"),
+            &format!("hidden-{i}@pg.example"),
+            0,
+        )
+        .replace(
+            r#""companyName":"""#,
+            &format!(r#""companyName":"{padding}""#),
+        );
         inbox.store(&delivery(&body)).await.unwrap();
     }
     db.execute("CHECKPOINT").await;
@@ -352,9 +374,23 @@ async fn no_email_is_in_the_postgres_table_files_when_encryption_is_on() {
     };
     let heap = std::fs::read(heap).unwrap();
     let toast = std::fs::read(toast).unwrap();
-    assert!(occurrences(&heap, "plain-id-") >= 100, "the plain ids are there");
-    assert!(toast.len() > 50 * 4_000, "the large sealed bodies are in the TOAST table");
-    assert_eq!(occurrences(&heap, "@pg.example"), 0, "an email in clear in the heap");
-    assert_eq!(occurrences(&toast, "@pg.example"), 0, "an email in clear in the TOAST table");
+    assert!(
+        occurrences(&heap, "plain-id-") >= 100,
+        "the plain ids are there"
+    );
+    assert!(
+        toast.len() > 50 * 4_000,
+        "the large sealed bodies are in the TOAST table"
+    );
+    assert_eq!(
+        occurrences(&heap, "@pg.example"),
+        0,
+        "an email in clear in the heap"
+    );
+    assert_eq!(
+        occurrences(&toast, "@pg.example"),
+        0,
+        "an email in clear in the TOAST table"
+    );
     inbox.close().await;
 }

@@ -12,7 +12,9 @@ use enrich_inbox::{
     DeliveryId, ERASED, Inbox, InboxConfig, Job, Retention, State, Stored, Subject, Worker,
     WorkerConfig,
 };
-use support::files::{incompressible, occurrences, padded_person, postgres_file, sqlite_file_bytes};
+use support::files::{
+    incompressible, occurrences, padded_person, postgres_file, sqlite_file_bytes,
+};
 use support::{TestDb, delivery, eventually};
 
 const HOUR: Duration = Duration::from_secs(3600);

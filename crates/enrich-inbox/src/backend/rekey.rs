@@ -40,8 +40,7 @@ impl Backend {
     ) -> Result<Vec<SealedRow>, Error> {
         let body_len = i32::try_from(prefixes.body.len()).unwrap_or(i32::MAX);
         let text_len = i32::try_from(prefixes.text.chars().count()).unwrap_or(i32::MAX);
-        let rows: Vec<(i64, String, Option<Vec<u8>>, Option<String>)> =
-            read!(self, pool => sqlx::query_as(sql::REKEY_CANDIDATES)
+        let rows: Vec<(i64, String, Option<Vec<u8>>, Option<String>)> = read!(self, pool => sqlx::query_as(sql::REKEY_CANDIDATES)
                 .bind(after.0)
                 .bind(limit)
                 .bind(body_len)
@@ -74,7 +73,9 @@ impl Backend {
                         Box::pin(async move {
                             let mut written = 0;
                             for row in rows {
-                                written += reseal_query(&row).execute(&mut *connection).await?
+                                written += reseal_query(&row)
+                                    .execute(&mut *connection)
+                                    .await?
                                     .rows_affected();
                             }
                             Ok(written)
@@ -100,7 +101,9 @@ impl Backend {
 }
 
 /// [`sql::RESEAL`] for `row`, on either engine.
-fn reseal_query<DB>(row: &Resealed) -> sqlx::query::Query<'_, DB, <DB as sqlx::Database>::Arguments<'_>>
+fn reseal_query<DB>(
+    row: &Resealed,
+) -> sqlx::query::Query<'_, DB, <DB as sqlx::Database>::Arguments<'_>>
 where
     DB: sqlx::Database,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,

@@ -61,4 +61,3 @@ pub async fn postgres_file(db: &TestDb, which: &str) -> Option<std::path::PathBu
     let path = std::path::PathBuf::from(path);
     std::fs::metadata(&path).is_ok().then_some(path)
 }
-
