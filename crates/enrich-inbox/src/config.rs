@@ -177,7 +177,7 @@ impl InboxConfig {
             Ok(keyring.map(Sealer::new).unwrap_or_default())
         }
         #[cfg(not(feature = "encryption"))]
-        match std::env::var_os(crate::seal::KEYS_ENV) {
+        match std::env::var_os(crate::keys_env::KEYS_ENV) {
             Some(keys) if !keys.is_empty() => Err(Error::InvalidKeys {
                 problem: "ENRICH_INBOX_KEYS is set, but this build of enrich-inbox has no \
                           `encryption` feature"

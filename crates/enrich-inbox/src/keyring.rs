@@ -53,7 +53,7 @@ impl Keyring {
     /// [`Inbox::open`](crate::Inbox::open) when the [`InboxConfig`](crate::InboxConfig) sets
     /// no keys): comma-separated `ID:KEY` pairs, the current key first, each `KEY` 32 bytes in
     /// standard base64 (`openssl rand -base64 32`).
-    pub const ENV: &'static str = crate::seal::KEYS_ENV;
+    pub const ENV: &'static str = crate::keys_env::KEYS_ENV;
 
     /// A keyring of one key, current, under `key_id` (1 to 64 characters among ASCII letters,
     /// digits, `-`, `_` and `.`).

@@ -80,6 +80,7 @@ mod health;
 mod inbox;
 #[cfg(feature = "encryption")]
 mod keyring;
+mod keys_env;
 mod metrics;
 mod opener;
 pub mod reconcile;

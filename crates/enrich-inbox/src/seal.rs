@@ -15,9 +15,6 @@ use bytes::Bytes;
 use crate::error::Error;
 use crate::record::{DeliveryId, StoredDelivery};
 
-/// The environment variable that holds the keyring when the application gives none.
-pub(crate) const KEYS_ENV: &str = "ENRICH_INBOX_KEYS";
-
 /// The first bytes of a sealed body: a NUL (no JSON body starts with one), `EIS`, format 1.
 /// Then the key id's length (one byte), the key id, the nonce and the ciphertext.
 pub(crate) const BODY_MARKER: &[u8] = b"\0EIS\x01";

@@ -14,6 +14,9 @@ pub(crate) struct SealedRow {
     pub last_error: Option<String>,
 }
 
+/// A [`sql::REKEY_CANDIDATES`] row: id, idempotency key, body, error text.
+type CandidateRow = (i64, String, Option<Vec<u8>>, Option<String>);
+
 /// A row's values re-sealed, with the values they replace (written only if still there).
 #[derive(Debug, Clone)]
 pub(crate) struct Resealed {
@@ -40,7 +43,7 @@ impl Backend {
     ) -> Result<Vec<SealedRow>, Error> {
         let body_len = i32::try_from(prefixes.body.len()).unwrap_or(i32::MAX);
         let text_len = i32::try_from(prefixes.text.chars().count()).unwrap_or(i32::MAX);
-        let rows: Vec<(i64, String, Option<Vec<u8>>, Option<String>)> = read!(self, pool => sqlx::query_as(sql::REKEY_CANDIDATES)
+        let rows: Vec<CandidateRow> = read!(self, pool => sqlx::query_as(sql::REKEY_CANDIDATES)
                 .bind(after.0)
                 .bind(limit)
                 .bind(body_len)
