@@ -14,6 +14,9 @@
 //! - `bench-durable`: the durable path: acknowledgements/s of the shipped `axum_receiver` with
 //!   an inbox against the same receiver without one, and the worker's drain rate ([`durable`]).
 //!
+//! - `bench-inbox`: the inbox's stores against each engine's floor, with encryption at rest
+//!   against without, and during a retention pass over a large inbox ([`retention`]).
+//!
 //! `cargo xtask bench` builds and runs all of them and writes `BENCHMARKS.md`. None of them runs
 //! during `cargo test`.
 
@@ -21,6 +24,7 @@ pub mod client;
 pub mod durable;
 pub mod hand;
 pub mod payload;
+pub mod retention;
 pub mod server;
 
 /// Reads a `kB` field (such as `VmHWM` or `VmRSS`) of `/proc/<pid>/status`, in KiB.
@@ -43,6 +47,16 @@ pub fn process_cpu_ns(pid: u32) -> Option<u64> {
         total += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
     }
     Some(total)
+}
+
+/// The `fraction` quantile (0.99 for p99) of `sorted` (ascending), by nearest rank; `NaN` when
+/// empty.
+pub fn nearest_rank(sorted: &[u64], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1] as f64
 }
 
 /// The median of `values` (the mean of the middle two for an even count); `NaN` when empty.

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! bench-inbox [--quick] [--engine sqlite|postgres] [--concurrency N]
+//!             [--part stores,encryption,retention] [--retention-rows N]
 //! ```
 //!
 //! It prints a Markdown section for `BENCHMARKS.md` (progress on stderr). `--engine` and
@@ -22,6 +23,12 @@
 //! then an inbox run of as many new rows, so that each ratio compares runs close in time (the
 //! disk's sync latency drifts with the machine's load). The table shows the median of each figure
 //! over the rounds, and the median of the rounds' ratios.
+//!
+//! Then, per engine: **encryption at rest**, the same stores at 64 concurrent through an inbox
+//! with a keyring against one without, alternating on one database; and **a retention pass**
+//! over 1,000,000 processed rows (100,000 with `--quick`; `--retention-rows`), filled by one
+//! bulk insert, with a store every 5 ms timed during the pass ([`retention`]).
+//! `--part` runs some of the three alone.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -30,9 +37,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use enrich_benches::durable::{Engine, fresh};
-use enrich_benches::median;
 use enrich_benches::payload::{ENRICHMENT_ID, Rng, Shape, person};
-use enrich_inbox::Inbox;
+use enrich_benches::retention;
+use enrich_benches::{median, nearest_rank};
+use enrich_inbox::{Inbox, InboxConfig, Keyring};
 use enrich_webhook::enrich_types::{PersonEnrichmentCompleted, WebhookEvent};
 use enrich_webhook::testing::SignedRequest;
 use enrich_webhook::{Delivery, WebhookConfig};
@@ -55,40 +63,33 @@ struct Run {
     p99_us: f64,
 }
 
-fn percentile(sorted_us: &[u64], fraction: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((sorted_us.len() as f64 * fraction).ceil() as usize).clamp(1, sorted_us.len());
-    sorted_us[rank - 1] as f64
-}
-
 fn run_of(mut latencies_us: Vec<u64>, elapsed: Duration) -> Run {
     latencies_us.sort_unstable();
     Run {
         per_second: latencies_us.len() as f64 / elapsed.as_secs_f64(),
-        p50_us: percentile(&latencies_us, 0.50),
-        p99_us: percentile(&latencies_us, 0.99),
+        p50_us: nearest_rank(&latencies_us, 0.50),
+        p99_us: nearest_rank(&latencies_us, 0.99),
     }
 }
 
 /// `count` verified deliveries of distinct people.
 fn deliveries(count: usize) -> Vec<Delivery> {
     let config = WebhookConfig::with_secret(SECRET).expect("a valid secret");
-    let mut rng = Rng::new(11);
-    (0..count)
-        .map(|index| {
-            let mut data = PersonEnrichmentCompleted::default();
-            data.enrichment_id = Some(ENRICHMENT_ID.to_owned());
-            data.person = person(index as u64, Shape::FULL, &mut rng);
-            let event = WebhookEvent::PersonEnrichmentCompleted(data);
-            let body = serde_json::to_vec(&event).expect("an event serializes");
-            let request = SignedRequest::builder(body).secret(SECRET).build();
-            config
-                .receive(&request.headers(), Bytes::from(request.body.clone()))
-                .expect("a signed delivery")
-        })
-        .collect()
+    (0..count).map(|index| delivery(&config, index)).collect()
+}
+
+/// The verified delivery of person `index`.
+fn delivery(config: &WebhookConfig, index: usize) -> Delivery {
+    let mut rng = Rng::new(11 + index as u64);
+    let mut data = PersonEnrichmentCompleted::default();
+    data.enrichment_id = Some(ENRICHMENT_ID.to_owned());
+    data.person = person(index as u64, Shape::FULL, &mut rng);
+    let event = WebhookEvent::PersonEnrichmentCompleted(data);
+    let body = serde_json::to_vec(&event).expect("an event serializes");
+    let request = SignedRequest::builder(body).secret(SECRET).build();
+    config
+        .receive(&request.headers(), Bytes::from(request.body.clone()))
+        .expect("a signed delivery")
 }
 
 /// Runs `work(index)` for every index from `concurrency` tasks; each call's latency in µs.
@@ -285,8 +286,44 @@ async fn main() {
     if let Some(only) = &only_engine {
         engines.retain(|engine| format!("{engine:?}").eq_ignore_ascii_case(only));
     }
+    // `--part stores,encryption,retention` (any of them; all by default).
+    let parts = value_of("--part").unwrap_or_else(|| "stores,encryption,retention".to_owned());
+    let part = |name: &str| parts.split(',').any(|part| part.trim() == name);
+    let retention_rows: u64 = value_of("--retention-rows")
+        .and_then(|rows| rows.parse().ok())
+        .unwrap_or(if quick { 100_000 } else { 1_000_000 });
     let mut rows = Vec::new();
+    let mut sealed_rows = Vec::new();
+    let mut passes = Vec::new();
     for &engine in &engines {
+        if part("encryption") {
+            sealed_rows.push(
+                measure_sealed(engine, &admin_url, rounds, if quick { 200 } else { 2_000 }).await,
+            );
+        }
+        if part("retention") {
+            let (url, cleanup) = fresh(engine, &admin_url, "inbox_retention")
+                .await
+                .expect("a fresh database");
+            let config = WebhookConfig::with_secret(SECRET).expect("a valid secret");
+            let pass = retention::measure(engine, &url, retention_rows, |index| {
+                delivery(&config, index)
+            })
+            .await
+            .expect("the retention pass measured");
+            eprintln!(
+                "bench-inbox: {engine:?} retention pass over {} rows in {:.1} s: store p99 {:.2} ms during, {:.2} ms before",
+                pass.rows,
+                pass.pass.as_secs_f64(),
+                pass.during.percentile_ms(0.99),
+                pass.before.percentile_ms(0.99),
+            );
+            passes.push(pass);
+            cleanup.run().await;
+        }
+        if !part("stores") {
+            continue;
+        }
         for concurrency in CONCURRENCY {
             if only_concurrency.is_some_and(|only| only != concurrency) {
                 continue;
@@ -341,7 +378,125 @@ async fn main() {
             });
         }
     }
-    print!("{}", render(&rows, rounds, postgres, quick));
+    let mut report = String::new();
+    if part("stores") {
+        report.push_str(&render(&rows, rounds, postgres, quick));
+    }
+    if part("encryption") {
+        report.push_str(&render_sealed(&sealed_rows, rounds));
+    }
+    if part("retention") {
+        report.push_str(&retention::render(&passes));
+    }
+    print!("{report}");
+}
+
+/// Stores with encryption at rest against stores without, at [`SEALED_CONCURRENCY`].
+struct SealedRow {
+    engine: Engine,
+    count: usize,
+    plain: Run,
+    sealed: Run,
+    /// The median of the rounds' sealed ÷ plain ratios.
+    ratio: f64,
+}
+
+/// The concurrency of the encryption comparison.
+const SEALED_CONCURRENCY: usize = 64;
+
+/// `Inbox::store` through an inbox with a keyring (every body sealed with AES-256-GCM) and
+/// through one without, on one fresh database, alternating within each of `rounds` rounds
+/// (which goes first alternates too), `count` new rows each.
+async fn measure_sealed(engine: Engine, admin_url: &str, rounds: usize, count: usize) -> SealedRow {
+    assert!(
+        std::env::var_os(Keyring::ENV).is_none(),
+        "unset {} (the plain inbox would read it)",
+        Keyring::ENV
+    );
+    let items = Arc::new(deliveries(2 * rounds * count));
+    let (url, cleanup) = fresh(engine, admin_url, "inbox_sealed")
+        .await
+        .expect("a fresh database");
+    let plain = Inbox::open(&url).await.expect("open the inbox");
+    let keys = Keyring::new("bench", [7; 32]).expect("a valid key id");
+    let sealed = Inbox::open_with(&url, InboxConfig::default().keys(keys))
+        .await
+        .expect("open the inbox");
+    let (mut plain_runs, mut sealed_runs) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let first = 2 * round * count..(2 * round + 1) * count;
+        let second = first.end..first.end + count;
+        let (plain_rows, sealed_rows) = if round % 2 == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        if round % 2 == 0 {
+            plain_runs.push(measure_inbox(&plain, &items, plain_rows, SEALED_CONCURRENCY).await);
+            sealed_runs.push(measure_inbox(&sealed, &items, sealed_rows, SEALED_CONCURRENCY).await);
+        } else {
+            sealed_runs.push(measure_inbox(&sealed, &items, sealed_rows, SEALED_CONCURRENCY).await);
+            plain_runs.push(measure_inbox(&plain, &items, plain_rows, SEALED_CONCURRENCY).await);
+        }
+    }
+    eprintln!(
+        "bench-inbox: {engine:?} ×{SEALED_CONCURRENCY}: sealed {:?}, plain {:?}",
+        sealed_runs
+            .iter()
+            .map(|run| run.per_second.round())
+            .collect::<Vec<_>>(),
+        plain_runs
+            .iter()
+            .map(|run| run.per_second.round())
+            .collect::<Vec<_>>(),
+    );
+    plain.close().await;
+    sealed.close().await;
+    cleanup.run().await;
+    let ratios: Vec<f64> = sealed_runs
+        .iter()
+        .zip(&plain_runs)
+        .map(|(sealed, plain)| sealed.per_second / plain.per_second)
+        .collect();
+    SealedRow {
+        engine,
+        count,
+        plain: median_run(&plain_runs),
+        sealed: median_run(&sealed_runs),
+        ratio: median(&ratios),
+    }
+}
+
+fn render_sealed(rows: &[SealedRow], rounds: usize) -> String {
+    let mut out = format!(
+        "\n### Encryption at rest\n\n\
+         The same stores through an inbox with a keyring (`InboxConfig::keys`: every body sealed \
+         with AES-256-GCM under a random nonce before it is written) and through one without, on \
+         one database per engine, {SEALED_CONCURRENCY} concurrent deliveries, {rounds} rounds \
+         each storing `rows` new deliveries through each inbox (which goes first alternates); \
+         figures are medians over the rounds, `sealed ÷ plain` the median of the rounds' \
+         ratios.\n\n\
+         | engine | concurrent | rows | plain acks/s | sealed acks/s | sealed p50 | sealed p99 | sealed ÷ plain | target |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    );
+    for row in rows {
+        out.push_str(&format!(
+            "| {} | {SEALED_CONCURRENCY} | {} | {:.0} | {:.0} | {} | {} | {:.2}× | ≥ 0.9×: {} |\n",
+            row.engine.label(),
+            row.count,
+            row.plain.per_second,
+            row.sealed.per_second,
+            ms(row.sealed.p50_us),
+            ms(row.sealed.p99_us),
+            row.ratio,
+            if row.ratio >= 0.9 {
+                "met"
+            } else {
+                "**missed**"
+            },
+        ));
+    }
+    out
 }
 
 /// The median of each figure over the rounds.

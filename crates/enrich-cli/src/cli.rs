@@ -37,7 +37,7 @@ pub enum Command {
     Send(SendArgs),
     /// Run the local fake of the API, which delivers signed webhooks.
     Sim(SimArgs),
-    /// Operate a receiver's inbox: counts, dead letters, retry, replay, purge, erase.
+    /// Operate a receiver's inbox: counts, dead letters, retry, replay, purge, erase, rekey.
     #[command(subcommand)]
     Inbox(InboxCommand),
     /// Store in an inbox every person of an enrichment whose webhook never arrived.
@@ -165,6 +165,17 @@ pub enum InboxCommand {
         /// Only say what would be erased.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        inbox: InboxUrl,
+    },
+    /// Re-seal every stored body and error text under the current key of ENRICH_INBOX_KEYS
+    /// (`ID:BASE64KEY,…`, the current key first, older keys after it): rows sealed under an
+    /// older key, and plaintext rows stored before encryption was turned on. Progress on
+    /// stderr after each batch.
+    Rekey {
+        /// Rows per batch (each batch is one commit, holding the write lock briefly).
+        #[arg(long, value_name = "ROWS", default_value_t = 500)]
+        batch_size: u32,
         #[command(flatten)]
         inbox: InboxUrl,
     },

@@ -155,13 +155,7 @@ pub async fn run(
                     ("keys forgotten", report.keys_forgotten),
                     ("batches", report.batches),
                 ];
-                Ok(table(
-                    &["purged", "deliveries"],
-                    &rows
-                        .iter()
-                        .map(|(what, count)| vec![(*what).to_owned(), count.to_string()])
-                        .collect::<Vec<_>>(),
-                ))
+                Ok(counts_table("purged", &rows))
             }
         }
         InboxCommand::Erase {
@@ -190,7 +184,64 @@ pub async fn run(
             inbox.close().await;
             render_erasure(&erasure?, as_json)
         }
+        InboxCommand::Rekey {
+            batch_size,
+            inbox: url,
+        } => {
+            let inbox = open(&url).await?;
+            let report = inbox
+                .rekey(
+                    usize::try_from(batch_size).unwrap_or(usize::MAX),
+                    |progress| {
+                        // Progress is for the operator watching; a closed stderr changes nothing.
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "re-sealed {} rows under `{}` (through delivery {})",
+                            progress.resealed,
+                            progress.key_id,
+                            progress.last_id
+                        );
+                    },
+                )
+                .await;
+            inbox.close().await;
+            let report = report?;
+            if as_json {
+                json(&json!({
+                    "keyId": report.key_id,
+                    "resealed": report.resealed,
+                    "changedMeanwhile": report.changed_meanwhile,
+                    "batches": report.batches,
+                    "passes": report.passes,
+                }))
+            } else {
+                let rows = [
+                    ("re-sealed", report.resealed),
+                    (
+                        "changed meanwhile (left for the next run)",
+                        report.changed_meanwhile,
+                    ),
+                    ("batches", report.batches),
+                ];
+                Ok(format!(
+                    "under key `{}`\n{}",
+                    report.key_id,
+                    counts_table("rekey", &rows)
+                ))
+            }
+        }
     }
+}
+
+/// A table of `(what, how many deliveries)` rows under the heading `what`.
+fn counts_table(what: &str, rows: &[(&str, u64)]) -> String {
+    table(
+        &[what, "deliveries"],
+        &rows
+            .iter()
+            .map(|(what, count)| vec![(*what).to_owned(), count.to_string()])
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// What an erasure found: ids and counts only, never the subject (it is personal data).

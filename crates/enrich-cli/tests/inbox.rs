@@ -43,6 +43,7 @@ fn enrich(args: &[&str]) -> Output {
         "ENRICH_INBOX_URL",
         "ENRICH_ADMIN_TOKEN",
         "ENRICH_ADMIN_READ_ONLY_TOKEN",
+        "ENRICH_INBOX_KEYS",
     ] {
         command.env_remove(variable);
     }
@@ -738,4 +739,91 @@ async fn serve_refuses_to_start_without_a_token_and_serves_the_page_behind_it() 
     child.kill().expect("stop the server");
     let _ = child.wait();
     inbox.close().await;
+/// `ENRICH_INBOX_KEYS` with one key, `cli-key`, of 32 bytes of 1.
+const KEYS: &str = "cli-key:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_rekey_seals_plaintext_rows_under_the_keys_of_the_environment() {
+    let file = TempInbox::new("rekey");
+    let url = file.url();
+    let inbox = Inbox::open(&url).await.expect("open");
+    let mut ids = Vec::new();
+    for person in ["crm-1", "crm-2", "crm-3", "crm-4", "crm-5"] {
+        let (event, body) = event("e-1", person);
+        match inbox
+            .store_reconciled(&event, body.into())
+            .await
+            .expect("store")
+        {
+            enrich_inbox::Stored::New(id) => ids.push(id),
+            enrich_inbox::Stored::Duplicate => panic!("a new delivery"),
+        }
+    }
+    inbox.close().await;
+
+    assert_fails(
+        &["inbox", "rekey", "--inbox", &url],
+        "a keyring (InboxConfig::keys or ENRICH_INBOX_KEYS)",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_enrich"))
+        .env("ENRICH_INBOX_KEYS", "cli-key:not-base64")
+        .args(["inbox", "rekey", "--inbox", &url])
+        .output()
+        .expect("enrich runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the key of entry 1 is not base64"),
+        "{stderr}"
+    );
+
+    let output = Command::new(env!("CARGO_BIN_EXE_enrich"))
+        .env("ENRICH_INBOX_KEYS", KEYS)
+        .args([
+            "--json",
+            "inbox",
+            "rekey",
+            "--batch-size",
+            "2",
+            "--inbox",
+            &url,
+        ])
+        .output()
+        .expect("enrich runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    assert_eq!(report["keyId"], "cli-key");
+    assert_eq!(report["resealed"], 5);
+    assert_eq!(report["batches"], 3);
+    assert_eq!(
+        stderr.matches("re-sealed").count(),
+        3,
+        "progress after each batch: {stderr}"
+    );
+
+    // Sealed now: unreadable without the key, read with it.
+    let unkeyed = Inbox::open(&url).await.expect("open");
+    assert!(matches!(
+        unkeyed.get(ids[0]).await,
+        Err(enrich_inbox::Error::MissingKey { key_id }) if key_id == "cli-key"
+    ));
+    unkeyed.close().await;
+    let keyed = Inbox::open_with(
+        &url,
+        enrich_inbox::InboxConfig::default()
+            .keys(enrich_inbox::Keyring::parse(KEYS).expect("valid keys")),
+    )
+    .await
+    .expect("open");
+    for id in ids {
+        let delivery = keyed.get(id).await.expect("opens").expect("stored");
+        let body: Value =
+            serde_json::from_slice(delivery.raw_body.as_deref().expect("a body")).expect("JSON");
+        assert_eq!(
+            body["data"]["person"]["externalID"],
+            delivery.external_id.unwrap().as_str()
+        );
+    }
+    keyed.close().await;
 }

@@ -9,6 +9,7 @@ use enrich_webhook::enrich_types::WebhookEvent;
 
 use crate::error::Error;
 use crate::retention::Retention;
+use crate::seal::Sealer;
 
 /// Computes the idempotency key of an event from its decoded form and its raw body.
 pub type KeyFn = dyn Fn(&WebhookEvent, &[u8]) -> String + Send + Sync;
@@ -53,6 +54,8 @@ pub struct InboxConfig {
     pub(crate) retry_after_secs: u32,
     pub(crate) process_clock_offset: i64,
     pub(crate) retention: Retention,
+    #[cfg(feature = "encryption")]
+    pub(crate) keys: Option<crate::keyring::Keyring>,
 }
 
 impl Default for InboxConfig {
@@ -67,6 +70,8 @@ impl Default for InboxConfig {
             retry_after_secs: 30,
             process_clock_offset: 0,
             retention: Retention::default(),
+            #[cfg(feature = "encryption")]
+            keys: None,
         }
     }
 }
@@ -147,6 +152,43 @@ impl InboxConfig {
 }
 
 impl InboxConfig {
+    /// Seals every body and error text the inbox writes under `keyring`'s current key
+    /// (AES-256-GCM), and opens what it reads under any of its keys. Without it, the inbox reads
+    /// its keyring from [`Keyring::ENV`](crate::Keyring::ENV) (`ENRICH_INBOX_KEYS`) when that
+    /// is set, and otherwise stores plaintext. See the README, "Encryption".
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+    pub fn keys(mut self, keyring: crate::keyring::Keyring) -> Self {
+        self.keys = Some(keyring);
+        self
+    }
+
+    /// What seals and opens the stored values: the keyring given, else the one in
+    /// `ENRICH_INBOX_KEYS`, else none. A keyring in the environment that this build cannot use
+    /// (no `encryption` feature) is refused rather than ignored: the operator asked for
+    /// encryption.
+    pub(crate) fn sealer(&self) -> Result<Sealer, Error> {
+        #[cfg(feature = "encryption")]
+        {
+            let keyring = match &self.keys {
+                Some(keyring) => Some(keyring.clone()),
+                None => crate::keyring::Keyring::from_env()?,
+            };
+            Ok(keyring.map(Sealer::new).unwrap_or_default())
+        }
+        #[cfg(not(feature = "encryption"))]
+        match std::env::var_os(crate::keys_env::KEYS_ENV) {
+            Some(keys) if !keys.is_empty() => Err(Error::InvalidKeys {
+                problem: "ENRICH_INBOX_KEYS is set, but this build of enrich-inbox has no \
+                          `encryption` feature"
+                    .to_owned(),
+            }),
+            _ => Ok(Sealer::default()),
+        }
+    }
+}
+
+impl InboxConfig {
     /// For tests of clock skew: this inbox sees the process's clock shifted by `offset_ms`
     /// milliseconds (positive: ahead). The inbox reads the process's clock only through that
     /// one shifted clock, and leases, due times and recorded times never read it (they come
@@ -159,6 +201,16 @@ impl InboxConfig {
     }
 }
 
+impl InboxConfig {
+    /// Whether keys were given ([`InboxConfig::keys`]).
+    fn encrypted(&self) -> bool {
+        #[cfg(feature = "encryption")]
+        return self.keys.is_some();
+        #[cfg(not(feature = "encryption"))]
+        false
+    }
+}
+
 impl fmt::Debug for InboxConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InboxConfig")
@@ -167,6 +219,7 @@ impl fmt::Debug for InboxConfig {
             .field("busy_timeout", &self.busy_timeout)
             .field("retry_after_secs", &self.retry_after_secs)
             .field("retention", &self.retention)
+            .field("encrypted", &self.encrypted())
             .finish_non_exhaustive()
     }
 }

@@ -17,7 +17,9 @@ pub enum Subject {
     ExternalId(String),
     /// Every delivery whose stored body holds this email address as a JSON string value, in
     /// any field (professional or personal email, and any other), compared case-insensitively
-    /// after trimming. A body that is not JSON is searched as text.
+    /// after trimming. A body that is not JSON is searched as text. Sealed bodies (encryption
+    /// at rest) are opened to be searched: one sealed under a key the keyring lacks fails the
+    /// search with [`Error::MissingKey`](crate::Error::MissingKey).
     Email(String),
     /// Every delivery of this enrichment (`enrichmentID`): all its people and its batch event.
     Enrichment(String),
@@ -144,15 +146,19 @@ impl Inbox {
                 }
                 loop {
                     let batch = backend.scan_bodies(after, BATCH).await?;
-                    let Some((last, _)) = batch.last() else { break };
+                    let Some((last, _, _)) = batch.last() else {
+                        break;
+                    };
                     after = last.id.0;
                     let full = batch.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
-                    found.extend(
-                        batch
-                            .into_iter()
-                            .filter(|(_, body)| holds_email(body, &address))
-                            .map(|(row, _)| row),
-                    );
+                    for (row, body, key) in batch {
+                        // A sealed body is opened to be searched: one that does not open fails
+                        // the erasure (naming the key), rather than being passed over.
+                        let body = self.sealer().open_body(&key, body.into())?;
+                        if holds_email(&body, &address) {
+                            found.push(row);
+                        }
+                    }
                     if !full {
                         break;
                     }

@@ -61,6 +61,32 @@ pub enum Error {
         /// The column that did not read.
         column: &'static str,
     },
+    /// A stored body or error text is sealed (encryption at rest) under a key the inbox does not
+    /// have: the keyring lacks this id, the inbox was opened without a keyring, or this build
+    /// has no `encryption` feature. Nothing is read as plaintext and nothing is skipped: add the
+    /// key to the keyring (as an older key) and try again.
+    MissingKey {
+        /// The id of the key the value was sealed under.
+        key_id: String,
+    },
+    /// A stored value sealed under this key id does not open with the keyring's key of that id:
+    /// another key was given under the same id, or the stored bytes were altered (or moved to
+    /// another row).
+    WrongKey {
+        /// The id of the key the value was sealed under.
+        key_id: String,
+    },
+    /// The keys given for encryption at rest ([`Keyring`](crate::Keyring)'s constructors,
+    /// `ENRICH_INBOX_KEYS`) do not read; nothing was opened. The message never shows a key.
+    InvalidKeys {
+        /// What is wrong with them.
+        problem: String,
+    },
+    /// A value could not be sealed.
+    Encryption {
+        /// Why.
+        problem: &'static str,
+    },
     /// The inbox was closed with [`Inbox::close`](crate::Inbox::close).
     Closed,
     /// The inbox is still being opened in the background
@@ -97,6 +123,24 @@ impl fmt::Display for Error {
             Self::CorruptRow { column } => {
                 write!(f, "a stored delivery has an unreadable `{column}`")
             }
+            Self::MissingKey { key_id } => write!(
+                f,
+                "a stored value is sealed under the key `{key_id}`, which {}",
+                if cfg!(feature = "encryption") {
+                    "the inbox's keyring lacks (add it as an older key)"
+                } else {
+                    "this build cannot open: enable enrich-inbox's `encryption` feature and give the key"
+                }
+            ),
+            Self::WrongKey { key_id } => write!(
+                f,
+                "a stored value sealed under the key `{key_id}` does not open with the keyring's \
+                 key of that id (another key under the same id, or the stored bytes were altered)"
+            ),
+            Self::InvalidKeys { problem } => {
+                write!(f, "the inbox's encryption keys are invalid: {problem}")
+            }
+            Self::Encryption { problem } => write!(f, "a value could not be sealed: {problem}"),
             Self::Closed => f.write_str("the inbox is closed"),
             Self::NotOpen => f.write_str("the inbox is not open yet (opening is retried)"),
             Self::Interrupted => f.write_str(

@@ -16,6 +16,7 @@ use crate::error::{Error, StoreError};
 use crate::metrics::Stopwatch;
 use crate::record::{Counts, DeliveryId, PurgeReport, Source, State, Stored, StoredDelivery};
 use crate::retention::Retention;
+use crate::seal::Sealer;
 use crate::verify::Verification;
 
 /// A durable, deduplicating inbox of webhook deliveries. Cloning is cheap: clones share one
@@ -40,6 +41,8 @@ pub struct Inbox {
 struct Inner {
     backend: Backend,
     options: InboxConfig,
+    /// Seals bodies and error texts on write, opens them on read (encryption at rest).
+    sealer: Sealer,
     /// The only wall clock the inbox reads (nothing about leases or due times).
     clock: ProcessClock,
     stored: Notify,
@@ -67,6 +70,7 @@ impl Inbox {
     /// Opens the inbox at `url` with `options`.
     pub async fn open_with(url: &str, options: InboxConfig) -> Result<Self, Error> {
         options.check()?;
+        let sealer = options.sealer()?;
         let settings = ConnectSettings {
             max_connections: options.max_connections,
             busy_timeout: options.busy_timeout,
@@ -80,6 +84,7 @@ impl Inbox {
                 backend,
                 clock: ProcessClock::shifted(options.process_clock_offset),
                 options,
+                sealer,
                 stored: Notify::new(),
             }),
         })
@@ -137,9 +142,15 @@ impl Inbox {
         self.insert(record).await
     }
 
-    async fn insert(&self, record: NewRecord) -> Result<Stored, StoreError> {
+    async fn insert(&self, mut record: NewRecord) -> Result<Stored, StoreError> {
         let stopwatch = Stopwatch::start();
-        let stored = self.inner.backend.store(record).await;
+        let stored = match self.inner.sealer.seal_body(&record.key, record.raw_body) {
+            Ok(sealed) => {
+                record.raw_body = sealed;
+                self.inner.backend.store(record).await
+            }
+            Err(error) => Err(error),
+        };
         crate::metrics::stored(self.engine(), &stored, stopwatch);
         match stored {
             Ok(stored) => {
@@ -164,14 +175,29 @@ impl Inbox {
     }
 
     /// One delivery by id, if the inbox still holds it.
+    ///
+    /// Its body and error text are opened when they are sealed (encryption at rest): a value
+    /// sealed under a key the keyring lacks is an [`Error::MissingKey`].
     pub async fn get(&self, id: DeliveryId) -> Result<Option<StoredDelivery>, Error> {
-        self.inner.backend.get(id).await
+        self.inner
+            .backend
+            .get(id)
+            .await?
+            .map(|delivery| self.inner.sealer.open_delivery(delivery))
+            .transpose()
     }
 
-    /// The first `limit` deliveries in `state`, oldest first.
+    /// The first `limit` deliveries in `state`, oldest first, opened as [`Inbox::get`] opens
+    /// one.
     pub async fn list(&self, state: State, limit: usize) -> Result<Vec<StoredDelivery>, Error> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.inner.backend.list(state, limit).await
+        self.inner
+            .backend
+            .list(state, limit)
+            .await?
+            .into_iter()
+            .map(|delivery| self.inner.sealer.open_delivery(delivery))
+            .collect()
     }
 
     /// The first `limit` dead letters (deliveries that failed every allowed attempt), oldest
@@ -285,6 +311,11 @@ impl Inbox {
     /// The retention policy the inbox was opened with.
     pub(crate) fn retention(&self) -> Retention {
         self.inner.options.retention
+    }
+
+    /// What seals and opens stored bodies and error texts.
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.inner.sealer
     }
 
     pub(crate) fn backend(&self) -> &Backend {

@@ -27,7 +27,9 @@
 //!   days, keys 30 days, by default) that every worker applies on a schedule, in bounded
 //!   batches; [`Inbox::erase`] of one [`Subject`] (an external ID, an email address, an
 //!   enrichment); on SQLite `secure_delete` and a truncated WAL after each, on Postgres a
-//!   `VACUUM` (the README's "Personal data" says what each guarantees).
+//!   `VACUUM` (the README's "Personal data" says what each guarantees). With the `encryption`
+//!   feature and a `Keyring` (`InboxConfig::keys`, or `ENRICH_INBOX_KEYS`), bodies and error
+//!   texts are stored sealed with AES-256-GCM, and `Inbox::rekey` re-seals them under a new key.
 //! - [Reconciliation](mod@reconcile): [`Inbox::reconcile_people`] stores, as reconciled deliveries
 //!   under the keys their webhooks would have had, the people of an enrichment whose delivery
 //!   never arrived; with the `reconcile` feature, `reconcile` fetches them through
@@ -76,12 +78,18 @@ mod error;
 mod gauges;
 mod health;
 mod inbox;
+#[cfg(feature = "encryption")]
+mod keyring;
+mod keys_env;
 mod metrics;
 mod opener;
 pub mod reconcile;
 mod record;
+#[cfg(feature = "encryption")]
+mod rekey;
 mod retention;
 mod retention_pass;
+mod seal;
 mod verify;
 mod worker;
 
@@ -94,12 +102,18 @@ pub use error::{DatabaseError, Error, StoreError};
 pub use gauges::GaugeRecorder;
 pub use health::{HealthCheck, HealthFailure, HealthProblem, HealthReport, Readiness};
 pub use inbox::Inbox;
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+pub use keyring::Keyring;
 pub use opener::InboxHandle;
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
 pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
 pub use record::{Counts, DeliveryId, Gauges, PurgeReport, Source, State, Stored, StoredDelivery};
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+pub use rekey::RekeyReport;
 pub use retention::Retention;
 pub use verify::Verification;
 pub use worker::{HandlerError, Job, ShutdownReport, Worker, WorkerConfig, WorkerHandle};

@@ -548,22 +548,37 @@ async fn process(
             delivery.last_error.is_some(),
         ))
     } else {
-        match decode(&delivery) {
-            // A body that does not decode now never will: no retries.
-            Err(problem) => {
-                return Finished {
-                    id,
-                    token,
-                    outcome: Some(cannot_run(id, problem)),
-                };
+        match inbox.sealer().open_delivery(delivery) {
+            // Sealed under a key the keyring lacks, or another key under its id: a failed
+            // attempt, retried with backoff like a handler's failure, so that a keyring fixed
+            // before the last attempt loses no time; then a dead letter that still holds its
+            // sealed body, for `retry` once the key is back.
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    delivery = %id,
+                    "enrich-inbox: a claimed delivery does not open with the inbox's keys"
+                );
+                Ran::Failed(format!("the stored delivery does not open: {error}"))
             }
-            Ok(event) => {
-                let stopwatch = Stopwatch::start();
-                let ran =
-                    run_leased(&inbox, &handler, &options, Job { event, delivery }, claim).await;
-                crate::metrics::handler_ran(stopwatch);
-                ran
-            }
+            Ok(delivery) => match decode(&delivery) {
+                // A body that does not decode now never will: no retries.
+                Err(problem) => {
+                    return Finished {
+                        id,
+                        token,
+                        outcome: Some(cannot_run(id, problem)),
+                    };
+                }
+                Ok(event) => {
+                    let stopwatch = Stopwatch::start();
+                    let ran =
+                        run_leased(&inbox, &handler, &options, Job { event, delivery }, claim)
+                            .await;
+                    crate::metrics::handler_ran(stopwatch);
+                    ran
+                }
+            },
         }
     };
     let outcome = match ran {
@@ -641,7 +656,22 @@ fn cannot_run(id: DeliveryId, reason: String) -> Outcome {
 
 /// Records an outcome (in a group with the others waiting), retrying a failure of the database.
 async fn record_outcome(inbox: Inbox, id: DeliveryId, token: i64, outcome: Outcome) {
-    let recorded = record(id, || inbox.backend().record(id, token, outcome.clone())).await;
+    // The error text is sealed like the body (encryption at rest), bound to the delivery.
+    let outcome = match outcome {
+        Outcome::Retry { after_ms, error } => inbox
+            .sealer()
+            .seal_text(id, error)
+            .map(|error| Outcome::Retry { after_ms, error }),
+        Outcome::Dead { error } => inbox
+            .sealer()
+            .seal_text(id, error)
+            .map(|error| Outcome::Dead { error }),
+        Outcome::Done => Ok(Outcome::Done),
+    };
+    let recorded = match outcome {
+        Ok(outcome) => record(id, || inbox.backend().record(id, token, outcome.clone())).await,
+        Err(error) => Err(error),
+    };
     report_recorded(id, recorded);
 }
 

@@ -12,6 +12,9 @@ use enrich_inbox::{
     DeliveryId, ERASED, Inbox, InboxConfig, Job, Retention, State, Stored, Subject, Worker,
     WorkerConfig,
 };
+use support::files::{
+    incompressible, occurrences, padded_person, postgres_file, sqlite_file_bytes,
+};
 use support::{TestDb, delivery, eventually};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -291,32 +294,6 @@ on_both_engines! {
     }
 }
 
-/// The bytes of the SQLite database of `db` and of its WAL (when there is one).
-fn sqlite_file_bytes(db: &TestDb) -> Vec<u8> {
-    let path = db.url.trim_start_matches("sqlite:");
-    let mut bytes = std::fs::read(path).expect("read the database file");
-    if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
-        bytes.extend(wal);
-    }
-    bytes
-}
-
-fn occurrences(haystack: &[u8], needle: &str) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|window| *window == needle.as_bytes())
-        .count()
-}
-
-/// A body with `email` and `padding` bytes of job history, so that large bodies spill into
-/// SQLite's overflow pages.
-fn padded_person(external_id: &str, email: &str, padding: usize) -> String {
-    let history = "x".repeat(padding);
-    format!(
-        r#"{{"eventType":"person.enrichment.completed","data":{{"enrichmentID":"bytes","person":{{"externalID":"{external_id}","emails":[{{"email":"{email}"}}],"jobHistory":[{{"companyName":"{history}"}}]}}}}}}"#
-    )
-}
-
 // The purged and erased values are gone from the bytes of the SQLite file and its WAL (with
 // `secure_delete` off, SQLite leaves them in free space and in old WAL frames: this test then
 // fails, as checked when it was written).
@@ -374,39 +351,6 @@ async fn purged_and_erased_emails_are_gone_from_the_sqlite_files() {
         "the others are still stored"
     );
     inbox.close().await;
-}
-
-/// `len` hexadecimal digits that do not repeat (so Postgres cannot compress a body holding
-/// them, and stores it out of line, in the table's TOAST table).
-fn incompressible(len: usize, seed: u64) -> String {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from_digit(u32::try_from(state % 16).unwrap_or(0), 16).unwrap_or('0')
-        })
-        .collect()
-}
-
-/// The path of the inbox table's file (`main`) or of its TOAST table's (`toast`), on the
-/// Postgres server's disk; `None` when the test cannot read it (a server on another machine or
-/// under another user).
-async fn postgres_file(db: &TestDb, which: &str) -> Option<std::path::PathBuf> {
-    let relation = if which == "toast" {
-        "reltoastrelid"
-    } else {
-        "oid"
-    };
-    let path = db
-        .text(&format!(
-            "SELECT current_setting('data_directory') || '/' || pg_relation_filepath({relation}) \
-             FROM pg_class WHERE relname = 'enrich_inbox_deliveries'"
-        ))
-        .await?;
-    let path = std::path::PathBuf::from(path);
-    std::fs::metadata(&path).is_ok().then_some(path)
 }
 
 // On Postgres, an erasure followed by its VACUUM leaves no erased email in the TOAST table,

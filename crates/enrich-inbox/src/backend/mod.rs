@@ -452,8 +452,12 @@ impl Backend {
 
 // After the macros, which it uses.
 mod privacy;
+#[cfg(feature = "encryption")]
+mod rekey;
 
 pub(crate) use privacy::{Found, IdColumn, RetentionStep};
+#[cfg(feature = "encryption")]
+pub(crate) use rekey::{CurrentPrefixes, Resealed, SealedRow};
 
 /// SQLite's plan for `statement` with `parameters` bound (`EXPLAIN QUERY PLAN`), a line per step.
 #[cfg(feature = "sqlite")]

@@ -100,19 +100,21 @@ impl Backend {
     }
 
     /// At most `limit` deliveries that hold a body, with an id above `after`, by id, each with
-    /// its body (on a read connection).
+    /// its body as stored (sealed or not) and its idempotency key (on a read connection).
     pub async fn scan_bodies(
         &self,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<(Found, Vec<u8>)>, Error> {
-        let rows: Vec<(i64, String, Vec<u8>, bool)> = read!(self, pool => sqlx::query_as(sql::SCAN_BODIES)
+    ) -> Result<Vec<(Found, Vec<u8>, String)>, Error> {
+        let rows: Vec<(i64, String, Vec<u8>, bool, String)> = read!(self, pool => sqlx::query_as(sql::SCAN_BODIES)
                 .bind(limit)
                 .bind(after)
                 .fetch_all(pool)
                 .await?);
         rows.into_iter()
-            .map(|(id, state, body, error)| Ok((Found::read(id, &state, true, error)?, body)))
+            .map(|(id, state, body, error, key)| {
+                Ok((Found::read(id, &state, true, error)?, body, key))
+            })
             .collect()
     }
 

@@ -424,9 +424,10 @@ pub const FIND_EXTERNAL_ID: &str = "SELECT id, state, raw_body IS NOT NULL, last
 pub const FIND_ENRICHMENT: &str = "SELECT id, state, raw_body IS NOT NULL, last_error IS NOT NULL \
     FROM enrich_inbox_deliveries WHERE enrichment_id = $1 AND id > $3 ORDER BY id LIMIT $2";
 
-/// The id, state, body and whether an error text is stored, of at most `$1` rows with a body
-/// and an id above `$2`, by id: a batch of the scan for an email address.
-pub const SCAN_BODIES: &str = "SELECT id, state, raw_body, last_error IS NOT NULL \
+/// The id, state, body, whether an error text is stored, and idempotency key (a sealed body's
+/// associated data), of at most `$1` rows with a body and an id above `$2`, by id: a batch of
+/// the scan for an email address.
+pub const SCAN_BODIES: &str = "SELECT id, state, raw_body, last_error IS NOT NULL, idempotency_key \
     FROM enrich_inbox_deliveries WHERE raw_body IS NOT NULL AND id > $2 ORDER BY id LIMIT $1";
 
 /// The table of applied migrations (the same on both engines).
@@ -444,3 +445,21 @@ pub const PING: &str = "SELECT COUNT(*) FROM enrich_inbox_migrations";
 /// The health check's write: an update of no row. It takes what a store takes (SQLite's write
 /// lock; on Postgres the table's `ROW EXCLUSIVE` lock) and changes nothing.
 pub const WRITE_PROBE: &str = "UPDATE enrich_inbox_deliveries SET attempts = attempts WHERE 1 = 0";
+
+/// The id, idempotency key, body and error text of at most `$2` rows with an id above `$1`, by
+/// id, whose body or error text is not sealed under the current key: a body whose first `$3`
+/// bytes are not `$4` (the sealed form's marker and the current key id), an error text whose
+/// first `$5` characters are not `$6` (likewise). A batch of `Inbox::rekey`.
+#[cfg(feature = "encryption")]
+pub const REKEY_CANDIDATES: &str = "SELECT id, idempotency_key, raw_body, last_error \
+    FROM enrich_inbox_deliveries WHERE id > $1 \
+    AND ((raw_body IS NOT NULL AND substr(raw_body, 1, $3) <> $4) \
+         OR (last_error IS NOT NULL AND substr(last_error, 1, $5) <> $6)) \
+    ORDER BY id LIMIT $2";
+
+/// Replaces the body and error text of row `$1` with `$2` and `$3` (re-sealed), only while they
+/// are still `$4` and `$5` (as read): a value changed meanwhile (erased, purged, a new error
+/// recorded) is never overwritten with an older one.
+#[cfg(feature = "encryption")]
+pub const RESEAL: &str = "UPDATE enrich_inbox_deliveries SET raw_body = $2, last_error = $3 \
+    WHERE id = $1 AND raw_body IS NOT DISTINCT FROM $4 AND last_error IS NOT DISTINCT FROM $5";

@@ -1,0 +1,63 @@
+//! Reading what a database keeps on disk: the SQLite file and its WAL, a Postgres table's and
+//! its TOAST table's files, for the tests that check a value is (or is not) stored in clear.
+
+use super::TestDb;
+
+/// The bytes of the SQLite database of `db` and of its WAL (when there is one).
+pub fn sqlite_file_bytes(db: &TestDb) -> Vec<u8> {
+    let path = db.url.trim_start_matches("sqlite:");
+    let mut bytes = std::fs::read(path).expect("read the database file");
+    if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
+        bytes.extend(wal);
+    }
+    bytes
+}
+
+pub fn occurrences(haystack: &[u8], needle: &str) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|window| *window == needle.as_bytes())
+        .count()
+}
+
+/// A body with `email` and `padding` bytes of job history, so that large bodies spill into
+/// SQLite's overflow pages.
+pub fn padded_person(external_id: &str, email: &str, padding: usize) -> String {
+    let history = "x".repeat(padding);
+    format!(
+        r#"{{"eventType":"person.enrichment.completed","data":{{"enrichmentID":"bytes","person":{{"externalID":"{external_id}","emails":[{{"email":"{email}"}}],"jobHistory":[{{"companyName":"{history}"}}]}}}}}}"#
+    )
+}
+
+/// `len` hexadecimal digits that do not repeat (so Postgres cannot compress a body holding
+/// them, and stores it out of line, in the table's TOAST table).
+pub fn incompressible(len: usize, seed: u64) -> String {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from_digit(u32::try_from(state % 16).unwrap_or(0), 16).unwrap_or('0')
+        })
+        .collect()
+}
+
+/// The path of the inbox table's file (`main`) or of its TOAST table's (`toast`), on the
+/// Postgres server's disk; `None` when the test cannot read it (a server on another machine or
+/// under another user).
+pub async fn postgres_file(db: &TestDb, which: &str) -> Option<std::path::PathBuf> {
+    let relation = if which == "toast" {
+        "reltoastrelid"
+    } else {
+        "oid"
+    };
+    let path = db
+        .text(&format!(
+            "SELECT current_setting('data_directory') || '/' || pg_relation_filepath({relation}) \
+             FROM pg_class WHERE relname = 'enrich_inbox_deliveries'"
+        ))
+        .await?;
+    let path = std::path::PathBuf::from(path);
+    std::fs::metadata(&path).is_ok().then_some(path)
+}
