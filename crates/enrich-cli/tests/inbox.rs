@@ -739,6 +739,8 @@ async fn serve_refuses_to_start_without_a_token_and_serves_the_page_behind_it() 
     child.kill().expect("stop the server");
     let _ = child.wait();
     inbox.close().await;
+}
+
 /// `ENRICH_INBOX_KEYS` with one key, `cli-key`, of 32 bytes of 1.
 const KEYS: &str = "cli-key:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 
