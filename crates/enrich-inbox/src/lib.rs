@@ -82,6 +82,7 @@ pub mod reconcile;
 mod record;
 mod retention;
 mod retention_pass;
+mod trace;
 mod verify;
 mod worker;
 

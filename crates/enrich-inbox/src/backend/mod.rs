@@ -57,6 +57,8 @@ pub(crate) struct NewRecord {
     pub signature_header: Option<String>,
     pub signed_at_ms: Option<i64>,
     pub verified: bool,
+    /// The receive span's W3C `traceparent` (feature `opentelemetry`).
+    pub traceparent: Option<String>,
 }
 
 #[cfg(test)]
@@ -74,6 +76,7 @@ impl NewRecord {
             signature_header: None,
             signed_at_ms: None,
             verified: false,
+            traceparent: None,
         }
     }
 }
@@ -190,6 +193,7 @@ impl Backend {
                                 .bind(record.signature_header)
                                 .bind(record.signed_at_ms)
                                 .bind(record.verified)
+                                .bind(record.traceparent)
                                 .execute(connection)
                                 .await?;
                             Ok(if done.rows_affected() == 1 {

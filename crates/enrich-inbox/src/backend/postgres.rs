@@ -131,6 +131,13 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
          SELECT state, 0, COUNT(*) FROM enrich_inbox_deliveries GROUP BY state",
         ],
     ),
+    (
+        // The W3C `traceparent` of the span that received the delivery (feature
+        // `opentelemetry`), for its processing span to join: NULL otherwise. A nullable column
+        // without a default: a change of the catalog only, no table rewrite.
+        3,
+        &["ALTER TABLE enrich_inbox_deliveries ADD COLUMN traceparent TEXT"],
+    ),
 ];
 
 /// Stores grouped: every store waiting is inserted by one statement in one commit.
@@ -364,6 +371,8 @@ async fn insert_many(pool: &PgPool, records: &[NewRecord]) -> Result<Vec<Stored>
         .collect();
     let signed_at_ms: Vec<Option<i64>> = inserted.iter().map(|r| r.signed_at_ms).collect();
     let verified: Vec<bool> = inserted.iter().map(|record| record.verified).collect();
+    let traceparents: Vec<Option<&str>> =
+        inserted.iter().map(|r| r.traceparent.as_deref()).collect();
     let rows: Vec<(i64, String)> = sqlx::query_as(sql::postgres::INSERT_MANY)
         .bind(keys)
         .bind(sources)
@@ -374,6 +383,7 @@ async fn insert_many(pool: &PgPool, records: &[NewRecord]) -> Result<Vec<Stored>
         .bind(signature_headers)
         .bind(signed_at_ms)
         .bind(verified)
+        .bind(traceparents)
         .fetch_all(pool)
         .await?;
     let new: HashMap<String, i64> = rows.into_iter().map(|(id, key)| (key, id)).collect();
