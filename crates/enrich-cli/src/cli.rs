@@ -14,11 +14,6 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Show names, email addresses, phone numbers and error texts in tables (by default they
-    /// show ids and counts only; --json always prints everything).
-    #[arg(long, global = true)]
-    pub show_personal: bool,
-
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -42,6 +37,16 @@ pub enum Command {
     Inbox(InboxCommand),
     /// Store in an inbox every person of an enrichment whose webhook never arrived.
     Reconcile(ReconcileArgs),
+}
+
+/// Whether a table shows personal data: offered by the commands whose tables hold some
+/// (`people`/`companies` `get` and `wait`, `inbox dead`), and only there.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ShowPersonal {
+    /// Show names, email addresses, phone numbers and error texts in tables (by default they
+    /// show ids and counts only; --json always prints everything).
+    #[arg(long)]
+    pub show_personal: bool,
 }
 
 /// The inbox to operate on.
@@ -80,6 +85,8 @@ pub enum InboxCommand {
         /// Show at most this many.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        #[command(flatten)]
+        personal: ShowPersonal,
         #[command(flatten)]
         inbox: InboxUrl,
     },
@@ -230,6 +237,9 @@ pub struct GetArgs {
     pub id: String,
 
     #[command(flatten)]
+    pub personal: ShowPersonal,
+
+    #[command(flatten)]
     pub api: ApiArgs,
 }
 
@@ -246,6 +256,9 @@ pub struct WaitArgs {
     /// Seconds between polls at most.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub max_interval: u64,
+
+    #[command(flatten)]
+    pub personal: ShowPersonal,
 
     #[command(flatten)]
     pub api: ApiArgs,

@@ -78,6 +78,8 @@ mod health;
 mod inbox;
 mod metrics;
 mod opener;
+#[cfg(feature = "prometheus")]
+mod prometheus;
 pub mod reconcile;
 mod record;
 mod retention;
@@ -96,12 +98,27 @@ pub use gauges::GaugeRecorder;
 pub use health::{HealthCheck, HealthFailure, HealthProblem, HealthReport, Readiness};
 pub use inbox::Inbox;
 pub use opener::InboxHandle;
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub use prometheus::{MetricsListener, MetricsListenerError};
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
 pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
 pub use record::{Counts, DeliveryId, Gauges, PurgeReport, Source, State, Stored, StoredDelivery};
 pub use retention::Retention;
+
+/// The schema version this build migrates a SQLite inbox to: the newest `version` it records
+/// in `enrich_inbox_migrations` (its migrations are numbered from 1, one by one), and the one
+/// [`Inbox::health`] expects.
+#[cfg(feature = "sqlite")]
+pub const SQLITE_SCHEMA_VERSION: i64 = backend::SQLITE_KNOWN_VERSION;
+
+/// The schema version this build migrates a Postgres inbox to: the newest `version` it records
+/// in `enrich_inbox_migrations` (its migrations are numbered from 1, one by one), and the one
+/// [`Inbox::health`] expects.
+#[cfg(feature = "postgres")]
+pub const POSTGRES_SCHEMA_VERSION: i64 = backend::POSTGRES_KNOWN_VERSION;
 pub use verify::Verification;
 pub use worker::{HandlerError, Job, ShutdownReport, Worker, WorkerConfig, WorkerHandle};
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use enrich_inbox::{Backoff, Inbox, Job, State, Stored, Worker, WorkerConfig};
+use enrich_inbox::{Backoff, DeliveryId, Inbox, Job, State, Stored, Worker, WorkerConfig};
 use enrich_webhook::testing::SignedRequest;
 use enrich_webhook::{TRACEPARENT_HEADER, WebhookConfig, format_traceparent, parse_traceparent};
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId, TracerProvider};
@@ -155,6 +155,15 @@ fn failing_once(inbox: Inbox) -> enrich_inbox::WorkerHandle {
     .spawn()
 }
 
+/// Waits until delivery `id` is processed.
+async fn until_done(inbox: &Inbox, id: DeliveryId) {
+    eventually("the delivery to be processed", || async {
+        let state = inbox.get(id).await.unwrap().unwrap().state;
+        (state == State::Done).then_some(())
+    })
+    .await;
+}
+
 async fn one_trace_from_receipt_to_processing(db: &TestDb) {
     let recording = Recording::start();
     let inbox = Inbox::open(&db.url).await.unwrap();
@@ -181,11 +190,7 @@ async fn one_trace_from_receipt_to_processing(db: &TestDb) {
     assert_eq!(stored.traceparent, format_traceparent(receive));
 
     let worker = failing_once(inbox.clone());
-    eventually("the retry to succeed", || async {
-        let state = inbox.get(id).await.unwrap().unwrap().state;
-        (state == State::Done).then_some(())
-    })
-    .await;
+    until_done(&inbox, id).await;
     worker.shutdown(Duration::from_secs(10)).await;
 
     let mut processing = recording.finished("inbox_delivery");
@@ -265,11 +270,7 @@ async fn without_a_tracer_nothing_is_stored() {
     };
     assert_eq!(inbox.get(id).await.unwrap().unwrap().traceparent, None);
     let worker = failing_once(inbox.clone());
-    eventually("the retry to succeed", || async {
-        let state = inbox.get(id).await.unwrap().unwrap().state;
-        (state == State::Done).then_some(())
-    })
-    .await;
+    until_done(&inbox, id).await;
     worker.shutdown(Duration::from_secs(10)).await;
     inbox.close().await;
 }

@@ -21,6 +21,10 @@ mod sql;
 mod sqlite;
 
 pub(crate) use outcomes::Outcome;
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::KNOWN_VERSION as POSTGRES_KNOWN_VERSION;
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite::KNOWN_VERSION as SQLITE_KNOWN_VERSION;
 
 use crate::error::Error;
 use crate::record::{Counts, DeliveryId, Source, State, Stored, StoredDelivery};
