@@ -1824,6 +1824,33 @@ mod tests {
     }
 
     #[test]
+    fn the_recording_rows_check_the_cost_of_recording_against_its_target() {
+        let mut report = report(sample_load());
+        report.recording = json!({
+            "settings": { "rounds": 2, "requests": 100, "warmup": 10, "concurrency": 64 },
+            "summary": {
+                "axum": { "recorded": "axum_receiver --metrics-listen", "recorded_rps": 940.0,
+                          "example_rps": 1000.0, "recorded_cpu_us_per_request": 21.0,
+                          "example_cpu_us_per_request": 20.0, "rps_ratio_of_medians": 0.94,
+                          "rps_median_of_ratios": 0.95, "rps_ratios": [0.97, 0.93],
+                          "cpu_ratio_of_medians": 0.95, "cpu_median_of_ratios": 0.952 },
+            },
+        });
+        let (mut out, mut misses) = (String::new(), Vec::new());
+        report.render_recording(&mut out, &mut misses);
+        let row = "| `axum_receiver` | 940 | 1000 | 0.950 (**missed**) | 0.940 | 0.930 to 0.970 \
+                   | 21.0 µs | 20.0 µs | 0.952 |";
+        assert!(out.contains(row), "no `{row}` in:\n{out}");
+        assert_eq!(misses.len(), 1, "{misses:?}");
+        assert!(misses[0].contains("serves 0.950x"), "{misses:?}");
+        // Not run: no rows, nothing missed.
+        let (mut out, mut misses) = (String::new(), Vec::new());
+        report.recording = Value::Null;
+        report.render_recording(&mut out, &mut misses);
+        assert!(out.is_empty() && misses.is_empty());
+    }
+
+    #[test]
     fn every_target_is_written_as_its_bound() {
         for target in TARGETS {
             assert_eq!(
