@@ -10,7 +10,7 @@
 //!    checked against the performance targets it holds as data, and the report written
 //!
 //! `--only load,inbox,durable` (any of them) builds what those sections run, then runs
-//! `bench-report --only …`: section 2 (`bench-load load` and `bench-load receivers`), 4
+//! `bench-report --only …`: section 2 (`bench-load load`, `receivers` and `recording`), 4
 //! (`bench-inbox`) or 5 (`bench-durable`) alone, each replacing its own section of the report
 //! and saying when it was measured, the rest kept.
 //!
@@ -55,9 +55,9 @@ fn bench(root: &Path, quick: bool, out: &Path, only: &[String]) -> Result<(), St
         &["build", "--release", "-p", "enrich-benches", "--bins"],
         root,
     )?;
-    // `bench-durable` (`axum_receiver`) and `bench-load receivers` (all four) measure the
-    // shipped example receivers, not bench servers: each built on its own, as a user builds it
-    // (so its features are its crate's, not unified with the benches').
+    // `bench-durable` and `bench-load recording` (`axum_receiver`) and `bench-load receivers`
+    // (all four) measure the shipped example receivers, not bench servers: each built on its
+    // own, as a user builds it (so its features are its crate's, not unified with the benches').
     let runs = |section: &str| only.is_empty() || only.iter().any(|name| name == section);
     let frameworks: &[&str] = if runs("load") {
         &["axum", "rocket", "poem", "actix"]

@@ -6,6 +6,8 @@
 //!                 [--server-workers 1] [--frameworks axum,rocket,poem,actix]
 //! bench-load receivers [--rounds 5] [--requests 20000] [--warmup 2000] [--concurrency 32]
 //!                      [--frameworks axum,rocket,poem,actix]
+//! bench-load recording [--rounds 5] [--requests 20000] [--warmup 2000] [--concurrency 32]
+//!                      [--frameworks axum]
 //! bench-load limits [--frameworks axum,rocket,poem,actix]
 //! bench-load hit <port> <path> <requests> [connections]   # a server started by hand (profilers)
 //! ```
@@ -24,6 +26,12 @@
 //! hand-written receiver behind the same server limits doing the same work (verify, decode, print
 //! the line), both verifying with the benchmark secret, `POST /webhook` with the same request as
 //! `load`; both fresh each round, taking turns slice by slice within it.
+//!
+//! `recording`: what recording metrics costs (issue 17's "at most 3 %"): the shipped example
+//! receiver with `ENRICH_METRICS_LISTEN` set (the Prometheus exporter installed as the `metrics`
+//! recorder; the examples are built with the `metrics` features) against the same example
+//! without it (no recorder: each recording call finds none), fresh each round, taking turns
+//! slice by slice as `receivers` does. Nothing scrapes the recorder during the run.
 //!
 //! `limits`: route (c) of a fresh server per case, given a body exactly at the 1 MiB limit, then
 //! one 100x over it (declared with `Content-Length`, and streamed chunked with no declared
@@ -140,13 +148,15 @@ impl Server {
     /// filter), no inbox, the events it prints going to `/dev/null`.
     async fn start_receiver(framework: &str, receiver: Receiver) -> io::Result<Self> {
         let port = free_port()?;
+        let example = || binary(&format!("examples/{framework}_receiver"));
         let mut command = match receiver {
-            Receiver::Example => Command::new(binary(&format!("examples/{framework}_receiver"))?),
+            Receiver::Example => Command::new(example()?),
             Receiver::Hand => {
                 let mut command = Command::new(binary("bench-hand-receiver")?);
                 command.args(["--framework", framework]);
                 command
             }
+            Receiver::Recorded => Command::new(example()?),
         };
         command
             .env("PORT", port.to_string())
@@ -154,7 +164,15 @@ impl Server {
             .env_remove("RUST_LOG")
             .env_remove("ENRICH_INBOX_URL")
             .env_remove("ENRICH_INBOX_WORKER")
+            .env_remove("ENRICH_METRICS_LISTEN")
             .stderr(Stdio::null());
+        if receiver == Receiver::Recorded {
+            // Nothing scrapes it: recording is what is measured, not serving the text.
+            command.env(
+                "ENRICH_METRICS_LISTEN",
+                format!("127.0.0.1:{}", free_port()?),
+            );
+        }
         Self::spawn(command, port, &receiver.name(framework)).await
     }
 
@@ -523,13 +541,18 @@ async fn load(options: Options) -> io::Result<Value> {
     }))
 }
 
-/// The two receivers `receivers` compares for each framework.
+/// The receivers `receivers` and `recording` compare, two at a time, for each framework.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Receiver {
     /// The shipped example (`crates/enrich-<framework>/examples/<framework>_receiver`).
     Example,
     /// `bench-hand-receiver`: the hand-written receiver behind the example's own limits.
     Hand,
+    /// The shipped example with `ENRICH_METRICS_LISTEN` set: the Prometheus exporter installed
+    /// as the `metrics` recorder, so every delivery is recorded (the example is built with the
+    /// `metrics` features; without a recorder, as [`Receiver::Example`] runs, each recording
+    /// call finds none and does nothing).
+    Recorded,
 }
 
 impl Receiver {
@@ -538,6 +561,7 @@ impl Receiver {
         match self {
             Self::Example => "example",
             Self::Hand => "hand",
+            Self::Recorded => "recorded",
         }
     }
 
@@ -546,6 +570,7 @@ impl Receiver {
         match self {
             Self::Example => format!("{framework}_receiver"),
             Self::Hand => format!("bench-hand-receiver --framework {framework}"),
+            Self::Recorded => format!("{framework}_receiver --metrics-listen"),
         }
     }
 }
@@ -555,16 +580,28 @@ impl Receiver {
 const SLICES: usize = 10;
 
 /// `receivers`: each framework's shipped example receiver against the hand-written receiver
-/// behind the same limits. Per round and framework: both started fresh and warmed up, then their
+/// behind the same limits ([`compare`]).
+async fn receivers(options: Options) -> io::Result<Value> {
+    compare(options, [Receiver::Example, Receiver::Hand]).await
+}
+
+/// `recording`: what recording metrics costs a receiver: the shipped example with a Prometheus
+/// recorder installed against the same example without one ([`compare`]).
+async fn recording(options: Options) -> io::Result<Value> {
+    compare(options, [Receiver::Recorded, Receiver::Example]).await
+}
+
+/// `top` against `bottom`. Per round and framework: both started fresh and warmed up, then their
 /// measured requests in [`SLICES`] turns each, alternating (which goes first alternates every
 /// round, the order of frameworks rotates); per framework, the medians over the rounds, the
-/// ratio of the medians, and the median of the rounds' ratios.
-async fn receivers(options: Options) -> io::Result<Value> {
+/// ratio of the medians, and the median of the rounds' ratios (`top` ÷ `bottom` by requests/s,
+/// `bottom` ÷ `top` by server CPU per request: above 1 when `top` needs less).
+async fn compare(options: Options, [top, bottom]: [Receiver; 2]) -> io::Result<Value> {
     let mut runs = Vec::new();
     let slice = options.requests.div_ceil(SLICES);
     for round in 0..options.rounds {
         for framework in rotated(&options.frameworks, round) {
-            let pair = [Receiver::Example, Receiver::Hand];
+            let pair = [top, bottom];
             let mut started = Vec::new();
             for receiver in pair {
                 let name = receiver.name(&framework);
@@ -617,37 +654,35 @@ async fn receivers(options: Options) -> io::Result<Value> {
                 .map(|round| figure(receiver, key, round))
                 .collect()
         };
-        // `top` over `bottom` within each round.
-        let per_round = |top: Receiver, bottom: Receiver, key: &str| -> Vec<f64> {
+        // `high` over `low` within each round.
+        let per_round = |high: Receiver, low: Receiver, key: &str| -> Vec<f64> {
             (0..options.rounds)
-                .map(|round| figure(top, key, round) / figure(bottom, key, round))
+                .map(|round| figure(high, key, round) / figure(low, key, round))
                 .collect()
         };
-        let (example_rps, hand_rps) = (
-            rounds(Receiver::Example, "rps"),
-            rounds(Receiver::Hand, "rps"),
+        let (top_rps, bottom_rps) = (rounds(top, "rps"), rounds(bottom, "rps"));
+        let (top_cpu, bottom_cpu) = (
+            rounds(top, "cpu_us_per_request"),
+            rounds(bottom, "cpu_us_per_request"),
         );
-        let (example_cpu, hand_cpu) = (
-            rounds(Receiver::Example, "cpu_us_per_request"),
-            rounds(Receiver::Hand, "cpu_us_per_request"),
-        );
-        let rps_ratios = per_round(Receiver::Example, Receiver::Hand, "rps");
-        // Written the way round of the requests/s ratio: above 1 when the example needs less.
-        let cpu_ratios = per_round(Receiver::Hand, Receiver::Example, "cpu_us_per_request");
+        let rps_ratios = per_round(top, bottom, "rps");
+        // Written the way round of the requests/s ratio: above 1 when `top` needs less.
+        let cpu_ratios = per_round(bottom, top, "cpu_us_per_request");
+        let (t, b) = (top.key(), bottom.key());
         summary.insert(
             framework.clone(),
             json!({
-                "example": Receiver::Example.name(framework),
-                "example_rps": median(&example_rps),
-                "hand_rps": median(&hand_rps),
-                "example_cpu_us_per_request": median(&example_cpu),
-                "hand_cpu_us_per_request": median(&hand_cpu),
-                "example_p99_us": median(&rounds(Receiver::Example, "p99_us")),
-                "hand_p99_us": median(&rounds(Receiver::Hand, "p99_us")),
-                "rps_ratio_of_medians": median(&example_rps) / median(&hand_rps),
+                t: top.name(framework),
+                format!("{t}_rps"): median(&top_rps),
+                format!("{b}_rps"): median(&bottom_rps),
+                format!("{t}_cpu_us_per_request"): median(&top_cpu),
+                format!("{b}_cpu_us_per_request"): median(&bottom_cpu),
+                format!("{t}_p99_us"): median(&rounds(top, "p99_us")),
+                format!("{b}_p99_us"): median(&rounds(bottom, "p99_us")),
+                "rps_ratio_of_medians": median(&top_rps) / median(&bottom_rps),
                 "rps_median_of_ratios": median(&rps_ratios),
                 "rps_ratios": rps_ratios,
-                "cpu_ratio_of_medians": median(&hand_cpu) / median(&example_cpu),
+                "cpu_ratio_of_medians": median(&bottom_cpu) / median(&top_cpu),
                 "cpu_median_of_ratios": median(&cpu_ratios),
             }),
         );
@@ -782,7 +817,7 @@ async fn hit(args: &[String]) -> io::Result<Value> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((mode, rest)) = args.split_first() else {
-        eprintln!("usage: bench-load <load|receivers|limits|hit> [options]");
+        eprintln!("usage: bench-load <load|receivers|recording|limits|hit> [options]");
         return ExitCode::from(2);
     };
     let options = match Options::parse(if mode == "hit" { &[] } else { rest }) {
@@ -805,6 +840,7 @@ fn main() -> ExitCode {
     let result = match mode.as_str() {
         "load" => runtime.block_on(load(options)),
         "receivers" => runtime.block_on(receivers(options)),
+        "recording" => runtime.block_on(recording(options)),
         "limits" => runtime.block_on(limits(options)),
         "hit" => runtime.block_on(hit(rest)),
         other => {

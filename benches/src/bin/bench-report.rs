@@ -115,7 +115,7 @@ impl Target {
 
 /// Every target the report checks.
 #[cfg(test)]
-const TARGETS: [Target; 11] = [
+const TARGETS: [Target; 12] = [
     TYPED_SPEEDUP,
     PIPELINE_OVER_FLOOR,
     ADAPTER_OVER_JSON,
@@ -123,6 +123,7 @@ const TARGETS: [Target; 11] = [
     RSS_OVER_JSON,
     VERIFIED_OVER_HAND,
     EXAMPLE_OVER_HAND,
+    RECORDED_OVER_UNRECORDED,
     PEAK_HEAP_OVER_DOCUMENT,
     DRAIN_LARGE_OVER_SMALL,
     DRAIN_OVER_ACKS,
@@ -144,6 +145,9 @@ const VERIFIED_OVER_HAND: Target = Target::at_least("0.97", 0.97);
 /// The target on requests/s (and server CPU per request) of a shipped example receiver ÷ a
 /// hand-written receiver behind the same server limits doing the same work.
 const EXAMPLE_OVER_HAND: Target = Target::at_least("0.97", 0.97);
+/// The target on requests/s of the example receiver recording metrics (a Prometheus recorder
+/// installed) ÷ the same receiver without a recorder: recording costs at most 3 %.
+const RECORDED_OVER_UNRECORDED: Target = Target::at_least("0.97", 0.97);
 /// The target on peak heap while decoding a people answer ÷ the document.
 const PEAK_HEAP_OVER_DOCUMENT: Target = Target::at_most("3", 3.0);
 /// The target on the worker's drain rate at the large backlog ÷ at the small one.
@@ -243,6 +247,8 @@ fn measure_and_write(options: &Options) -> Result<(), String> {
         load,
         receivers_args,
         receivers,
+        recording_args,
+        recording,
     } = measure_load(&bin("bench-load"), options.quick)?;
     let limits = json_of(&bin("bench-load"), &["limits"])?;
     let profile = callgrind(&bin("bench-profile"), options.quick);
@@ -255,12 +261,14 @@ fn measure_and_write(options: &Options) -> Result<(), String> {
         quick: options.quick,
         load_args,
         receivers_args,
+        recording_args,
         people_count: count,
         micro,
         people,
         collector,
         load,
         receivers,
+        recording,
         limits,
         profile,
         analysis: std::fs::read_to_string(root.join("benches/ANALYSIS.md")).ok(),
@@ -273,15 +281,19 @@ fn measure_and_write(options: &Options) -> Result<(), String> {
         .map_err(|error| format!("{}: {error}", options.out.display()))
 }
 
-/// What `bench-load load` and `bench-load receivers` measured (section 2), and their arguments.
+/// What `bench-load load`, `receivers` and `recording` measured (section 2), and their
+/// arguments.
 struct Load {
     args: String,
     load: Value,
     receivers_args: String,
     receivers: Value,
+    recording_args: String,
+    recording: Value,
 }
 
-/// Runs `bench-load` (at `binary`) for section 2: the adapters, then the example receivers.
+/// Runs `bench-load` (at `binary`) for section 2: the adapters, the example receivers, then
+/// what recording metrics costs the axum example.
 fn measure_load(binary: &Path, quick: bool) -> Result<Load, String> {
     let args: Vec<&str> = if quick {
         vec![
@@ -325,11 +337,28 @@ fn measure_load(binary: &Path, quick: bool) -> Result<Load, String> {
         "64",
     ];
     let receivers = json_of(binary, &receivers_args)?;
+    // The same example with and without a recorder: a 3 % target needs as many rounds.
+    let recording_args = [
+        "recording",
+        "--rounds",
+        rounds,
+        "--requests",
+        requests,
+        "--warmup",
+        warmup,
+        "--concurrency",
+        "64",
+        "--frameworks",
+        "axum",
+    ];
+    let recording = json_of(binary, &recording_args)?;
     Ok(Load {
         args: args.join(" "),
         load,
         receivers_args: receivers_args.join(" "),
         receivers,
+        recording_args: recording_args.join(" "),
+        recording,
     })
 }
 
@@ -344,7 +373,7 @@ const DURABLE_HEADING: &str = "\n## 5. The durable path";
 /// A section of the report that `--only` regenerates on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Section {
-    /// Section 2, HTTP load (`bench-load load` and `bench-load receivers`).
+    /// Section 2, HTTP load (`bench-load load`, `receivers` and `recording`).
     Load,
     /// Section 4, the inbox's acknowledgements (`bench-inbox`).
     Inbox,
@@ -408,8 +437,10 @@ fn measure_sections(options: &Options) -> Result<(), String> {
                 let mut partial = Report::empty(options.quick);
                 partial.load_args = load.args;
                 partial.receivers_args = load.receivers_args;
+                partial.recording_args = load.recording_args;
                 partial.load = load.load;
                 partial.receivers = load.receivers;
+                partial.recording = load.recording;
                 partial.render_load(&mut text, &mut misses);
                 text.insert(0, '\n');
             }
@@ -727,6 +758,8 @@ struct Report {
     load_args: String,
     /// The arguments `bench-load receivers` ran with.
     receivers_args: String,
+    /// The arguments `bench-load recording` ran with.
+    recording_args: String,
     people_count: &'static str,
     micro: BTreeMap<(String, String), f64>,
     people: Value,
@@ -734,6 +767,8 @@ struct Report {
     load: Value,
     /// What `bench-load receivers` measured.
     receivers: Value,
+    /// What `bench-load recording` measured.
+    recording: Value,
     limits: Value,
     profile: Option<Profile>,
     analysis: Option<String>,
@@ -762,6 +797,18 @@ fn number(value: &Value) -> f64 {
     value.as_f64().unwrap_or(f64::NAN)
 }
 
+/// The lowest and the highest of the rounds' ratios (an array of numbers): how noisy a run was.
+fn ratio_range(ratios: &Value) -> (f64, f64) {
+    ratios
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(number)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), ratio| {
+            (low.min(ratio), high.max(ratio))
+        })
+}
+
 fn mib(bytes: f64) -> String {
     format!("{:.2} MiB", bytes / 1024.0 / 1024.0)
 }
@@ -783,12 +830,14 @@ impl Report {
             quick,
             load_args: String::new(),
             receivers_args: String::new(),
+            recording_args: String::new(),
             people_count: "0",
             micro: BTreeMap::new(),
             people: Value::Null,
             collector: Value::Null,
             load: Value::Null,
             receivers: Value::Null,
+            recording: Value::Null,
             limits: Value::Null,
             profile: None,
             analysis: None,
@@ -881,6 +930,7 @@ impl Report {
              target/release/bench-size collector\n\
              target/release/bench-load {load_args}\n\
              target/release/bench-load {receivers_args}\n\
+             target/release/bench-load {recording_args}\n\
              target/release/bench-load limits\n\
              valgrind --tool=callgrind target/release/bench-profile pipeline-minimal 2000\n\
              ```\n",
@@ -900,6 +950,7 @@ impl Report {
             count = self.people_count,
             load_args = self.load_args,
             receivers_args = self.receivers_args,
+            recording_args = self.recording_args,
         );
     }
 
@@ -1142,6 +1193,7 @@ impl Report {
         }
         self.render_against_hand(&summary, out, misses);
         self.render_receivers(out, misses);
+        self.render_recording(out, misses);
         let _ = writeln!(out);
     }
 
@@ -1182,15 +1234,7 @@ impl Report {
         for (framework, data) in summary {
             let ratio = number(&data["rps_median_of_ratios"]);
             let cpu = number(&data["cpu_median_of_ratios"]);
-            let rounds: Vec<f64> = data["rps_ratios"]
-                .as_array()
-                .map(|ratios| ratios.iter().map(number).collect())
-                .unwrap_or_default();
-            let (low, high) = rounds
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), ratio| {
-                    (low.min(*ratio), high.max(*ratio))
-                });
+            let (low, high) = ratio_range(&data["rps_ratios"]);
             let example = data["example"].as_str().unwrap_or("?");
             let _ = writeln!(
                 out,
@@ -1209,6 +1253,59 @@ impl Report {
                      hand-written receiver behind the same limits, at {cpu:.3}x its server CPU \
                      per request (target {}x for both). See the analysis.",
                     EXAMPLE_OVER_HAND.written
+                ));
+            }
+        }
+    }
+
+    /// What recording metrics costs the axum example receiver (`bench-load recording`; nothing
+    /// when it did not run).
+    fn render_recording(&self, out: &mut String, misses: &mut Vec<String>) {
+        let Some(summary) = self.recording["summary"].as_object() else {
+            return;
+        };
+        let settings = &self.recording["settings"];
+        let _ = writeln!(
+            out,
+            "\n### What recording metrics costs\n\n\
+             The example receiver as above, twice: with `ENRICH_METRICS_LISTEN` set, so the \
+             Prometheus exporter is installed as the `metrics` recorder and every delivery is \
+             recorded (deliveries by outcome, body sizes, time in the pipeline; nothing scrapes \
+             it during the run), and without, so no recorder is installed and each recording \
+             call finds none (the examples are built with the `metrics` features either way; \
+             without the feature the calls are not compiled in at all, which this does not \
+             measure). `bench-load recording`: the request of the runs above, a fresh process \
+             per run, {warmup} warm-up requests then {requests} measured over {concurrency} \
+             connections, the two alternating within each of {rounds} rounds. Recorded ÷ \
+             unrecorded by requests/s, and unrecorded ÷ recorded by server CPU per request \
+             (above 1 when recording costs nothing).\n\n\
+             | receiver | recorded req/s | unrecorded req/s | recorded ÷ unrecorded, median of ratios, target {target} | ratio of medians | rounds' ratios, min to max | recorded CPU / request | unrecorded CPU / request | by server CPU, median of ratios |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            warmup = settings["warmup"],
+            requests = settings["requests"],
+            concurrency = settings["concurrency"],
+            rounds = settings["rounds"],
+            target = RECORDED_OVER_UNRECORDED.label(),
+        );
+        for (framework, data) in summary {
+            let ratio = number(&data["rps_median_of_ratios"]);
+            let (low, high) = ratio_range(&data["rps_ratios"]);
+            let _ = writeln!(
+                out,
+                "| `{framework}_receiver` | {:.0} | {:.0} | {ratio:.3} ({}) | {:.3} | {low:.3} to {high:.3} | {:.1} µs | {:.1} µs | {:.3} |",
+                number(&data["recorded_rps"]),
+                number(&data["example_rps"]),
+                met(RECORDED_OVER_UNRECORDED.met(ratio)),
+                number(&data["rps_ratio_of_medians"]),
+                number(&data["recorded_cpu_us_per_request"]),
+                number(&data["example_cpu_us_per_request"]),
+                number(&data["cpu_median_of_ratios"]),
+            );
+            if RECORDED_OVER_UNRECORDED.missed(ratio) {
+                misses.push(format!(
+                    "{framework}: the example receiver recording metrics serves {ratio:.3}x the \
+                     requests/s of the same receiver without a recorder (target {}x).",
+                    RECORDED_OVER_UNRECORDED.written
                 ));
             }
         }
@@ -1613,12 +1710,14 @@ mod tests {
             quick: false,
             load_args: String::new(),
             receivers_args: String::new(),
+            recording_args: String::new(),
             people_count: "0",
             micro: BTreeMap::new(),
             people: Value::Null,
             collector: Value::Null,
             load,
             receivers: Value::Null,
+            recording: Value::Null,
             limits: Value::Null,
             profile: None,
             analysis: None,
@@ -1722,6 +1821,33 @@ mod tests {
             misses[0].contains("`axum_receiver` serves 0.910x"),
             "{misses:?}"
         );
+    }
+
+    #[test]
+    fn the_recording_rows_check_the_cost_of_recording_against_its_target() {
+        let mut report = report(sample_load());
+        report.recording = json!({
+            "settings": { "rounds": 2, "requests": 100, "warmup": 10, "concurrency": 64 },
+            "summary": {
+                "axum": { "recorded": "axum_receiver --metrics-listen", "recorded_rps": 940.0,
+                          "example_rps": 1000.0, "recorded_cpu_us_per_request": 21.0,
+                          "example_cpu_us_per_request": 20.0, "rps_ratio_of_medians": 0.94,
+                          "rps_median_of_ratios": 0.95, "rps_ratios": [0.97, 0.93],
+                          "cpu_ratio_of_medians": 0.95, "cpu_median_of_ratios": 0.952 },
+            },
+        });
+        let (mut out, mut misses) = (String::new(), Vec::new());
+        report.render_recording(&mut out, &mut misses);
+        let row = "| `axum_receiver` | 940 | 1000 | 0.950 (**missed**) | 0.940 | 0.930 to 0.970 \
+                   | 21.0 µs | 20.0 µs | 0.952 |";
+        assert!(out.contains(row), "no `{row}` in:\n{out}");
+        assert_eq!(misses.len(), 1, "{misses:?}");
+        assert!(misses[0].contains("serves 0.950x"), "{misses:?}");
+        // Not run: no rows, nothing missed.
+        let (mut out, mut misses) = (String::new(), Vec::new());
+        report.recording = Value::Null;
+        report.render_recording(&mut out, &mut misses);
+        assert!(out.is_empty() && misses.is_empty());
     }
 
     #[test]

@@ -176,7 +176,8 @@ async fn receive(req: &HttpRequest, mut payload: Payload) -> Result<Delivery, Re
         header(CONTENT_TYPE.as_str()),
         header(CONTENT_LENGTH.as_str()),
         header(SIGNATURE_HEADER),
-    );
+    )
+    .with_traceparent_from(header);
     let classify = |error: &_| match error {
         PayloadError::Overflow => BodyError::TooLarge,
         _ => BodyError::Failed,

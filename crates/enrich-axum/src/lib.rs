@@ -231,7 +231,8 @@ async fn receive(request: Request, config: WebhookConfig) -> Result<Delivery, Re
         first(header::CONTENT_TYPE.as_str()),
         first(header::CONTENT_LENGTH.as_str()),
         first(SIGNATURE_HEADER),
-    );
+    )
+    .with_traceparent_from(first);
     let config = match layer_limit(own_bound, &body) {
         Some(limit) if limit < config.get_body_limit() => config.body_limit(limit),
         _ => config,

@@ -14,11 +14,6 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Show names, email addresses, phone numbers and error texts in tables (by default they
-    /// show ids and counts only; --json always prints everything).
-    #[arg(long, global = true)]
-    pub show_personal: bool,
-
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -42,6 +37,17 @@ pub enum Command {
     Inbox(InboxCommand),
     /// Store in an inbox every person of an enrichment whose webhook never arrived.
     Reconcile(ReconcileArgs),
+}
+
+/// Whether a table shows personal data: offered by the commands whose tables hold some
+/// (`people`/`companies` `get` and `wait`, `inbox dead`, and `inbox serve`, where it lets the
+/// operator token see full bodies), and only there.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ShowPersonal {
+    /// Show names, email addresses, phone numbers and error texts in tables (by default they
+    /// show ids and counts only; --json always prints everything).
+    #[arg(long)]
+    pub show_personal: bool,
 }
 
 /// The inbox to operate on.
@@ -80,6 +86,8 @@ pub enum InboxCommand {
         /// Show at most this many.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        #[command(flatten)]
+        personal: ShowPersonal,
         #[command(flatten)]
         inbox: InboxUrl,
     },
@@ -146,6 +154,8 @@ pub enum InboxCommand {
             hide_env_values = true
         )]
         read_only_token: Option<String>,
+        #[command(flatten)]
+        personal: ShowPersonal,
         #[command(flatten)]
         inbox: InboxUrl,
     },
@@ -268,6 +278,9 @@ pub struct GetArgs {
     pub id: String,
 
     #[command(flatten)]
+    pub personal: ShowPersonal,
+
+    #[command(flatten)]
     pub api: ApiArgs,
 }
 
@@ -284,6 +297,9 @@ pub struct WaitArgs {
     /// Seconds between polls at most.
     #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub max_interval: u64,
+
+    #[command(flatten)]
+    pub personal: ShowPersonal,
 
     #[command(flatten)]
     pub api: ApiArgs,

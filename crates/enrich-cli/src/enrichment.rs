@@ -43,21 +43,16 @@ pub fn client(
 }
 
 /// Runs a `people` or `companies` subcommand; returns what to print on stdout (people's names,
-/// emails and phones in tables only with `show_personal`).
-pub async fn run(
-    kind: Kind,
-    command: EnrichmentCommand,
-    as_json: bool,
-    show_personal: bool,
-) -> Result<String, Error> {
+/// emails and phones in tables only with `--show-personal`).
+pub async fn run(kind: Kind, command: EnrichmentCommand, as_json: bool) -> Result<String, Error> {
     match command {
         EnrichmentCommand::Start(args) => start(kind, args, as_json).await,
         EnrichmentCommand::Get(args) => {
             let client = client(&args.api, |builder| builder)?;
             let result = fetch(kind, &client, &args.id).await?;
-            result.render(as_json, show_personal)
+            result.render(as_json, args.personal.show_personal)
         }
-        EnrichmentCommand::Wait(args) => wait(kind, args, as_json, show_personal).await,
+        EnrichmentCommand::Wait(args) => wait(kind, args, as_json).await,
     }
 }
 
@@ -140,12 +135,8 @@ async fn fetch(kind: Kind, client: &Client, id: &str) -> Result<Fetched, Error> 
     .map_err(Error::Api)
 }
 
-async fn wait(
-    kind: Kind,
-    args: WaitArgs,
-    as_json: bool,
-    show_personal: bool,
-) -> Result<String, Error> {
+async fn wait(kind: Kind, args: WaitArgs, as_json: bool) -> Result<String, Error> {
+    let show_personal = args.personal.show_personal;
     let poll = PollConfig::default()
         .first_interval(Duration::from_millis(500))
         .max_interval(Duration::from_secs(args.max_interval.max(1)))

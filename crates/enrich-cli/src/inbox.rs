@@ -45,12 +45,8 @@ fn sqlite_path(url: &str) -> Option<&str> {
 }
 
 /// Runs an `inbox` subcommand; returns what to print on stdout (dead letters' error texts, which
-/// may repeat personal data, in tables only with `show_personal`).
-pub async fn run(
-    command: InboxCommand,
-    as_json: bool,
-    show_personal: bool,
-) -> Result<String, Error> {
+/// may repeat personal data, in tables only with `--show-personal`).
+pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, Error> {
     match command {
         InboxCommand::Stats(url) => {
             let inbox = open(&url).await?;
@@ -71,11 +67,15 @@ pub async fn run(
             inbox.close().await;
             watched.map(|()| String::new())
         }
-        InboxCommand::Dead { limit, inbox: url } => {
+        InboxCommand::Dead {
+            limit,
+            personal,
+            inbox: url,
+        } => {
             let inbox = open(&url).await?;
             let letters = inbox.dead_letters(limit).await?;
             inbox.close().await;
-            render_dead(&letters, as_json, show_personal)
+            render_dead(&letters, as_json, personal.show_personal)
         }
         InboxCommand::Retry {
             id,
@@ -117,9 +117,11 @@ pub async fn run(
             listen,
             token,
             read_only_token,
+            personal,
             inbox: url,
         } => {
-            let tokens = crate::serve::Tokens::new(token, read_only_token, show_personal)?;
+            let tokens =
+                crate::serve::Tokens::new(token, read_only_token, personal.show_personal)?;
             let inbox = open(&url).await?;
             let served = crate::serve::run(&inbox, listen, tokens).await;
             inbox.close().await;

@@ -50,18 +50,15 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<bool, error::Error> {
     let (output, ok) = match cli.command {
         Command::People(command) => (
-            enrichment::run(Kind::People, command, cli.json, cli.show_personal).await?,
+            enrichment::run(Kind::People, command, cli.json).await?,
             true,
         ),
         Command::Companies(command) => (
-            enrichment::run(Kind::Companies, command, cli.json, cli.show_personal).await?,
+            enrichment::run(Kind::Companies, command, cli.json).await?,
             true,
         ),
         Command::Send(args) => send::run(args, cli.json).await?,
-        Command::Inbox(command) => (
-            inbox::run(command, cli.json, cli.show_personal).await?,
-            true,
-        ),
+        Command::Inbox(command) => (inbox::run(command, cli.json).await?, true),
         Command::Reconcile(args) => (reconcile::run(args, cli.json).await?, true),
         Command::Sim(args) => {
             sim::run(args).await?;

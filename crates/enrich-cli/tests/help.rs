@@ -80,3 +80,42 @@ fn every_command_answers_help_with_its_usage() {
         assert!(output.stderr.is_empty(), "`{shown}` wrote to stderr");
     }
 }
+
+/// `--show-personal` is offered by the commands whose tables hold personal data (and by the
+/// admin page's `inbox serve`, for full bodies), and by no other (where it would do nothing).
+#[test]
+fn show_personal_is_offered_only_where_a_table_holds_personal_data() {
+    let root = cli::Cli::command();
+    let mut commands = Vec::new();
+    paths(&root, &[], &mut commands);
+    let offered: Vec<String> = commands
+        .iter()
+        .filter(|(path, _)| {
+            let mut command = &root;
+            for name in path {
+                command = command.find_subcommand(name).expect("a walked path");
+            }
+            command
+                .get_arguments()
+                .any(|arg| arg.get_long() == Some("show-personal"))
+        })
+        .map(|(path, _)| path.join(" "))
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            "people get",
+            "people wait",
+            "companies get",
+            "companies wait",
+            "inbox dead",
+            "inbox serve"
+        ]
+    );
+    assert!(
+        !root
+            .get_arguments()
+            .any(|arg| arg.get_long() == Some("show-personal")),
+        "not a global flag"
+    );
+}

@@ -124,7 +124,8 @@ impl InboxConfig {
     }
 
     /// How long an operation waits for SQLite's write lock or for a pooled connection (10 s by
-    /// default) before it fails. At most [`InboxConfig::MAX_BUSY_TIMEOUT`] (about 24.8 days):
+    /// default) before it fails; on Postgres, also how long opening waits for its first
+    /// connection to the server. At most [`InboxConfig::MAX_BUSY_TIMEOUT`] (about 24.8 days):
     /// opening with a longer one fails with [`Error::InvalidOption`](crate::Error::InvalidOption).
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;

@@ -115,6 +115,7 @@ impl Inbox {
                 .map(|at| i64::try_from(at.unix_millis()).unwrap_or(i64::MAX)),
             verified: delivery.is_verified(),
             raw_body,
+            traceparent: crate::trace::receipt_of(delivery),
         };
         self.insert(record).await
     }
@@ -138,6 +139,7 @@ impl Inbox {
             signed_at_ms: None,
             verified: false,
             raw_body: raw_event,
+            traceparent: None,
         };
         self.insert(record).await
     }

@@ -83,6 +83,8 @@ mod keyring;
 mod keys_env;
 mod metrics;
 mod opener;
+#[cfg(feature = "prometheus")]
+mod prometheus;
 pub mod reconcile;
 mod record;
 #[cfg(feature = "encryption")]
@@ -90,6 +92,7 @@ mod rekey;
 mod retention;
 mod retention_pass;
 mod seal;
+mod trace;
 mod verify;
 mod worker;
 
@@ -106,6 +109,9 @@ pub use inbox::Inbox;
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
 pub use keyring::Keyring;
 pub use opener::InboxHandle;
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub use prometheus::{MetricsListener, MetricsListenerError};
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
@@ -115,6 +121,18 @@ pub use record::{Counts, DeliveryId, Gauges, PurgeReport, Source, State, Stored,
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
 pub use rekey::RekeyReport;
 pub use retention::Retention;
+
+/// The schema version this build migrates a SQLite inbox to: the newest `version` it records
+/// in `enrich_inbox_migrations` (its migrations are numbered from 1, one by one), and the one
+/// [`Inbox::health`] expects.
+#[cfg(feature = "sqlite")]
+pub const SQLITE_SCHEMA_VERSION: i64 = backend::SQLITE_KNOWN_VERSION;
+
+/// The schema version this build migrates a Postgres inbox to: the newest `version` it records
+/// in `enrich_inbox_migrations` (its migrations are numbered from 1, one by one), and the one
+/// [`Inbox::health`] expects.
+#[cfg(feature = "postgres")]
+pub const POSTGRES_SCHEMA_VERSION: i64 = backend::POSTGRES_KNOWN_VERSION;
 pub use verify::Verification;
 pub use worker::{HandlerError, Job, ShutdownReport, Worker, WorkerConfig, WorkerHandle};
 

@@ -45,6 +45,8 @@ struct Shared {
     /// Why the last attempt to open failed (`None` before the first attempt ends).
     last_error: Mutex<Option<Error>>,
     retry_after_secs: u32,
+    /// `true` once the first attempt to open ended, either way.
+    first_attempt: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for InboxHandle {
@@ -56,57 +58,56 @@ impl std::fmt::Debug for InboxHandle {
 }
 
 impl InboxHandle {
-    /// Opens the inbox at `url` with `config`: once now, and if that fails (logged at `warn`),
-    /// again in the background until it opens, as [`InboxHandle::open_in_background`] does. A
-    /// receiver that starts serving once this returns answers its first delivery with a store
-    /// whenever the database was reachable at start.
+    /// Opens the inbox at `url` with `config`, retrying in the background until it opens, as
+    /// [`InboxHandle::open_in_background`] does, and waits for the first attempt for at most
+    /// [`InboxHandle::FIRST_ATTEMPT_WAIT`]: a receiver that starts serving once this returns
+    /// answers its first delivery with a store whenever the database was reachable at start,
+    /// and one whose database is not starts serving (unready) at once when the attempt fails
+    /// (each failure logged at `warn` with its cause), or after that wait when the attempt
+    /// hangs (logged too; the attempt goes on in the background).
     pub async fn open(url: &str, config: InboxConfig) -> Self {
-        match Inbox::open_with(url, config.clone()).await {
-            Ok(inbox) => {
-                let (opened, receiver) = watch::channel(Some(inbox));
-                drop(opened);
-                Self {
-                    opened: receiver,
-                    shared: Arc::new(Shared {
-                        last_error: Mutex::new(None),
-                        retry_after_secs: config.retry_after_secs,
-                    }),
-                }
-            }
-            Err(error) => Self::retrying(url, config, Some(error)),
+        let handle = Self::open_in_background(url, config);
+        let mut first_attempt = handle.shared.first_attempt.subscribe();
+        let ended = first_attempt.wait_for(|ended| *ended);
+        if tokio::time::timeout(Self::FIRST_ATTEMPT_WAIT, ended)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                waited = ?Self::FIRST_ATTEMPT_WAIT,
+                "enrich-inbox: the inbox is not open yet (the database has not answered); \
+                 serving, not ready, while opening goes on"
+            );
         }
+        handle
     }
+
+    /// How long [`InboxHandle::open`] waits for its first attempt to open the inbox.
+    pub const FIRST_ATTEMPT_WAIT: Duration = Duration::from_secs(3);
 
     /// Starts opening the inbox at `url` with `config` on a task of the current Tokio runtime,
     /// retrying every failure (from a quarter of a second, doubling, up to 10 s between
     /// attempts) until it opens.
     pub fn open_in_background(url: &str, config: InboxConfig) -> Self {
-        Self::retrying(url, config, None)
-    }
-
-    /// Opens in the background, after a first attempt that failed with `failed`, if any.
-    fn retrying(url: &str, config: InboxConfig, failed: Option<Error>) -> Self {
         let (opened, receiver) = watch::channel(None);
         let shared = Arc::new(Shared {
             last_error: Mutex::new(None),
             retry_after_secs: config.retry_after_secs,
+            first_attempt: watch::Sender::new(false),
         });
         let (url, task_shared) = (url.to_owned(), shared.clone());
         tokio::spawn(async move {
             let mut pause = FIRST_PAUSE;
-            let mut attempt = failed.map_or(Err(None), |error| Err(Some(error)));
             loop {
-                if let Err(None) = attempt {
-                    attempt = Inbox::open_with(&url, config.clone()).await.map_err(Some);
-                }
+                let attempt = Inbox::open_with(&url, config.clone()).await;
                 match attempt {
                     Ok(inbox) => {
                         tracing::info!(engine = inbox.engine(), "enrich-inbox: the inbox is open");
                         let _ = opened.send(Some(inbox));
+                        task_shared.first_attempt.send_replace(true);
                         return;
                     }
                     Err(error) => {
-                        let error = error.unwrap_or(Error::NotOpen);
                         tracing::warn!(
                             %error,
                             retry_in = ?pause,
@@ -116,12 +117,12 @@ impl InboxHandle {
                             .last_error
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner) = Some(error);
+                        task_shared.first_attempt.send_replace(true);
                         if opened.is_closed() {
                             return; // every handle is gone
                         }
                         tokio::time::sleep(pause).await;
                         pause = (pause * 2).min(MAX_PAUSE);
-                        attempt = Err(None);
                     }
                 }
             }

@@ -151,6 +151,10 @@ pub struct StoredDelivery {
     pub last_error: Option<String>,
     /// When it was last finished (`done`, `dead`, `purged`).
     pub finished_at: Option<SystemTime>,
+    /// The W3C `traceparent` of the span that received it, when the inbox stored one (feature
+    /// `opentelemetry`, with a `tracing-opentelemetry` layer installed): its processing span is
+    /// a child of that span on the first attempt, and links to it on a retry.
+    pub traceparent: Option<String>,
 }
 
 impl fmt::Debug for StoredDelivery {
@@ -167,6 +171,7 @@ impl fmt::Debug for StoredDelivery {
             .field("attempts", &self.attempts)
             .field("due_at", &self.due_at)
             .field("finished_at", &self.finished_at)
+            .field("traceparent", &self.traceparent)
             .finish_non_exhaustive()
     }
 }

@@ -18,6 +18,7 @@ use enrich_webhook::enrich_types::WebhookEvent;
 use tokio::sync::watch;
 use tokio::task::{self, JoinError, JoinHandle, JoinSet};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::backend::{Outcome, Undecodable};
 use crate::backoff::Backoff;
@@ -308,13 +309,17 @@ impl InFlight {
         claim: Claim,
     ) {
         let id = delivery.id;
-        let task = self.running.spawn(process(
-            self.inbox.clone(),
-            handler.clone(),
-            options.clone(),
-            delivery,
-            claim,
-        ));
+        let span = crate::trace::processing_span(&delivery);
+        let task = self.running.spawn(
+            process(
+                self.inbox.clone(),
+                handler.clone(),
+                options.clone(),
+                delivery,
+                claim,
+            )
+            .instrument(span),
+        );
         self.claims.insert(task.id(), (id, claim.token));
     }
 
@@ -743,7 +748,8 @@ async fn run_leased(
     // so it never ends later here than in the database.
     let mut lease_end = claim.sent + lease;
     let mut next_beat = claim.sent + beat_every;
-    let mut task = AbortOnDrop(tokio::spawn(handler(job)));
+    // In the processing span (if any), so that the handler's own logs and spans carry it.
+    let mut task = AbortOnDrop(tokio::spawn(handler(job).in_current_span()));
     let timeout = tokio::time::sleep(options.handler_timeout);
     tokio::pin!(timeout);
     loop {

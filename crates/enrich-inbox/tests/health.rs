@@ -245,3 +245,62 @@ async fn an_inbox_opened_in_the_background_is_unready_until_it_opens() {
     assert!(handle.get().is_none());
     assert_eq!(handle.readiness(DEADLINE).await.status, 503);
 }
+
+/// Lines logged on this thread (the test runs on a current-thread runtime, so the opening task
+/// logs here too).
+#[derive(Clone, Default)]
+struct Logged(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logged {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A Postgres server that refuses connections (a closed port) is said to: the open fails with
+/// the refusal itself, not with the pool's "timed out" after its acquire timeout, and
+/// `InboxHandle::open` returns once that first attempt failed, its warning naming the cause.
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_by_its_real_cause() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("postgres://postgres@127.0.0.1:{port}/enrich_inbox_nowhere");
+    // An acquire timeout far longer than any test: the old open waited it out, then said
+    // only "pool timed out".
+    let config = InboxConfig::default().busy_timeout(Duration::from_secs(3600));
+
+    let error = Inbox::open_with(&url, config.clone()).await.unwrap_err();
+    let mut cause: Option<&dyn std::error::Error> = Some(&error);
+    let mut refused = false;
+    while let Some(error) = cause {
+        refused |= error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        cause = error.source();
+    }
+    assert!(refused, "not named as refused: {error} ({error:?})");
+
+    let logged = Logged::default();
+    let writer = logged.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let handle = InboxHandle::open(&url, config).await;
+    assert!(handle.get().is_none());
+    assert_eq!(handle.readiness(DEADLINE).await.status, 503);
+    let logged = String::from_utf8(logged.0.lock().unwrap().clone()).unwrap();
+    let warning = logged
+        .lines()
+        .find(|line| line.contains("the inbox could not be opened"))
+        .unwrap_or_else(|| panic!("no warning of the failed open in:\n{logged}"));
+    assert!(warning.contains("refused"), "{warning}");
+    assert!(!warning.contains("timed out"), "{warning}");
+}

@@ -722,7 +722,13 @@ async fn postgres_replicas_migrate_at_once_under_repeatable_read() {
         db.text("SELECT string_agg(CAST(version AS TEXT), ',' ORDER BY version) FROM enrich_inbox_migrations")
             .await
             .as_deref(),
-        Some("1,2")
+        Some(
+            (1..=enrich_inbox::POSTGRES_SCHEMA_VERSION)
+                .map(|version| version.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+                .as_str()
+        )
     );
 }
 

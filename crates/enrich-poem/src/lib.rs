@@ -198,7 +198,8 @@ async fn receive(req: &Request, body: &mut RequestBody) -> Result<Delivery, Refu
         header(CONTENT_TYPE.as_str()),
         header(CONTENT_LENGTH.as_str()),
         header(SIGNATURE_HEADER),
-    );
+    )
+    .with_traceparent_from(header);
     let body = body
         .take()
         .map_err(|_| Refusal::NotConfigured { hint: BODY_TAKEN })?;

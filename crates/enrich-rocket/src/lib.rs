@@ -430,7 +430,7 @@ fn request_headers<'r>(req: &'r Request<'_>) -> RequestHeaders<'r> {
             *slot = value.map(str::as_bytes);
         }
     }
-    headers
+    headers.with_traceparent_from(|name| map.get_one(name).map(str::as_bytes))
 }
 
 /// The README's code blocks, compiled (and the runnable ones run) as doctests.

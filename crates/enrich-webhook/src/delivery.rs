@@ -91,6 +91,16 @@ impl Delivery {
         &self.span
     }
 
+    /// The receive span's OpenTelemetry context as a W3C `traceparent` value (feature
+    /// `opentelemetry`): what an inbox stores with the delivery, so that its processing joins
+    /// the trace. `None` when the span has no OpenTelemetry context: no `tracing-opentelemetry`
+    /// layer is installed, or its filter leaves the `webhook_delivery` span (DEBUG, target
+    /// `enrich_webhook::receive`) disabled.
+    #[cfg(feature = "opentelemetry")]
+    pub fn traceparent(&self) -> Option<String> {
+        crate::trace_context::traceparent_of(&self.span)
+    }
+
     /// A key that is the same for every redelivery of this event and differs between events.
     ///
     /// It is (`eventType`, `enrichmentID`, `externalID`) when the event carries both ids (the

@@ -101,7 +101,8 @@ impl WebhookConfig {
             first(CONTENT_TYPE.as_str()),
             first(CONTENT_LENGTH.as_str()).or(exact_size.as_deref().map(str::as_bytes)),
             first(SIGNATURE_HEADER),
-        );
+        )
+        .with_traceparent_from(first);
         let chunks = body.map_err(Into::into).into_data_stream();
         self.receive_body(&headers, chunks, |error| BodyError::classify(&**error))
             .await

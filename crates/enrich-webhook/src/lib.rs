@@ -74,6 +74,9 @@ pub mod signature;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+mod trace_context;
 
 pub use answer::Answer;
 pub use config::{ConfigError, DEFAULT_BODY_LIMIT, SECRET_ENV_VAR, WebhookConfig};
@@ -95,7 +98,7 @@ pub mod prelude {
     };
 }
 pub use extract::{Extracted, FromDelivery};
-pub use receive::{BodyError, RequestHeaders, is_json_media_type};
+pub use receive::{BodyError, RequestHeaders, TRACEPARENT_HEADER, is_json_media_type};
 pub use refusal::{
     Acknowledgement, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE, ProblemDetails, REFUSAL_KINDS,
     REFUSAL_STATUSES, Refusal, RefusalKind,
@@ -103,6 +106,8 @@ pub use refusal::{
 pub use signature::{
     SIGNATURE_HEADER, SignatureError, SignatureProblem, SignatureTimestamp, SigningKeys, Tolerance,
 };
+#[cfg(feature = "opentelemetry")]
+pub use trace_context::{format_traceparent, parse_traceparent};
 
 /// The README's code blocks, compiled as doctests.
 #[cfg(doctest)]

@@ -15,6 +15,10 @@ use crate::metrics::{self, Stopwatch};
 use crate::refusal::{Acknowledgement, Refusal};
 use crate::signature::{self, SignatureHeader, SigningKeys};
 
+/// The W3C Trace Context request header that, with the `opentelemetry` feature, the receive
+/// span continues.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+
 /// The header values the pipeline reads, as raw bytes (a header value need not be UTF-8; what
 /// such a value means is decided here, not by each adapter). `None` means the header is absent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,6 +29,9 @@ pub struct RequestHeaders<'a> {
     pub content_length: Option<&'a [u8]>,
     /// `x-surfe-signature`.
     pub signature: Option<&'a [u8]>,
+    /// `traceparent` (W3C Trace Context): with the `opentelemetry` feature, the receive span
+    /// continues the trace it names; without it, it is not read.
+    pub traceparent: Option<&'a [u8]>,
 }
 
 impl<'a> RequestHeaders<'a> {
@@ -39,7 +46,24 @@ impl<'a> RequestHeaders<'a> {
             content_type,
             content_length,
             signature,
+            traceparent: None,
         }
+    }
+
+    /// These headers with the request's `traceparent`, read by `header` (a lookup of the
+    /// request's header by name, [`TRACEPARENT_HEADER`]) only when the `opentelemetry` feature
+    /// is on: without it the lookup is compiled out and the field stays `None`. Adapters call
+    /// this, so every one of them continues the caller's trace the same way.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut, unused_variables))]
+    pub fn with_traceparent_from(
+        mut self,
+        header: impl FnOnce(&'static str) -> Option<&'a [u8]>,
+    ) -> Self {
+        #[cfg(feature = "opentelemetry")]
+        {
+            self.traceparent = header(TRACEPARENT_HEADER);
+        }
+        self
     }
 
     /// Headers from string values, for callers that hold them as text.
@@ -112,7 +136,7 @@ impl WebhookConfig {
     ) -> Result<Delivery, Refusal> {
         let stopwatch = Stopwatch::start();
         let body = body.into();
-        stopwatch.stop(traced(|| {
+        stopwatch.stop(traced(headers.traceparent, || {
             let pending = check_before_body(self, headers, now)?;
             self.check_body(headers, pending, body, now)
         }))
@@ -187,7 +211,9 @@ impl WebhookConfig {
             }
         }
         let body = collector.finish();
-        traced(|| self.check_body(headers, pending, body, SystemTime::now()))
+        traced(headers.traceparent, || {
+            self.check_body(headers, pending, body, SystemTime::now())
+        })
     }
 
     /// The checks that need the body, after [`check_before_body`] passed (`pending` is what it
@@ -240,8 +266,12 @@ pub enum BodyError {
 }
 
 /// Runs `checks` in a new `webhook_delivery` span (DEBUG), records the outcome on it, logs a
-/// refusal in it, and hands an accepted delivery the span.
-fn traced(checks: impl FnOnce() -> Result<Delivery, Refusal>) -> Result<Delivery, Refusal> {
+/// refusal in it, and hands an accepted delivery the span. With the `opentelemetry` feature,
+/// the span continues the trace the request's `traceparent` names.
+fn traced(
+    #[cfg_attr(not(feature = "opentelemetry"), allow(unused_variables))] traceparent: Option<&[u8]>,
+    checks: impl FnOnce() -> Result<Delivery, Refusal>,
+) -> Result<Delivery, Refusal> {
     let span = tracing::debug_span!(
         "webhook_delivery",
         event_type = Empty,
@@ -249,6 +279,8 @@ fn traced(checks: impl FnOnce() -> Result<Delivery, Refusal>) -> Result<Delivery
         verified = Empty,
         outcome = Empty,
     );
+    #[cfg(feature = "opentelemetry")]
+    crate::trace_context::continue_trace(&span, traceparent);
     match span.in_scope(checks) {
         Ok(delivery) => {
             span.record("event_type", delivery.event.event_type());

@@ -66,6 +66,7 @@ impl SignedRequest {
             self.header("content-length"),
             self.header(SIGNATURE_HEADER),
         )
+        .with_traceparent_from(|name| self.header(name).map(str::as_bytes))
     }
 }
 

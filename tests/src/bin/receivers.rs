@@ -7,13 +7,17 @@
 //! limits (their `limits.rs`, compiled in here), so what the attack proves holds for what a user
 //! copies. Each accepted delivery is printed as one line of JSON on stdout (`500` if it cannot
 //! be); with `--inbox`, stored before it is answered and printed by the worker once processed.
-//! The signing secret comes from `SURFE_WEBHOOK_SECRET`, never from the command line.
+//! The signing secret comes from `SURFE_WEBHOOK_SECRET`, never from the command line. As in the
+//! examples (their `ops.rs`, compiled in here too), an inbox unreachable at start is opened in
+//! the background, `GET /healthz` and `GET /readyz` answer on the webhook port, and
+//! `--metrics-listen ADDR` serves `GET /metrics` on a listener of its own.
 
 use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use enrich_inbox::{Inbox, Job, Worker, WorkerConfig};
+use enrich_inbox::{InboxConfig, InboxHandle, Job, MetricsListener, Worker, WorkerConfig};
 use enrich_webhook::enrich_types::WebhookEvent;
 use enrich_webhook::{ConfigError, Refusal, WebhookConfig};
 
@@ -23,6 +27,21 @@ mod actix_limits;
 mod axum_limits;
 #[path = "../../../crates/enrich-poem/examples/poem_receiver/limits.rs"]
 mod poem_limits;
+
+// The examples' health routes. Their `open_inbox` and `serve_metrics` read the examples' own
+// command lines; the fixture opens and serves from its switches instead.
+#[allow(dead_code)]
+#[path = "../../../crates/enrich-actix/examples/actix_receiver/ops.rs"]
+mod actix_ops;
+#[allow(dead_code)]
+#[path = "../../../crates/enrich-axum/examples/axum_receiver/ops.rs"]
+mod axum_ops;
+#[allow(dead_code)]
+#[path = "../../../crates/enrich-poem/examples/poem_receiver/ops.rs"]
+mod poem_ops;
+#[allow(dead_code)]
+#[path = "../../../crates/enrich-rocket/examples/rocket_receiver/ops.rs"]
+mod rocket_ops;
 
 /// The web framework serving `/webhook`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,6 +82,12 @@ struct Args {
     /// Store each delivery in this inbox before answering: `sqlite:PATH` or `postgres://…`.
     #[arg(long, value_name = "URL")]
     inbox: Option<String>,
+    /// Serve `GET /metrics` (Prometheus text) on this address, on a listener of its own.
+    #[arg(long, value_name = "ADDR", env = "ENRICH_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// How often the inbox's readiness and gauges are refreshed for `/metrics`, in milliseconds.
+    #[arg(long, default_value_t = 15_000)]
+    metrics_interval_ms: u64,
     /// Whether to run a worker on the inbox.
     #[arg(long, value_enum, default_value_t = WorkerMode::On)]
     worker: WorkerMode,
@@ -116,26 +141,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => config,
     };
     let inbox = match &args.inbox {
-        Some(url) => Some(Inbox::open(url).await?),
+        Some(url) => Some(InboxHandle::open(url, InboxConfig::default()).await),
         None => None,
     };
+    if let Some(address) = args.metrics_listen {
+        MetricsListener::new(address)
+            .refresh_every(Duration::from_millis(args.metrics_interval_ms))
+            .serve(inbox.as_ref())?;
+    }
     let options = WorkerConfig::default()
         .concurrency(args.concurrency)
         .lease(Duration::from_millis(args.lease_ms))
         .max_attempts(args.max_attempts)
         .poll_interval(Duration::from_millis(args.poll_ms));
+    // Started once the inbox is open (at once, unless the database was unreachable at start).
     let worker = match (&inbox, args.worker) {
-        (Some(inbox), WorkerMode::On | WorkerMode::Only) => Some(
-            Worker::new(inbox.clone(), |job: Job| async move { print(job.event()) })
-                .config(options)
-                .spawn(),
-        ),
+        (Some(inbox), WorkerMode::On | WorkerMode::Only) => {
+            let inbox = inbox.clone();
+            Some(tokio::spawn(async move {
+                let handler = |job: Job| async move { print(job.event()) };
+                Worker::new(inbox.opened().await, handler)
+                    .config(options)
+                    .spawn()
+            }))
+        }
         _ => None,
     };
     if args.worker == WorkerMode::Only {
         tokio::signal::ctrl_c().await?;
-        if let Some(worker) = worker {
-            worker.shutdown(Duration::from_secs(30)).await;
+        // A worker that never started (the inbox never opened) has nothing to finish.
+        if let Some(worker) = worker.filter(|worker| worker.is_finished()) {
+            worker.await?.shutdown(Duration::from_secs(30)).await;
         }
         return Ok(());
     }
@@ -160,7 +196,7 @@ fn print(event: &WebhookEvent) -> std::io::Result<()> {
 /// What the receiver does with an accepted delivery: stores it (`Ok(true)`: answer 200), or,
 /// without an inbox, prints it (`Ok(false)`: printing failed, answer 500).
 async fn accept(
-    inbox: Option<&Inbox>,
+    inbox: Option<&InboxHandle>,
     delivery: &enrich_webhook::Delivery,
 ) -> Result<bool, Refusal> {
     if let Some(inbox) = inbox {
@@ -179,16 +215,15 @@ async fn accept(
 mod axum_app {
     use std::time::Duration;
 
-    use axum::Router;
     use axum::http::StatusCode;
     use axum::routing::post;
     use enrich_axum::{Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
-    use enrich_inbox::Inbox;
+    use enrich_inbox::InboxHandle;
 
     use super::axum_limits::{ServerLimits, serve as serve_with};
 
     async fn webhook(
-        inbox: Option<Inbox>,
+        inbox: Option<InboxHandle>,
         Webhook(delivery): WebhookDelivery,
     ) -> Result<StatusCode, WebhookRefusal> {
         Ok(match super::accept(inbox.as_ref(), &delivery).await? {
@@ -200,9 +235,9 @@ mod axum_app {
     pub(super) async fn serve(
         args: &super::Args,
         config: WebhookConfig,
-        inbox: Option<Inbox>,
+        inbox: Option<InboxHandle>,
     ) -> std::io::Result<()> {
-        let app = Router::new()
+        let app = super::axum_ops::routes(inbox.clone())
             // As in the example receiver: the inbox through the route's closure.
             .route(
                 "/webhook",
@@ -220,7 +255,7 @@ mod axum_app {
 }
 
 mod rocket_app {
-    use enrich_inbox::Inbox;
+    use enrich_inbox::InboxHandle;
     use enrich_rocket::{WebhookConfig, WebhookDelivery, WebhookRefusal};
     use rocket::http::Status;
     use rocket::{State, post, routes};
@@ -228,7 +263,7 @@ mod rocket_app {
     #[post("/webhook", data = "<webhook>")]
     async fn receive(
         webhook: WebhookDelivery,
-        inbox: &State<Option<Inbox>>,
+        inbox: &State<Option<InboxHandle>>,
     ) -> Result<Status, WebhookRefusal> {
         let stored_or_printed = super::accept(inbox.inner().as_ref(), &webhook.0).await?;
         Ok(if stored_or_printed {
@@ -241,7 +276,7 @@ mod rocket_app {
     pub(super) async fn serve(
         args: &super::Args,
         config: WebhookConfig,
-        inbox: Option<Inbox>,
+        inbox: Option<InboxHandle>,
     ) -> Result<(), Box<rocket::Error>> {
         let rocket_config = rocket::Config {
             address: std::net::Ipv4Addr::LOCALHOST.into(),
@@ -253,6 +288,7 @@ mod rocket_app {
         rocket::custom(rocket_config)
             .register("/", enrich_rocket::catchers())
             .mount("/", routes![receive])
+            .mount("/", super::rocket_ops::routes())
             .mount("/", enrich_rocket::post_only("/webhook"))
             .manage(inbox)
             .manage(config)
@@ -266,7 +302,7 @@ mod rocket_app {
 mod poem_app {
     use std::time::Duration;
 
-    use enrich_inbox::Inbox;
+    use enrich_inbox::InboxHandle;
     use enrich_poem::{Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
     use poem::error::MethodNotAllowedError;
     use poem::http::StatusCode;
@@ -278,7 +314,7 @@ mod poem_app {
 
     #[handler]
     async fn receive(
-        Data(inbox): Data<&Option<Inbox>>,
+        Data(inbox): Data<&Option<InboxHandle>>,
         Webhook(delivery): WebhookDelivery,
     ) -> poem::Result<StatusCode> {
         match super::accept(inbox.as_ref(), &delivery).await {
@@ -291,9 +327,9 @@ mod poem_app {
     pub(super) async fn serve(
         args: &super::Args,
         config: WebhookConfig,
-        inbox: Option<Inbox>,
+        inbox: Option<InboxHandle>,
     ) -> std::io::Result<()> {
-        let app = Route::new()
+        let app = super::poem_ops::routes(Route::new())
             .at("/webhook", post(receive))
             .data(config)
             .data(inbox)
@@ -321,12 +357,12 @@ mod actix_app {
 
     use actix_web::{HttpResponse, web};
     use enrich_actix::{Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
-    use enrich_inbox::Inbox;
+    use enrich_inbox::InboxHandle;
 
     use super::actix_limits::{ServerLimits, serve as serve_with};
 
     async fn receive(
-        inbox: web::Data<Option<Inbox>>,
+        inbox: web::Data<Option<InboxHandle>>,
         Webhook(delivery): WebhookDelivery,
     ) -> Result<HttpResponse, WebhookRefusal> {
         Ok(
@@ -340,7 +376,7 @@ mod actix_app {
     pub(super) async fn serve(
         args: &super::Args,
         config: WebhookConfig,
-        inbox: Option<Inbox>,
+        inbox: Option<InboxHandle>,
     ) -> std::io::Result<()> {
         let inbox = web::Data::new(inbox);
         // A resource, so other methods are answered `405` with `Allow: POST`.
@@ -349,6 +385,7 @@ mod actix_app {
             app.app_data(config.clone())
                 .app_data(inbox.clone())
                 .service(webhook);
+            super::actix_ops::routes(app);
         };
         let listener = std::net::TcpListener::bind(("127.0.0.1", args.port))?;
         let limits = ServerLimits {

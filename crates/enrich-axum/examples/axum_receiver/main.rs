@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config => config.map_err(|error| format!("refusing to start: {error}"))?,
     };
     let inbox = ops::open_inbox().await;
-    ops::serve_metrics(inbox.clone())?;
+    ops::serve_metrics(inbox.as_ref())?;
     // `off`: this process only stores (a web tier); `only`: it only processes (a worker tier).
     let mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();
     let worker = inbox.clone().filter(|_| mode != "off").map(|inbox| {

@@ -21,6 +21,10 @@ mod sql;
 mod sqlite;
 
 pub(crate) use outcomes::Outcome;
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::KNOWN_VERSION as POSTGRES_KNOWN_VERSION;
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite::KNOWN_VERSION as SQLITE_KNOWN_VERSION;
 
 use crate::error::Error;
 use crate::record::{Counts, DeliveryId, Source, State, Stored, StoredDelivery};
@@ -57,6 +61,8 @@ pub(crate) struct NewRecord {
     pub signature_header: Option<String>,
     pub signed_at_ms: Option<i64>,
     pub verified: bool,
+    /// The receive span's W3C `traceparent` (feature `opentelemetry`).
+    pub traceparent: Option<String>,
 }
 
 #[cfg(test)]
@@ -74,6 +80,7 @@ impl NewRecord {
             signature_header: None,
             signed_at_ms: None,
             verified: false,
+            traceparent: None,
         }
     }
 }
@@ -190,6 +197,7 @@ impl Backend {
                                 .bind(record.signature_header)
                                 .bind(record.signed_at_ms)
                                 .bind(record.verified)
+                                .bind(record.traceparent)
                                 .execute(connection)
                                 .await?;
                             Ok(if done.rows_affected() == 1 {

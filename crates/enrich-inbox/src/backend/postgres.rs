@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Connection;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use tokio::time::Instant;
 
 use super::group::{Group, RunMany};
@@ -131,6 +131,13 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
          SELECT state, 0, COUNT(*) FROM enrich_inbox_deliveries GROUP BY state",
         ],
     ),
+    (
+        // The W3C `traceparent` of the span that received the delivery (feature
+        // `opentelemetry`), for its processing span to join: NULL otherwise. A nullable column
+        // without a default: a change of the catalog only, no table rewrite.
+        3,
+        &["ALTER TABLE enrich_inbox_deliveries ADD COLUMN traceparent TEXT"],
+    ),
 ];
 
 /// Stores grouped: every store waiting is inserted by one statement in one commit.
@@ -223,10 +230,12 @@ impl ClaimFloor {
 impl PostgresBackend {
     /// Connects to `url` and migrates the database.
     pub async fn open(url: &str, settings: &ConnectSettings) -> Result<Self, Error> {
+        let options: PgConnectOptions = url.parse()?;
+        connect_once(&options, settings.busy_timeout).await?;
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.busy_timeout)
-            .connect(url)
+            .connect_with(options)
             .await?;
         migrate(&pool).await?;
         let outcomes = OutcomeGroup::new(record_many(pool.clone()));
@@ -290,6 +299,28 @@ impl PostgresBackend {
         self.stores.close().await;
         self.pool.close().await;
     }
+}
+
+/// Connects once, directly, and closes the connection: the pool's own first connect retries a
+/// failing connection until its acquire timeout and then says only "pool timed out", while a
+/// direct connection fails at once with the real cause (connection refused, an unknown host, a
+/// password refused, a database that does not exist). Bounded by `timeout` (an unanswered
+/// address: the connection is then cut, with that said).
+async fn connect_once(options: &PgConnectOptions, timeout: Duration) -> Result<(), Error> {
+    let connecting = PgConnection::connect_with(options);
+    let connection = tokio::time::timeout(timeout, connecting)
+        .await
+        .map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "no connection to the server within {} ms (InboxConfig::busy_timeout)",
+                    timeout.as_millis()
+                ),
+            ))
+        })??;
+    connection.close().await?;
+    Ok(())
 }
 
 /// How many store groups may commit at once on a pool of `max_connections`: half the pool,
@@ -364,6 +395,8 @@ async fn insert_many(pool: &PgPool, records: &[NewRecord]) -> Result<Vec<Stored>
         .collect();
     let signed_at_ms: Vec<Option<i64>> = inserted.iter().map(|r| r.signed_at_ms).collect();
     let verified: Vec<bool> = inserted.iter().map(|record| record.verified).collect();
+    let traceparents: Vec<Option<&str>> =
+        inserted.iter().map(|r| r.traceparent.as_deref()).collect();
     let rows: Vec<(i64, String)> = sqlx::query_as(sql::postgres::INSERT_MANY)
         .bind(keys)
         .bind(sources)
@@ -374,6 +407,7 @@ async fn insert_many(pool: &PgPool, records: &[NewRecord]) -> Result<Vec<Stored>
         .bind(signature_headers)
         .bind(signed_at_ms)
         .bind(verified)
+        .bind(traceparents)
         .fetch_all(pool)
         .await?;
     let new: HashMap<String, i64> = rows.into_iter().map(|(id, key)| (key, id)).collect();

@@ -49,6 +49,7 @@ where
             due_at: from_millis(row.try_get(13)?),
             last_error: row.try_get(14)?,
             finished_at: finished_at_ms.map(from_millis),
+            traceparent: row.try_get(16)?,
         })
     };
     read().map_err(|error| Undecodable {

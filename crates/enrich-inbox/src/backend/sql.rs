@@ -40,7 +40,9 @@ macro_rules! columns {
             $prefix,
             "last_error, ",
             $prefix,
-            "finished_at_ms"
+            "finished_at_ms, ",
+            $prefix,
+            "traceparent"
         )
     };
 }
@@ -57,7 +59,7 @@ macro_rules! statements {
                 "INSERT INTO enrich_inbox_deliveries \
                  (idempotency_key, source, state, event_type, enrichment_id, external_id, \
                   raw_body, signature_header, signed_at_ms, verified, received_at_ms, \
-                  attempts, due_at_ms) "
+                  attempts, due_at_ms, traceparent) "
             };
         }
 
@@ -70,11 +72,11 @@ macro_rules! statements {
             $now,
             ", 0, ",
             $now,
-            ") ON CONFLICT (idempotency_key) DO NOTHING"
+            ", $10) ON CONFLICT (idempotency_key) DO NOTHING"
         );
 
         /// [`INSERT`] for many deliveries in one statement (Postgres only: it reads arrays):
-        /// delivery `i` is `($1[i], …, $9[i])`, in [`INSERT`]'s order, all received and due at
+        /// delivery `i` is `($1[i], …, $10[i])`, in [`INSERT`]'s order, all received and due at
         /// the statement's now. The id and key of each row it inserted (none for a key already
         /// stored; the order is not the arrays'). Rows go in in key order: two groups inserting
         /// some of the same new keys then meet them in the same order, so one waits for the
@@ -87,10 +89,11 @@ macro_rules! statements {
             $now,
             ", 0, ",
             $now,
-            " FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
-                          $6::BYTEA[], $7::TEXT[], $8::BIGINT[], $9::BOOLEAN[]) \
+            ", r.traceparent \
+             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
+                          $6::BYTEA[], $7::TEXT[], $8::BIGINT[], $9::BOOLEAN[], $10::TEXT[]) \
                   AS r(key, source, event_type, enrichment_id, external_id, raw_body, \
-                       signature_header, signed_at_ms, verified) \
+                       signature_header, signed_at_ms, verified, traceparent) \
              ORDER BY r.key \
              ON CONFLICT (idempotency_key) DO NOTHING \
              RETURNING id, idempotency_key"

@@ -23,10 +23,11 @@ use tokio::time::Instant;
 pub const KNOWN_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// The schema: migrations in order, each a list of statements.
-const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE enrich_inbox_deliveries (
+const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE enrich_inbox_deliveries (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             idempotency_key TEXT NOT NULL UNIQUE,
             source TEXT NOT NULL,
@@ -46,13 +47,20 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             last_error TEXT,
             finished_at_ms INTEGER
             )",
-        "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
+            "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
             WHERE state IN ('pending', 'processing')",
-        "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
+            "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
             WHERE state IN ('done', 'purged')",
-        "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
-    ],
-)];
+            "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
+        ],
+    ),
+    (
+        // The W3C `traceparent` of the span that received the delivery (feature `opentelemetry`),
+        // for its processing span to join: NULL otherwise. Adding a nullable column rewrites no row.
+        2,
+        &["ALTER TABLE enrich_inbox_deliveries ADD COLUMN traceparent TEXT"],
+    ),
+];
 
 /// The SQLite engine: a pool for reads, and the group writer (on a connection of its own) for
 /// every write; outcomes are grouped into one statement before they reach it. The WAL is

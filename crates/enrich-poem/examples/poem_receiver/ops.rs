@@ -7,8 +7,7 @@
 
 use std::time::Duration;
 
-use enrich_inbox::{InboxConfig, InboxHandle, Readiness};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use enrich_inbox::{InboxConfig, InboxHandle, MetricsListener, Readiness};
 use poem::{Response, Route, get, handler, http::StatusCode, web::Data};
 
 /// How long a readiness probe waits for the inbox's health check.
@@ -44,32 +43,11 @@ pub fn routes(route: Route) -> Route {
 }
 
 /// Serves `GET /metrics` on the address of `--metrics-listen` or `ENRICH_METRICS_LISTEN`, if
-/// given, and refreshes the inbox's gauges on a schedule; logs the URL.
+/// given, and refreshes the inbox's readiness and gauges every `ENRICH_METRICS_INTERVAL` seconds;
+/// logs the URL.
 pub fn serve_metrics(inbox: Option<&InboxHandle>) -> Result<(), Box<dyn std::error::Error>> {
-    let flag = std::env::args()
-        .skip_while(|arg| arg != "--metrics-listen")
-        .nth(1);
-    let Some(listen) = flag.or_else(|| std::env::var("ENRICH_METRICS_LISTEN").ok()) else {
-        return Ok(());
-    };
-    let address: std::net::SocketAddr = listen.parse()?;
-    // Explicit buckets, so that the histograms aggregate across replicas (`_bucket` series).
-    let seconds = [
-        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    ];
-    let bytes: Vec<f64> = (4..=10).map(|power| 4_f64.powi(power)).collect(); // 256 B to 1 MiB
-    let writes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
-    PrometheusBuilder::new()
-        .with_http_listener(address)
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)?
-        .set_buckets_for_metric(Matcher::Suffix("_bytes".into()), &bytes)?
-        .set_buckets_for_metric(Matcher::Suffix("_batch_size".into()), &writes)?
-        .install()?;
-    eprintln!("metrics on http://{address}/metrics");
-    let every: f64 = std::env::var("ENRICH_METRICS_INTERVAL").map_or(Ok(15.0), |s| s.parse())?;
-    let every = Duration::try_from_secs_f64(every)?;
-    if let Some(inbox) = inbox {
-        inbox.record_every(every, READINESS_DEADLINE); // readiness and gauges, while it serves
+    if let Some(listener) = MetricsListener::from_args_and_env()? {
+        listener.serve(inbox)?;
     }
     Ok(())
 }
