@@ -37,7 +37,7 @@ pub enum Command {
     Send(SendArgs),
     /// Run the local fake of the API, which delivers signed webhooks.
     Sim(SimArgs),
-    /// Operate a receiver's inbox: counts, dead letters, retry, replay, purge, erase.
+    /// Operate a receiver's inbox: counts, dead letters, retry, replay, purge, erase, release.
     #[command(subcommand)]
     Inbox(InboxCommand),
     /// Store in an inbox every person of an enrichment whose webhook never arrived.
@@ -60,8 +60,8 @@ pub struct InboxUrl {
 /// `inbox …`.
 #[derive(Debug, Subcommand)]
 pub enum InboxCommand {
-    /// How many deliveries are due, waiting on backoff, processing, dead and done, and how long
-    /// the oldest claimable one has waited (the figures of the inbox's gauges).
+    /// How many deliveries are due, waiting on backoff, processing, dead, done and quarantined,
+    /// and how long the oldest claimable one has waited (the figures of the inbox's gauges).
     Stats(InboxUrl),
     /// The figures of `inbox stats`, read again every --interval: redrawn in place on a
     /// terminal, one JSON object per line with --json.
@@ -119,6 +119,25 @@ pub enum InboxCommand {
         /// Rows per batch (each batch is one commit, holding the write lock briefly).
         #[arg(long, value_name = "ROWS", default_value_t = 500)]
         batch_size: u32,
+        #[command(flatten)]
+        inbox: InboxUrl,
+    },
+    /// Release the quarantine with the signing secret: verify each quarantined delivery's
+    /// stored signature against its stored body (its timestamp against the time it was
+    /// received); verified ones are processed, the others become dead letters with the reason.
+    /// In bounded batches.
+    Release {
+        /// The signing secret, from the API settings (a comma-separated list while rotating).
+        #[arg(
+            long,
+            value_name = "SECRET",
+            env = "SURFE_WEBHOOK_SECRET",
+            hide_env_values = true
+        )]
+        secret: String,
+        /// Only say what would be released, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         inbox: InboxUrl,
     },

@@ -1,11 +1,14 @@
 //! `enrich inbox …`: operate a receiver's inbox (counts, dead letters, retry, replay, purge,
-//! erase).
+//! erase, release).
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use enrich_inbox::{DeliveryId, Erasure, Gauges, Inbox, Retention, State, StoredDelivery, Subject};
+use enrich_inbox::{
+    DeliveryId, Erasure, Gauges, Inbox, Release, Retention, State, StoredDelivery, Subject,
+};
+use enrich_webhook::WebhookConfig;
 use serde_json::json;
 
 use crate::cli::{InboxCommand, InboxUrl};
@@ -152,6 +155,25 @@ pub async fn run(
                 ))
             }
         }
+        InboxCommand::Release {
+            secret,
+            dry_run,
+            inbox: url,
+        } => {
+            let config = WebhookConfig::from_secret_list(&secret)
+                .map_err(|error| Error::Usage(format!("--secret: {error}")))?;
+            let keys = config
+                .signing_keys()
+                .ok_or_else(|| Error::Usage("--secret: no signing secret".to_owned()))?;
+            let inbox = open(&url).await?;
+            let release = if dry_run {
+                inbox.release_dry_run(keys, config.get_tolerance()).await
+            } else {
+                inbox.release(keys, config.get_tolerance()).await
+            };
+            inbox.close().await;
+            render_release(&release?, dry_run, as_json)
+        }
         InboxCommand::Erase {
             external_id,
             email,
@@ -181,6 +203,31 @@ pub async fn run(
     }
 }
 
+/// What a release did (or would do).
+fn render_release(release: &Release, dry_run: bool, as_json: bool) -> Result<String, Error> {
+    if as_json {
+        return json(&json!({
+            "dryRun": dry_run,
+            "released": release.released,
+            "dead": release.dead,
+            "batches": release.batches,
+        }));
+    }
+    let heading = if dry_run { "would release" } else { "released" };
+    let rows = [
+        ("verified, to be processed", release.released),
+        ("not verified, dead letters", release.dead),
+        ("batches", release.batches),
+    ];
+    Ok(table(
+        &[heading, "deliveries"],
+        &rows
+            .iter()
+            .map(|(what, count)| vec![(*what).to_owned(), count.to_string()])
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// What an erasure found: ids and counts only, never the subject (it is personal data).
 fn render_erasure(erasure: &Erasure, as_json: bool) -> Result<String, Error> {
     let ids: Vec<i64> = erasure.deliveries.iter().map(|id| id.0).collect();
@@ -191,6 +238,7 @@ fn render_erasure(erasure: &Erasure, as_json: bool) -> Result<String, Error> {
         (State::Done, by_state.done),
         (State::Dead, by_state.dead),
         (State::Purged, by_state.purged),
+        (State::Quarantined, by_state.quarantined),
     ];
     if as_json {
         let mut counts = serde_json::Map::new();
@@ -243,13 +291,14 @@ fn stats_json(gauges: &Gauges) -> serde_json::Value {
         "processing": gauges.processing,
         "dead": gauges.dead,
         "done": gauges.done,
+        "quarantined": gauges.quarantined,
         "total": total(gauges),
         "oldestClaimableAgeSeconds": gauges.oldest_claimable_age.as_millis() as f64 / 1000.0,
     })
 }
 
 fn total(gauges: &Gauges) -> u64 {
-    gauges.due + gauges.backoff + gauges.processing + gauges.dead + gauges.done
+    gauges.due + gauges.backoff + gauges.processing + gauges.dead + gauges.done + gauges.quarantined
 }
 
 /// The figures of [`Gauges`] as a table: a row per state, the total, the oldest claimable age.
@@ -260,6 +309,7 @@ fn stats_table(gauges: &Gauges) -> String {
         ("processing", gauges.processing),
         ("dead", gauges.dead),
         ("done", gauges.done),
+        ("quarantined", gauges.quarantined),
         ("total", total(gauges)),
     ]
     .iter()

@@ -80,6 +80,7 @@ mod metrics;
 mod opener;
 pub mod reconcile;
 mod record;
+mod release;
 mod retention;
 mod retention_pass;
 mod verify;
@@ -100,6 +101,7 @@ pub use reconcile::Reconciliation;
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]
 pub use reconcile::{ReconcileError, reconcile, reconcile_on_batch_completed};
 pub use record::{Counts, DeliveryId, Gauges, PurgeReport, Source, State, Stored, StoredDelivery};
+pub use release::{NOT_RELEASED, RELEASE_BATCH, Release};
 pub use retention::Retention;
 pub use verify::Verification;
 pub use worker::{HandlerError, Job, ShutdownReport, Worker, WorkerConfig, WorkerHandle};

@@ -450,10 +450,12 @@ impl Backend {
     }
 }
 
-// After the macros, which it uses.
+// After the macros, which they use.
 mod privacy;
+mod quarantine;
 
 pub(crate) use privacy::{Found, IdColumn, RetentionStep};
+pub(crate) use quarantine::Settlement;
 
 /// SQLite's plan for `statement` with `parameters` bound (`EXPLAIN QUERY PLAN`), a line per step.
 #[cfg(feature = "sqlite")]

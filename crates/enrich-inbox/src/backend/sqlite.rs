@@ -23,10 +23,11 @@ use tokio::time::Instant;
 pub const KNOWN_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// The schema: migrations in order, each a list of statements.
-const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE enrich_inbox_deliveries (
+const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE enrich_inbox_deliveries (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             idempotency_key TEXT NOT NULL UNIQUE,
             source TEXT NOT NULL,
@@ -46,13 +47,59 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             last_error TEXT,
             finished_at_ms INTEGER
             )",
-        "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
+            "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
             WHERE state IN ('pending', 'processing')",
-        "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
+            "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
             WHERE state IN ('done', 'purged')",
-        "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
-    ],
-)];
+            "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
+        ],
+    ),
+    (
+        // The state `quarantined`. SQLite cannot change a CHECK constraint in place: the table is
+        // rebuilt (new table, copy, drop, rename, indexes again), inside the migration's
+        // transaction. The AUTOINCREMENT counter moves with it, so no id is ever given twice.
+        2,
+        &[
+            "CREATE TABLE enrich_inbox_deliveries_rebuilt (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'processing', 'done', 'dead', 'purged', 'quarantined')),
+            event_type TEXT NOT NULL,
+            enrichment_id TEXT,
+            external_id TEXT,
+            raw_body BLOB,
+            signature_header TEXT,
+            signed_at_ms INTEGER,
+            verified BOOLEAN NOT NULL,
+            received_at_ms INTEGER NOT NULL,
+            attempts INTEGER NOT NULL,
+            due_at_ms INTEGER NOT NULL,
+            lease_token INTEGER,
+            last_error TEXT,
+            finished_at_ms INTEGER
+            )",
+            "INSERT INTO enrich_inbox_deliveries_rebuilt (id, idempotency_key, source, state,
+            event_type, enrichment_id, external_id, raw_body, signature_header, signed_at_ms,
+            verified, received_at_ms, attempts, due_at_ms, lease_token, last_error, finished_at_ms)
+         SELECT id, idempotency_key, source, state, event_type, enrichment_id, external_id,
+            raw_body, signature_header, signed_at_ms, verified, received_at_ms, attempts,
+            due_at_ms, lease_token, last_error, finished_at_ms
+         FROM enrich_inbox_deliveries",
+            "DELETE FROM sqlite_sequence WHERE name = 'enrich_inbox_deliveries_rebuilt'",
+            "UPDATE sqlite_sequence SET name = 'enrich_inbox_deliveries_rebuilt'
+         WHERE name = 'enrich_inbox_deliveries'",
+            "DROP TABLE enrich_inbox_deliveries",
+            "ALTER TABLE enrich_inbox_deliveries_rebuilt RENAME TO enrich_inbox_deliveries",
+            "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
+            WHERE state IN ('pending', 'processing')",
+            "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
+            WHERE state IN ('done', 'purged')",
+            "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
+        ],
+    ),
+];
 
 /// The SQLite engine: a pool for reads, and the group writer (on a connection of its own) for
 /// every write; outcomes are grouped into one statement before they reach it. The WAL is
