@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use enrich_webhook::Delivery;
+use enrich_webhook::{Delivery, SECRET_ENV_VAR, WebhookConfig};
 use tokio::sync::watch;
 
 use crate::config::InboxConfig;
@@ -213,5 +213,21 @@ impl InboxHandle {
                 tokio::time::sleep(interval).await;
             }
         })
+    }
+
+    /// [`Inbox::quarantine_at_start`] on a task of its own, once the inbox is open (a failure is
+    /// logged at ERROR with the command to run instead).
+    pub fn quarantine_at_start(&self, config: &WebhookConfig) {
+        let (handle, config) = (self.clone(), config.clone());
+        tokio::spawn(async move {
+            let inbox = handle.opened().await;
+            if let Err(error) = inbox.quarantine_at_start(&config).await {
+                tracing::error!(
+                    %error,
+                    "enrich-inbox: the quarantine could not be released at start; run \
+                     `enrich inbox release --inbox URL` with {SECRET_ENV_VAR} set"
+                );
+            }
+        });
     }
 }

@@ -2,6 +2,7 @@
 //! stored signature verified against its stored body, as of its receive time.
 
 use enrich_webhook::signature::{self, SigningKeys, Tolerance};
+use enrich_webhook::{SECRET_ENV_VAR, WebhookConfig};
 
 use crate::backend::Settlement;
 use crate::error::Error;
@@ -88,6 +89,33 @@ impl Inbox {
             );
         }
         Ok(release)
+    }
+
+    /// What a receiver does about the quarantine when it starts with `config`.
+    ///
+    /// Without a signing secret ([`WebhookConfig::quarantine`]) it logs, at WARN, that
+    /// deliveries are quarantined (stored unverified, never processed) and how to release them,
+    /// and returns `None`. With one, it releases every delivery quarantined before
+    /// ([`Inbox::release`] with the configuration's keys and tolerance). With verification
+    /// skipped it does nothing.
+    pub async fn quarantine_at_start(
+        &self,
+        config: &WebhookConfig,
+    ) -> Result<Option<Release>, Error> {
+        if config.quarantines() {
+            tracing::warn!(
+                "enrich-inbox: NO SIGNING SECRET: every delivery with a well-formed, fresh \
+                 signature is stored in QUARANTINE, unverified and never processed (requests \
+                 without one are refused 401); once the API settings show the signing secret, \
+                 run `enrich inbox release --inbox URL --secret SECRET` (or set \
+                 {SECRET_ENV_VAR} and restart: the quarantine is released at start)"
+            );
+            return Ok(None);
+        }
+        match config.signing_keys() {
+            Some(keys) => self.release(keys, config.get_tolerance()).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// What [`Inbox::release`] would do, changing nothing.

@@ -105,20 +105,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(filter)
         .init();
     let args = Args::parse();
-    let config = match WebhookConfig::from_env() {
-        Err(ConfigError::EnvVarMissing) if args.insecure_skip_verification => {
+    let inbox = match &args.inbox {
+        Some(url) => Some(Inbox::open(url).await?),
+        None => None,
+    };
+    // As the examples: no secret means quarantine with an inbox, unless insecure is asked for.
+    let config = match (WebhookConfig::from_env(), &inbox) {
+        (Err(ConfigError::EnvVarMissing), _) if args.insecure_skip_verification => {
             WebhookConfig::insecure_skip_verification()
         }
-        config => config.map_err(|error| format!("refusing to start: {error}"))?,
+        (Err(ConfigError::EnvVarMissing), Some(_)) => WebhookConfig::quarantine(),
+        (config, _) => config.map_err(|error| format!("refusing to start: {error}"))?,
     };
     let config = match args.body_limit {
         Some(limit) => config.body_limit(limit),
         None => config,
     };
-    let inbox = match &args.inbox {
-        Some(url) => Some(Inbox::open(url).await?),
-        None => None,
-    };
+    if let Some(inbox) = &inbox {
+        inbox.quarantine_at_start(&config).await?;
+    }
     let options = WorkerConfig::default()
         .concurrency(args.concurrency)
         .lease(Duration::from_millis(args.lease_ms))

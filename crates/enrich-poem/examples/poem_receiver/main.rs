@@ -5,6 +5,14 @@
 //! cargo run -p enrich-poem --example poem_receiver -- --insecure-skip-verification
 //! ```
 //!
+//! Without `SURFE_WEBHOOK_SECRET` (the API shows it only after the first delivery), a receiver
+//! with an inbox starts in **quarantine**: a delivery with a well-formed, fresh signature is
+//! stored unverified and never processed (`401` without one; `503` once the quarantine is full),
+//! until `enrich inbox release --inbox URL --secret …` verifies each stored signature, or the
+//! receiver restarts with the secret and releases them itself. Without an inbox it refuses to
+//! start unless given `--insecure-skip-verification`, which accepts and processes unsigned
+//! deliveries (with an inbox too, if given: quarantine is the safe start).
+//!
 //! Each accepted delivery is answered 200 and printed on stdout as one line of JSON (the typed
 //! event re-serialized; `500` if it cannot be printed). Logs go to stderr (filtered by
 //! `RUST_LOG`, default `info`; colour only on a terminal). Other methods on `/webhook` are
@@ -65,11 +73,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(at) => args.get(at + 1).cloned(),
         None => std::env::var("ENRICH_INBOX_URL").ok(),
     };
-    let config = match (WebhookConfig::from_env(), insecure) {
-        (Err(ConfigError::EnvVarMissing), true) => WebhookConfig::insecure_skip_verification(),
+    let inbox = ops::open_inbox(inbox_url).await;
+    // No secret yet: quarantine with an inbox, unless insecure mode is asked for explicitly.
+    let config = match (WebhookConfig::from_env(), &inbox) {
+        (Err(ConfigError::EnvVarMissing), _) if insecure => {
+            WebhookConfig::insecure_skip_verification()
+        }
+        (Err(ConfigError::EnvVarMissing), Some(_)) => WebhookConfig::quarantine(),
         (config, _) => config.map_err(|error| format!("refusing to start: {error}"))?,
     };
-    let inbox = ops::open_inbox(inbox_url).await;
+    if let Some(inbox) = &inbox {
+        // Says how to release a quarantine; with a secret, releases what waits in it.
+        inbox.quarantine_at_start(&config);
+    }
     ops::serve_metrics(inbox.as_ref())?;
     let worker_setting = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();
     let handler = |job: Job| async move { print_line(job.event()) };
