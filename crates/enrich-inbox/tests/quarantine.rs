@@ -228,3 +228,62 @@ on_both_engines! {
         assert_eq!((counts.pending, counts.quarantined), (total as u64, 0));
     }
 }
+
+/// A SQLite inbox made by the first schema (before the state `quarantined`) is migrated in
+/// place: its rows kept as they were, its ids never given again, quarantine usable.
+#[tokio::test]
+async fn a_sqlite_inbox_of_the_first_schema_is_rebuilt_with_its_rows_and_id_counter() {
+    use sqlx::Connection;
+    let db = support::TestDb::sqlite("quarantine_migration");
+    let mut connection = sqlx::SqliteConnection::connect(&format!("{}?mode=rwc", db.url))
+        .await
+        .unwrap();
+    for statement in [
+        "CREATE TABLE enrich_inbox_migrations (version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+        "INSERT INTO enrich_inbox_migrations VALUES (1, 0)",
+        "CREATE TABLE enrich_inbox_deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'processing', 'done', 'dead', 'purged')),
+            event_type TEXT NOT NULL, enrichment_id TEXT, external_id TEXT, raw_body BLOB,
+            signature_header TEXT, signed_at_ms INTEGER, verified BOOLEAN NOT NULL,
+            received_at_ms INTEGER NOT NULL, attempts INTEGER NOT NULL, due_at_ms INTEGER NOT NULL,
+            lease_token INTEGER, last_error TEXT, finished_at_ms INTEGER)",
+        "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
+            WHERE state IN ('pending', 'processing')",
+        "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
+            WHERE state IN ('done', 'purged')",
+        "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
+        "INSERT INTO enrich_inbox_deliveries (idempotency_key, source, state, event_type,
+            raw_body, verified, received_at_ms, attempts, due_at_ms, last_error, finished_at_ms)
+         VALUES ('k1', 'webhook', 'dead', 'person.enrichment.completed', x'7b7d', 1, 5, 3, 5,
+                 'boom', 7),
+                ('k2', 'webhook', 'pending', 'person.enrichment.completed', x'7b7d', 1, 6, 0, 6,
+                 NULL, NULL),
+                ('k3', 'webhook', 'done', 'person.enrichment.completed', NULL, 1, 7, 1, 7,
+                 NULL, 8)",
+        // The newest row's key forgotten: the counter is ahead of the largest id.
+        "DELETE FROM enrich_inbox_deliveries WHERE idempotency_key = 'k3'",
+    ] {
+        sqlx::query(statement).execute(&mut connection).await.unwrap();
+    }
+    connection.close().await.unwrap();
+
+    let inbox = Inbox::open(&db.url).await.unwrap();
+    let health = inbox.health(Duration::from_secs(10)).await;
+    assert!(health.is_healthy(), "{health:?}");
+    let dead = inbox.get(DeliveryId(1)).await.unwrap().unwrap();
+    assert_eq!(
+        (dead.state, dead.attempts, dead.last_error.as_deref(), dead.raw_body.as_deref()),
+        (State::Dead, 3, Some("boom"), Some(&b"{}"[..]))
+    );
+    assert_eq!(inbox.get(DeliveryId(2)).await.unwrap().unwrap().state, State::Pending);
+    let stored = inbox.store(&quarantined_body(&person_body("b", "after"))).await.unwrap();
+    assert_eq!(stored, Stored::New(DeliveryId(4)), "id 3 is never given again");
+    let counts = inbox.counts().await.unwrap();
+    assert_eq!((counts.dead, counts.pending, counts.quarantined), (1, 1, 1));
+    let plan = inbox.claim_plan(10).await.unwrap().join("\n");
+    assert!(plan.contains("enrich_inbox_due"), "{plan}");
+}
