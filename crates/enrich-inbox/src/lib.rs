@@ -95,7 +95,7 @@ pub use error::{DatabaseError, Error, StoreError};
 pub use gauges::GaugeRecorder;
 pub use health::{HealthCheck, HealthFailure, HealthProblem, HealthReport, Readiness};
 pub use inbox::Inbox;
-pub use opener::InboxHandle;
+pub use opener::{InboxHandle, webhook_config_at_start};
 pub use reconcile::Reconciliation;
 #[cfg(feature = "reconcile")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reconcile")))]

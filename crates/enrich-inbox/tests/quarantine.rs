@@ -267,7 +267,10 @@ async fn a_sqlite_inbox_of_the_first_schema_is_rebuilt_with_its_rows_and_id_coun
         // The newest row's key forgotten: the counter is ahead of the largest id.
         "DELETE FROM enrich_inbox_deliveries WHERE idempotency_key = 'k3'",
     ] {
-        sqlx::query(statement).execute(&mut connection).await.unwrap();
+        sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .unwrap();
     }
     connection.close().await.unwrap();
 
@@ -276,12 +279,27 @@ async fn a_sqlite_inbox_of_the_first_schema_is_rebuilt_with_its_rows_and_id_coun
     assert!(health.is_healthy(), "{health:?}");
     let dead = inbox.get(DeliveryId(1)).await.unwrap().unwrap();
     assert_eq!(
-        (dead.state, dead.attempts, dead.last_error.as_deref(), dead.raw_body.as_deref()),
+        (
+            dead.state,
+            dead.attempts,
+            dead.last_error.as_deref(),
+            dead.raw_body.as_deref()
+        ),
         (State::Dead, 3, Some("boom"), Some(&b"{}"[..]))
     );
-    assert_eq!(inbox.get(DeliveryId(2)).await.unwrap().unwrap().state, State::Pending);
-    let stored = inbox.store(&quarantined_body(&person_body("b", "after"))).await.unwrap();
-    assert_eq!(stored, Stored::New(DeliveryId(4)), "id 3 is never given again");
+    assert_eq!(
+        inbox.get(DeliveryId(2)).await.unwrap().unwrap().state,
+        State::Pending
+    );
+    let stored = inbox
+        .store(&quarantined_body(&person_body("b", "after")))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        Stored::New(DeliveryId(4)),
+        "id 3 is never given again"
+    );
     let counts = inbox.counts().await.unwrap();
     assert_eq!((counts.dead, counts.pending, counts.quarantined), (1, 1, 1));
     let plan = inbox.claim_plan(10).await.unwrap().join("\n");

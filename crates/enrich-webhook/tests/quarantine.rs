@@ -20,7 +20,9 @@ fn receive(request: &SignedRequest) -> Result<Delivery, Refusal> {
 
 #[test]
 fn a_fresh_well_formed_signature_under_an_unknown_secret_is_quarantined() {
-    let request = SignedRequest::builder(BODY).secret("whsec_not_known_yet").build();
+    let request = SignedRequest::builder(BODY)
+        .secret("whsec_not_known_yet")
+        .build();
     let delivery = receive(&request).expect("quarantined, not refused");
     assert!(delivery.is_quarantined());
     assert!(!delivery.is_verified());
@@ -34,16 +36,25 @@ fn a_fresh_well_formed_signature_under_an_unknown_secret_is_quarantined() {
     let keys = SigningKeys::new(["whsec_not_known_yet"]).unwrap();
     let header = delivery.signature_header().unwrap().as_bytes();
     assert!(
-        signature::verify(&keys, header, BODY.as_bytes(), Tolerance::default(), SystemTime::now())
-            .is_ok()
+        signature::verify(
+            &keys,
+            header,
+            BODY.as_bytes(),
+            Tolerance::default(),
+            SystemTime::now()
+        )
+        .is_ok()
     );
 }
 
 #[test]
 fn missing_malformed_and_stale_signatures_are_refused_as_when_verifying() {
     let missing = SignedRequest::builder(BODY).unsigned().build();
-    let malformed = SignedRequest::builder(BODY).signature_header("t=12,v0=zz").build();
-    let hour_ago = SignatureTimestamp::from_system_time(SystemTime::now() - Duration::from_secs(3600));
+    let malformed = SignedRequest::builder(BODY)
+        .signature_header("t=12,v0=zz")
+        .build();
+    let hour_ago =
+        SignatureTimestamp::from_system_time(SystemTime::now() - Duration::from_secs(3600));
     let stale = SignedRequest::builder(BODY).timestamp(hour_ago).build();
     for (request, code) in [
         (missing, "missing_signature"),
@@ -65,7 +76,10 @@ fn a_quarantined_delivery_reaches_only_a_handler_that_takes_the_whole_delivery()
         take().extract::<PersonEnrichmentCompleted>().map_refusal(),
     ] {
         let refusal = extracted.expect("refused");
-        assert_eq!((refusal.status(), refusal.code()), (500, "receiver_not_configured"));
+        assert_eq!(
+            (refusal.status(), refusal.code()),
+            (500, "receiver_not_configured")
+        );
         let answer = Answer::from(&refusal);
         let body = String::from_utf8(answer.body.to_vec()).unwrap();
         assert!(body.contains("quarantined"), "{body}");

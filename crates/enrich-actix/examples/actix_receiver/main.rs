@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, error::ErrorInternalServerError, web};
 use enrich_actix::WebhookRefusal;
-use enrich_actix::{ConfigError, Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookEvent};
+use enrich_actix::{Refusal, Webhook, WebhookDelivery, WebhookEvent};
 use enrich_inbox::{InboxHandle, Job, Worker};
 use tracing_subscriber::EnvFilter;
 
@@ -70,19 +70,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flag = |name: &str| args.iter().position(|arg| arg == name);
     let url = flag("--inbox").and_then(|at| args.get(at + 1).cloned());
     let inbox = ops::open_inbox(url.or_else(|| std::env::var("ENRICH_INBOX_URL").ok())).await;
-    // No secret yet: quarantine with an inbox, unless insecure mode is asked for explicitly.
     let insecure = flag("--insecure-skip-verification").is_some();
-    let config = match (WebhookConfig::from_env(), &inbox) {
-        (Err(ConfigError::EnvVarMissing), _) if insecure => {
-            WebhookConfig::insecure_skip_verification()
-        }
-        (Err(ConfigError::EnvVarMissing), Some(_)) => WebhookConfig::quarantine(),
-        (config, _) => config.map_err(|error| format!("refusing to start: {error}"))?,
-    };
-    if let Some(inbox) = &inbox {
-        // Says how to release a quarantine; with a secret, releases what waits in it.
-        inbox.quarantine_at_start(&config);
-    }
+    // No secret yet: quarantine with an inbox, unless insecure mode is asked for explicitly.
+    let config = enrich_inbox::webhook_config_at_start(inbox.as_ref(), insecure)
+        .map_err(|error| format!("refusing to start: {error}"))?;
     ops::serve_metrics(inbox.as_ref())?;
     // `off`: this process only stores (a web tier); `only`: it only processes (a worker tier).
     let mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();

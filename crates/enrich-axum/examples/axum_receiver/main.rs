@@ -31,8 +31,8 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::post;
-use enrich_axum::{ConfigError, WebhookEvent};
-use enrich_axum::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
+use enrich_axum::WebhookEvent;
+use enrich_axum::{Refusal, Webhook, WebhookDelivery, WebhookRefusal};
 use enrich_inbox::{InboxHandle, Job, Worker};
 use tracing_subscriber::EnvFilter;
 
@@ -73,17 +73,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let insecure = std::env::args().any(|arg| arg == "--insecure-skip-verification");
     let inbox = ops::open_inbox().await;
     // No secret yet: quarantine with an inbox, unless insecure mode is asked for explicitly.
-    let config = match (WebhookConfig::from_env(), &inbox) {
-        (Err(ConfigError::EnvVarMissing), _) if insecure => {
-            WebhookConfig::insecure_skip_verification()
-        }
-        (Err(ConfigError::EnvVarMissing), Some(_)) => WebhookConfig::quarantine(),
-        (config, _) => config.map_err(|error| format!("refusing to start: {error}"))?,
-    };
-    if let Some(inbox) = &inbox {
-        // Says how to release a quarantine; with a secret, releases what waits in it.
-        inbox.quarantine_at_start(&config);
-    }
+    let config = enrich_inbox::webhook_config_at_start(inbox.as_ref(), insecure)
+        .map_err(|error| format!("refusing to start: {error}"))?;
     ops::serve_metrics(inbox.clone())?;
     // `off`: this process only stores (a web tier); `only`: it only processes (a worker tier).
     let mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();

@@ -32,8 +32,8 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use enrich_inbox::{InboxHandle, Job, Worker};
-use enrich_poem::{ConfigError, WebhookEvent};
-use enrich_poem::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
+use enrich_poem::WebhookEvent;
+use enrich_poem::{Refusal, Webhook, WebhookDelivery, WebhookRefusal};
 use poem::error::{InternalServerError, MethodNotAllowedError};
 use poem::listener::{Listener, TcpListener};
 use poem::{EndpointExt, Response, Route, handler, http::StatusCode, post, web::Data};
@@ -75,17 +75,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let inbox = ops::open_inbox(inbox_url).await;
     // No secret yet: quarantine with an inbox, unless insecure mode is asked for explicitly.
-    let config = match (WebhookConfig::from_env(), &inbox) {
-        (Err(ConfigError::EnvVarMissing), _) if insecure => {
-            WebhookConfig::insecure_skip_verification()
-        }
-        (Err(ConfigError::EnvVarMissing), Some(_)) => WebhookConfig::quarantine(),
-        (config, _) => config.map_err(|error| format!("refusing to start: {error}"))?,
-    };
-    if let Some(inbox) = &inbox {
-        // Says how to release a quarantine; with a secret, releases what waits in it.
-        inbox.quarantine_at_start(&config);
-    }
+    let config = enrich_inbox::webhook_config_at_start(inbox.as_ref(), insecure)
+        .map_err(|error| format!("refusing to start: {error}"))?;
     ops::serve_metrics(inbox.as_ref())?;
     let worker_setting = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();
     let handler = |job: Job| async move { print_line(job.event()) };

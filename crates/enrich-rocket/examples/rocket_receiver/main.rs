@@ -34,8 +34,8 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use enrich_inbox::{InboxHandle, Job, Worker};
-use enrich_rocket::{ConfigError, WebhookEvent};
-use enrich_rocket::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
+use enrich_rocket::WebhookEvent;
+use enrich_rocket::{Refusal, Webhook, WebhookDelivery, WebhookRefusal};
 use rocket::http::Status;
 use rocket::{State, post, routes};
 
@@ -80,19 +80,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inbox_url = inbox_url.or_else(|| std::env::var("ENRICH_INBOX_URL").ok());
     let inbox = ops::open_inbox(inbox_url).await;
     // No secret yet: quarantine with an inbox, unless insecure mode is asked for explicitly.
-    let config = match (WebhookConfig::from_env(), &inbox) {
-        (Err(ConfigError::EnvVarMissing), _) if insecure => {
-            WebhookConfig::insecure_skip_verification()
-        }
-        (Err(ConfigError::EnvVarMissing), Some(_)) => WebhookConfig::quarantine(),
-        (other, _) => {
-            other.map_err(|error| format!("rocket_receiver: refusing to start: {error}"))?
-        }
-    };
-    if let Some(inbox) = &inbox {
-        // Says how to release a quarantine; with a secret, releases what waits in it.
-        inbox.quarantine_at_start(&config);
-    }
+    let config = enrich_inbox::webhook_config_at_start(inbox.as_ref(), insecure)
+        .map_err(|error| format!("rocket_receiver: refusing to start: {error}"))?;
     ops::serve_metrics(inbox.as_ref())?;
     // Prints each stored delivery once it is processed; runs as long as `main`.
     let worker_mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();
