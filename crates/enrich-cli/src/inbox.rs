@@ -504,17 +504,19 @@ mod tests {
         gauges.processing = 2;
         gauges.dead = 3;
         gauges.done = 10;
+        gauges.quarantined = 6;
         gauges.oldest_claimable_age = Duration::from_millis(12_345);
         gauges
     }
 
-    const TABLE: &str = "state       deliveries\n\
-                         due         4\n\
-                         backoff     1\n\
-                         processing  2\n\
-                         dead        3\n\
-                         done        10\n\
-                         total       20\n\
+    const TABLE: &str = "state        deliveries\n\
+                         due          4\n\
+                         backoff      1\n\
+                         processing   2\n\
+                         dead         3\n\
+                         done         10\n\
+                         quarantined  6\n\
+                         total        26\n\
                          \n\
                          oldest claimable: 12.345s\n";
 
@@ -525,7 +527,7 @@ mod tests {
             stats_json(&figures()),
             json!({
                 "due": 4, "backoff": 1, "pending": 5, "processing": 2, "dead": 3, "done": 10,
-                "total": 20, "oldestClaimableAgeSeconds": 12.345,
+                "quarantined": 6, "total": 26, "oldestClaimableAgeSeconds": 12.345,
             })
         );
         assert!(stats_table(&Gauges::default()).ends_with("oldest claimable: none waiting\n"));
