@@ -131,6 +131,95 @@ fn the_axum_example_with_its_inbox_unreachable_stays_up_and_unready() {
     processes.stop_all();
 }
 
+/// Runs the `enrich` binary with `args` and `env`; its stdout as JSON.
+fn enrich_json(args: &[&str], env: &[(&str, &str)]) -> Result<serde_json::Value, String> {
+    let binary = cargo_build(&["-p", "enrich-cli", "--bin", "enrich"], "enrich")?;
+    let output = Command::new(binary)
+        .args(args)
+        .env_remove(SECRET_ENV_VAR)
+        .envs(env.iter().copied())
+        .output()
+        .map_err(|error| format!("cannot run enrich: {error}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("enrich {} failed: {stderr}", args.join(" ")));
+    }
+    serde_json::from_slice(&output.stdout)
+        .map_err(|error| format!("enrich printed no JSON: {error}"))
+}
+
+#[test]
+fn the_axum_example_without_a_secret_quarantines_until_enrich_inbox_release() {
+    let database = scratch_dir()
+        .map(|dir| dir.join(format!("quarantine-{}.db", std::process::id())))
+        .unwrap_or_else(|error| panic!("{error}"));
+    remove_database(&database);
+    let url = format!("sqlite:{}", database.display());
+    let outcome = quarantine_then_release(&url);
+    remove_database(&database);
+    outcome.unwrap_or_else(|error| panic!("{error}"));
+}
+
+/// Starts the axum example on the inbox at `url` without a secret, sends it a signed delivery
+/// (200, quarantined, not printed) and an unsigned one (401), releases the quarantine with
+/// `enrich inbox release`, and waits for the example's worker to print the delivery.
+fn quarantine_then_release(url: &str) -> Result<(), String> {
+    let binary = cargo_build(
+        &["-p", "enrich-axum", "--example", "axum_receiver"],
+        "axum_receiver",
+    )?;
+    let (secret, address) = (fresh_secret(), free_port()?);
+    let mut command = Command::new(binary);
+    command
+        .env("PORT", address.port().to_string())
+        .env_remove(SECRET_ENV_VAR)
+        .env("ENRICH_INBOX_URL", url)
+        .env("RUST_LOG", "warn");
+    let processes = Processes::new(env!("CARGO_BIN_EXE_receivers"));
+    let running = processes.spawn("axum_receiver", command, address)?;
+    let signed = person_delivery(&secret, 11);
+    assert_eq!(
+        deliver(address, &signed)?,
+        200,
+        "a signed delivery is quarantined"
+    );
+    let unsigned = enrich_webhook::testing::SignedRequest::builder(signed.body.clone())
+        .unsigned()
+        .build();
+    let (status, body) = post_bytes(
+        address,
+        &head(&unsigned, &["connection: close"]),
+        &unsigned.body,
+    )?;
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!((status, &body["code"]), (401, &"missing_signature".into()));
+    let inbox = ["--inbox", url];
+    let stats = enrich_json(&[&["--json", "inbox", "stats"][..], &inbox].concat(), &[])?;
+    assert_eq!(
+        (&stats["quarantined"], &stats["pending"]),
+        (&1.into(), &0.into()),
+        "{stats}"
+    );
+    assert!(
+        running.lines.try_recv().is_err(),
+        "a quarantined delivery is not processed"
+    );
+    let released = enrich_json(
+        &[&["--json", "inbox", "release"][..], &inbox].concat(),
+        &[(SECRET_ENV_VAR, &secret)],
+    )?;
+    assert_eq!(
+        (&released["released"], &released["dead"]),
+        (&1.into(), &0.into()),
+        "{released}"
+    );
+    let line = running.lines.recv_timeout(Duration::from_secs(15));
+    processes.stop_all();
+    let line = line.map_err(|_| "the released delivery was not processed".to_owned())?;
+    assert!(line.contains(r#""externalID":"crm-11""#), "{line}");
+    Ok(())
+}
+
 /// Runs `example` with `ENRICH_INBOX_WORKER=only` on the inbox at `url` (no `PORT`: it serves
 /// nothing) and returns the first line its worker prints.
 fn worker_only(example: &str, url: &str) -> Result<String, String> {

@@ -110,6 +110,7 @@ impl<T: FromDelivery> FromRequest for Webhook<T> {
                     render(Answer::from(&ack)),
                 )
                 .into()),
+                Extracted::Refused(refusal) => Err(WebhookRefusal(refusal).into()),
             }
         })
     }

@@ -139,6 +139,7 @@ where
         match delivery.extract() {
             Extracted::Taken(value) => Ok(Self(value)),
             Extracted::Ignored(acknowledgement) => Err(WebhookRejection::Ignored(acknowledgement)),
+            Extracted::Refused(refusal) => Err(WebhookRejection::Refused(refusal)),
         }
     }
 }

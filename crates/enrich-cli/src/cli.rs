@@ -32,7 +32,8 @@ pub enum Command {
     Send(SendArgs),
     /// Run the local fake of the API, which delivers signed webhooks.
     Sim(SimArgs),
-    /// Operate a receiver's inbox: counts, dead letters, retry, replay, purge, erase, rekey.
+    /// Operate a receiver's inbox: counts, dead letters, retry, replay, purge, erase, release,
+    /// rekey, and the admin page.
     #[command(subcommand)]
     Inbox(InboxCommand),
     /// Store in an inbox every person of an enrichment whose webhook never arrived.
@@ -66,8 +67,8 @@ pub struct InboxUrl {
 /// `inbox …`.
 #[derive(Debug, Subcommand)]
 pub enum InboxCommand {
-    /// How many deliveries are due, waiting on backoff, processing, dead and done, and how long
-    /// the oldest claimable one has waited (the figures of the inbox's gauges).
+    /// How many deliveries are due, waiting on backoff, processing, dead, done and quarantined,
+    /// and how long the oldest claimable one has waited (the figures of the inbox's gauges).
     Stats(InboxUrl),
     /// The figures of `inbox stats`, read again every --interval: redrawn in place on a
     /// terminal, one JSON object per line with --json.
@@ -156,6 +157,25 @@ pub enum InboxCommand {
         read_only_token: Option<String>,
         #[command(flatten)]
         personal: ShowPersonal,
+        #[command(flatten)]
+        inbox: InboxUrl,
+    },
+    /// Release the quarantine with the signing secret: verify each quarantined delivery's
+    /// stored signature against its stored body (its timestamp against the time it was
+    /// received); verified ones are processed, the others become dead letters with the reason.
+    /// In bounded batches.
+    Release {
+        /// The signing secret, from the API settings (a comma-separated list while rotating).
+        #[arg(
+            long,
+            value_name = "SECRET",
+            env = "SURFE_WEBHOOK_SECRET",
+            hide_env_values = true
+        )]
+        secret: String,
+        /// Only say what would be released, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         inbox: InboxUrl,
     },

@@ -1,11 +1,14 @@
 //! `enrich inbox …`: operate a receiver's inbox (counts, dead letters, retry, replay, purge,
-//! erase).
+//! erase, release).
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use enrich_inbox::{DeliveryId, Erasure, Gauges, Inbox, Retention, State, StoredDelivery, Subject};
+use enrich_inbox::{
+    DeliveryId, Erasure, Gauges, Inbox, Release, Retention, State, StoredDelivery, Subject,
+};
+use enrich_webhook::WebhookConfig;
 use serde_json::json;
 
 use crate::cli::{InboxCommand, InboxUrl};
@@ -120,8 +123,7 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, Error> 
             personal,
             inbox: url,
         } => {
-            let tokens =
-                crate::serve::Tokens::new(token, read_only_token, personal.show_personal)?;
+            let tokens = crate::serve::Tokens::new(token, read_only_token, personal.show_personal)?;
             let inbox = open(&url).await?;
             let served = crate::serve::run(&inbox, listen, tokens).await;
             inbox.close().await;
@@ -159,6 +161,25 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, Error> 
                 ];
                 Ok(counts_table("purged", &rows))
             }
+        }
+        InboxCommand::Release {
+            secret,
+            dry_run,
+            inbox: url,
+        } => {
+            let config = WebhookConfig::from_secret_list(&secret)
+                .map_err(|error| Error::Usage(format!("--secret: {error}")))?;
+            let keys = config
+                .signing_keys()
+                .ok_or_else(|| Error::Usage("--secret: no signing secret".to_owned()))?;
+            let inbox = open(&url).await?;
+            let release = if dry_run {
+                inbox.release_dry_run(keys, config.get_tolerance()).await
+            } else {
+                inbox.release(keys, config.get_tolerance()).await
+            };
+            inbox.close().await;
+            render_release(&release?, dry_run, as_json)
         }
         InboxCommand::Erase {
             external_id,
@@ -235,6 +256,25 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, Error> 
     }
 }
 
+/// What a release did (or would do).
+fn render_release(release: &Release, dry_run: bool, as_json: bool) -> Result<String, Error> {
+    if as_json {
+        return json(&json!({
+            "dryRun": dry_run,
+            "released": release.released,
+            "dead": release.dead,
+            "batches": release.batches,
+        }));
+    }
+    let heading = if dry_run { "would release" } else { "released" };
+    let rows = [
+        ("verified, to be processed", release.released),
+        ("not verified, dead letters", release.dead),
+        ("batches", release.batches),
+    ];
+    Ok(counts_table(heading, &rows))
+}
+
 /// A table of `(what, how many deliveries)` rows under the heading `what`.
 fn counts_table(what: &str, rows: &[(&str, u64)]) -> String {
     table(
@@ -256,6 +296,7 @@ fn render_erasure(erasure: &Erasure, as_json: bool) -> Result<String, Error> {
         (State::Done, by_state.done),
         (State::Dead, by_state.dead),
         (State::Purged, by_state.purged),
+        (State::Quarantined, by_state.quarantined),
     ];
     if as_json {
         let mut counts = serde_json::Map::new();
@@ -308,13 +349,14 @@ fn stats_json(gauges: &Gauges) -> serde_json::Value {
         "processing": gauges.processing,
         "dead": gauges.dead,
         "done": gauges.done,
+        "quarantined": gauges.quarantined,
         "total": total(gauges),
         "oldestClaimableAgeSeconds": gauges.oldest_claimable_age.as_millis() as f64 / 1000.0,
     })
 }
 
 fn total(gauges: &Gauges) -> u64 {
-    gauges.due + gauges.backoff + gauges.processing + gauges.dead + gauges.done
+    gauges.due + gauges.backoff + gauges.processing + gauges.dead + gauges.done + gauges.quarantined
 }
 
 /// The figures of [`Gauges`] as a table: a row per state, the total, the oldest claimable age.
@@ -325,6 +367,7 @@ fn stats_table(gauges: &Gauges) -> String {
         ("processing", gauges.processing),
         ("dead", gauges.dead),
         ("done", gauges.done),
+        ("quarantined", gauges.quarantined),
         ("total", total(gauges)),
     ]
     .iter()
@@ -519,17 +562,19 @@ mod tests {
         gauges.processing = 2;
         gauges.dead = 3;
         gauges.done = 10;
+        gauges.quarantined = 6;
         gauges.oldest_claimable_age = Duration::from_millis(12_345);
         gauges
     }
 
-    const TABLE: &str = "state       deliveries\n\
-                         due         4\n\
-                         backoff     1\n\
-                         processing  2\n\
-                         dead        3\n\
-                         done        10\n\
-                         total       20\n\
+    const TABLE: &str = "state        deliveries\n\
+                         due          4\n\
+                         backoff      1\n\
+                         processing   2\n\
+                         dead         3\n\
+                         done         10\n\
+                         quarantined  6\n\
+                         total        26\n\
                          \n\
                          oldest claimable: 12.345s\n";
 
@@ -540,7 +585,7 @@ mod tests {
             stats_json(&figures()),
             json!({
                 "due": 4, "backoff": 1, "pending": 5, "processing": 2, "dead": 3, "done": 10,
-                "total": 20, "oldestClaimableAgeSeconds": 12.345,
+                "quarantined": 6, "total": 26, "oldestClaimableAgeSeconds": 12.345,
             })
         );
         assert!(stats_table(&Gauges::default()).ends_with("oldest claimable: none waiting\n"));

@@ -660,11 +660,11 @@ async fn stats_and_watch_show_the_gauges() {
     assert!(output.status.success(), "{text}");
     assert!(!text.contains('\u{1b}'), "{text:?}");
     assert_eq!(
-        text.matches("\nstate       deliveries\n").count(),
+        text.matches("\nstate        deliveries\n").count(),
         2,
         "{text}"
     );
-    assert_eq!(text.matches("due         3\n").count(), 2, "{text}");
+    assert_eq!(text.matches("due          3\n").count(), 2, "{text}");
 
     // A usage error (clap's exit status 2), before anything is read.
     let output = enrich(&["inbox", "watch", "--interval", "10ms", "--inbox", &url]);

@@ -56,11 +56,13 @@ pub struct InboxConfig {
     pub(crate) retention: Retention,
     #[cfg(feature = "encryption")]
     pub(crate) keys: Option<crate::keyring::Keyring>,
+    pub(crate) max_quarantined: u64,
 }
 
 impl Default for InboxConfig {
     /// The default key, `SqliteDurability::Full`, 8 connections, a 10 s wait for a lock or a
-    /// connection, `Retry-After: 30` on a storage failure, and [`Retention::default`].
+    /// connection, `Retry-After: 30` on a storage failure, [`Retention::default`], and a
+    /// quarantine of at most [`InboxConfig::DEFAULT_MAX_QUARANTINED`] deliveries.
     fn default() -> Self {
         Self {
             key: Arc::new(default_key),
@@ -72,6 +74,7 @@ impl Default for InboxConfig {
             retention: Retention::default(),
             #[cfg(feature = "encryption")]
             keys: None,
+            max_quarantined: Self::DEFAULT_MAX_QUARANTINED,
         }
     }
 }
@@ -143,6 +146,26 @@ impl InboxConfig {
 }
 
 impl InboxConfig {
+    /// The default bound of the quarantine: 10,000 deliveries, the most people one enrichment
+    /// request may hold, so a first batch sent before the secret is known fits whole. At the
+    /// default 1 MiB body limit a full quarantine is at most about 10 GiB; a person event is a
+    /// few kilobytes, so a real one is tens of megabytes.
+    pub const DEFAULT_MAX_QUARANTINED: u64 = 10_000;
+
+    /// The most deliveries the quarantine holds at once ([`DEFAULT_MAX_QUARANTINED`] by
+    /// default, at least 1). A delivery received without a known secret
+    /// ([`WebhookConfig::quarantine`](enrich_webhook::WebhookConfig::quarantine)) beyond it is
+    /// not stored and is answered `503` `quarantine_full` with `Retry-After`, so that requests
+    /// forged with any well-formed signature cannot fill the disk. On SQLite the bound is exact
+    /// (stores are serialized); on Postgres concurrent stores may pass it by the number of
+    /// stores running at that moment.
+    ///
+    /// [`DEFAULT_MAX_QUARANTINED`]: InboxConfig::DEFAULT_MAX_QUARANTINED
+    pub fn max_quarantined(mut self, deliveries: u64) -> Self {
+        self.max_quarantined = deliveries.max(1);
+        self
+    }
+
     /// How long the inbox keeps bodies, dead letters and keys ([`Retention::default`]: 7, 30
     /// and 30 days); every [`Worker`](crate::Worker) of the inbox applies it on a schedule.
     /// [`Retention::keep_forever`] turns that off.
@@ -221,6 +244,7 @@ impl fmt::Debug for InboxConfig {
             .field("retry_after_secs", &self.retry_after_secs)
             .field("retention", &self.retention)
             .field("encrypted", &self.encrypted())
+            .field("max_quarantined", &self.max_quarantined)
             .finish_non_exhaustive()
     }
 }

@@ -92,6 +92,12 @@ pub enum Error {
     /// The inbox is still being opened in the background
     /// ([`InboxHandle`](crate::InboxHandle)): the database was unreachable so far.
     NotOpen,
+    /// A delivery was to be quarantined (no signing secret is known) but the quarantine holds
+    /// its [bound](crate::InboxConfig::max_quarantined) already: it was not stored.
+    QuarantineFull {
+        /// The bound.
+        limit: u64,
+    },
     /// The commit that held this write was cut short (the task committing it stopped, as when
     /// its Tokio runtime shuts down): the write is not acknowledged, and may or may not be
     /// stored.
@@ -143,6 +149,11 @@ impl fmt::Display for Error {
             Self::Encryption { problem } => write!(f, "a value could not be sealed: {problem}"),
             Self::Closed => f.write_str("the inbox is closed"),
             Self::NotOpen => f.write_str("the inbox is not open yet (opening is retried)"),
+            Self::QuarantineFull { limit } => write!(
+                f,
+                "the quarantine already holds its limit of {limit} unverified deliveries: \
+                 release them with the signing secret (`enrich inbox release`)"
+            ),
             Self::Interrupted => f.write_str(
                 "the commit holding this write was interrupted; it may or may not be stored",
             ),
@@ -171,7 +182,8 @@ impl From<sqlx::Error> for Error {
 }
 
 /// A delivery could not be stored. The receiver must not acknowledge it: answer it with
-/// [`Refusal::StorageUnavailable`] (`503` with `Retry-After`), which `From` gives:
+/// [`Refusal::StorageUnavailable`] (`503` with `Retry-After`; [`Refusal::QuarantineFull`] for a
+/// full quarantine), which `From` gives:
 ///
 /// ```no_run
 /// # async fn handler(inbox: enrich_inbox::Inbox, delivery: enrich_webhook::Delivery)
@@ -214,10 +226,13 @@ impl std::error::Error for StoreError {
 }
 
 impl From<StoreError> for Refusal {
-    /// `storage_unavailable` (`503`) with the inbox's `Retry-After`.
+    /// `storage_unavailable` (`503`) with the inbox's `Retry-After`; `quarantine_full` (`503`,
+    /// the same `Retry-After`) when the quarantine is full.
     fn from(error: StoreError) -> Self {
-        Refusal::StorageUnavailable {
-            retry_after_secs: error.retry_after_secs,
+        let retry_after_secs = error.retry_after_secs;
+        match error.error {
+            Error::QuarantineFull { .. } => Refusal::QuarantineFull { retry_after_secs },
+            _ => Refusal::StorageUnavailable { retry_after_secs },
         }
     }
 }

@@ -100,6 +100,13 @@ impl Inbox {
     /// durable: [`Stored::New`] the first time its key is seen, [`Stored::Duplicate`] after.
     /// Answer `200` either way; on an error, answer the [`Refusal`](enrich_webhook::Refusal)
     /// it converts into (`503`).
+    ///
+    /// A [quarantined](Delivery::is_quarantined) delivery (received before the signing secret
+    /// was known) is stored as [`State::Quarantined`]: never claimed by a worker until
+    /// [`Inbox::release`] verifies its stored signature. While the quarantine holds
+    /// [`InboxConfig::max_quarantined`] deliveries, a new one is not stored: the error is
+    /// [`Error::QuarantineFull`], answered `503` `quarantine_full`. A redelivery of a key already
+    /// stored is a [`Stored::Duplicate`] whatever its state.
     pub async fn store(&self, delivery: &Delivery) -> Result<Stored, StoreError> {
         let event = delivery.event();
         let raw_body = delivery.raw_body().clone();
@@ -117,7 +124,43 @@ impl Inbox {
             raw_body,
             traceparent: crate::trace::receipt_of(delivery),
         };
+        if delivery.is_quarantined() {
+            return self.quarantine(record).await;
+        }
         self.insert(record).await
+    }
+
+    /// Stores `record` as quarantined (its body sealed when encryption is on), within the bound.
+    async fn quarantine(&self, mut record: NewRecord) -> Result<Stored, StoreError> {
+        let stopwatch = Stopwatch::start();
+        let limit = self.inner.options.max_quarantined;
+        let key = record.key.clone();
+        let stored = match self.inner.sealer.seal_body(&record.key, record.raw_body) {
+            Ok(sealed) => {
+                record.raw_body = sealed;
+                self.inner
+                    .backend
+                    .store_quarantined(key, record, i64::try_from(limit).unwrap_or(i64::MAX))
+                    .await
+                    .and_then(|stored| stored.ok_or(Error::QuarantineFull { limit }))
+            }
+            Err(error) => Err(error),
+        };
+        crate::metrics::stored(self.engine(), &stored, stopwatch);
+        stored.map_err(|error| self.store_failed(error))
+    }
+
+    /// The [`StoreError`] of a store that failed with `error`, logged.
+    fn store_failed(&self, error: Error) -> StoreError {
+        if matches!(error, Error::QuarantineFull { .. }) {
+            tracing::warn!(%error, "enrich-inbox: a delivery was not quarantined");
+        } else {
+            tracing::error!(%error, "enrich-inbox: a delivery could not be stored");
+        }
+        StoreError {
+            error,
+            retry_after_secs: self.inner.options.retry_after_secs,
+        }
     }
 
     /// Stores an event that did not come by webhook (fetched from the API by reconciliation):
@@ -161,13 +204,7 @@ impl Inbox {
                 }
                 Ok(stored)
             }
-            Err(error) => {
-                tracing::error!(%error, "enrich-inbox: a delivery could not be stored");
-                Err(StoreError {
-                    error,
-                    retry_after_secs: self.inner.options.retry_after_secs,
-                })
-            }
+            Err(error) => Err(self.store_failed(error)),
         }
     }
 
@@ -308,6 +345,11 @@ impl Inbox {
     /// those come from the database's clock.
     pub(crate) fn process_now(&self) -> SystemTime {
         self.inner.clock.now()
+    }
+
+    /// Wakes a worker waiting for deliveries to claim.
+    pub(crate) fn notify_stored(&self) {
+        self.inner.stored.notify_one();
     }
 
     /// The retention policy the inbox was opened with.

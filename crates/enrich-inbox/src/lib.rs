@@ -89,6 +89,7 @@ pub mod reconcile;
 mod record;
 #[cfg(feature = "encryption")]
 mod rekey;
+mod release;
 mod retention;
 mod retention_pass;
 mod seal;
@@ -108,7 +109,7 @@ pub use inbox::Inbox;
 #[cfg(feature = "encryption")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
 pub use keyring::Keyring;
-pub use opener::InboxHandle;
+pub use opener::{InboxHandle, webhook_config_at_start};
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub use prometheus::{MetricsListener, MetricsListenerError};
@@ -120,6 +121,7 @@ pub use record::{Counts, DeliveryId, Gauges, PurgeReport, Source, State, Stored,
 #[cfg(feature = "encryption")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
 pub use rekey::RekeyReport;
+pub use release::{NOT_RELEASED, RELEASE_BATCH, Release};
 pub use retention::Retention;
 
 /// The schema version this build migrates a SQLite inbox to: the newest `version` it records

@@ -11,11 +11,12 @@
 use std::time::Duration;
 
 use crate::backend::Outcome;
+use crate::error::Error;
 #[cfg(feature = "metrics")]
 use crate::record::Gauges;
 use crate::record::Stored;
 
-/// Stores by `result` (`new`, `duplicate`, `failed`) and `engine`.
+/// Stores by `result` (`new`, `duplicate`, `failed`, `quarantine_full`) and `engine`.
 pub(crate) const STORES: &str = "enrich_inbox_stores_total";
 /// From a store's call to its durable answer, by `engine`.
 pub(crate) const STORE_DURATION: &str = "enrich_inbox_store_duration_seconds";
@@ -64,12 +65,13 @@ impl Stopwatch {
 
 /// A store's result and how long it took to be durable.
 #[inline]
-pub(crate) fn stored<E>(engine: &'static str, result: &Result<Stored, E>, stopwatch: Stopwatch) {
+pub(crate) fn stored(engine: &'static str, result: &Result<Stored, Error>, stopwatch: Stopwatch) {
     #[cfg(feature = "metrics")]
     {
         let label = match result {
             Ok(Stored::New(_)) => "new",
             Ok(Stored::Duplicate) => "duplicate",
+            Err(Error::QuarantineFull { .. }) => "quarantine_full",
             Err(_) => "failed",
         };
         metrics::counter!(STORES, "result" => label, "engine" => engine).increment(1);
@@ -146,6 +148,7 @@ pub(crate) fn set_gauges(gauges: &Gauges) {
         ("processing", gauges.processing),
         ("dead", gauges.dead),
         ("done", gauges.done),
+        ("quarantined", gauges.quarantined),
     ] {
         metrics::gauge!(DELIVERIES, "state" => state).set(count as f64);
     }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use enrich_webhook::Delivery;
+use enrich_webhook::{ConfigError, Delivery, SECRET_ENV_VAR, WebhookConfig};
 use tokio::sync::watch;
 
 use crate::config::InboxConfig;
@@ -215,4 +215,53 @@ impl InboxHandle {
             }
         })
     }
+
+    /// [`Inbox::quarantine_at_start`] on a task of its own, once the inbox is open (a failure is
+    /// logged at ERROR with the command to run instead).
+    pub fn quarantine_at_start(&self, config: &WebhookConfig) {
+        let (handle, config) = (self.clone(), config.clone());
+        tokio::spawn(async move {
+            let inbox = handle.opened().await;
+            if let Err(error) = inbox.quarantine_at_start(&config).await {
+                tracing::error!(
+                    %error,
+                    "enrich-inbox: the quarantine could not be released at start; run \
+                     `enrich inbox release --inbox URL` with {SECRET_ENV_VAR} set"
+                );
+            }
+        });
+    }
+}
+
+/// The webhook configuration a receiver starts with, and what it does about the quarantine:
+/// the secrets of [`SECRET_ENV_VAR`] when it is set; without it,
+/// [`WebhookConfig::insecure_skip_verification`] if `insecure` was asked for explicitly, else
+/// [`WebhookConfig::quarantine`] when the receiver has an `inbox` (a receiver without one and
+/// without `insecure` gets [`ConfigError::EnvVarMissing`]: it should refuse to start). With an
+/// inbox it then calls [`InboxHandle::quarantine_at_start`]: a loud warning in quarantine, the
+/// quarantine released once a secret is configured.
+///
+/// ```no_run
+/// # async fn start() -> Result<(), Box<dyn std::error::Error>> {
+/// use enrich_inbox::{InboxConfig, InboxHandle, webhook_config_at_start};
+///
+/// let inbox = InboxHandle::open("sqlite:inbox.db", InboxConfig::default()).await;
+/// let config = webhook_config_at_start(Some(&inbox), false)?;
+/// # let _ = config; Ok(()) }
+/// ```
+pub fn webhook_config_at_start(
+    inbox: Option<&InboxHandle>,
+    insecure: bool,
+) -> Result<WebhookConfig, ConfigError> {
+    let config = match (WebhookConfig::from_env(), inbox) {
+        (Err(ConfigError::EnvVarMissing), _) if insecure => {
+            WebhookConfig::insecure_skip_verification()
+        }
+        (Err(ConfigError::EnvVarMissing), Some(_)) => WebhookConfig::quarantine(),
+        (config, _) => config?,
+    };
+    if let Some(inbox) = inbox {
+        inbox.quarantine_at_start(&config);
+    }
+    Ok(config)
 }

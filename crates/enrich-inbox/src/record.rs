@@ -65,7 +65,10 @@ impl Source {
 ///
 /// `pending` → `processing` (claimed under a lease) → `done`, or back to `pending` with a later
 /// due time after a failure, or `dead` after the last allowed attempt. A purge turns `done` into
-/// `purged` (the body is dropped, the idempotency key kept) and later deletes the row.
+/// `purged` (the body is dropped, the idempotency key kept) and later deletes the row. A
+/// delivery received before the signing secret was known starts `quarantined` (never claimed)
+/// until [`Inbox::release`](crate::Inbox::release) makes it `pending` (its stored signature
+/// verified) or `dead` (not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum State {
@@ -79,11 +82,15 @@ pub enum State {
     Dead,
     /// Processed, then purged: only the idempotency key and metadata remain.
     Purged,
+    /// Received with a well-formed, fresh signature that no known secret could verify yet:
+    /// stored, never claimed, until released with the secret.
+    Quarantined,
 }
 
 impl State {
     /// Every state, in life order.
-    pub const ALL: [State; 5] = [
+    pub const ALL: [State; 6] = [
+        Self::Quarantined,
         Self::Pending,
         Self::Processing,
         Self::Done,
@@ -91,7 +98,8 @@ impl State {
         Self::Purged,
     ];
 
-    /// The state's name as stored (`pending`, `processing`, `done`, `dead`, `purged`).
+    /// The state's name as stored (`quarantined`, `pending`, `processing`, `done`, `dead`,
+    /// `purged`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -99,6 +107,7 @@ impl State {
             Self::Done => "done",
             Self::Dead => "dead",
             Self::Purged => "purged",
+            Self::Quarantined => "quarantined",
         }
     }
 
@@ -190,12 +199,14 @@ pub struct Counts {
     pub dead: u64,
     /// Processed and purged (key kept).
     pub purged: u64,
+    /// Received before the signing secret was known, waiting to be released.
+    pub quarantined: u64,
 }
 
 impl Counts {
     /// All deliveries the inbox holds.
     pub fn total(&self) -> u64 {
-        self.pending + self.processing + self.done + self.dead + self.purged
+        self.pending + self.processing + self.done + self.dead + self.purged + self.quarantined
     }
 
     pub(crate) fn add(&mut self, state: State, count: u64) {
@@ -205,6 +216,7 @@ impl Counts {
             State::Done => &mut self.done,
             State::Dead => &mut self.dead,
             State::Purged => &mut self.purged,
+            State::Quarantined => &mut self.quarantined,
         };
         *slot += count;
     }
@@ -259,6 +271,8 @@ pub struct Gauges {
     pub dead: u64,
     /// Processed (with or without their body, after a purge).
     pub done: u64,
+    /// Received before the signing secret was known, waiting to be released (never claimed).
+    pub quarantined: u64,
     /// How long the claimable delivery that became claimable first has been waiting for a
     /// worker, on the database's clock (the one leases and due times are read on): since its
     /// receipt for a new delivery, since its backoff ended for a retry, since its lease expired
@@ -283,6 +297,7 @@ impl Gauges {
                     State::Processing => gauges.processing += count,
                     State::Done | State::Purged => gauges.done += count,
                     State::Dead => gauges.dead += count,
+                    State::Quarantined => gauges.quarantined += count,
                 },
             }
         }

@@ -291,6 +291,58 @@ on_both_engines! {
         assert_eq!(processed.lock().unwrap().as_deref(), Some("p-9"));
         keyed.close().await;
     }
+
+    async fn quarantined_bodies_are_sealed_and_released_opened(db) {
+        let inbox = open(db, key_a()).await;
+        let quarantine = enrich_webhook::WebhookConfig::quarantine();
+        let receive = |body: &str, secret: &str| {
+            let request = enrich_webhook::testing::SignedRequest::builder(body).secret(secret).build();
+            quarantine
+                .receive(&request.headers(), bytes::Bytes::from(request.body.clone()))
+                .expect("a well-formed, fresh signature is quarantined")
+        };
+        let genuine = new_id(inbox.store(&receive(&person("q-1", "quinn@sealed.example"), SECRET)).await.unwrap());
+        let forged = new_id(
+            inbox
+                .store(&receive(&person("q-2", "quentin@sealed.example"), "whsec_not_the_secret"))
+                .await
+                .unwrap(),
+        );
+        // The sealed body's marker (`\0EIS\x01`), at the start of both stored bodies.
+        let sealed = if db.is_sqlite() {
+            "substr(raw_body, 1, 5) = X'0045495301'"
+        } else {
+            "substring(raw_body FROM 1 FOR 5) = '\\x0045495301'::bytea"
+        };
+        let stored: String = db
+            .text(&format!(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM enrich_inbox_deliveries \
+                 WHERE id IN ({genuine}, {forged}) AND state = 'quarantined' AND {sealed}"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(stored, "2", "quarantined bodies are sealed at rest");
+
+        // Without the key nothing is released or refused: a clear error, the quarantine intact.
+        let keyless = Inbox::open(&db.url).await.unwrap();
+        let keys = SigningKeys::new([SECRET]).unwrap();
+        assert!(matches!(
+            keyless.release(&keys, enrich_webhook::Tolerance::default()).await,
+            Err(Error::MissingKey { ref key_id }) if key_id == "key-a"
+        ));
+        keyless.close().await;
+        assert_eq!(inbox.counts().await.unwrap().quarantined, 2);
+
+        let release = inbox.release(&keys, enrich_webhook::Tolerance::default()).await.unwrap();
+        assert_eq!((release.released, release.dead), (1, 1));
+        assert_eq!(inbox.get(genuine).await.unwrap().unwrap().state, State::Pending);
+        let refused = inbox.get(forged).await.unwrap().unwrap();
+        assert_eq!(refused.state, State::Dead);
+        assert!(refused.last_error.as_deref().unwrap().starts_with(enrich_inbox::NOT_RELEASED));
+        let at_rest = stored_error(db, forged).await;
+        assert!(at_rest.starts_with("enrich-inbox-sealed:1:key-a:"), "{at_rest}");
+        inbox.close().await;
+    }
 }
 
 // No stored email is in the SQLite file or its WAL when encryption is on; the external IDs,

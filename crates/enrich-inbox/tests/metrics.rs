@@ -197,6 +197,7 @@ fn expect_mix(recorded: &Recorded, engine: &str) {
         ("enrich_inbox_deliveries{state=processing}", 0.0),
         ("enrich_inbox_deliveries{state=dead}", 1.0),
         ("enrich_inbox_deliveries{state=done}", 2.0),
+        ("enrich_inbox_deliveries{state=quarantined}", 0.0),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))

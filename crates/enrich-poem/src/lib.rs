@@ -130,6 +130,7 @@ impl<'a, T: FromDelivery> FromRequest<'a> for Webhook<T> {
             Extracted::Ignored(acknowledgement) => Err(poem::Error::from_response(render(
                 Answer::from(&acknowledgement),
             ))),
+            Extracted::Refused(refusal) => Err(WebhookRefusal(refusal).into()),
         }
     }
 }

@@ -143,7 +143,7 @@ impl<'r, T: FromDelivery + Send> FromData<'r> for Webhook<T> {
         let rejection = match receive(req, data).await.map(Delivery::extract) {
             Ok(Extracted::Taken(value)) => return Outcome::Success(Self(value)),
             Ok(Extracted::Ignored(acknowledgement)) => WebhookRejection::Ignored(acknowledgement),
-            Err(refusal) => WebhookRejection::Refused(refusal),
+            Ok(Extracted::Refused(refusal)) | Err(refusal) => WebhookRejection::Refused(refusal),
         };
         let answer = rejection.answer();
         let status = Status::new(answer.status);

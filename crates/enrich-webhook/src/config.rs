@@ -20,6 +20,9 @@ pub(crate) enum Verification {
     /// Accept unsigned deliveries: chosen explicitly with
     /// [`WebhookConfig::insecure_skip_verification`].
     Skipped,
+    /// No secret is known yet: accept a present, well-formed, fresh signature without checking
+    /// its tag, and mark the delivery quarantined ([`WebhookConfig::quarantine`]).
+    Quarantine,
 }
 
 /// The configuration of a webhook receiver: one per endpoint, shared by every request.
@@ -104,6 +107,33 @@ impl WebhookConfig {
         Self::new(Verification::Skipped)
     }
 
+    /// Accept deliveries whose signature **cannot be verified yet**, as quarantined: for a
+    /// receiver with an inbox, before the API has shown the signing secret.
+    ///
+    /// The signature header must still be present, well-formed and fresh (else `401`, as when
+    /// verifying); only its tag goes unchecked, since no secret is known. Every delivery comes
+    /// out with [`Delivery::is_quarantined`](crate::Delivery::is_quarantined) set and
+    /// [`Delivery::is_verified`](crate::Delivery::is_verified) unset. An inbox stores such a
+    /// delivery as `quarantined`, never processed until it is released with the secret (which
+    /// verifies the stored signature against the stored body). The typed extractors (an event,
+    /// a person, a company) refuse a quarantined delivery with `500` `receiver_not_configured`,
+    /// so that no handler processes an unverified body by accident: take the whole
+    /// [`Delivery`](crate::Delivery) and store it. It logs a warning now (through `tracing`).
+    ///
+    /// ```
+    /// use enrich_webhook::WebhookConfig;
+    ///
+    /// let config = WebhookConfig::quarantine();
+    /// assert!(config.quarantines() && !config.verifies_signatures());
+    /// ```
+    pub fn quarantine() -> Self {
+        const WARNING: &str = "no webhook signing secret: deliveries with a well-formed, fresh \
+            signature are accepted UNVERIFIED and must be stored in quarantine (never processed) \
+            until released with the secret";
+        tracing::warn!("{WARNING}");
+        Self::new(Verification::Quarantine)
+    }
+
     fn new(verification: Verification) -> Self {
         Self {
             verification,
@@ -134,10 +164,24 @@ impl WebhookConfig {
         self.tolerance
     }
 
-    /// Whether signatures are verified (`false` only after
-    /// [`WebhookConfig::insecure_skip_verification`]).
+    /// Whether signatures are verified (`false` after
+    /// [`WebhookConfig::insecure_skip_verification`] and [`WebhookConfig::quarantine`]).
     pub fn verifies_signatures(&self) -> bool {
         matches!(self.verification, Verification::Secrets(_))
+    }
+
+    /// Whether deliveries are accepted unverified as quarantined ([`WebhookConfig::quarantine`]).
+    pub fn quarantines(&self) -> bool {
+        matches!(self.verification, Verification::Quarantine)
+    }
+
+    /// The signing keys deliveries are verified with; `None` when no secret is configured.
+    /// An inbox releases its quarantined deliveries with them.
+    pub fn signing_keys(&self) -> Option<&SigningKeys> {
+        match &self.verification {
+            Verification::Secrets(keys) => Some(keys),
+            Verification::Skipped | Verification::Quarantine => None,
+        }
     }
 }
 
@@ -146,6 +190,7 @@ impl fmt::Debug for WebhookConfig {
         let verification = match &self.verification {
             Verification::Secrets(keys) => format!("{} secret(s), redacted", keys.len()),
             Verification::Skipped => "SKIPPED (insecure)".to_owned(),
+            Verification::Quarantine => "QUARANTINE (no secret yet)".to_owned(),
         };
         f.debug_struct("WebhookConfig")
             .field("verification", &verification)
@@ -181,7 +226,8 @@ impl fmt::Display for ConfigError {
                 f,
                 "{SECRET_ENV_VAR} is not set: set it to the signing secret from the API settings \
                  (a comma-separated list while rotating); to receive the first delivery before the \
-                 secret exists, skip verification explicitly \
+                 secret exists, store it in quarantine (WebhookConfig::quarantine, with an inbox) \
+                 or, without an inbox, skip verification explicitly \
                  (WebhookConfig::insecure_skip_verification)"
             ),
             Self::EnvVarNotUnicode => write!(f, "{SECRET_ENV_VAR} is not valid Unicode"),

@@ -23,6 +23,9 @@ pub struct Delivery {
     /// it from the header when asked, rather than on every request).
     pub(crate) signed_at: Option<SignatureTimestamp>,
     pub(crate) verified: bool,
+    /// Accepted unverified by [`WebhookConfig::quarantine`](crate::WebhookConfig::quarantine):
+    /// its signature header was well-formed and fresh, its tag not checked.
+    pub(crate) quarantined: bool,
     pub(crate) span: tracing::Span,
 }
 
@@ -34,6 +37,7 @@ impl fmt::Debug for Delivery {
             .field("signature_header", &self.signature_header)
             .field("signed_at", &self.signed_at())
             .field("verified", &self.verified)
+            .field("quarantined", &self.quarantined)
             .field("span", &self.span)
             .finish()
     }
@@ -66,7 +70,7 @@ impl Delivery {
     /// When the sender signed the delivery (the signature's `t`). `None` when verification is
     /// skipped and the request carried no readable signature header.
     pub fn signed_at(&self) -> Option<SignatureTimestamp> {
-        if self.verified {
+        if self.verified || self.quarantined {
             self.signed_at
         } else {
             signature::timestamp_of(self.signature_header.as_deref()?.as_bytes())
@@ -74,9 +78,18 @@ impl Delivery {
     }
 
     /// Whether the signature was verified. `false` only when the configuration explicitly skips
-    /// verification.
+    /// verification, or quarantines deliveries until the secret is known.
     pub fn is_verified(&self) -> bool {
         self.verified
+    }
+
+    /// Whether this delivery was accepted **unverified**, to be quarantined
+    /// ([`WebhookConfig::quarantine`](crate::WebhookConfig::quarantine)): its signature header
+    /// is well-formed and was fresh, but no secret was known to check it. Store it in an
+    /// inbox, which keeps it out of processing until it is released with the secret; never
+    /// process it.
+    pub fn is_quarantined(&self) -> bool {
+        self.quarantined
     }
 
     /// The `webhook_delivery` tracing span of this delivery (level DEBUG, with the fields

@@ -5,7 +5,7 @@ use enrich_types::{CompanyEnrichmentCompleted, PersonEnrichmentCompleted, Webhoo
 
 use crate::delivery::Delivery;
 use crate::metrics;
-use crate::refusal::Acknowledgement;
+use crate::refusal::{Acknowledgement, Refusal};
 
 /// What an extractor makes of an accepted delivery: a value for the handler, or the
 /// acknowledgement of an event it does not take. Both are successful outcomes: the sender is
@@ -16,6 +16,12 @@ pub enum Extracted<T> {
     Taken(T),
     /// The handler is not called: a genuine event of a type not taken, acknowledged with `200`.
     Ignored(Acknowledgement),
+    /// The handler is not called: the delivery is refused. A quarantined delivery (its
+    /// signature not verified, see [`WebhookConfig::quarantine`](crate::WebhookConfig::quarantine))
+    /// reaches only a handler that takes the whole [`Delivery`]; any other extractor refuses it
+    /// with `500` `receiver_not_configured`, so that no handler processes an unverified event by
+    /// accident.
+    Refused(Refusal),
 }
 
 impl<T> Extracted<T> {
@@ -23,7 +29,7 @@ impl<T> Extracted<T> {
     pub fn taken(self) -> Option<T> {
         match self {
             Self::Taken(value) => Some(value),
-            Self::Ignored(_) => None,
+            Self::Ignored(_) | Self::Refused(_) => None,
         }
     }
 }
@@ -58,11 +64,19 @@ impl<T> Extracted<T> {
 /// }
 /// ```
 pub trait FromDelivery: Sized {
+    /// Whether this extractor takes a quarantined delivery (one whose signature could not be
+    /// verified yet). Only [`Delivery`] does, to be stored in an inbox's quarantine; for any
+    /// other type [`Delivery::extract`] refuses such a delivery before calling
+    /// [`FromDelivery::from_delivery`].
+    const TAKES_QUARANTINED: bool = false;
+
     /// Takes the value from `delivery`, or acknowledges a genuine event of a type not taken.
     fn from_delivery(delivery: Delivery) -> Extracted<Self>;
 }
 
 impl FromDelivery for Delivery {
+    const TAKES_QUARANTINED: bool = true;
+
     fn from_delivery(delivery: Delivery) -> Extracted<Self> {
         Extracted::Taken(delivery)
     }
@@ -92,12 +106,26 @@ impl FromDelivery for CompanyEnrichmentCompleted {
     }
 }
 
+/// What a typed extractor answers for a quarantined delivery.
+const QUARANTINE_NEEDS_A_DELIVERY: &str = "a quarantined (unverified) delivery must be taken \
+    whole (`Webhook<Delivery>`) and stored in an inbox, never handed to a typed extractor";
+
 impl Delivery {
     /// Takes a `T` from this delivery ([`FromDelivery`]), logging an ignored event at DEBUG: what
     /// every adapter's extractor calls. With the `metrics` feature, this is where a genuine
     /// delivery is counted, as `accepted` or `ignored` (refusals are counted by the pipeline).
+    ///
+    /// A quarantined delivery is taken only as a whole [`Delivery`] (whose handler stores it in
+    /// an inbox); any other `T` gets [`Extracted::Refused`], and the handler is not called.
     pub fn extract<T: FromDelivery>(self) -> Extracted<T> {
         let event_type = metrics::event_type_label(self.event());
+        if self.is_quarantined() && !T::TAKES_QUARANTINED {
+            let refusal = Refusal::NotConfigured {
+                hint: QUARANTINE_NEEDS_A_DELIVERY,
+            };
+            crate::receive::log_refusal(&refusal);
+            return Extracted::Refused(refusal);
+        }
         let extracted = T::from_delivery(self);
         match &extracted {
             Extracted::Taken(_) => metrics::delivered(metrics::ACCEPTED, event_type),
@@ -105,6 +133,7 @@ impl Delivery {
                 crate::receive::log_acknowledgement();
                 metrics::delivered(Acknowledgement::CODE, event_type);
             }
+            Extracted::Refused(_) => {}
         }
         extracted
     }

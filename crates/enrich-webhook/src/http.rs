@@ -152,6 +152,7 @@ impl WebhookConfig {
         match self.receive_http(request).await?.extract() {
             Extracted::Taken(value) => Ok(value),
             Extracted::Ignored(acknowledgement) => Err(Answer::from(&acknowledgement).into()),
+            Extracted::Refused(refusal) => Err(Answer::from(&refusal).into()),
         }
     }
 }

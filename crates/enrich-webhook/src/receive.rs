@@ -231,14 +231,21 @@ impl WebhookConfig {
                 limit: self.body_limit,
             });
         }
-        let (signed_at, verified) = match pending {
+        let (signed_at, verified) = match &pending {
             Some(PendingSignature { keys, header }) => {
                 header.check_freshness(self.tolerance, now)?;
-                (Some(header.verify(keys, &body)?), true)
+                match keys {
+                    Some(keys) => (Some(header.verify(keys, &body)?), true),
+                    // Quarantined: well-formed and fresh, its tag left for the release.
+                    None => (Some(header.timestamp()), false),
+                }
             }
             // An unverified delivery's `t` is read from the kept header when asked for.
             None => (None, false),
         };
+        let quarantined = pending
+            .as_ref()
+            .is_some_and(|pending| pending.keys.is_none());
         let event = decode_event(&body)?;
         Ok(Delivery {
             event: Box::new(event),
@@ -249,6 +256,7 @@ impl WebhookConfig {
                 .map(Box::from),
             signed_at,
             verified,
+            quarantined,
             span: tracing::Span::none(),
         })
     }
@@ -286,6 +294,13 @@ fn traced(
             span.record("event_type", delivery.event.event_type());
             span.record("enrichment_id", delivery.event.enrichment_id());
             span.record("verified", delivery.verified);
+            if delivery.quarantined {
+                span.record("outcome", "quarantined");
+                span.in_scope(|| {
+                    tracing::debug!("webhook delivery accepted unverified, to quarantine")
+                });
+                return Ok(Delivery { span, ..delivery });
+            }
             span.record("outcome", "accepted");
             span.in_scope(|| tracing::debug!("webhook delivery accepted"));
             Ok(Delivery { span, ..delivery })
@@ -299,15 +314,16 @@ fn traced(
 }
 
 /// A signature header that passed the checks before the body (well-formed, fresh), still to be
-/// verified against the body with these keys.
+/// verified against the body with these keys (`None` when quarantining: no key is known).
 struct PendingSignature<'c, 'h> {
-    keys: &'c SigningKeys,
+    keys: Option<&'c SigningKeys>,
     header: SignatureHeader<'h>,
 }
 
 /// The checks the headers alone decide: media type, declared length, and, when verifying, a
 /// signature header that is present, well-formed and fresh (returned parsed, for
-/// [`WebhookConfig::check_body`]). `None` when verification is skipped.
+/// [`WebhookConfig::check_body`]; without keys when quarantining). `None` when verification is
+/// skipped.
 fn check_before_body<'c, 'h>(
     config: &'c WebhookConfig,
     headers: &RequestHeaders<'h>,
@@ -325,16 +341,16 @@ fn check_before_body<'c, 'h>(
             limit: config.body_limit,
         });
     }
-    match &config.verification {
-        Verification::Secrets(keys) => {
-            let header = headers.signature.ok_or(Refusal::MissingSignature)?;
-            let header = SignatureHeader::parse(header)
-                .map_err(|problem| Refusal::from(signature::SignatureError::Malformed(problem)))?;
-            header.check_freshness(config.tolerance, now)?;
-            Ok(Some(PendingSignature { keys, header }))
-        }
-        Verification::Skipped => Ok(None),
-    }
+    let keys = match &config.verification {
+        Verification::Secrets(keys) => Some(keys),
+        Verification::Quarantine => None,
+        Verification::Skipped => return Ok(None),
+    };
+    let header = headers.signature.ok_or(Refusal::MissingSignature)?;
+    let header = SignatureHeader::parse(header)
+        .map_err(|problem| Refusal::from(signature::SignatureError::Malformed(problem)))?;
+    header.check_freshness(config.tolerance, now)?;
+    Ok(Some(PendingSignature { keys, header }))
 }
 
 /// Logs a refusal: signature failures at WARN (a wrong secret or an attack: the operator should

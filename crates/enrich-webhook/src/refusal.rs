@@ -241,6 +241,18 @@ refusals! {
         detail: format_args!("the delivery could not be stored; retry in {retry_after_secs} s"),
         retry_after: *retry_after_secs,
     }
+    /// The receiver has no signing secret yet and its quarantine already holds as many
+    /// unverified deliveries as it may: nothing was stored. Answered `503` with `Retry-After`.
+    QuarantineFull {
+        /// The `Retry-After` the answer carries, in seconds.
+        retry_after_secs: u32,
+    } => {
+        code: "quarantine_full",
+        status: 503,
+        when: "no signing secret is configured and the quarantine is full; retry after `Retry-After` seconds",
+        detail: format_args!("the receiver's quarantine of unverified deliveries is full; retry in {retry_after_secs} s"),
+        retry_after: *retry_after_secs,
+    }
     /// The adapter found no receiver configuration (a setup mistake, not the sender's fault).
     NotConfigured {
         /// What the application must do, in the framework's terms.

@@ -418,6 +418,11 @@ impl<'a> SignatureHeader<'a> {
         })
     }
 
+    /// The header's `t`: when the sender says it signed the delivery.
+    pub(crate) fn timestamp(&self) -> SignatureTimestamp {
+        self.timestamp
+    }
+
     /// The `v0` tags, in header order.
     fn signatures(&self) -> &[[u8; TAG_LEN]] {
         &self.tags[..self.count]

@@ -106,3 +106,10 @@ fn receiver_not_configured() {
         hint: "register the configuration with the framework"
     }));
 }
+
+#[test]
+fn quarantine_full() {
+    insta::assert_snapshot!(render(&Refusal::QuarantineFull {
+        retry_after_secs: 30
+    }));
+}

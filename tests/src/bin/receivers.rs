@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use enrich_inbox::{InboxConfig, InboxHandle, Job, MetricsListener, Worker, WorkerConfig};
+use enrich_webhook::Refusal;
 use enrich_webhook::enrich_types::WebhookEvent;
-use enrich_webhook::{ConfigError, Refusal, WebhookConfig};
 
 #[path = "../../../crates/enrich-actix/examples/actix_receiver/limits.rs"]
 mod actix_limits;
@@ -130,19 +130,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(filter)
         .init();
     let args = Args::parse();
-    let config = match WebhookConfig::from_env() {
-        Err(ConfigError::EnvVarMissing) if args.insecure_skip_verification => {
-            WebhookConfig::insecure_skip_verification()
-        }
-        config => config.map_err(|error| format!("refusing to start: {error}"))?,
-    };
-    let config = match args.body_limit {
-        Some(limit) => config.body_limit(limit),
-        None => config,
-    };
     let inbox = match &args.inbox {
         Some(url) => Some(InboxHandle::open(url, InboxConfig::default()).await),
         None => None,
+    };
+    // As the examples: no secret means quarantine with an inbox, unless insecure is asked for.
+    let config =
+        enrich_inbox::webhook_config_at_start(inbox.as_ref(), args.insecure_skip_verification)
+            .map_err(|error| format!("refusing to start: {error}"))?;
+    let config = match args.body_limit {
+        Some(limit) => config.body_limit(limit),
+        None => config,
     };
     if let Some(address) = args.metrics_listen {
         MetricsListener::new(address)

@@ -5,6 +5,14 @@
 //! cargo run -p enrich-actix --example actix_receiver -- --insecure-skip-verification
 //! ```
 //!
+//! Without `SURFE_WEBHOOK_SECRET` (the API shows it only after the first delivery), a receiver
+//! with an inbox starts in **quarantine**: a delivery with a well-formed, fresh signature is
+//! stored unverified and never processed (`401` without one; `503` once the quarantine is full),
+//! until `enrich inbox release --inbox URL --secret …` verifies each stored signature, or the
+//! receiver restarts with the secret and releases them itself. Without an inbox it refuses to
+//! start unless given `--insecure-skip-verification`, which accepts and processes unsigned
+//! deliveries (with an inbox too, if given: quarantine is the safe start).
+//!
 //! Each accepted delivery is answered 200 and printed on stdout as one line of JSON (the typed
 //! event re-serialized; `500` if it cannot be printed). Logs go to stderr (filtered by
 //! `RUST_LOG`, default `info`, where actix-web says where it listens; colour only on a terminal). Other methods on `/webhook` are
@@ -25,7 +33,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, error::ErrorInternalServerError, web};
 use enrich_actix::WebhookRefusal;
-use enrich_actix::{ConfigError, Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookEvent};
+use enrich_actix::{Refusal, Webhook, WebhookDelivery, WebhookEvent};
 use enrich_inbox::{InboxHandle, Job, Worker};
 use tracing_subscriber::EnvFilter;
 
@@ -60,15 +68,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args: Vec<String> = std::env::args().collect();
     let flag = |name: &str| args.iter().position(|arg| arg == name);
-    let config = match (
-        WebhookConfig::from_env(),
-        flag("--insecure-skip-verification"),
-    ) {
-        (Err(ConfigError::EnvVarMissing), Some(_)) => WebhookConfig::insecure_skip_verification(),
-        (config, _) => config.map_err(|error| format!("refusing to start: {error}"))?,
-    };
     let url = flag("--inbox").and_then(|at| args.get(at + 1).cloned());
     let inbox = ops::open_inbox(url.or_else(|| std::env::var("ENRICH_INBOX_URL").ok())).await;
+    let insecure = flag("--insecure-skip-verification").is_some();
+    // No secret yet: quarantine with an inbox, unless insecure mode is asked for explicitly.
+    let config = enrich_inbox::webhook_config_at_start(inbox.as_ref(), insecure)
+        .map_err(|error| format!("refusing to start: {error}"))?;
     ops::serve_metrics(inbox.as_ref())?;
     // `off`: this process only stores (a web tier); `only`: it only processes (a worker tier).
     let mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();

@@ -1,9 +1,8 @@
 //! A complete receiver: `POST /webhook` on `127.0.0.1:$PORT` (default 3000).
 //!
-//! Verifies with `SURFE_WEBHOOK_SECRET` (comma-separated while rotating); without it, refuses to
-//! start unless given `--insecure-skip-verification`. Prints each accepted event, re-serialized,
-//! as one line of JSON on stdout (answering `500` if it cannot); logs go to stderr (`RUST_LOG`).
-//! The server limits are in `limits.rs`.
+//! Verifies with `SURFE_WEBHOOK_SECRET` (comma-separated while rotating). Prints each accepted
+//! event, re-serialized, as one line of JSON on stdout (answering `500` if it cannot); logs go
+//! to stderr (`RUST_LOG`). The server limits are in `limits.rs`.
 //!
 //! With `--inbox URL` (or `ENRICH_INBOX_URL`; `sqlite:PATH` or `postgres://…`), each delivery is
 //! stored before it is answered (`503` when it cannot be), and a worker prints it once processed.
@@ -11,6 +10,14 @@
 //! (a worker tier, no server). An inbox that cannot be opened at start is opened in the
 //! background, retried: meanwhile deliveries are answered `503` and `GET /readyz` says why.
 //! That, health and metrics (`--metrics-listen 127.0.0.1:9464`) are in `ops.rs`.
+//!
+//! Without `SURFE_WEBHOOK_SECRET` (the API shows it only after the first delivery), a receiver
+//! with an inbox starts in **quarantine**: a delivery with a well-formed, fresh signature is
+//! stored unverified and never processed (`401` without one; `503` once the quarantine is full),
+//! until `enrich inbox release --inbox URL --secret …` verifies each stored signature, or the
+//! receiver restarts with the secret and releases them itself. Without an inbox it refuses to
+//! start unless given `--insecure-skip-verification`, which accepts and processes unsigned
+//! deliveries (with an inbox too, if given: quarantine is the safe start).
 //!
 //! ```text
 //! SURFE_WEBHOOK_SECRET=whsec_… cargo run -p enrich-axum --example axum_receiver -- --inbox sqlite:inbox.db
@@ -24,8 +31,8 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::post;
-use enrich_axum::{ConfigError, WebhookEvent};
-use enrich_axum::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
+use enrich_axum::WebhookEvent;
+use enrich_axum::{Refusal, Webhook, WebhookDelivery, WebhookRefusal};
 use enrich_inbox::{InboxHandle, Job, Worker};
 use tracing_subscriber::EnvFilter;
 
@@ -64,11 +71,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(filter)
         .init();
     let insecure = std::env::args().any(|arg| arg == "--insecure-skip-verification");
-    let config = match WebhookConfig::from_env() {
-        Err(ConfigError::EnvVarMissing) if insecure => WebhookConfig::insecure_skip_verification(),
-        config => config.map_err(|error| format!("refusing to start: {error}"))?,
-    };
     let inbox = ops::open_inbox().await;
+    // No secret yet: quarantine with an inbox, unless insecure mode is asked for explicitly.
+    let config = enrich_inbox::webhook_config_at_start(inbox.as_ref(), insecure)
+        .map_err(|error| format!("refusing to start: {error}"))?;
     ops::serve_metrics(inbox.as_ref())?;
     // `off`: this process only stores (a web tier); `only`: it only processes (a worker tier).
     let mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();

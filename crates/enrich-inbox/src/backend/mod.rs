@@ -458,12 +458,14 @@ impl Backend {
     }
 }
 
-// After the macros, which it uses.
+// After the macros, which they use.
 mod privacy;
+mod quarantine;
 #[cfg(feature = "encryption")]
 mod rekey;
 
 pub(crate) use privacy::{Found, IdColumn, RetentionStep};
+pub(crate) use quarantine::Settlement;
 #[cfg(feature = "encryption")]
 pub(crate) use rekey::{CurrentPrefixes, Resealed, SealedRow};
 

@@ -138,6 +138,16 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
         3,
         &["ALTER TABLE enrich_inbox_deliveries ADD COLUMN traceparent TEXT"],
     ),
+    (
+        // The state `quarantined`: the CHECK constraint replaced (the counts' triggers count
+        // any state as it is).
+        4,
+        &[
+            "ALTER TABLE enrich_inbox_deliveries DROP CONSTRAINT enrich_inbox_deliveries_state_check",
+            "ALTER TABLE enrich_inbox_deliveries ADD CONSTRAINT enrich_inbox_deliveries_state_check
+            CHECK (state IN ('pending', 'processing', 'done', 'dead', 'purged', 'quarantined'))",
+        ],
+    ),
 ];
 
 /// Stores grouped: every store waiting is inserted by one statement in one commit.

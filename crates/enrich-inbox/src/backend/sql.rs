@@ -75,6 +75,35 @@ macro_rules! statements {
             ", $10) ON CONFLICT (idempotency_key) DO NOTHING"
         );
 
+        /// [`INSERT`] for a delivery received before the signing secret was known: stored
+        /// `quarantined` (never claimed), and only while the quarantine holds fewer than `$10`
+        /// rows (counted through the `state` index, so at most `$10` entries), with `$11` its
+        /// `traceparent`. Its id comes back; no row when the key is already stored or the
+        /// quarantine is full.
+        pub const INSERT_QUARANTINED: &str = concat!(
+            insert_into!(),
+            "SELECT $1, $2, 'quarantined', $3, $4, $5, $6, $7, $8, $9, ",
+            $now,
+            ", 0, ",
+            $now,
+            ", $11 WHERE (SELECT COUNT(*) FROM enrich_inbox_deliveries WHERE state = 'quarantined') \
+               < $10 \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+        );
+
+        /// Settles quarantined delivery `$1` once its stored signature was checked: `$2` is
+        /// `pending` (verified, `$3` true: due now, to be processed) or `dead` (`$3` false,
+        /// `$4` the reason, finished now). Changes nothing when it is no longer quarantined.
+        pub const SETTLE_QUARANTINED: &str = concat!(
+            "UPDATE enrich_inbox_deliveries \
+             SET state = $2, verified = $3, last_error = $4, attempts = 0, due_at_ms = ",
+            $now,
+            ", finished_at_ms = CASE WHEN $2 = 'dead' THEN ",
+            $now,
+            " ELSE NULL END \
+             WHERE id = $1 AND state = 'quarantined'"
+        );
+
         /// [`INSERT`] for many deliveries in one statement (Postgres only: it reads arrays):
         /// delivery `i` is `($1[i], …, $10[i])`, in [`INSERT`]'s order, all received and due at
         /// the statement's now. The id and key of each row it inserted (none for a key already
@@ -410,6 +439,17 @@ pub const LIST: &str = concat!(
     columns!(""),
     " FROM enrich_inbox_deliveries WHERE state = $1 ORDER BY id LIMIT $2"
 );
+
+/// At most `$2` quarantined rows with an id above `$1`, by id: a batch of a release.
+pub const LIST_QUARANTINED: &str = concat!(
+    "SELECT ",
+    columns!(""),
+    " FROM enrich_inbox_deliveries WHERE state = 'quarantined' AND id > $1 ORDER BY id LIMIT $2"
+);
+
+/// Whether idempotency key `$1` is stored (`1`) or not (`0`).
+pub const KEY_STORED: &str =
+    "SELECT COUNT(*) FROM enrich_inbox_deliveries WHERE idempotency_key = $1";
 
 /// One row by id.
 pub const GET: &str = concat!(

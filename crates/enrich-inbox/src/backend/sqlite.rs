@@ -60,6 +60,53 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
         2,
         &["ALTER TABLE enrich_inbox_deliveries ADD COLUMN traceparent TEXT"],
     ),
+    (
+        // The state `quarantined`. SQLite cannot change a CHECK constraint in place: the table is
+        // rebuilt (new table, copy, drop, rename, indexes again), inside the migration's
+        // transaction. The AUTOINCREMENT counter moves with it, so no id is ever given twice.
+        3,
+        &[
+            "CREATE TABLE enrich_inbox_deliveries_rebuilt (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('pending', 'processing', 'done', 'dead', 'purged', 'quarantined')),
+            event_type TEXT NOT NULL,
+            enrichment_id TEXT,
+            external_id TEXT,
+            raw_body BLOB,
+            signature_header TEXT,
+            signed_at_ms INTEGER,
+            verified BOOLEAN NOT NULL,
+            received_at_ms INTEGER NOT NULL,
+            attempts INTEGER NOT NULL,
+            due_at_ms INTEGER NOT NULL,
+            lease_token INTEGER,
+            last_error TEXT,
+            finished_at_ms INTEGER,
+            traceparent TEXT
+            )",
+            "INSERT INTO enrich_inbox_deliveries_rebuilt (id, idempotency_key, source, state,
+            event_type, enrichment_id, external_id, raw_body, signature_header, signed_at_ms,
+            verified, received_at_ms, attempts, due_at_ms, lease_token, last_error, finished_at_ms,
+            traceparent)
+         SELECT id, idempotency_key, source, state, event_type, enrichment_id, external_id,
+            raw_body, signature_header, signed_at_ms, verified, received_at_ms, attempts,
+            due_at_ms, lease_token, last_error, finished_at_ms, traceparent
+         FROM enrich_inbox_deliveries",
+            "DELETE FROM sqlite_sequence WHERE name = 'enrich_inbox_deliveries_rebuilt'",
+            "UPDATE sqlite_sequence SET name = 'enrich_inbox_deliveries_rebuilt'
+         WHERE name = 'enrich_inbox_deliveries'",
+            "DROP TABLE enrich_inbox_deliveries",
+            "ALTER TABLE enrich_inbox_deliveries_rebuilt RENAME TO enrich_inbox_deliveries",
+            "CREATE INDEX enrich_inbox_due ON enrich_inbox_deliveries (due_at_ms, id)
+            WHERE state IN ('pending', 'processing')",
+            "CREATE INDEX enrich_inbox_finished ON enrich_inbox_deliveries (finished_at_ms)
+            WHERE state IN ('done', 'purged')",
+            "CREATE INDEX enrich_inbox_state ON enrich_inbox_deliveries (state)",
+        ],
+    ),
 ];
 
 /// The SQLite engine: a pool for reads, and the group writer (on a connection of its own) for

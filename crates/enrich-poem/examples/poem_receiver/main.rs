@@ -5,6 +5,14 @@
 //! cargo run -p enrich-poem --example poem_receiver -- --insecure-skip-verification
 //! ```
 //!
+//! Without `SURFE_WEBHOOK_SECRET` (the API shows it only after the first delivery), a receiver
+//! with an inbox starts in **quarantine**: a delivery with a well-formed, fresh signature is
+//! stored unverified and never processed (`401` without one; `503` once the quarantine is full),
+//! until `enrich inbox release --inbox URL --secret …` verifies each stored signature, or the
+//! receiver restarts with the secret and releases them itself. Without an inbox it refuses to
+//! start unless given `--insecure-skip-verification`, which accepts and processes unsigned
+//! deliveries (with an inbox too, if given: quarantine is the safe start).
+//!
 //! Each accepted delivery is answered 200 and printed on stdout as one line of JSON (the typed
 //! event re-serialized; `500` if it cannot be printed). Logs go to stderr (filtered by
 //! `RUST_LOG`, default `info`; colour only on a terminal). Other methods on `/webhook` are
@@ -24,8 +32,8 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use enrich_inbox::{InboxHandle, Job, Worker};
-use enrich_poem::{ConfigError, WebhookEvent};
-use enrich_poem::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
+use enrich_poem::WebhookEvent;
+use enrich_poem::{Refusal, Webhook, WebhookDelivery, WebhookRefusal};
 use poem::error::{InternalServerError, MethodNotAllowedError};
 use poem::listener::{Listener, TcpListener};
 use poem::{EndpointExt, Response, Route, handler, http::StatusCode, post, web::Data};
@@ -65,11 +73,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(at) => args.get(at + 1).cloned(),
         None => std::env::var("ENRICH_INBOX_URL").ok(),
     };
-    let config = match (WebhookConfig::from_env(), insecure) {
-        (Err(ConfigError::EnvVarMissing), true) => WebhookConfig::insecure_skip_verification(),
-        (config, _) => config.map_err(|error| format!("refusing to start: {error}"))?,
-    };
     let inbox = ops::open_inbox(inbox_url).await;
+    // No secret yet: quarantine with an inbox, unless insecure mode is asked for explicitly.
+    let config = enrich_inbox::webhook_config_at_start(inbox.as_ref(), insecure)
+        .map_err(|error| format!("refusing to start: {error}"))?;
     ops::serve_metrics(inbox.as_ref())?;
     let worker_setting = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();
     let handler = |job: Job| async move { print_line(job.event()) };

@@ -5,6 +5,14 @@
 //! cargo run -p enrich-rocket --example rocket_receiver -- --insecure-skip-verification
 //! ```
 //!
+//! Without `SURFE_WEBHOOK_SECRET` (the API shows it only after the first delivery), a receiver
+//! with an inbox starts in **quarantine**: a delivery with a well-formed, fresh signature is
+//! stored unverified and never processed (`401` without one; `503` once the quarantine is full),
+//! until `enrich inbox release --inbox URL --secret …` verifies each stored signature, or the
+//! receiver restarts with the secret and releases them itself. Without an inbox it refuses to
+//! start unless given `--insecure-skip-verification`, which accepts and processes unsigned
+//! deliveries (with an inbox too, if given: quarantine is the safe start).
+//!
 //! Each accepted delivery is answered `200` and printed on stdout as one line of JSON (the typed
 //! event re-serialized; `500` if it cannot be printed). Logs, Rocket's included, go to stderr.
 //! Other methods on `/webhook` are answered `405` with `Allow: POST`.
@@ -26,8 +34,8 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use enrich_inbox::{InboxHandle, Job, Worker};
-use enrich_rocket::{ConfigError, WebhookEvent};
-use enrich_rocket::{Refusal, Webhook, WebhookConfig, WebhookDelivery, WebhookRefusal};
+use enrich_rocket::WebhookEvent;
+use enrich_rocket::{Refusal, Webhook, WebhookDelivery, WebhookRefusal};
 use rocket::http::Status;
 use rocket::{State, post, routes};
 
@@ -67,14 +75,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args: Vec<String> = std::env::args().collect();
     let insecure = args.iter().any(|arg| arg == "--insecure-skip-verification");
-    let config = match WebhookConfig::from_env() {
-        Err(ConfigError::EnvVarMissing) if insecure => WebhookConfig::insecure_skip_verification(),
-        other => other.map_err(|error| format!("rocket_receiver: refusing to start: {error}"))?,
-    };
     let inbox_flag = args.windows(2).find(|pair| pair[0] == "--inbox");
     let inbox_url = inbox_flag.map(|pair| pair[1].clone());
     let inbox_url = inbox_url.or_else(|| std::env::var("ENRICH_INBOX_URL").ok());
     let inbox = ops::open_inbox(inbox_url).await;
+    // No secret yet: quarantine with an inbox, unless insecure mode is asked for explicitly.
+    let config = enrich_inbox::webhook_config_at_start(inbox.as_ref(), insecure)
+        .map_err(|error| format!("rocket_receiver: refusing to start: {error}"))?;
     ops::serve_metrics(inbox.as_ref())?;
     // Prints each stored delivery once it is processed; runs as long as `main`.
     let worker_mode = std::env::var("ENRICH_INBOX_WORKER").unwrap_or_default();
