@@ -736,6 +736,56 @@ async fn postgres_replicas_migrate_at_once_under_repeatable_read() {
     );
 }
 
+// Issue 22: on Postgres a claim commits asynchronously, and nothing else does. A row trigger
+// (raw SQL, as an operator could add) logs the `synchronous_commit` in force in the transaction
+// of every write of a delivery: the claims (rows going to `processing`) run with it off, the
+// stores and the outcomes that follow with the server's `on`, also on the pooled connections
+// the claims used before them (the setting is the claim's transaction's alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_claims_commit_asynchronously_and_nothing_else_does() {
+    let Some(db) = TestDb::postgres("claims_commit_asynchronously").await else {
+        return;
+    };
+    let inbox = open(&db).await;
+    for statement in [
+        "CREATE TABLE commit_log (state TEXT NOT NULL, setting TEXT NOT NULL)",
+        "CREATE FUNCTION log_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+            INSERT INTO commit_log VALUES (NEW.state, current_setting('synchronous_commit'));
+            RETURN NULL;
+         END $$",
+        "CREATE TRIGGER log_commit AFTER INSERT OR UPDATE ON enrich_inbox_deliveries
+         FOR EACH ROW EXECUTE FUNCTION log_commit()",
+    ] {
+        db.execute(statement).await;
+    }
+    for round in 0..3 {
+        for person in 0..4 {
+            store(&inbox, &format!("async-{round}-{person}")).await;
+        }
+        let worker = Worker::new(inbox.clone(), |_job: Job| async {
+            Ok::<(), std::io::Error>(())
+        })
+        .config(options())
+        .spawn();
+        wait_for_done(&inbox, 4 * (round + 1)).await;
+        worker.shutdown(Duration::from_secs(10)).await;
+    }
+    let log = db
+        .text(
+            "SELECT string_agg(state || ' ' || setting || ' ' || n, ', ' ORDER BY state, setting) \
+             FROM (SELECT state, setting, COUNT(*) AS n FROM commit_log \
+                   GROUP BY state, setting) AS logged",
+        )
+        .await;
+    assert_eq!(
+        log.as_deref(),
+        Some("done on 12, pending on 12, processing off 12"),
+        "every store and outcome synchronous, every claim asynchronous"
+    );
+    inbox.close().await;
+}
+
 /// Where the replica process finds its database and its log.
 const REPLICA_URL: &str = "ENRICH_INBOX_TEST_REPLICA_URL";
 const REPLICA_LOG: &str = "ENRICH_INBOX_TEST_REPLICA_LOG";

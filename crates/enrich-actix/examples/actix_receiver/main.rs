@@ -51,11 +51,12 @@ async fn receive(
     Ok(HttpResponse::Ok().finish())
 }
 
-/// Writes `event` as one line of JSON to stdout (line-buffered: the newline flushes it).
+/// Writes `event` as one line of JSON to stdout, serialized first. (Serialized straight into the
+/// line-buffered stdout, each of its many small pieces would be searched for a newline and the
+/// line written in several system calls: about 14 % of a request's instructions.)
 fn print(event: &WebhookEvent) -> std::io::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    let printed = serde_json::to_writer(&mut stdout, event).map_err(std::io::Error::from);
-    let printed = printed.and_then(|()| writeln!(stdout));
+    let line = serde_json::to_string(event).map_err(std::io::Error::from);
+    let printed = line.and_then(|line| writeln!(std::io::stdout().lock(), "{line}"));
     printed.inspect_err(|error| eprintln!("actix_receiver: cannot print the event: {error}"))
 }
 

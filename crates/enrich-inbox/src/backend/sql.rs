@@ -156,8 +156,29 @@ macro_rules! statements {
         /// primary key (`= ANY (ARRAY(…))`) whatever the claim's size: joined with the
         /// subquery instead, a large claim is planned as a hash join over a scan of the whole
         /// table.
+        ///
+        /// The claim **commits asynchronously**: `set_config('synchronous_commit', 'off',
+        /// true)`, run once (a one-time filter of the update) before its rows are written, holds
+        /// for the claim's own transaction only (the statement's implicit one; the setting is
+        /// back to the session's at its end, so no store or outcome on the same pooled
+        /// connection is affected). Its commit then returns without waiting for the WAL flush,
+        /// which was one of the two flushes a drained row waited for (measured in
+        /// `benches/ANALYSIS.md`). Nothing acknowledged or done can be lost by it:
+        /// - a claim lost in a crash leaves its rows as they were before it (pending, or
+        ///   processing under an older lease that runs out): they are claimed again later, as
+        ///   after a worker that died mid-run (processing is at least once anyway);
+        /// - an outcome can only apply to the row version the claim wrote (it matches the
+        ///   claim's `lease_token`), so its commit record comes after the claim's in the WAL, and
+        ///   an outcome commits synchronously: flushing the WAL up to its own commit record, it
+        ///   makes the claim durable too. A success is never recorded on a claim that a crash
+        ///   could still undo.
+        ///
+        /// What a lost claim costs: its handler may have run without its attempt being counted
+        /// (the count only bounds the retries of runs that never record an outcome).
         pub const CLAIM_POSTGRES: &str = concat!(
-            "WITH due AS MATERIALIZED (SELECT id, due_at_ms FROM enrich_inbox_deliveries \
+            "WITH async_commit AS MATERIALIZED \
+                   (SELECT set_config('synchronous_commit', 'off', true)), \
+             due AS MATERIALIZED (SELECT id, due_at_ms FROM enrich_inbox_deliveries \
                    WHERE state IN ('pending', 'processing') AND due_at_ms >= $4 AND due_at_ms <= ",
             $now,
             " ORDER BY due_at_ms, id LIMIT $3 \
@@ -166,7 +187,7 @@ macro_rules! statements {
              SET state = 'processing', attempts = d.attempts + 1, due_at_ms = ",
             $now,
             " + $1, lease_token = $2 \
-             WHERE d.id = ANY (ARRAY(SELECT id FROM due)) \
+             WHERE d.id = ANY (ARRAY(SELECT id FROM due)) AND EXISTS (SELECT FROM async_commit) \
              RETURNING ",
             columns!("d."),
             ", (SELECT MAX(due_at_ms) FROM due) AS newest_due_ms"
