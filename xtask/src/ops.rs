@@ -221,7 +221,7 @@ mod tests {
         let root = crate::workspace_root();
         let rules = read(&root, RULES).unwrap();
         let readme = read(&root, "README.md").unwrap();
-        assert_eq!(check_annotations(&rules, &readme), Ok(5));
+        assert_eq!(check_annotations(&rules, &readme), Ok(6));
         assert!(check_dashboard(&read(&root, DASHBOARD).unwrap()).unwrap() >= 18);
     }
 }

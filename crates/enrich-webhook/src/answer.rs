@@ -98,16 +98,24 @@ mod tests {
             Refusal::StorageUnavailable {
                 retry_after_secs: 7,
             },
+            Refusal::QuarantineFull {
+                retry_after_secs: 9,
+            },
             Refusal::NotConfigured { hint: "" },
         ];
         let rows: Vec<&RefusalKind> = refusals.iter().map(Refusal::kind).collect();
         assert_eq!(rows, REFUSAL_KINDS.iter().collect::<Vec<_>>());
         let retry: Vec<Option<u32>> = refusals.iter().map(Refusal::retry_after_secs).collect();
-        assert_eq!(retry.iter().flatten().collect::<Vec<_>>(), [&7]);
+        assert_eq!(retry.iter().flatten().collect::<Vec<_>>(), [&7, &9]);
         assert_eq!(
             Answer::from(&refusals[9]).retry_after_secs,
             Some(7),
             "storage_unavailable carries Retry-After"
+        );
+        assert_eq!(
+            Answer::from(&refusals[10]).retry_after_secs,
+            Some(9),
+            "quarantine_full carries Retry-After"
         );
     }
 
