@@ -187,10 +187,12 @@ async fn assert_no_alert(browser: &Client, where_: &str) {
     );
 }
 
-/// Clicks the element `css` finds.
+/// Clicks the element `css` finds, waiting up to 10 s for it to appear.
 async fn click(browser: &Client, css: &str) {
     browser
-        .find(Locator::Css(css))
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|error| panic!("no {css}: {error}"))
         .click()
@@ -204,10 +206,13 @@ async fn screenshot(browser: &Client, path: &std::path::Path) {
     std::fs::write(path, png).expect("write the screenshot");
 }
 
-/// The text of the element `css` finds.
+/// The text of the element `css` finds, waiting up to 10 s for it to appear (a click that
+/// posts a form returns before the next page has loaded).
 async fn text_of(browser: &Client, css: &str) -> String {
     browser
-        .find(Locator::Css(css))
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|error| panic!("no {css}: {error}"))
         .text()
@@ -279,7 +284,12 @@ async fn the_page_in_headless_chromium() {
         .unwrap();
     let retry_1 = format!("tr[data-id='{fail_1}'] button");
     click(&browser, &retry_1).await;
-    let refusal = browser.find(Locator::Css("[data-code]")).await.unwrap();
+    let refusal = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-code]"))
+        .await
+        .unwrap();
     assert_eq!(
         refusal.attr("data-code").await.unwrap().as_deref(),
         Some("csrf_invalid")
