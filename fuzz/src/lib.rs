@@ -80,6 +80,7 @@ pub fn pipeline(data: &[u8]) {
         content_type: request.content_type,
         content_length: request.content_length,
         signature: signature.as_deref(),
+        traceparent: None,
     };
 
     let whole = outcome(config.receive(&headers, Bytes::copy_from_slice(request.body)));
