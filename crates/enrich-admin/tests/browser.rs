@@ -187,17 +187,20 @@ async fn assert_no_alert(browser: &Client, where_: &str) {
     );
 }
 
-/// Clicks the element `css` finds, waiting up to 10 s for it to appear.
-async fn click(browser: &Client, css: &str) {
+/// The element `css` finds, waiting up to 10 s for it to appear (a click that posts a form
+/// returns before the next page has loaded).
+async fn element(browser: &Client, css: &str) -> fantoccini::elements::Element {
     browser
         .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|error| panic!("no {css}: {error}"))
-        .click()
-        .await
-        .expect("click");
+}
+
+/// Clicks the element `css` finds.
+async fn click(browser: &Client, css: &str) {
+    element(browser, css).await.click().await.expect("click");
 }
 
 /// Writes a PNG of the window to `path`.
@@ -206,18 +209,9 @@ async fn screenshot(browser: &Client, path: &std::path::Path) {
     std::fs::write(path, png).expect("write the screenshot");
 }
 
-/// The text of the element `css` finds, waiting up to 10 s for it to appear (a click that
-/// posts a form returns before the next page has loaded).
+/// The text of the element `css` finds.
 async fn text_of(browser: &Client, css: &str) -> String {
-    browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|error| panic!("no {css}: {error}"))
-        .text()
-        .await
-        .expect("text")
+    element(browser, css).await.text().await.expect("text")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,12 +278,7 @@ async fn the_page_in_headless_chromium() {
         .unwrap();
     let retry_1 = format!("tr[data-id='{fail_1}'] button");
     click(&browser, &retry_1).await;
-    let refusal = browser
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("[data-code]"))
-        .await
-        .unwrap();
+    let refusal = element(&browser, "[data-code]").await;
     assert_eq!(
         refusal.attr("data-code").await.unwrap().as_deref(),
         Some("csrf_invalid")
