@@ -41,8 +41,8 @@ pub enum Command {
 }
 
 /// Whether a table shows personal data: offered by the commands whose tables hold some
-/// (`people`/`companies` `get` and `wait`, `inbox dead`, and `inbox serve`, where it lets the
-/// operator token see full bodies), and only there.
+/// (`people`/`companies` `get` and `wait`, `inbox dead`), and only there (`inbox serve` has a
+/// flag of the same name of its own, for the admin page's bodies).
 #[derive(Debug, Clone, Copy, Args)]
 pub struct ShowPersonal {
     /// Show names, email addresses, phone numbers and error texts in tables (by default they
@@ -155,8 +155,10 @@ pub enum InboxCommand {
             hide_env_values = true
         )]
         read_only_token: Option<String>,
-        #[command(flatten)]
-        personal: ShowPersonal,
+        /// Let the operator token see delivery bodies in full (names, email addresses, phone
+        /// numbers); by default every token sees them masked.
+        #[arg(long)]
+        show_personal: bool,
         #[command(flatten)]
         inbox: InboxUrl,
     },

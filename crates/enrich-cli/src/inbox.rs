@@ -120,10 +120,10 @@ pub async fn run(command: InboxCommand, as_json: bool) -> Result<String, Error> 
             listen,
             token,
             read_only_token,
-            personal,
+            show_personal,
             inbox: url,
         } => {
-            let tokens = crate::serve::Tokens::new(token, read_only_token, personal.show_personal)?;
+            let tokens = crate::serve::Tokens::new(token, read_only_token, show_personal)?;
             let inbox = open(&url).await?;
             let served = crate::serve::run(&inbox, listen, tokens).await;
             inbox.close().await;

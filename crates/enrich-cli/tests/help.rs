@@ -81,8 +81,8 @@ fn every_command_answers_help_with_its_usage() {
     }
 }
 
-/// `--show-personal` is offered by the commands whose tables hold personal data (and by the
-/// admin page's `inbox serve`, for full bodies), and by no other (where it would do nothing).
+/// `--show-personal` is offered by the commands whose tables hold personal data (and by
+/// `inbox serve`, for the admin page's bodies), and by no other (where it would do nothing).
 #[test]
 fn show_personal_is_offered_only_where_a_table_holds_personal_data() {
     let root = cli::Cli::command();
