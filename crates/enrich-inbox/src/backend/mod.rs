@@ -151,6 +151,62 @@ macro_rules! write {
     };
 }
 
+/// Runs `$statement`, a query built from `$item`, once for each of `$items`, all in one commit:
+/// SQLite in one write of the group writer, Postgres in one transaction. With `$sql =>`, `$sql`
+/// is bound to the engine's copy of the statements (as in [`write!`]). How many rows the
+/// statements changed, as a `Result<u64, Error>`.
+macro_rules! write_each {
+    ($backend:expr, $items:expr, $item:ident, $sql:ident => $statement:expr) => {
+        match $backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(engine) => {
+                use sql::sqlite as $sql;
+                write_each!(@sqlite engine, $items, $item => $statement)
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(engine) => {
+                use sql::postgres as $sql;
+                write_each!(@postgres engine, $items, $item => $statement)
+            }
+        }
+    };
+    ($backend:expr, $items:expr, $item:ident => $statement:expr) => {
+        match $backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(engine) => write_each!(@sqlite engine, $items, $item => $statement),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(engine) => {
+                write_each!(@postgres engine, $items, $item => $statement)
+            }
+        }
+    };
+    (@sqlite $engine:ident, $items:expr, $item:ident => $statement:expr) => {{
+        let items = $items;
+        $engine
+            .writer
+            .write(move |connection| {
+                Box::pin(async move {
+                    let mut changed = 0;
+                    for $item in &items {
+                        changed += $statement.execute(&mut *connection).await?.rows_affected();
+                    }
+                    Ok::<u64, Error>(changed)
+                })
+            })
+            .await
+    }};
+    (@postgres $engine:ident, $items:expr, $item:ident => $statement:expr) => {{
+        let items = $items;
+        let mut transaction = $engine.pool.begin().await?;
+        let mut changed = 0;
+        for $item in &items {
+            changed += $statement.execute(&mut *transaction).await?.rows_affected();
+        }
+        transaction.commit().await?;
+        Ok::<u64, Error>(changed)
+    }};
+}
+
 impl Backend {
     /// Connects to `url` and applies the migrations.
     pub async fn open(url: &str, settings: &ConnectSettings) -> Result<Self, Error> {

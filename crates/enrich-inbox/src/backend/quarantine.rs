@@ -108,48 +108,13 @@ impl Backend {
     /// one transaction). Returns how many rows changed (a row no longer quarantined is left
     /// alone).
     pub async fn settle_quarantined(&self, settlements: Vec<Settlement>) -> Result<u64, Error> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(engine) => {
-                engine
-                    .writer
-                    .write(move |connection| {
-                        Box::pin(async move {
-                            let mut changed = 0;
-                            for settlement in &settlements {
-                                let (state, verified, reason) = settlement.bindings();
-                                changed += sqlx::query(sql::sqlite::SETTLE_QUARANTINED)
-                                    .bind(settlement.id.0)
-                                    .bind(state)
-                                    .bind(verified)
-                                    .bind(reason)
-                                    .execute(&mut *connection)
-                                    .await?
-                                    .rows_affected();
-                            }
-                            Ok(changed)
-                        })
-                    })
-                    .await
-            }
-            #[cfg(feature = "postgres")]
-            Self::Postgres(engine) => {
-                let mut transaction = engine.pool.begin().await?;
-                let mut changed = 0;
-                for settlement in &settlements {
-                    let (state, verified, reason) = settlement.bindings();
-                    changed += sqlx::query(sql::postgres::SETTLE_QUARANTINED)
-                        .bind(settlement.id.0)
-                        .bind(state)
-                        .bind(verified)
-                        .bind(reason)
-                        .execute(&mut *transaction)
-                        .await?
-                        .rows_affected();
-                }
-                transaction.commit().await?;
-                Ok(changed)
-            }
-        }
+        write_each!(self, settlements, settlement, statements => {
+            let (state, verified, reason) = settlement.bindings();
+            sqlx::query(statements::SETTLE_QUARANTINED)
+                .bind(settlement.id.0)
+                .bind(state)
+                .bind(verified)
+                .bind(reason)
+        })
     }
 }

@@ -67,39 +67,7 @@ impl Backend {
     /// (SQLite: one write of the group writer; Postgres: one transaction). How many were
     /// written (the others changed meanwhile).
     pub async fn reseal(&self, rows: Vec<Resealed>) -> Result<u64, Error> {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite(engine) => {
-                engine
-                    .writer
-                    .write(move |connection| {
-                        Box::pin(async move {
-                            let mut written = 0;
-                            for row in rows {
-                                written += reseal_query(&row)
-                                    .execute(&mut *connection)
-                                    .await?
-                                    .rows_affected();
-                            }
-                            Ok(written)
-                        })
-                    })
-                    .await
-            }
-            #[cfg(feature = "postgres")]
-            Self::Postgres(engine) => {
-                let mut transaction = engine.pool.begin().await?;
-                let mut written = 0;
-                for row in &rows {
-                    written += reseal_query(row)
-                        .execute(&mut *transaction)
-                        .await?
-                        .rows_affected();
-                }
-                transaction.commit().await?;
-                Ok(written)
-            }
-        }
+        write_each!(self, rows, row => reseal_query(row))
     }
 }
 
