@@ -13,7 +13,7 @@ use enrich_inbox::{
     WorkerConfig,
 };
 use support::files::{
-    incompressible, occurrences, padded_person, postgres_file, sqlite_file_bytes,
+    incompressible, occurrences, padded_person, postgres_table_files, sqlite_file_bytes,
 };
 use support::{TestDb, delivery, eventually};
 
@@ -369,15 +369,7 @@ async fn erased_emails_are_gone_from_the_postgres_table_files_after_the_vacuum()
         );
         inbox.store(&delivery(&body)).await.unwrap();
     }
-    db.execute("CHECKPOINT").await;
-    let (Some(heap), Some(toast)) = (
-        postgres_file(&db, "main").await,
-        postgres_file(&db, "toast").await,
-    ) else {
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"\n!!! SKIPPED: the Postgres server's data files are not readable from this test\n",
-        );
+    let Some((heap, toast)) = postgres_table_files(&db).await else {
         return;
     };
     let markers =
@@ -393,71 +385,11 @@ async fn erased_emails_are_gone_from_the_postgres_table_files_after_the_vacuum()
         .await
         .unwrap();
     assert_eq!((erasure.deliveries.len(), erasure.scrubbed), (100, true));
-    db.execute("CHECKPOINT").await;
-    let toast = postgres_file(&db, "toast").await.unwrap();
+    let (_, toast) = postgres_table_files(&db)
+        .await
+        .expect("readable a moment ago");
     assert_eq!(markers(&toast), 0, "erased emails left in the TOAST table");
     inbox.close().await;
-}
-
-/// Store latency during a retention pass over `ENRICH_PURGE_ROWS` rows (1,000,000 by default),
-/// on each engine: a store every few milliseconds, each timed; prints p50, p99 and max with the
-/// pass's batches. A measurement, not an assertion:
-/// `cargo test --release -p enrich-inbox --test privacy -- --ignored --nocapture store_latency`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement: run it by name"]
-async fn store_latency_during_a_large_retention_pass() {
-    let rows: u64 = std::env::var("ENRICH_PURGE_ROWS")
-        .ok()
-        .and_then(|rows| rows.parse().ok())
-        .unwrap_or(1_000_000);
-    let sqlite = TestDb::sqlite("latency");
-    let postgres = TestDb::postgres("privacy::latency").await;
-    for db in std::iter::once(&sqlite).chain(postgres.as_ref()) {
-        let inbox = Inbox::open(&db.url).await.unwrap();
-        bulk_done(db, rows, 2 * HOUR).await;
-        let started = std::time::Instant::now();
-        let purge = tokio::spawn({
-            let inbox = inbox.clone();
-            async move {
-                inbox
-                    .purge(Retention::keep_forever().keys(Duration::ZERO))
-                    .await
-                    .unwrap()
-            }
-        });
-        let mut latencies = Vec::new();
-        let mut i = 0;
-        while !purge.is_finished() {
-            let body = person_with_email("latency", &format!("p-{i}"), "a@b.c");
-            let delivery = delivery(&body);
-            let sent = std::time::Instant::now();
-            inbox.store(&delivery).await.unwrap();
-            latencies.push(sent.elapsed());
-            i += 1;
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let report = purge.await.unwrap();
-        let pass = started.elapsed();
-        latencies.sort();
-        let at = |share: f64| {
-            let index = ((latencies.len() as f64 - 1.0) * share).round() as usize;
-            latencies[index]
-        };
-        println!(
-            "{}: {rows} rows forgotten in {} batches of up to {} in {:.1} s ({:.1} ms a batch); \
-             {} stores during the pass: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            inbox.engine(),
-            report.batches,
-            report.largest_batch,
-            pass.as_secs_f64(),
-            pass.as_secs_f64() * 1000.0 / report.batches as f64,
-            latencies.len(),
-            at(0.5).as_secs_f64() * 1000.0,
-            at(0.99).as_secs_f64() * 1000.0,
-            latencies.last().unwrap().as_secs_f64() * 1000.0,
-        );
-        inbox.close().await;
-    }
 }
 
 // A reader holding an old snapshot keeps the WAL from being truncated: the scrub gives up after

@@ -1,6 +1,8 @@
 //! Reading what a database keeps on disk: the SQLite file and its WAL, a Postgres table's and
 //! its TOAST table's files, for the tests that check a value is (or is not) stored in clear.
 
+use std::path::PathBuf;
+
 use super::TestDb;
 
 /// The bytes of the SQLite database of `db` and of its WAL (when there is one).
@@ -43,21 +45,38 @@ pub fn incompressible(len: usize, seed: u64) -> String {
         .collect()
 }
 
-/// The path of the inbox table's file (`main`) or of its TOAST table's (`toast`), on the
-/// Postgres server's disk; `None` when the test cannot read it (a server on another machine or
-/// under another user).
-pub async fn postgres_file(db: &TestDb, which: &str) -> Option<std::path::PathBuf> {
-    let relation = if which == "toast" {
-        "reltoastrelid"
-    } else {
-        "oid"
-    };
+/// After a `CHECKPOINT` (so that what was written is in the files), the paths of the inbox
+/// table's file and of its TOAST table's file on the Postgres server's disk. `None`, said
+/// loudly, when the test cannot read them (a server on another machine or under another user),
+/// unless `ENRICH_REQUIRE_POSTGRES=1`, which makes that a failure.
+pub async fn postgres_table_files(db: &TestDb) -> Option<(PathBuf, PathBuf)> {
+    db.execute("CHECKPOINT").await;
+    if let (Some(heap), Some(toast)) = (
+        postgres_file(db, "oid").await,
+        postgres_file(db, "reltoastrelid").await,
+    ) {
+        return Some((heap, toast));
+    }
+    let problem = "the Postgres server's data files are not readable from this test";
+    if std::env::var(super::REQUIRE_POSTGRES).is_ok_and(|value| value == "1") {
+        panic!("{}=1 but {problem}", super::REQUIRE_POSTGRES);
+    }
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("\n!!! SKIPPED: {problem}\n").as_bytes(),
+    );
+    None
+}
+
+/// The path of the file of the inbox table's relation `relation` (a column of `pg_class`: `oid`
+/// for the table, `reltoastrelid` for its TOAST table), when this process can read it.
+async fn postgres_file(db: &TestDb, relation: &str) -> Option<PathBuf> {
     let path = db
         .text(&format!(
             "SELECT current_setting('data_directory') || '/' || pg_relation_filepath({relation}) \
              FROM pg_class WHERE relname = 'enrich_inbox_deliveries'"
         ))
         .await?;
-    let path = std::path::PathBuf::from(path);
+    let path = PathBuf::from(path);
     std::fs::metadata(&path).is_ok().then_some(path)
 }
